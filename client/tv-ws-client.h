@@ -1,0 +1,73 @@
+/* tv-ws-client.h — WSS client connections on the GLib main loop (libwebsockets).
+ *
+ * A TvWsHub is one libwebsockets client context running on the thread-default
+ * GMainContext's loop (LWS_SERVER_OPTION_GLIB foreign loop); it can carry many
+ * connections (one for the desktop client, thousands for a load test). A
+ * TvWsClient is one connection speaking the TV_SIG_SUBPROTOCOL. Sends are queued
+ * (bounded) and written from the WRITEABLE callback only. All callbacks run on
+ * the hub's main loop thread; all functions must be called from it.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define TV_WS_ERROR (tv_ws_error_quark ())
+GQuark tv_ws_error_quark (void);
+
+typedef enum {
+  TV_WS_ERR_BAD_URL,     /* not wss://host:port[/path] */
+  TV_WS_ERR_CONTEXT,     /* libwebsockets context could not be created (e.g. evlib_glib missing) */
+  TV_WS_ERR_CONNECT,     /* connection/TLS/handshake failed */
+  TV_WS_ERR_QUEUE_FULL,  /* send queue bound reached */
+  TV_WS_ERR_CLOSED,      /* connection not open */
+} TvWsErrorCode;
+
+typedef struct _TvWsHub TvWsHub;
+typedef struct _TvWsClient TvWsClient;
+
+/* tv_ws_hub_new:
+ * @ca_file: PEM file with the CA / self-signed server certificate to trust, or
+ * NULL to use the system trust store. @insecure: accept any certificate (tests
+ * and first-run only; logged as a warning).
+ * Returns: (transfer full) a hub, or NULL with @error (TV_WS_ERR_CONTEXT). */
+TvWsHub *tv_ws_hub_new (const char *ca_file, gboolean insecure, GError **error);
+/* Closes every connection still open (without callbacks) and destroys the context. NULL accepted. */
+void tv_ws_hub_free (TvWsHub *hub);
+
+typedef struct {
+  void (*opened) (TvWsClient *ws, gpointer user_data);
+  /* One complete text message (fragments joined), not NUL-terminated beyond @len
+   * (a NUL is appended for convenience). */
+  void (*message) (TvWsClient *ws, const char *data, gsize len, gpointer user_data);
+  /* Connection failed before opening (@error set) or closed after opening
+   * (@error NULL for a clean close; close_code from the peer, 0 if none). After
+   * this callback the TvWsClient is dead: free it (not from inside is fine too). */
+  void (*closed) (TvWsClient *ws, int close_code, const GError *error, gpointer user_data);
+} TvWsClientCallbacks;
+
+/* tv_ws_client_connect:
+ * Starts connecting to @url ("wss://host:port/path"; the path defaults to "/").
+ * Returns: (transfer full) the connection (callbacks follow), or NULL with
+ * @error (BAD_URL, CONNECT) and no callback. */
+TvWsClient *tv_ws_client_connect (TvWsHub *hub, const char *url, const TvWsClientCallbacks *callbacks,
+                                  gpointer user_data, GError **error);
+
+/* tv_ws_client_send:
+ * Queues one text message (copied). At most 256 queued messages.
+ * Returns: FALSE with QUEUE_FULL or CLOSED; nothing queued then. */
+gboolean tv_ws_client_send (TvWsClient *ws, const char *text, GError **error);
+
+/* tv_ws_client_send_raw:
+ * For tests: queue raw bytes as one frame, @binary selects a binary frame.
+ * Same bound and errors as tv_ws_client_send. */
+gboolean tv_ws_client_send_raw (TvWsClient *ws, const void *data, gsize len, gboolean binary, GError **error);
+
+/* Starts a clean close after the queue drains; "closed" follows. */
+void tv_ws_client_close (TvWsClient *ws);
+
+/* Frees a connection; if still open, it is dropped without the closed callback. NULL accepted. */
+void tv_ws_client_free (TvWsClient *ws);
+
+G_END_DECLS

@@ -1,0 +1,148 @@
+/* tv-media.h — one WebRTC call: a GStreamer pipeline around webrtcbin.
+ *
+ * VP8 video + Opus audio both ways over DTLS-SRTP, one bundled transport,
+ * trickle ICE through libnice, optional STUN/TURN. The caller (the client, or a
+ * test) carries SDP and candidates over signaling; this module never does I/O
+ * of its own besides the media.
+ *
+ * Threading: webrtcbin signals fire on GStreamer threads; this module hops to
+ * the GMainContext that was thread-default when tv_media_call_new() ran, and
+ * calls every TvMediaCallbacks function there. All tv_media_call_* functions
+ * must be called from that context's thread.
+ *
+ * Negotiation always reads the promise reply and checks it (webrtcbin 1.22
+ * crashes on a NULL description); remote SDP is parsed and validated with
+ * gst_sdp_message before it reaches webrtcbin.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define TV_MEDIA_ERROR (tv_media_error_quark ())
+GQuark tv_media_error_quark (void);
+
+typedef enum {
+  TV_MEDIA_ERR_MISSING_PLUGIN, /* message names the element and the Debian package */
+  TV_MEDIA_ERR_PIPELINE,       /* pipeline could not be built or started, or posted an error */
+  TV_MEDIA_ERR_DEVICE,         /* camera/microphone missing or busy */
+  TV_MEDIA_ERR_BAD_SDP,        /* remote SDP failed to parse or lacks what we need */
+  TV_MEDIA_ERR_BAD_CANDIDATE,  /* remote candidate malformed */
+  TV_MEDIA_ERR_NEGOTIATION,    /* webrtcbin refused a description (promise error) */
+  TV_MEDIA_ERR_WRONG_STATE,    /* e.g. answer while no offer is outstanding */
+  TV_MEDIA_ERR_ICE_FAILED,     /* ICE/DTLS connection failed */
+} TvMediaErrorCode;
+
+typedef enum {
+  TV_MEDIA_STATE_NEW,
+  TV_MEDIA_STATE_CONNECTING,
+  TV_MEDIA_STATE_CONNECTED,    /* peer connection connected (ICE + DTLS) */
+  TV_MEDIA_STATE_DISCONNECTED, /* temporarily lost, may come back */
+  TV_MEDIA_STATE_FAILED,
+  TV_MEDIA_STATE_CLOSED,
+} TvMediaState;
+
+/* Returns: (transfer none) "new", "connecting", "connected", ... */
+const char *tv_media_state_to_string (TvMediaState state);
+
+typedef struct {
+  gboolean test_media;          /* videotestsrc + audiotestsrc instead of camera/microphone */
+  gboolean headless;            /* decode into counting fakesinks; no window, no speaker */
+  const char *stun_server;      /* "stun://host:port" or NULL */
+  const char *turn_server;      /* "turn://user:pass@host:port" or NULL */
+  const char *const *local_addresses; /* NULL-terminated; when set, ICE uses only these
+                                         (e.g. {"127.0.0.1", NULL} for loopback tests) */
+  int width, height, framerate; /* 0 = defaults 640x480@30 */
+  guint video_bitrate_kbps;     /* 0 = default */
+  guint latency_ms;             /* webrtcbin jitter-buffer latency; 0 = default */
+  const char *window_title;     /* non-headless: title of the call window, or NULL */
+} TvMediaConfig;
+
+typedef struct _TvMediaCall TvMediaCall;
+
+typedef struct {
+  /* Local description set and ready to send: @type "offer" or "answer". */
+  void (*local_sdp) (TvMediaCall *call, const char *type, const char *sdp, gpointer user_data);
+  /* Local ICE candidate to send; mline_index as in SDP. */
+  void (*local_candidate) (TvMediaCall *call, guint mline_index, const char *candidate, gpointer user_data);
+  /* Peer connection state changed. */
+  void (*state_changed) (TvMediaCall *call, TvMediaState state, gpointer user_data);
+  /* A fatal error (pipeline error, negotiation failure): the call is unusable. */
+  void (*error) (TvMediaCall *call, const GError *error, gpointer user_data);
+  /* First remote video frame decoded (for setup-time measurements). May be NULL. */
+  void (*first_remote_frame) (TvMediaCall *call, gpointer user_data);
+} TvMediaCallbacks;
+
+/* tv_media_check_plugins:
+ * Checks every GStreamer element the call needs (for @cfg's mode).
+ * Returns: TRUE, or FALSE with TV_MEDIA_ERR_MISSING_PLUGIN naming the element
+ * and the Debian package that provides it. Calls gst_init if needed. */
+gboolean tv_media_check_plugins (const TvMediaConfig *cfg, GError **error);
+
+/* tv_media_call_new:
+ * Builds (but does not start) the pipeline. @cfg is copied; @callbacks is
+ * copied; @user_data is passed to them.
+ * Returns: (transfer full) the call, or NULL with @error (MISSING_PLUGIN, PIPELINE, DEVICE). */
+TvMediaCall *tv_media_call_new (const TvMediaConfig *cfg, const TvMediaCallbacks *callbacks,
+                                gpointer user_data, GError **error);
+
+/* tv_media_call_start:
+ * Sets the pipeline PLAYING. With @offerer TRUE the call creates the offer
+ * (delivered through local_sdp); otherwise it waits for a remote offer.
+ * Returns: FALSE with @error (PIPELINE, DEVICE) if the pipeline cannot start. */
+gboolean tv_media_call_start (TvMediaCall *call, gboolean offerer, GError **error);
+
+/* tv_media_call_set_remote_sdp:
+ * @type "offer" or "answer". Parses and validates @sdp first (BAD_SDP: not
+ * parseable, no audio/video m-line, no ICE credentials or DTLS fingerprint);
+ * WRONG_STATE for an answer without a pending local offer or an offer on the
+ * offerer side. For an offer, the answer follows through local_sdp.
+ * Returns: FALSE with @error and the call unchanged. */
+gboolean tv_media_call_set_remote_sdp (TvMediaCall *call, const char *type, const char *sdp, GError **error);
+
+/* tv_media_call_add_remote_candidate:
+ * Adds a trickled candidate ("" or NULL = end of candidates). Candidates that
+ * arrive before the remote description are queued and added after it.
+ * Returns: FALSE with BAD_CANDIDATE for a malformed line (call unchanged). */
+gboolean tv_media_call_add_remote_candidate (TvMediaCall *call, guint mline_index,
+                                             const char *candidate, GError **error);
+
+/* Sets the microphone muted / the camera off (black frames keep flowing). */
+void tv_media_call_set_audio_muted (TvMediaCall *call, gboolean muted);
+void tv_media_call_set_video_muted (TvMediaCall *call, gboolean muted);
+
+typedef struct {
+  guint64 video_frames_decoded;   /* remote video frames out of the decoder */
+  guint64 audio_buffers_decoded;  /* remote audio buffers out of the decoder */
+  guint64 video_frames_sent;      /* local frames into the encoder */
+  guint64 bytes_sent;             /* RTP bytes, all streams (from get-stats) */
+  guint64 bytes_received;
+  guint64 packets_sent;
+  guint64 packets_received;
+  gint64  packets_lost;           /* as reported by the remote-inbound / inbound stats */
+  double  jitter_ms;              /* inbound video jitter */
+  double  rtt_ms;                 /* round-trip time from RTCP, -1 when unknown */
+  double  bitrate_in_kbps;        /* over the last stats interval */
+  double  bitrate_out_kbps;
+  gint64  first_remote_frame_us;  /* monotonic time of the first decoded remote video frame, 0 = none */
+  gint64  started_us;             /* monotonic time tv_media_call_start() ran */
+} TvMediaStats;
+
+/* tv_media_call_get_stats:
+ * Fills @out with the frame counters (always current) and the last snapshot of
+ * webrtcbin's get-stats, which the call refreshes every second while PLAYING. */
+void tv_media_call_get_stats (TvMediaCall *call, TvMediaStats *out);
+
+/* Returns: (transfer full) @stats as a JSON object text (keys as the field names). */
+char *tv_media_stats_to_json (const TvMediaStats *stats);
+
+TvMediaState tv_media_call_get_state (TvMediaCall *call);
+
+/* tv_media_call_free:
+ * Stops the pipeline (to NULL, synchronously) and frees the call. No callback
+ * runs after it returns. NULL accepted. */
+void tv_media_call_free (TvMediaCall *call);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TvMediaCall, tv_media_call_free)
+
+G_END_DECLS

@@ -1,0 +1,149 @@
+/* tv-store.h — the session store: consults, join tokens, participation log.
+ *
+ * The one interface every other part of the server uses for persistence; the
+ * SQLite implementation (tv-store-sqlite.c) is the default, and a PostgreSQL
+ * one can be added behind the same functions later. Each function that changes
+ * state runs as one transaction: on failure nothing was written and the previous
+ * state stands (a crash mid-way leaves the previous state too).
+ *
+ * Times are gint64 microseconds since the Unix epoch, UTC (as g_get_real_time()).
+ * Tokens are returned in clear exactly once, at creation; the store keeps only
+ * their SHA-256. Not thread-safe: one TvStore per thread (the server's main loop).
+ */
+#pragma once
+
+#include <glib.h>
+#include "signaling/tv-sig-message.h"
+
+G_BEGIN_DECLS
+
+#define TV_STORE_ERROR (tv_store_error_quark ())
+GQuark tv_store_error_quark (void);
+
+typedef enum {
+  TV_STORE_ERR_IO,             /* could not open/write the database (message from SQLite) */
+  TV_STORE_ERR_SCHEMA,         /* database from a newer version, or migration failed */
+  TV_STORE_ERR_NOT_FOUND,      /* no consult with that id */
+  TV_STORE_ERR_INVALID,        /* an argument is invalid (empty name, bad time...) */
+  TV_STORE_ERR_TOKEN_UNKNOWN,  /* no such token */
+  TV_STORE_ERR_TOKEN_EXPIRED,  /* token past its expiry */
+  TV_STORE_ERR_WRONG_STATE,    /* transition not allowed from the consult's status */
+} TvStoreErrorCode;
+
+#define TV_STORE_SCHEMA_VERSION 1
+
+typedef enum {
+  TV_CONSULT_SCHEDULED,   /* created, nobody has connected media yet */
+  TV_CONSULT_IN_PROGRESS, /* media connected at least once */
+  TV_CONSULT_COMPLETED,   /* ended; duration final */
+  TV_CONSULT_CANCELLED,
+} TvConsultStatus;
+
+/* Returns: (transfer none) "scheduled", "in-progress", "completed", "cancelled". */
+const char *tv_consult_status_to_string (TvConsultStatus status);
+
+typedef struct {
+  char *id;               /* UUID (g_uuid_string_random) */
+  char *doctor;           /* doctor's identifier / display name */
+  char *patient;          /* patient's identifier / display name (patient data: never log) */
+  gint64 scheduled_start; /* µs UTC */
+  TvConsultStatus status;
+  gint64 created_at;      /* µs UTC */
+  gint64 started_at;      /* first media connect, 0 = never */
+  gint64 ended_at;        /* completion, 0 = not yet */
+  gint64 connected_us;    /* total time media was connected, closed intervals only */
+  gint64 media_up_since;  /* start of the open connected interval, 0 = none open */
+  char *end_reason;       /* "ended-by-doctor", "both-left", "ended-by-admin", NULL while open */
+} TvConsult;
+
+void tv_consult_free (TvConsult *consult);   /* NULL accepted */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TvConsult, tv_consult_free)
+
+typedef enum {
+  TV_PART_JOIN,
+  TV_PART_LEAVE,        /* detail: "left", "dropped", "ended" */
+  TV_PART_MEDIA_UP,
+  TV_PART_MEDIA_DOWN,
+} TvParticipationEvent;
+
+/* Returns: (transfer none) "join", "leave", "media-up", "media-down". */
+const char *tv_participation_event_to_string (TvParticipationEvent ev);
+
+typedef struct {
+  gint64 at;               /* µs UTC */
+  TvSigRole role;
+  TvParticipationEvent event;
+  char *detail;            /* may be NULL */
+} TvParticipation;
+
+void tv_participation_free (TvParticipation *p);  /* NULL accepted */
+
+typedef struct _TvStore TvStore;
+
+/* tv_store_open:
+ * Opens (creating if needed) the SQLite database at @path, enables WAL and
+ * foreign keys, and migrates the schema to TV_STORE_SCHEMA_VERSION in one
+ * transaction per version step. The file is created mode 0600.
+ * Returns: (transfer full) the store, or NULL with @error (IO or SCHEMA). */
+TvStore *tv_store_open (const char *path, GError **error);
+/* NULL accepted. */
+void tv_store_close (TvStore *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TvStore, tv_store_close)
+
+/* Returns: the schema version recorded in the database. */
+int tv_store_schema_version (TvStore *store);
+
+/* tv_store_consult_create:
+ * Creates a consult and one join token per role, expiring at @token_expires.
+ * @doctor and @patient: non-empty UTF-8, at most 200 bytes (else INVALID).
+ * Returns: TRUE with *@out (transfer full), *@doctor_token and *@patient_token
+ * (transfer full, 43-char base64url of 32 random bytes from OpenSSL RAND_bytes);
+ * FALSE with @error and nothing written. */
+gboolean tv_store_consult_create (TvStore *store, const char *doctor, const char *patient,
+                                  gint64 scheduled_start, gint64 token_expires, gint64 now,
+                                  TvConsult **out, char **doctor_token, char **patient_token,
+                                  GError **error);
+
+/* tv_store_token_lookup:
+ * Finds the consult and role a clear-text @token belongs to (by its SHA-256).
+ * Returns: TRUE with *@consult_id (transfer full) and *@role; FALSE with
+ * TOKEN_UNKNOWN or TOKEN_EXPIRED (at @now). Does not check the consult status. */
+gboolean tv_store_token_lookup (TvStore *store, const char *token, gint64 now,
+                                char **consult_id, TvSigRole *role, GError **error);
+
+/* Returns: TRUE with *@out (transfer full), or FALSE with NOT_FOUND / IO. */
+gboolean tv_store_consult_get (TvStore *store, const char *id, TvConsult **out, GError **error);
+
+/* Returns: (transfer full) (element-type TvConsult) all consults, newest scheduled first,
+ * free with g_ptr_array_unref; NULL with @error. */
+GPtrArray *tv_store_consult_list (TvStore *store, GError **error);
+
+/* Returns: (transfer full) (element-type TvParticipation) the log of @id in time
+ * order; NULL with @error (NOT_FOUND when no such consult). */
+GPtrArray *tv_store_participation_list (TvStore *store, const char *id, GError **error);
+
+/* tv_store_record_participation:
+ * Appends one participation row. For MEDIA_UP/MEDIA_DOWN prefer the two
+ * functions below, which also move the consult. */
+gboolean tv_store_record_participation (TvStore *store, const char *id, TvSigRole role,
+                                        TvParticipationEvent ev, const char *detail,
+                                        gint64 now, GError **error);
+
+/* tv_store_consult_media_started:
+ * Both parties' media are up at @now: opens a connected interval
+ * (media_up_since = now), sets status IN_PROGRESS and started_at (first time).
+ * WRONG_STATE for completed/cancelled consults or an interval already open. */
+gboolean tv_store_consult_media_started (TvStore *store, const char *id, gint64 now, GError **error);
+
+/* tv_store_consult_media_stopped:
+ * Closes the open interval: connected_us += now - media_up_since. No interval
+ * open: TRUE, nothing changes. */
+gboolean tv_store_consult_media_stopped (TvStore *store, const char *id, gint64 now, GError **error);
+
+/* tv_store_consult_complete:
+ * Closes any open interval and sets COMPLETED, ended_at = @now, end_reason.
+ * WRONG_STATE when already completed or cancelled. */
+gboolean tv_store_consult_complete (TvStore *store, const char *id, const char *reason,
+                                    gint64 now, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,133 @@
+/* tv-sig-message.h — consult protocol messages: types, parsing, validation, serialisation.
+ *
+ * Pure functions, no I/O, no global state: safe to call from any thread.
+ * Every message is a JSON object with a "type"; each type has a fixed table of
+ * fields (required or optional, with their JSON type and limits). Parsing checks
+ * the frame against that table and fails with a TV_SIG_ERROR code naming the
+ * problem; unknown fields are rejected, never passed on. The server re-serialises
+ * relayed messages from the parsed struct, so only validated fields reach the peer.
+ * See signaling/PROTOCOL.md for every message with an example.
+ */
+#pragma once
+
+#include <glib.h>
+#include "signaling/tv-sig-error.h"
+
+G_BEGIN_DECLS
+
+/* WebSocket subprotocol name; the suffix is the protocol version. */
+#define TV_SIG_SUBPROTOCOL "televisit.v1"
+#define TV_SIG_PROTOCOL_VERSION 1
+
+/* Limits (bytes). A frame larger than this is rejected before parsing. */
+#define TV_SIG_MAX_FRAME_BYTES   (64 * 1024)
+#define TV_SIG_MAX_SDP_BYTES     (48 * 1024)
+#define TV_SIG_MAX_CANDIDATE_BYTES 1024
+#define TV_SIG_MAX_TOKEN_BYTES   128
+#define TV_SIG_MAX_TEXT_BYTES    256   /* error messages, reasons */
+#define TV_SIG_MAX_MLINE_INDEX   15
+
+typedef enum {
+  TV_SIG_ROLE_NONE = 0,
+  TV_SIG_ROLE_DOCTOR,
+  TV_SIG_ROLE_PATIENT,
+} TvSigRole;
+
+/* Returns: (transfer none) "doctor", "patient", or "none". */
+const char *tv_sig_role_to_string (TvSigRole role);
+/* Returns: TRUE and sets *@role for "doctor"/"patient"; FALSE otherwise (*@role untouched). */
+gboolean tv_sig_role_from_string (const char *s, TvSigRole *role);
+/* Returns: the other party's role (doctor <-> patient), NONE for NONE. */
+TvSigRole tv_sig_role_peer (TvSigRole role);
+
+typedef enum {
+  TV_SIG_MSG_INVALID = 0,
+  /* client -> server */
+  TV_SIG_MSG_JOIN,        /* token */
+  TV_SIG_MSG_MEDIA,       /* media_up: the sender's peer connection is (dis)connected */
+  TV_SIG_MSG_LEAVE,       /* the sender leaves; may rejoin with the same token */
+  TV_SIG_MSG_END,         /* doctor only: end the consult for both */
+  TV_SIG_MSG_PING,        /* id (optional) */
+  /* both ways (relayed between the two parties) */
+  TV_SIG_MSG_OFFER,       /* sdp */
+  TV_SIG_MSG_ANSWER,      /* sdp */
+  TV_SIG_MSG_CANDIDATE,   /* candidate, mline_index; candidate "" = end of candidates */
+  /* server -> client */
+  TV_SIG_MSG_JOINED,      /* consult_id, role (own), peer_present */
+  TV_SIG_MSG_PEER_JOINED, /* role (the peer's) */
+  TV_SIG_MSG_PEER_LEFT,   /* role (the peer's), reason */
+  TV_SIG_MSG_PAIRED,      /* role (the peer's), offerer: TRUE = you create the offer */
+  TV_SIG_MSG_ENDED,       /* reason: the consult is over, the server closes */
+  TV_SIG_MSG_PONG,        /* id (echoed) */
+  TV_SIG_MSG_ERROR,       /* code, message, ref (type of the offending message, if known) */
+  TV_SIG_MSG_N_TYPES
+} TvSigMsgType;
+
+/* Which side sent the frame being parsed: a server parses FROM_CLIENT frames
+ * (server-only types are TV_SIG_ERR_UNKNOWN_TYPE), a client FROM_SERVER ones. */
+typedef enum {
+  TV_SIG_FROM_CLIENT,
+  TV_SIG_FROM_SERVER,
+} TvSigDirection;
+
+/* Returns: (transfer none) the wire name ("join", "peer-joined", ...), or NULL for INVALID/out of range. */
+const char *tv_sig_msg_type_to_string (TvSigMsgType type);
+/* Returns: the type for a wire name, TV_SIG_MSG_INVALID when unknown. */
+TvSigMsgType tv_sig_msg_type_from_string (const char *name);
+
+/* A parsed message. Only the fields of its type are meaningful; strings are
+ * owned by the struct (NULL when absent). */
+typedef struct {
+  TvSigMsgType type;
+  char *token;          /* join */
+  char *sdp;            /* offer, answer */
+  char *candidate;      /* candidate ("" = end of candidates) */
+  gint mline_index;     /* candidate: sdpMLineIndex, 0..TV_SIG_MAX_MLINE_INDEX */
+  gboolean media_up;    /* media: "state": "connected" (TRUE) / "disconnected" (FALSE) */
+  char *consult_id;     /* joined */
+  TvSigRole role;       /* joined: own role; peer-joined, peer-left, paired: the peer's */
+  gboolean peer_present;/* joined */
+  gboolean offerer;     /* paired */
+  char *reason;         /* peer-left, ended (short machine-readable word, e.g. "left", "dropped", "ended-by-doctor") */
+  gint64 id;            /* ping/pong correlation id; 0..2^53, -1 when absent */
+  gint code;            /* error: a TvSigErrorCode */
+  char *message;        /* error: human-readable text */
+  char *ref;            /* error: wire type of the message that caused it, or NULL */
+} TvSigMsg;
+
+/* tv_sig_msg_new:
+ * Returns: (transfer full) a zeroed message of @type (id = -1). Never NULL. */
+TvSigMsg *tv_sig_msg_new (TvSigMsgType type);
+
+/* tv_sig_msg_free: frees @msg and its strings; NULL is accepted. */
+void tv_sig_msg_free (TvSigMsg *msg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TvSigMsg, tv_sig_msg_free)
+
+/* tv_sig_msg_parse:
+ * Parses and validates one text frame of @len bytes (need not be NUL-terminated).
+ * Returns: (transfer full) the message, or NULL with @error set in TV_SIG_ERROR
+ * (code = TvSigErrorCode, message names the field/problem). When the type could
+ * be read before the failure, *@ref_type (if non-NULL) is set to it, else to
+ * TV_SIG_MSG_INVALID, so error replies can carry "ref". */
+TvSigMsg *tv_sig_msg_parse (const char *data, gsize len, TvSigDirection dir,
+                            TvSigMsgType *ref_type, GError **error);
+
+/* tv_sig_msg_to_json:
+ * Serialises @msg with exactly the fields of its type.
+ * Returns: (transfer full) a NUL-terminated compact JSON text. Never NULL for a
+ * valid type; g_return_val_if_fail(NULL) on TV_SIG_MSG_INVALID (programmer error). */
+char *tv_sig_msg_to_json (const TvSigMsg *msg);
+
+/* Convenience constructors, (transfer full) JSON text ready to send. */
+char *tv_sig_build_error (int code, const char *message, TvSigMsgType ref);
+char *tv_sig_build_joined (const char *consult_id, TvSigRole own_role, gboolean peer_present);
+char *tv_sig_build_peer_joined (TvSigRole peer_role);
+char *tv_sig_build_peer_left (TvSigRole peer_role, const char *reason);
+char *tv_sig_build_paired (TvSigRole peer_role, gboolean offerer);
+char *tv_sig_build_ended (const char *reason);
+char *tv_sig_build_join (const char *token);
+char *tv_sig_build_media (gboolean up);
+char *tv_sig_build_sdp (TvSigMsgType offer_or_answer, const char *sdp);
+char *tv_sig_build_candidate (guint mline_index, const char *candidate);
+
+G_END_DECLS
