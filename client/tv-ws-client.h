@@ -54,6 +54,34 @@ typedef struct {
 TvWsClient *tv_ws_client_connect (TvWsHub *hub, const char *url, const TvWsClientCallbacks *callbacks,
                                   gpointer user_data, GError **error);
 
+/* Options for tv_ws_client_connect_full(); zero-initialise ({ 0 }) for the defaults. */
+typedef struct {
+  /* Subprotocol offered in the handshake: NULL = TV_SIG_SUBPROTOCOL; "" = offer
+   * none (tests: the server must refuse that handshake). */
+  const char *subprotocol;
+  /* Accept "ws://" URLs (plain TCP, no TLS). Tests only: the server must refuse. */
+  gboolean allow_plain;
+} TvWsConnectOptions;
+
+/* tv_ws_client_connect_full:
+ * Like tv_ws_client_connect() with @options (NULL = defaults).
+ * Returns: (transfer full) the connection, or NULL with @error and no callback. */
+TvWsClient *tv_ws_client_connect_full (TvWsHub *hub, const char *url, const TvWsConnectOptions *options,
+                                       const TvWsClientCallbacks *callbacks, gpointer user_data,
+                                       GError **error);
+
+/* tv_ws_client_get_protocol:
+ * Returns: (transfer none) the subprotocol the server accepted (valid once
+ * "opened" ran, until the client is freed), or NULL when none was negotiated
+ * or the connection is not open yet. */
+const char *tv_ws_client_get_protocol (TvWsClient *ws);
+
+/* Returns: TRUE between the "opened" and the "closed" callbacks. */
+gboolean tv_ws_client_is_open (TvWsClient *ws);
+
+/* Returns: the number of messages queued and not yet handed to the socket. */
+guint tv_ws_client_get_queued (TvWsClient *ws);
+
 /* tv_ws_client_send:
  * Queues one text message (copied). At most 256 queued messages.
  * Returns: FALSE with QUEUE_FULL or CLOSED; nothing queued then. */
