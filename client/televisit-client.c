@@ -1,0 +1,155 @@
+/* televisit-client.c — the desktop client: join a consult and run the video call.
+ *
+ * main() only wires things together: parse and validate the command line
+ * (tv-client-options), check the GStreamer plugins, run one TvClientSession on
+ * the process's single GMainLoop, turn SIGINT/SIGTERM into a clean leave, and
+ * write --stats-json at the end. The exit status is the session's outcome (see
+ * --help, EXIT STATUS). Main thread only.
+ */
+#define G_LOG_DOMAIN "tv-client"
+
+#include <glib.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "client/tv-client-options.h"
+#include "client/tv-client-session.h"
+#include "media/tv-media.h"
+
+typedef struct {
+  GMainLoop *loop;
+  TvClientSession *session;
+  const TvClientOptions *opts;
+  int exit_code;
+  guint signals;   /* how many SIGINT/SIGTERM so far */
+} App;
+
+static GLogLevelFlags log_threshold = G_LOG_LEVEL_MESSAGE;
+
+/* Filters by -v count, then hands over to GLib's default writer (which prints
+ * info/debug too because debug output was enabled in main). */
+static GLogWriterOutput
+log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  if ((level & G_LOG_LEVEL_MASK) > log_threshold && !(level & G_LOG_FLAG_FATAL))
+    return G_LOG_WRITER_HANDLED;
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+static void
+write_stats (App *app)
+{
+  g_autofree char *json = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (app->opts->stats_json == NULL || app->session == NULL)
+    return;
+  json = tv_client_session_stats_json (app->session);
+  if (!g_file_set_contents (app->opts->stats_json, json, -1, &error))
+    g_printerr ("televisit-client: cannot write --stats-json: %s\n", error->message);
+}
+
+static void
+on_done (TvClientSession *session, TvClientExitCode code, const char *reason, gpointer user_data)
+{
+  App *app = user_data;
+
+  app->exit_code = code;
+  write_stats (app);
+  g_main_loop_quit (app->loop);
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  App *app = user_data;
+
+  app->signals++;
+  if (app->signals == 1)
+    g_message ("interrupted: leaving the consult");
+  /* The second signal makes the session stop waiting for the server. */
+  tv_client_session_leave (app->session, "signal");
+  return G_SOURCE_CONTINUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TvClientOptions) opts = NULL;
+  TvClientSessionConfig cfg = { 0 };
+  App app = { 0 };
+  guint sigint_id, sigterm_id;
+
+  opts = tv_client_options_parse (argc, argv, &error);
+  if (opts == NULL)
+    {
+      g_printerr ("televisit-client: %s\nTry 'televisit-client --help' for more information.\n", error->message);
+      return TV_CLIENT_EXIT_USAGE;
+    }
+  if (opts->show_help)
+    {
+      fputs (tv_client_options_help (), stdout);
+      return TV_CLIENT_EXIT_OK;
+    }
+  if (opts->show_version)
+    {
+      puts (tv_client_options_version ());
+      return TV_CLIENT_EXIT_OK;
+    }
+
+  if (opts->verbosity >= 1)
+    log_threshold = opts->verbosity >= 2 ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_INFO;
+  g_log_set_debug_enabled (TRUE);
+  g_log_set_writer_func (log_writer, NULL, NULL);
+  /* A peer that vanishes must not kill us with SIGPIPE; write errors are handled. */
+  signal (SIGPIPE, SIG_IGN);
+
+  if (opts->insecure)
+    g_warning ("--insecure: the server certificate is NOT checked; anyone on the path can read the consult");
+
+  cfg.server_url = opts->server_url;
+  cfg.token = opts->token;
+  cfg.ca_file = opts->ca_file;
+  cfg.insecure = opts->insecure;
+  cfg.media.test_media = opts->test_media;
+  cfg.media.headless = opts->headless;
+  cfg.media.stun_server = opts->stun_url;
+  cfg.media.turn_server = opts->turn_url;
+  cfg.media.local_addresses = (const char *const *) opts->ice_addresses;
+  cfg.media.latency_ms = opts->latency_ms;
+  cfg.duration_s = opts->duration_s;
+  cfg.peer_timeout_s = opts->peer_timeout_s;
+  cfg.media_timeout_s = opts->media_timeout_s;
+  cfg.end_on_exit = opts->end_on_exit;
+
+  /* Fail before connecting when a plugin is missing: the message names the package. */
+  if (!tv_media_check_plugins (&cfg.media, &error))
+    {
+      g_printerr ("televisit-client: %s\n", error->message);
+      return TV_CLIENT_EXIT_MEDIA_FAILED;
+    }
+
+  app.opts = opts;
+  app.loop = g_main_loop_new (NULL, FALSE);
+  app.session = tv_client_session_new (&cfg, on_done, &app, &error);
+  if (app.session == NULL)
+    {
+      g_printerr ("televisit-client: cannot start: %s\n", error->message);
+      g_main_loop_unref (app.loop);
+      return TV_CLIENT_EXIT_USAGE;
+    }
+
+  sigint_id = g_unix_signal_add (SIGINT, on_signal, &app);
+  sigterm_id = g_unix_signal_add (SIGTERM, on_signal, &app);
+  tv_client_session_start (app.session);
+  g_main_loop_run (app.loop);
+
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+  tv_client_session_free (app.session);
+  g_main_loop_unref (app.loop);
+  return app.exit_code;
+}

@@ -1,0 +1,494 @@
+/* tv-client-options.c — command line of televisit-client: parsing, validation, help.
+ *
+ * GOptionContext does the tokenising (so "--flag=value", "--flag value" and
+ * unknown-flag errors behave like every other GLib tool); every value is then
+ * checked here so the session only ever sees valid settings. Numbers are taken
+ * as strings and converted with g_ascii_string_to_unsigned so the error message
+ * can name the flag and the allowed range. Main thread, before the loop runs.
+ */
+#define G_LOG_DOMAIN "tv-client"
+
+#include "client/tv-client-options.h"
+
+#include <gio/gio.h>
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TOKEN_MIN_CHARS 16
+#define TOKEN_MAX_CHARS 128
+#define MAX_ICE_ADDRESSES 16
+#define MAX_SMALL_FILE_BYTES (1024 * 1024)
+
+static const char help_text[] =
+"NAME\n"
+"    televisit-client - join a Televisit video consult\n"
+"\n"
+"SYNOPSIS\n"
+"    televisit-client --server wss://HOST:PORT (--token TOKEN | --token-file FILE) [OPTIONS]\n"
+"    televisit-client --help | --version\n"
+"\n"
+"DESCRIPTION\n"
+"    Connects to a Televisit server over WebSocket/TLS, joins the consult that the\n"
+"    join token belongs to (as its doctor or its patient), waits for the other\n"
+"    party and runs the WebRTC video call (VP8 + Opus) with them. The server only\n"
+"    relays the call set-up; audio and video flow directly between the two\n"
+"    clients (or through the TURN server given with --turn).\n"
+"\n"
+"    When the other party leaves, the call is torn down and the client waits for\n"
+"    them to come back (up to --peer-timeout). When the connection to the server\n"
+"    drops, the client reconnects with back-off (0.5 s doubling up to 8 s, for up\n"
+"    to 60 s) and joins again with the same token. SIGINT or SIGTERM leave the\n"
+"    consult cleanly (a second signal exits at once).\n"
+"\n"
+"OPTIONS\n"
+"    --server URL\n"
+"        The server, as wss://HOST:PORT[/PATH]. Only wss:// is accepted; the port\n"
+"        defaults to 443.\n"
+"    --token TOKEN\n"
+"        The join token from the consult invitation (16 to 128 characters of\n"
+"        A-Z a-z 0-9 - _). Visible to other users in ps(1): prefer --token-file.\n"
+"    --token-file FILE\n"
+"        Read the token from FILE (surrounding white space is ignored).\n"
+"    --ca FILE\n"
+"        Trust the PEM certificate(s) in FILE for the server, instead of the\n"
+"        system trust store. A server generates its own in DATA-DIR/tls/cert.pem.\n"
+"    --insecure\n"
+"        Accept any server certificate (testing only; a warning is printed).\n"
+"    --test-media\n"
+"        Send a test pattern and a test tone instead of the camera and microphone.\n"
+"    --headless\n"
+"        Open no window and play no sound; received media is decoded and counted.\n"
+"    --duration SECONDS\n"
+"        Leave SECONDS after the call first connected (media flowing both ways),\n"
+"        whatever happens afterwards (1..86400). Without it the client stays until\n"
+"        the consult ends or it is interrupted.\n"
+"    --stats-json FILE\n"
+"        On exit, write the call statistics as one JSON object to FILE: the last\n"
+"        call's media statistics, video_frames_decoded and audio_buffers_decoded\n"
+"        summed over every call of this run, role, consult, calls, exit_code and\n"
+"        exit_reason.\n"
+"    --peer-timeout SECONDS\n"
+"        Give up (exit status 4) when the other party has not joined SECONDS after\n"
+"        we joined or after they left (1..86400, default 300).\n"
+"    --media-timeout SECONDS\n"
+"        Give up (exit status 5) when the call is not connected SECONDS after the\n"
+"        parties were paired (1..3600, default 30).\n"
+"    --ice-address ADDR\n"
+"        Use only this local IP address for ICE (repeatable). Tests use 127.0.0.1.\n"
+"    --stun URL\n"
+"        STUN server, as stun://HOST[:PORT].\n"
+"    --turn URL\n"
+"        TURN server, as turn://USER:PASSWORD@HOST[:PORT].\n"
+"    --latency MS\n"
+"        Jitter-buffer latency in milliseconds (0..5000, 0 = the default).\n"
+"    --end-on-exit\n"
+"        Doctor only: when leaving (duration elapsed or interrupted), end the\n"
+"        consult for both parties instead of just leaving it.\n"
+"    -v, --verbose\n"
+"        More log output on stderr (repeat for debug output).\n"
+"    --version\n"
+"        Print the version and exit.\n"
+"    -h, --help\n"
+"        Print this manual and exit.\n"
+"\n"
+"OUTPUT\n"
+"    Progress is printed on stdout, one event per line, for people and scripts:\n"
+"        joined consult=ID role=ROLE peer_present=true|false\n"
+"        waiting for the doctor|patient\n"
+"        peer-joined role=ROLE\n"
+"        paired peer=ROLE offerer=true|false\n"
+"        media connected | media disconnected\n"
+"        peer-left role=ROLE reason=left|dropped\n"
+"        reconnecting attempt=N delay_ms=MS\n"
+"        ended reason=REASON\n"
+"        exit code=N reason=WORD\n"
+"    Logs and errors go to stderr. Tokens are never printed.\n"
+"\n"
+"EXIT STATUS\n"
+"    0   the call ended normally: duration elapsed, consult ended, left on a signal\n"
+"    1   usage or configuration error (the message names the option)\n"
+"    2   server unreachable, TLS or WebSocket handshake failure\n"
+"    3   join refused: token invalid, expired or already in use, consult ended\n"
+"    4   the other party never came (--peer-timeout)\n"
+"    5   media failed: missing GStreamer plugin, pipeline error, ICE failed, or\n"
+"        no connected call within --media-timeout\n"
+"    6   connection to the server lost and not recovered within 60 s\n"
+"\n"
+"EXAMPLES\n"
+"    Join as the patient, trusting the server's self-signed certificate:\n"
+"        televisit-client --server wss://localhost:8443 --ca /var/lib/televisit/tls/cert.pem \\\n"
+"            --token-file ~/consult-token.txt\n"
+"\n"
+"    A 4-second automated test call on loopback, with statistics:\n"
+"        televisit-client --server wss://127.0.0.1:8443 --ca cert.pem --token-file doctor.tok \\\n"
+"            --headless --test-media --ice-address 127.0.0.1 --duration 4 --stats-json doctor.json\n";
+
+const char *
+tv_client_options_help (void)
+{
+  return help_text;
+}
+
+const char *
+tv_client_options_version (void)
+{
+  return "televisit-client 0.1.0 (protocol televisit.v1)";
+}
+
+void
+tv_client_options_free (TvClientOptions *opts)
+{
+  if (opts == NULL)
+    return;
+  g_free (opts->server_url);
+  if (opts->token != NULL)
+    {
+      /* The token is a credential: do not leave it in freed heap memory. */
+      memset (opts->token, 0, strlen (opts->token));
+      g_free (opts->token);
+    }
+  g_free (opts->ca_file);
+  g_free (opts->stats_json);
+  g_strfreev (opts->ice_addresses);
+  g_free (opts->stun_url);
+  g_free (opts->turn_url);
+  g_free (opts);
+}
+
+static gboolean
+fail (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+fail (GError **error, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, msg);
+  g_free (msg);
+  return FALSE;
+}
+
+/* Parses an unsigned decimal in [min, max] for @flag; NULL @text keeps *out. */
+static gboolean
+parse_uint (const char *flag, const char *text, guint64 min, guint64 max, guint *out, GError **error)
+{
+  guint64 v = 0;
+  g_autoptr (GError) local = NULL;
+
+  if (text == NULL)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (text, 10, min, max, &v, &local))
+    return fail (error, "%s: expected a whole number from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
+                 ", got \"%s\"", flag, min, max, text);
+  *out = (guint) v;
+  return TRUE;
+}
+
+/* Reads a small regular file; the error names @flag. */
+static gboolean
+read_small_file (const char *flag, const char *path, char **contents, gsize *len, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  GStatBuf st;
+
+  if (g_stat (path, &st) != 0)
+    return fail (error, "%s: cannot read \"%s\": %s", flag, path, g_strerror (errno));
+  if (!S_ISREG (st.st_mode))
+    return fail (error, "%s: \"%s\" is not a regular file", flag, path);
+  if (st.st_size > MAX_SMALL_FILE_BYTES)
+    return fail (error, "%s: \"%s\" is too large", flag, path);
+  if (!g_file_get_contents (path, contents, len, &local))
+    return fail (error, "%s: %s", flag, local->message);
+  return TRUE;
+}
+
+static gboolean
+token_is_valid (const char *token)
+{
+  gsize n = strlen (token);
+
+  if (n < TOKEN_MIN_CHARS || n > TOKEN_MAX_CHARS)
+    return FALSE;
+  for (gsize i = 0; i < n; i++)
+    if (!g_ascii_isalnum (token[i]) && token[i] != '-' && token[i] != '_')
+      return FALSE;
+  return TRUE;
+}
+
+/* Validates the server URL and returns it normalised with an explicit port. */
+static char *
+normalise_server_url (const char *text, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  g_autoptr (GUri) uri = g_uri_parse (text, G_URI_FLAGS_NONE, &local);
+  const char *host, *path;
+  g_autofree char *lower = NULL;
+  int port;
+
+  if (uri == NULL)
+    {
+      fail (error, "--server: \"%s\" is not a URL (%s)", text, local->message);
+      return NULL;
+    }
+  if (g_ascii_strcasecmp (g_uri_get_scheme (uri), "wss") != 0)
+    {
+      fail (error, "--server: only wss:// URLs are accepted, got \"%s\"", text);
+      return NULL;
+    }
+  host = g_uri_get_host (uri);
+  if (host == NULL || *host == '\0')
+    {
+      fail (error, "--server: \"%s\" has no host", text);
+      return NULL;
+    }
+  if (g_uri_get_userinfo (uri) != NULL || g_uri_get_query (uri) != NULL || g_uri_get_fragment (uri) != NULL)
+    {
+      fail (error, "--server: \"%s\" must not have user info, a query or a fragment", text);
+      return NULL;
+    }
+  port = g_uri_get_port (uri);
+  if (port == -1)
+    port = 443;
+  if (port < 1 || port > 65535)
+    {
+      fail (error, "--server: port out of range in \"%s\"", text);
+      return NULL;
+    }
+  path = g_uri_get_path (uri);
+  if (path == NULL || *path == '\0')
+    path = "/";
+  /* Host names are case-insensitive; lower case keeps TLS name checks simple. */
+  lower = g_ascii_strdown (host, -1);
+  if (strchr (lower, ':') != NULL)
+    return g_strdup_printf ("wss://[%s]:%d%s", lower, port, path);
+  return g_strdup_printf ("wss://%s:%d%s", lower, port, path);
+}
+
+/* Checks a STUN/TURN URL: scheme from @schemes, a host, nothing else odd.
+ * The TURN URL carries a password: the message quotes only the flag. */
+static gboolean
+check_ice_server_url (const char *flag, const char *text, const char *const *schemes, GError **error)
+{
+  g_autoptr (GUri) uri = g_uri_parse (text, G_URI_FLAGS_HAS_PASSWORD, NULL);
+  gboolean scheme_ok = FALSE;
+
+  if (uri == NULL)
+    return fail (error, "%s: not a valid URL", flag);
+  for (const char *const *s = schemes; *s != NULL; s++)
+    if (g_ascii_strcasecmp (g_uri_get_scheme (uri), *s) == 0)
+      scheme_ok = TRUE;
+  if (!scheme_ok)
+    return fail (error, "%s: the URL must start with %s://", flag, schemes[0]);
+  if (g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+    return fail (error, "%s: the URL has no host", flag);
+  if (g_uri_get_query (uri) != NULL || g_uri_get_fragment (uri) != NULL)
+    return fail (error, "%s: the URL must not have a query or a fragment", flag);
+  return TRUE;
+}
+
+static gboolean
+count_verbose (const char *name, const char *value, gpointer data, GError **error)
+{
+  TvClientOptions *opts = data;
+  opts->verbosity++;
+  return TRUE;
+}
+
+TvClientOptions *
+tv_client_options_parse (int argc, char **argv, GError **error)
+{
+  g_autoptr (TvClientOptions) opts = g_new0 (TvClientOptions, 1);
+  g_autofree char *server = NULL, *token = NULL, *token_file = NULL, *ca = NULL, *stats = NULL;
+  g_autofree char *duration = NULL, *peer_timeout = NULL, *media_timeout = NULL, *latency = NULL;
+  g_autofree char *stun = NULL, *turn = NULL;
+  g_auto (GStrv) ice = NULL;
+  g_auto (GStrv) args = NULL;
+  g_autoptr (GOptionContext) ctx = NULL;
+  g_autoptr (GOptionGroup) group = NULL;
+  GOptionEntry entries[] = {
+    { "server", 0, 0, G_OPTION_ARG_STRING, &server, NULL, NULL },
+    { "token", 0, 0, G_OPTION_ARG_STRING, &token, NULL, NULL },
+    { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file, NULL, NULL },
+    { "ca", 0, 0, G_OPTION_ARG_FILENAME, &ca, NULL, NULL },
+    { "insecure", 0, 0, G_OPTION_ARG_NONE, &opts->insecure, NULL, NULL },
+    { "test-media", 0, 0, G_OPTION_ARG_NONE, &opts->test_media, NULL, NULL },
+    { "headless", 0, 0, G_OPTION_ARG_NONE, &opts->headless, NULL, NULL },
+    { "duration", 0, 0, G_OPTION_ARG_STRING, &duration, NULL, NULL },
+    { "stats-json", 0, 0, G_OPTION_ARG_FILENAME, &stats, NULL, NULL },
+    { "peer-timeout", 0, 0, G_OPTION_ARG_STRING, &peer_timeout, NULL, NULL },
+    { "media-timeout", 0, 0, G_OPTION_ARG_STRING, &media_timeout, NULL, NULL },
+    { "ice-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ice, NULL, NULL },
+    { "stun", 0, 0, G_OPTION_ARG_STRING, &stun, NULL, NULL },
+    { "turn", 0, 0, G_OPTION_ARG_STRING, &turn, NULL, NULL },
+    { "latency", 0, 0, G_OPTION_ARG_STRING, &latency, NULL, NULL },
+    { "end-on-exit", 0, 0, G_OPTION_ARG_NONE, &opts->end_on_exit, NULL, NULL },
+    { "verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) count_verbose, NULL, NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &opts->show_version, NULL, NULL },
+    { "help", 'h', 0, G_OPTION_ARG_NONE, &opts->show_help, NULL, NULL },
+    { NULL }
+  };
+  static const char *const stun_schemes[] = { "stun", NULL };
+  static const char *const turn_schemes[] = { "turn", "turns", NULL };
+
+  g_return_val_if_fail (argc >= 1 && argv != NULL, NULL);
+
+  opts->peer_timeout_s = TV_CLIENT_DEFAULT_PEER_TIMEOUT_S;
+  opts->media_timeout_s = TV_CLIENT_DEFAULT_MEDIA_TIMEOUT_S;
+
+  /* Our own --help (a manual page) replaces GOption's generated one; the
+   * group carries opts so the -v callback can count. */
+  ctx = g_option_context_new (NULL);
+  g_option_context_set_help_enabled (ctx, FALSE);
+  group = g_option_group_new ("client", "", "", opts, NULL);
+  g_option_group_add_entries (group, entries);
+  g_option_context_set_main_group (ctx, g_steal_pointer (&group));
+
+  args = g_new0 (char *, argc + 1);
+  for (int i = 0; i < argc; i++)
+    args[i] = g_strdup (argv[i]);
+  if (!g_option_context_parse_strv (ctx, &args, error))
+    return NULL;
+  if (args[0] != NULL && args[1] != NULL)
+    {
+      fail (error, "unexpected argument \"%s\" (options start with --; see --help)", args[1]);
+      return NULL;
+    }
+  if (opts->show_help || opts->show_version)
+    return g_steal_pointer (&opts);
+
+  /* --server */
+  if (server == NULL)
+    {
+      fail (error, "--server is required (see --help)");
+      return NULL;
+    }
+  opts->server_url = normalise_server_url (server, error);
+  if (opts->server_url == NULL)
+    return NULL;
+
+  /* --token / --token-file */
+  if (token != NULL && token_file != NULL)
+    {
+      fail (error, "--token and --token-file exclude each other");
+      return NULL;
+    }
+  if (token == NULL && token_file == NULL)
+    {
+      fail (error, "--token or --token-file is required (see --help)");
+      return NULL;
+    }
+  if (token_file != NULL)
+    {
+      g_autofree char *contents = NULL;
+      gsize len = 0;
+      if (!read_small_file ("--token-file", token_file, &contents, &len, error))
+        return NULL;
+      if (memchr (contents, '\0', len) != NULL)
+        {
+          fail (error, "--token-file: \"%s\" is not a text file", token_file);
+          return NULL;
+        }
+      opts->token = g_strdup (g_strstrip (contents));
+      memset (contents, 0, len);
+      if (!token_is_valid (opts->token))
+        {
+          fail (error, "--token-file: \"%s\" does not hold a token (16 to 128 characters of A-Z a-z 0-9 - _)",
+                token_file);
+          return NULL;
+        }
+    }
+  else
+    {
+      if (!token_is_valid (token))
+        {
+          fail (error, "--token: not a token (16 to 128 characters of A-Z a-z 0-9 - _)");
+          return NULL;
+        }
+      opts->token = g_steal_pointer (&token);
+    }
+
+  /* --ca / --insecure */
+  if (ca != NULL && opts->insecure)
+    {
+      fail (error, "--ca and --insecure exclude each other");
+      return NULL;
+    }
+  if (ca != NULL)
+    {
+      g_autofree char *pem = NULL;
+      gsize len = 0;
+      if (!read_small_file ("--ca", ca, &pem, &len, error))
+        return NULL;
+      if (g_strstr_len (pem, len, "-----BEGIN CERTIFICATE-----") == NULL)
+        {
+          fail (error, "--ca: \"%s\" holds no PEM certificate", ca);
+          return NULL;
+        }
+      opts->ca_file = g_steal_pointer (&ca);
+    }
+
+  /* Numbers */
+  if (!parse_uint ("--duration", duration, 1, TV_CLIENT_MAX_DURATION_S, &opts->duration_s, error)
+      || !parse_uint ("--peer-timeout", peer_timeout, 1, TV_CLIENT_MAX_PEER_TIMEOUT_S, &opts->peer_timeout_s, error)
+      || !parse_uint ("--media-timeout", media_timeout, 1, TV_CLIENT_MAX_MEDIA_TIMEOUT_S,
+                      &opts->media_timeout_s, error)
+      || !parse_uint ("--latency", latency, 0, TV_CLIENT_MAX_LATENCY_MS, &opts->latency_ms, error))
+    return NULL;
+
+  /* --stats-json: the file is written at exit, so check now that it can be. */
+  if (stats != NULL)
+    {
+      g_autofree char *dir = g_path_get_dirname (stats);
+      if (*stats == '\0' || g_file_test (stats, G_FILE_TEST_IS_DIR))
+        {
+          fail (error, "--stats-json: \"%s\" is not a file name", stats);
+          return NULL;
+        }
+      if (g_access (dir, W_OK) != 0)
+        {
+          fail (error, "--stats-json: cannot write in \"%s\": %s", dir, g_strerror (errno));
+          return NULL;
+        }
+      opts->stats_json = g_steal_pointer (&stats);
+    }
+
+  /* --ice-address */
+  if (ice != NULL)
+    {
+      if (g_strv_length (ice) > MAX_ICE_ADDRESSES)
+        {
+          fail (error, "--ice-address: at most %d addresses", MAX_ICE_ADDRESSES);
+          return NULL;
+        }
+      for (char **a = ice; *a != NULL; a++)
+        {
+          g_autoptr (GInetAddress) addr = g_inet_address_new_from_string (*a);
+          if (addr == NULL)
+            {
+              fail (error, "--ice-address: \"%s\" is not an IP address", *a);
+              return NULL;
+            }
+        }
+      opts->ice_addresses = g_steal_pointer (&ice);
+    }
+
+  /* --stun / --turn */
+  if (stun != NULL)
+    {
+      if (!check_ice_server_url ("--stun", stun, stun_schemes, error))
+        return NULL;
+      opts->stun_url = g_steal_pointer (&stun);
+    }
+  if (turn != NULL)
+    {
+      if (!check_ice_server_url ("--turn", turn, turn_schemes, error))
+        return NULL;
+      opts->turn_url = g_steal_pointer (&turn);
+    }
+
+  return g_steal_pointer (&opts);
+}

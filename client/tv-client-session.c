@@ -1,0 +1,935 @@
+/* tv-client-session.c — one participant's signaling session (see tv-client-session.h).
+ *
+ * A small state machine on the main loop:
+ *
+ *   CONNECTING --opened--> JOINING --joined--> JOINED --(paired: build call)...
+ *        |                    |                   |
+ *        +-- closed before ever joining: exit 2   +-- unexpected close: RECONNECTING
+ *                                                       (back-off, then CONNECTING again)
+ *   any --leave_with()--> LEAVING (leave/end sent, wait for the close) --> DONE
+ *
+ * The media call lives only between "paired" and "peer-left" (or a drop): each
+ * pairing renegotiates from scratch with a fresh TvMediaCall, which keeps the
+ * webrtcbin state simple. Frees of TvWsClient and the done callback are always
+ * deferred to an idle source, so nothing is destroyed from inside its own
+ * libwebsockets callback. Main-loop thread only.
+ */
+#define G_LOG_DOMAIN "tv-client"
+
+#include "client/tv-client-session.h"
+
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "client/tv-ws-client.h"
+
+#define LEAVE_GUARD_MS 3000  /* how long to wait for the server to close after leave/end */
+
+typedef enum {
+  PHASE_IDLE,
+  PHASE_CONNECTING,   /* WebSocket being opened (first time or again) */
+  PHASE_JOINING,      /* open, "join" sent */
+  PHASE_JOINED,       /* "joined" received */
+  PHASE_RECONNECTING, /* waiting for the next attempt */
+  PHASE_CLOSING,      /* the server is about to close (ended / fatal error / leave sent) */
+  PHASE_DONE,
+} Phase;
+
+struct _TvClientSession {
+  /* configuration (owned copies) */
+  char *server_url;
+  char *token;
+  char *ca_file;
+  gboolean insecure;
+  TvMediaConfig media_cfg;
+  char **local_addresses;
+  char *stun, *turn;
+  guint duration_s, peer_timeout_s, media_timeout_s;
+  gboolean end_on_exit;
+  guint reconnect_initial_ms, reconnect_max_ms, reconnect_window_ms;
+
+  TvClientSessionDoneFunc done;
+  gpointer done_data;
+
+  TvWsHub *hub;
+  TvWsClient *ws;       /* the live connection, or NULL */
+  GPtrArray *dead_ws;   /* connections to free from an idle (never from their own callback) */
+  guint reap_id;
+
+  Phase phase;
+  gboolean ever_joined;
+  gboolean reconnecting;
+  guint reconnect_attempt;
+  guint reconnect_delay_ms;
+  gint64 reconnect_deadline_us;
+
+  TvSigRole role;
+  char *consult_id;
+
+  TvMediaCall *call;
+  gboolean media_reported_up;
+  gboolean ever_connected;
+  guint calls;
+  guint64 video_total, audio_total;   /* of the calls already torn down */
+  TvMediaStats last_stats;
+  gboolean have_last_stats;
+
+  guint peer_timer, media_timer, duration_timer, reconnect_timer, guard_timer, done_idle, deferred_leave_id;
+
+  /* Outcome: set when the session decides to stop, delivered once. */
+  gboolean exit_set;
+  TvClientExitCode exit_code;
+  char *exit_reason;
+  gboolean finished;
+};
+
+static void connect_ws (TvClientSession *self);
+static void leave_with (TvClientSession *self, TvClientExitCode code, const char *reason);
+static void finish (TvClientSession *self, TvClientExitCode code, const char *reason);
+static void expect_close (TvClientSession *self);
+static void defer_leave (TvClientSession *self, TvClientExitCode code, const char *reason);
+
+/* ---- output ---------------------------------------------------------------- */
+
+/* One progress event per stdout line, flushed at once so a parent process
+ * (tests, scripts) can follow the session as it happens. */
+static void say (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+static void
+say (const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  vfprintf (stdout, fmt, ap);
+  va_end (ap);
+  fputc ('\n', stdout);
+  fflush (stdout);
+}
+
+static const char *
+bool_str (gboolean b)
+{
+  return b ? "true" : "false";
+}
+
+/* ---- timers ---------------------------------------------------------------- */
+
+static void
+clear_timer (guint *id)
+{
+  if (*id != 0)
+    {
+      g_source_remove (*id);
+      *id = 0;
+    }
+}
+
+/* ---- WebSocket plumbing ------------------------------------------------------ */
+
+static gboolean
+reap_dead (gpointer data)
+{
+  TvClientSession *self = data;
+  self->reap_id = 0;
+  g_ptr_array_set_size (self->dead_ws, 0);
+  return G_SOURCE_REMOVE;
+}
+
+/* Detaches the live connection; it is freed (dropped if still open) from an idle. */
+static void
+drop_ws (TvClientSession *self)
+{
+  if (self->ws == NULL)
+    return;
+  g_ptr_array_add (self->dead_ws, g_steal_pointer (&self->ws));
+  if (self->reap_id == 0)
+    self->reap_id = g_idle_add (reap_dead, self);
+}
+
+/* Sends one protocol message (takes @json). A failure is logged: the close
+ * callback that follows a dead connection drives the recovery. */
+static void
+send_json (TvClientSession *self, char *json)
+{
+  g_autofree char *text = json;
+  g_autoptr (GError) error = NULL;
+
+  if (text == NULL)
+    return;
+  if (self->ws == NULL)
+    {
+      g_debug ("not connected; dropping an outgoing message");
+      return;
+    }
+  if (!tv_ws_client_send (self->ws, text, &error))
+    g_warning ("could not send to the server: %s", error->message);
+}
+
+/* ---- media call -------------------------------------------------------------- */
+
+/* Frees the call (no callbacks afterwards), keeping its counters for the stats. */
+static void
+teardown_call (TvClientSession *self)
+{
+  if (self->call == NULL)
+    return;
+  tv_media_call_get_stats (self->call, &self->last_stats);
+  self->have_last_stats = TRUE;
+  self->video_total += self->last_stats.video_frames_decoded;
+  self->audio_total += self->last_stats.audio_buffers_decoded;
+  g_clear_pointer (&self->call, tv_media_call_free);
+  clear_timer (&self->media_timer);
+  if (self->media_reported_up)
+    say ("media disconnected");
+  self->media_reported_up = FALSE;
+}
+
+static void
+on_local_sdp (TvMediaCall *call, const char *type, const char *sdp, gpointer user_data)
+{
+  TvClientSession *self = user_data;
+  TvSigMsgType t = g_strcmp0 (type, "offer") == 0 ? TV_SIG_MSG_OFFER : TV_SIG_MSG_ANSWER;
+
+  if (call != self->call)
+    return;
+  g_info ("sending our %s", type);
+  g_debug ("local %s:\n%s", type, sdp);
+  send_json (self, tv_sig_build_sdp (t, sdp));
+}
+
+static void
+on_local_candidate (TvMediaCall *call, guint mline_index, const char *candidate, gpointer user_data)
+{
+  TvClientSession *self = user_data;
+
+  if (call != self->call)
+    return;
+  g_debug ("local candidate %u: %s", mline_index, candidate ? candidate : "(end)");
+  send_json (self, tv_sig_build_candidate (mline_index, candidate ? candidate : ""));
+}
+
+static gboolean
+duration_elapsed (gpointer data)
+{
+  TvClientSession *self = data;
+  self->duration_timer = 0;
+  say ("duration elapsed seconds=%u", self->duration_s);
+  leave_with (self, TV_CLIENT_EXIT_OK, "duration");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_media_state (TvMediaCall *call, TvMediaState state, gpointer user_data)
+{
+  TvClientSession *self = user_data;
+
+  if (call != self->call)
+    return;
+  g_info ("peer connection %s", tv_media_state_to_string (state));
+  switch (state)
+    {
+    case TV_MEDIA_STATE_CONNECTED:
+      clear_timer (&self->media_timer);
+      if (!self->media_reported_up)
+        {
+          self->media_reported_up = TRUE;
+          say ("media connected");
+          send_json (self, tv_sig_build_media (TRUE));
+        }
+      /* --duration counts from the first connect of this run, in wall time:
+       * both parties leave on their own clock even if the other one left. */
+      if (!self->ever_connected && self->duration_s > 0)
+        self->duration_timer = g_timeout_add_seconds (self->duration_s, duration_elapsed, self);
+      self->ever_connected = TRUE;
+      break;
+    case TV_MEDIA_STATE_DISCONNECTED:
+    case TV_MEDIA_STATE_CLOSED:
+    case TV_MEDIA_STATE_FAILED:
+      if (self->media_reported_up)
+        {
+          self->media_reported_up = FALSE;
+          say ("media disconnected");
+          send_json (self, tv_sig_build_media (FALSE));
+        }
+      if (state == TV_MEDIA_STATE_FAILED)
+        {
+          g_printerr ("televisit-client: the media connection failed (ICE/DTLS)\n");
+          defer_leave (self, TV_CLIENT_EXIT_MEDIA_FAILED, "ice-failed");
+        }
+      break;
+    case TV_MEDIA_STATE_NEW:
+    case TV_MEDIA_STATE_CONNECTING:
+    default:
+      break;
+    }
+}
+
+static void
+on_media_error (TvMediaCall *call, const GError *error, gpointer user_data)
+{
+  TvClientSession *self = user_data;
+
+  if (call != self->call)
+    return;
+  g_printerr ("televisit-client: media error: %s\n", error->message);
+  defer_leave (self, TV_CLIENT_EXIT_MEDIA_FAILED, "media-error");
+}
+
+static void
+on_first_remote_frame (TvMediaCall *call, gpointer user_data)
+{
+  TvClientSession *self = user_data;
+
+  if (call != self->call)
+    return;
+  say ("first remote frame");
+}
+
+static const TvMediaCallbacks media_callbacks = {
+  .local_sdp = on_local_sdp,
+  .local_candidate = on_local_candidate,
+  .state_changed = on_media_state,
+  .error = on_media_error,
+  .first_remote_frame = on_first_remote_frame,
+};
+
+static gboolean
+media_timeout (gpointer data)
+{
+  TvClientSession *self = data;
+  self->media_timer = 0;
+  g_printerr ("televisit-client: the call did not connect within %u s\n", self->media_timeout_s);
+  leave_with (self, TV_CLIENT_EXIT_MEDIA_FAILED, "media-timeout");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+start_call (TvClientSession *self, gboolean offerer)
+{
+  g_autoptr (GError) error = NULL;
+  TvMediaConfig cfg = self->media_cfg;
+
+  teardown_call (self);
+  cfg.window_title = self->role == TV_SIG_ROLE_DOCTOR ? "Televisit: consult (doctor)"
+                                                      : "Televisit: consult (patient)";
+  self->call = tv_media_call_new (&cfg, &media_callbacks, self, &error);
+  if (self->call == NULL)
+    {
+      g_printerr ("televisit-client: cannot set up the call: %s\n", error->message);
+      leave_with (self, TV_CLIENT_EXIT_MEDIA_FAILED, "media-setup");
+      return;
+    }
+  self->calls++;
+  clear_timer (&self->media_timer);
+  self->media_timer = g_timeout_add_seconds (self->media_timeout_s, media_timeout, self);
+  if (!tv_media_call_start (self->call, offerer, &error))
+    {
+      g_printerr ("televisit-client: cannot start the call: %s\n", error->message);
+      leave_with (self, TV_CLIENT_EXIT_MEDIA_FAILED, "media-start");
+    }
+}
+
+/* ---- peer timer -------------------------------------------------------------- */
+
+static gboolean
+peer_timeout (gpointer data)
+{
+  TvClientSession *self = data;
+  self->peer_timer = 0;
+  g_printerr ("televisit-client: the %s did not come within %u s\n",
+              tv_sig_role_to_string (tv_sig_role_peer (self->role)), self->peer_timeout_s);
+  leave_with (self, TV_CLIENT_EXIT_NO_PEER, "no-peer");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+arm_peer_timer (TvClientSession *self)
+{
+  clear_timer (&self->peer_timer);
+  self->peer_timer = g_timeout_add_seconds (self->peer_timeout_s, peer_timeout, self);
+}
+
+/* ---- protocol ---------------------------------------------------------------- */
+
+static void
+handle_error_msg (TvClientSession *self, const TvSigMsg *msg)
+{
+  const char *name = tv_sig_error_name (msg->code);
+
+  if (!tv_sig_error_is_fatal (msg->code))
+    {
+      /* E.g. a "media" report racing with peer-left (4200): the session goes on. */
+      g_warning ("server reported error %d %s%s%s: %s", msg->code, name,
+                 msg->ref ? " for " : "", msg->ref ? msg->ref : "", msg->message);
+      return;
+    }
+
+  switch (msg->code)
+    {
+    case TV_SIG_ERR_TOKEN_IN_USE:
+      if (self->reconnecting)
+        {
+          /* The server has not yet noticed our previous connection dropped:
+           * treat it as a failed attempt and try again after the back-off. */
+          g_info ("token still in use after reconnecting; retrying");
+          return;
+        }
+      /* fall through */
+    case TV_SIG_ERR_TOKEN_INVALID:
+    case TV_SIG_ERR_TOKEN_EXPIRED:
+    case TV_SIG_ERR_CONSULT_ENDED:
+      g_printerr ("televisit-client: join refused: %s (%d %s)\n", msg->message, msg->code, name);
+      {
+        g_autofree char *reason = g_ascii_strdown (name, -1);
+        for (char *p = reason; *p; p++)
+          if (*p == '_')
+            *p = '-';
+        teardown_call (self);
+        self->exit_set = TRUE;
+        self->exit_code = TV_CLIENT_EXIT_JOIN_REFUSED;
+        g_free (self->exit_reason);
+        self->exit_reason = g_steal_pointer (&reason);
+      }
+      expect_close (self);
+      return;
+    case TV_SIG_ERR_SHUTTING_DOWN:
+      /* The server restarts: the close that follows triggers a reconnect. */
+      g_message ("the server is shutting down; will reconnect");
+      return;
+    default:
+      /* A fatal protocol error is our bug or a server mismatch; the close that
+       * follows is handled like a drop (reconnect, or exit 2 before joining). */
+      g_warning ("server closed the session with error %d %s: %s", msg->code, name, msg->message);
+      return;
+    }
+}
+
+static void
+handle_sdp (TvClientSession *self, const TvSigMsg *msg)
+{
+  g_autoptr (GError) error = NULL;
+  const char *type = msg->type == TV_SIG_MSG_OFFER ? "offer" : "answer";
+
+  if (self->call == NULL)
+    {
+      g_info ("ignoring an %s outside a call", type);
+      return;
+    }
+  g_info ("received the peer's %s", type);
+  g_debug ("remote %s:\n%s", type, msg->sdp);
+  if (tv_media_call_set_remote_sdp (self->call, type, msg->sdp, &error))
+    return;
+  if (g_error_matches (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_WRONG_STATE))
+    {
+      g_warning ("ignoring the peer's %s: %s", type, error->message);
+      return;
+    }
+  g_printerr ("televisit-client: the peer's %s was refused: %s\n", type, error->message);
+  leave_with (self, TV_CLIENT_EXIT_MEDIA_FAILED, "bad-sdp");
+}
+
+static void
+handle_message (TvClientSession *self, const TvSigMsg *msg)
+{
+  /* Once leaving, only the end of the consult and errors still matter. */
+  if (self->phase == PHASE_CLOSING && msg->type != TV_SIG_MSG_ENDED && msg->type != TV_SIG_MSG_ERROR)
+    return;
+
+  switch (msg->type)
+    {
+    case TV_SIG_MSG_JOINED:
+      if (self->phase != PHASE_JOINING)
+        {
+          g_warning ("unexpected joined message; ignored");
+          break;
+        }
+      {
+        TvSigRole peer = tv_sig_role_peer (msg->role);
+        gboolean rejoined = self->ever_joined;
+        self->phase = PHASE_JOINED;
+        self->ever_joined = TRUE;
+        self->reconnecting = FALSE;
+        self->reconnect_attempt = 0;
+        self->reconnect_delay_ms = self->reconnect_initial_ms;
+        self->role = msg->role;
+        g_free (self->consult_id);
+        self->consult_id = g_strdup (msg->consult_id);
+        say ("%s consult=%s role=%s peer_present=%s", rejoined ? "rejoined" : "joined", msg->consult_id,
+             tv_sig_role_to_string (msg->role), bool_str (msg->peer_present));
+        if (!msg->peer_present)
+          {
+            say ("waiting for the %s", tv_sig_role_to_string (peer));
+            arm_peer_timer (self);
+          }
+      }
+      break;
+    case TV_SIG_MSG_PEER_JOINED:
+      say ("peer-joined role=%s", tv_sig_role_to_string (msg->role));
+      clear_timer (&self->peer_timer);
+      break;
+    case TV_SIG_MSG_PAIRED:
+      say ("paired peer=%s offerer=%s", tv_sig_role_to_string (msg->role), bool_str (msg->offerer));
+      clear_timer (&self->peer_timer);
+      start_call (self, msg->offerer);
+      break;
+    case TV_SIG_MSG_OFFER:
+    case TV_SIG_MSG_ANSWER:
+      handle_sdp (self, msg);
+      break;
+    case TV_SIG_MSG_CANDIDATE:
+      if (self->call != NULL)
+        {
+          g_autoptr (GError) error = NULL;
+          g_debug ("remote candidate %d: %s", msg->mline_index, msg->candidate);
+          if (!tv_media_call_add_remote_candidate (self->call, (guint) msg->mline_index, msg->candidate, &error))
+            g_warning ("ignoring a remote candidate: %s", error->message);
+        }
+      break;
+    case TV_SIG_MSG_PEER_LEFT:
+      say ("peer-left role=%s reason=%s", tv_sig_role_to_string (msg->role), msg->reason);
+      teardown_call (self);
+      say ("waiting for the %s", tv_sig_role_to_string (msg->role));
+      arm_peer_timer (self);
+      break;
+    case TV_SIG_MSG_ENDED:
+      say ("ended reason=%s", msg->reason);
+      teardown_call (self);
+      clear_timer (&self->peer_timer);
+      clear_timer (&self->duration_timer);
+      if (!self->exit_set)
+        {
+          self->exit_set = TRUE;
+          self->exit_code = TV_CLIENT_EXIT_OK;
+          g_free (self->exit_reason);
+          self->exit_reason = g_strdup ("ended");
+        }
+      /* The server closes the connection next; the guard covers a server that doesn't. */
+      if (self->phase != PHASE_CLOSING)
+        expect_close (self);
+      break;
+    case TV_SIG_MSG_PONG:
+      break;
+    case TV_SIG_MSG_ERROR:
+      handle_error_msg (self, msg);
+      break;
+    default:
+      g_warning ("unexpected %s message from the server; ignored", tv_sig_msg_type_to_string (msg->type));
+      break;
+    }
+}
+
+/* ---- connection lifecycle ----------------------------------------------------- */
+
+static gboolean
+guard_expired (gpointer data)
+{
+  TvClientSession *self = data;
+  self->guard_timer = 0;
+  g_info ("the server did not close the connection; closing it ourselves");
+  finish (self, self->exit_set ? self->exit_code : TV_CLIENT_EXIT_OK, self->exit_reason ? self->exit_reason : "left");
+  return G_SOURCE_REMOVE;
+}
+
+/* The server is expected to close the connection now (after ended, a fatal
+ * error or our leave/end); finish when it does, or after LEAVE_GUARD_MS. */
+static void
+expect_close (TvClientSession *self)
+{
+  self->phase = PHASE_CLOSING;
+  clear_timer (&self->guard_timer);
+  self->guard_timer = g_timeout_add (LEAVE_GUARD_MS, guard_expired, self);
+}
+
+static gboolean
+reconnect_now (gpointer data)
+{
+  TvClientSession *self = data;
+  self->reconnect_timer = 0;
+  connect_ws (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Schedules the next connection attempt, or gives up after the window. */
+static void
+schedule_reconnect (TvClientSession *self)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (!self->reconnecting)
+    {
+      self->reconnecting = TRUE;
+      self->reconnect_attempt = 0;
+      self->reconnect_delay_ms = self->reconnect_initial_ms;
+      self->reconnect_deadline_us = now + (gint64) self->reconnect_window_ms * 1000;
+    }
+  if (now + (gint64) self->reconnect_delay_ms * 1000 > self->reconnect_deadline_us)
+    {
+      g_printerr ("televisit-client: the connection to the server was lost and could not be restored "
+                  "within %u s\n", self->reconnect_window_ms / 1000);
+      finish (self, TV_CLIENT_EXIT_CONNECTION_LOST, "connection-lost");
+      return;
+    }
+  self->reconnect_attempt++;
+  self->phase = PHASE_RECONNECTING;
+  say ("reconnecting attempt=%u delay_ms=%u", self->reconnect_attempt, self->reconnect_delay_ms);
+  self->reconnect_timer = g_timeout_add (self->reconnect_delay_ms, reconnect_now, self);
+  self->reconnect_delay_ms = MIN (self->reconnect_delay_ms * 2, self->reconnect_max_ms);
+}
+
+static void
+on_ws_opened (TvWsClient *ws, gpointer user_data)
+{
+  TvClientSession *self = user_data;
+
+  if (ws != self->ws || self->phase != PHASE_CONNECTING)
+    return;
+  g_info ("connected to %s; joining", self->server_url);
+  self->phase = PHASE_JOINING;
+  send_json (self, tv_sig_build_join (self->token));
+}
+
+static void
+on_ws_message (TvWsClient *ws, const char *data, gsize len, gpointer user_data)
+{
+  TvClientSession *self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TvSigMsg) msg = NULL;
+
+  if (ws != self->ws || self->phase == PHASE_DONE)
+    return;
+  msg = tv_sig_msg_parse (data, len, TV_SIG_FROM_SERVER, NULL, &error);
+  if (msg == NULL)
+    {
+      /* Never trust the wire: a bad frame is logged and skipped. */
+      g_warning ("ignoring an invalid message from the server: %s", error->message);
+      return;
+    }
+  handle_message (self, msg);
+}
+
+static void
+on_ws_closed (TvWsClient *ws, int close_code, const GError *error, gpointer user_data)
+{
+  TvClientSession *self = user_data;
+
+  if (ws != self->ws)
+    return;
+  drop_ws (self);
+
+  if (self->phase == PHASE_DONE)
+    return;
+  if (self->phase == PHASE_CLOSING)
+    {
+      finish (self, self->exit_set ? self->exit_code : TV_CLIENT_EXIT_OK,
+              self->exit_reason ? self->exit_reason : "left");
+      return;
+    }
+
+  g_info ("connection closed (code %d)%s%s", close_code, error ? ": " : "", error ? error->message : "");
+  if (!self->ever_joined)
+    {
+      g_printerr ("televisit-client: cannot reach the server at %s: %s\n", self->server_url,
+                  error ? error->message : "the connection closed before joining");
+      finish (self, TV_CLIENT_EXIT_UNREACHABLE, "unreachable");
+      return;
+    }
+
+  /* An unexpected drop: the server treats us as gone (peer gets peer-left),
+   * so the call is over; after rejoining the pair negotiates afresh. */
+  if (!self->reconnecting)
+    {
+      say ("connection lost");
+      teardown_call (self);
+      clear_timer (&self->peer_timer);
+    }
+  schedule_reconnect (self);
+}
+
+static const TvWsClientCallbacks ws_callbacks = {
+  .opened = on_ws_opened,
+  .message = on_ws_message,
+  .closed = on_ws_closed,
+};
+
+static void
+connect_ws (TvClientSession *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  self->phase = PHASE_CONNECTING;
+  self->ws = tv_ws_client_connect (self->hub, self->server_url, &ws_callbacks, self, &error);
+  if (self->ws != NULL)
+    return;
+
+  if (!self->ever_joined)
+    {
+      g_printerr ("televisit-client: cannot connect to %s: %s\n", self->server_url, error->message);
+      finish (self, g_error_matches (error, TV_WS_ERROR, TV_WS_ERR_BAD_URL) ? TV_CLIENT_EXIT_USAGE
+                                                                            : TV_CLIENT_EXIT_UNREACHABLE,
+              "unreachable");
+      return;
+    }
+  g_info ("reconnect attempt failed: %s", error->message);
+  schedule_reconnect (self);
+}
+
+/* ---- ending ------------------------------------------------------------------- */
+
+static gboolean
+deliver_done (gpointer data)
+{
+  TvClientSession *self = data;
+  self->done_idle = 0;
+  if (self->done != NULL)
+    self->done (self, self->exit_code, self->exit_reason, self->done_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Stops everything and reports the outcome (once, from an idle). */
+static void
+finish (TvClientSession *self, TvClientExitCode code, const char *reason)
+{
+  char *r;
+
+  if (self->finished)
+    return;
+  r = g_strdup (reason);
+  self->finished = TRUE;
+  self->phase = PHASE_DONE;
+  self->exit_set = TRUE;
+  self->exit_code = code;
+  g_free (self->exit_reason);
+  self->exit_reason = r;
+  teardown_call (self);
+  clear_timer (&self->peer_timer);
+  clear_timer (&self->media_timer);
+  clear_timer (&self->duration_timer);
+  clear_timer (&self->reconnect_timer);
+  clear_timer (&self->guard_timer);
+  clear_timer (&self->deferred_leave_id);
+  drop_ws (self);
+  say ("exit code=%d reason=%s", code, r);
+  self->done_idle = g_idle_add (deliver_done, self);
+}
+
+/* Leaves the consult and finishes with @code: the server is told (leave, or end
+ * for a doctor with --end-on-exit on a normal exit) when we are joined. */
+static void
+leave_with (TvClientSession *self, TvClientExitCode code, const char *reason)
+{
+  gboolean end;
+
+  if (self->finished)
+    return;
+  if (self->phase == PHASE_CLOSING)
+    {
+      /* Already leaving (e.g. a second SIGINT): stop waiting for the server. */
+      finish (self, self->exit_set ? self->exit_code : code, self->exit_reason ? self->exit_reason : reason);
+      return;
+    }
+  teardown_call (self);
+  clear_timer (&self->peer_timer);
+  clear_timer (&self->media_timer);
+  clear_timer (&self->duration_timer);
+  clear_timer (&self->reconnect_timer);
+
+  if (self->phase != PHASE_JOINED || self->ws == NULL)
+    {
+      finish (self, code, reason);
+      return;
+    }
+
+  end = code == TV_CLIENT_EXIT_OK && self->end_on_exit && self->role == TV_SIG_ROLE_DOCTOR;
+  g_info ("%s the consult", end ? "ending" : "leaving");
+  self->exit_set = TRUE;
+  self->exit_code = code;
+  g_free (self->exit_reason);
+  self->exit_reason = g_strdup (reason);
+  send_json (self, g_strdup (end ? "{\"type\":\"end\"}" : "{\"type\":\"leave\"}"));
+  expect_close (self);
+}
+
+typedef struct {
+  TvClientSession *self;
+  TvClientExitCode code;
+  const char *reason; /* static string */
+} DeferredLeave;
+
+static gboolean
+deferred_leave_cb (gpointer data)
+{
+  DeferredLeave *d = data;
+  d->self->deferred_leave_id = 0;
+  leave_with (d->self, d->code, d->reason);
+  return G_SOURCE_REMOVE;
+}
+
+/* From inside a media callback: leave from an idle, so the call is never freed
+ * from within its own callback. @reason must be a static string. */
+static void
+defer_leave (TvClientSession *self, TvClientExitCode code, const char *reason)
+{
+  DeferredLeave *d;
+
+  if (self->deferred_leave_id != 0 || self->finished)
+    return;
+  d = g_new0 (DeferredLeave, 1);
+  d->self = self;
+  d->code = code;
+  d->reason = reason;
+  self->deferred_leave_id = g_idle_add_full (G_PRIORITY_DEFAULT, deferred_leave_cb, d, g_free);
+}
+
+/* ---- public --------------------------------------------------------------------- */
+
+TvClientSession *
+tv_client_session_new (const TvClientSessionConfig *cfg, TvClientSessionDoneFunc done, gpointer user_data,
+                       GError **error)
+{
+  TvClientSession *self;
+  TvWsHub *hub;
+
+  g_return_val_if_fail (cfg != NULL && cfg->server_url != NULL && cfg->token != NULL, NULL);
+  g_return_val_if_fail (cfg->peer_timeout_s > 0 && cfg->media_timeout_s > 0, NULL);
+
+  hub = tv_ws_hub_new (cfg->ca_file, cfg->insecure, error);
+  if (hub == NULL)
+    return NULL;
+
+  self = g_new0 (TvClientSession, 1);
+  self->hub = hub;
+  self->server_url = g_strdup (cfg->server_url);
+  self->token = g_strdup (cfg->token);
+  self->ca_file = g_strdup (cfg->ca_file);
+  self->insecure = cfg->insecure;
+  self->media_cfg = cfg->media;
+  self->local_addresses = g_strdupv ((char **) cfg->media.local_addresses);
+  self->media_cfg.local_addresses = (const char *const *) self->local_addresses;
+  self->stun = g_strdup (cfg->media.stun_server);
+  self->media_cfg.stun_server = self->stun;
+  self->turn = g_strdup (cfg->media.turn_server);
+  self->media_cfg.turn_server = self->turn;
+  self->media_cfg.window_title = NULL;
+  self->duration_s = cfg->duration_s;
+  self->peer_timeout_s = cfg->peer_timeout_s;
+  self->media_timeout_s = cfg->media_timeout_s;
+  self->end_on_exit = cfg->end_on_exit;
+  self->reconnect_initial_ms = cfg->reconnect_initial_ms ? cfg->reconnect_initial_ms : 500;
+  self->reconnect_max_ms = cfg->reconnect_max_ms ? cfg->reconnect_max_ms : 8000;
+  self->reconnect_window_ms = cfg->reconnect_window_ms ? cfg->reconnect_window_ms : 60000;
+  self->done = done;
+  self->done_data = user_data;
+  self->dead_ws = g_ptr_array_new_with_free_func ((GDestroyNotify) tv_ws_client_free);
+  self->phase = PHASE_IDLE;
+  self->role = TV_SIG_ROLE_NONE;
+  return self;
+}
+
+void
+tv_client_session_start (TvClientSession *self)
+{
+  g_return_if_fail (self != NULL && self->phase == PHASE_IDLE);
+  say ("connecting server=%s", self->server_url);
+  connect_ws (self);
+}
+
+void
+tv_client_session_leave (TvClientSession *self, const char *reason)
+{
+  g_return_if_fail (self != NULL);
+  leave_with (self, TV_CLIENT_EXIT_OK, reason ? reason : "left");
+}
+
+char *
+tv_client_session_stats_json (TvClientSession *self)
+{
+  TvMediaStats st = { 0 };
+  guint64 video = self->video_total, audio = self->audio_total;
+  g_autofree char *media_json = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autoptr (JsonGenerator) gen = NULL;
+  JsonObject *obj;
+
+  g_return_val_if_fail (self != NULL, NULL);
+
+  if (self->call != NULL)
+    {
+      tv_media_call_get_stats (self->call, &st);
+      video += st.video_frames_decoded;
+      audio += st.audio_buffers_decoded;
+    }
+  else if (self->have_last_stats)
+    st = self->last_stats;
+
+  /* Start from the media module's own serialisation so its keys stay the
+   * reference; fall back to an empty object if it is not an object. */
+  media_json = tv_media_stats_to_json (&st);
+  if (media_json != NULL && json_parser_load_from_data (parser, media_json, -1, NULL)
+      && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    root = json_node_copy (json_parser_get_root (parser));
+  else
+    {
+      root = json_node_new (JSON_NODE_OBJECT);
+      json_node_take_object (root, json_object_new ());
+    }
+  obj = json_node_get_object (root);
+  json_object_set_int_member (obj, "video_frames_decoded", (gint64) video);
+  json_object_set_int_member (obj, "audio_buffers_decoded", (gint64) audio);
+  json_object_set_int_member (obj, "calls", self->calls);
+  json_object_set_boolean_member (obj, "media_connected", self->ever_connected);
+  if (self->role != TV_SIG_ROLE_NONE)
+    json_object_set_string_member (obj, "role", tv_sig_role_to_string (self->role));
+  else
+    json_object_set_null_member (obj, "role");
+  if (self->consult_id != NULL)
+    json_object_set_string_member (obj, "consult", self->consult_id);
+  else
+    json_object_set_null_member (obj, "consult");
+  if (self->finished)
+    {
+      json_object_set_int_member (obj, "exit_code", self->exit_code);
+      json_object_set_string_member (obj, "exit_reason", self->exit_reason);
+    }
+  else
+    {
+      json_object_set_null_member (obj, "exit_code");
+      json_object_set_null_member (obj, "exit_reason");
+    }
+  gen = json_generator_new ();
+  json_generator_set_pretty (gen, TRUE);
+  json_generator_set_root (gen, root);
+  return json_generator_to_data (gen, NULL);
+}
+
+void
+tv_client_session_free (TvClientSession *self)
+{
+  if (self == NULL)
+    return;
+  clear_timer (&self->peer_timer);
+  clear_timer (&self->media_timer);
+  clear_timer (&self->duration_timer);
+  clear_timer (&self->reconnect_timer);
+  clear_timer (&self->guard_timer);
+  clear_timer (&self->done_idle);
+  clear_timer (&self->reap_id);
+  clear_timer (&self->deferred_leave_id);
+  g_clear_pointer (&self->call, tv_media_call_free);
+  if (self->ws != NULL)
+    g_ptr_array_add (self->dead_ws, g_steal_pointer (&self->ws));
+  /* Connections before the context they live in. */
+  g_ptr_array_unref (self->dead_ws);
+  tv_ws_hub_free (self->hub);
+  g_free (self->server_url);
+  if (self->token != NULL)
+    memset (self->token, 0, strlen (self->token));
+  g_free (self->token);
+  g_free (self->ca_file);
+  g_strfreev (self->local_addresses);
+  g_free (self->stun);
+  g_free (self->turn);
+  g_free (self->consult_id);
+  g_free (self->exit_reason);
+  g_free (self);
+}
