@@ -1,0 +1,786 @@
+/* test-sig-message.c — table-driven tests of the consult protocol messages.
+ *
+ * Why: the parser is the first thing network input meets; every message type
+ * must round-trip (parse -> to_json -> parse) in each direction it may travel,
+ * and every malformed frame must fail with its exact TV_SIG_ERROR code and a
+ * message naming the offending field. The vectors are data (tables below) so
+ * adding a case is adding a line.
+ * Thread: the test's main thread only; an alarm() watchdog fails a stuck run.
+ */
+#define G_LOG_DOMAIN "tv-test-sig"
+
+#include <glib.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "signaling/tv-sig-message.h"
+
+#define WATCHDOG_SECONDS 60
+
+#define C TV_SIG_FROM_CLIENT
+#define S TV_SIG_FROM_SERVER
+
+#define TOKEN43 "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCd"
+#define SDP_MIN "v=0\\r\\no=- 1 1 IN IP4 127.0.0.1\\r\\ns=-\\r\\nt=0 0\\r\\n"
+#define CAND "candidate:1 1 UDP 2015363327 127.0.0.1 39207 typ host"
+#define UUID "6f1c7e0e-8c1a-4a51-9d3e-2b7c9f0a1e44"
+
+/* ---- watchdog ----------------------------------------------------------- */
+
+static void
+on_alarm (int sig)
+{
+  static const char msg[] = "Bail out! watchdog: test took too long\n";
+  /* write() is async-signal-safe; g_test output is not. */
+  if (write (STDOUT_FILENO, msg, sizeof msg - 1) < 0)
+    _exit (2);
+  _exit (1);
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void
+assert_msg_equal (const TvSigMsg *a, const TvSigMsg *b)
+{
+  g_assert_cmpint (a->type, ==, b->type);
+  g_assert_cmpstr (a->token, ==, b->token);
+  g_assert_cmpstr (a->sdp, ==, b->sdp);
+  g_assert_cmpstr (a->candidate, ==, b->candidate);
+  g_assert_cmpint (a->mline_index, ==, b->mline_index);
+  g_assert_cmpint (a->media_up, ==, b->media_up);
+  g_assert_cmpstr (a->consult_id, ==, b->consult_id);
+  g_assert_cmpint (a->role, ==, b->role);
+  g_assert_cmpint (a->peer_present, ==, b->peer_present);
+  g_assert_cmpint (a->offerer, ==, b->offerer);
+  g_assert_cmpstr (a->reason, ==, b->reason);
+  g_assert_cmpint (a->id, ==, b->id);
+  g_assert_cmpint (a->code, ==, b->code);
+  g_assert_cmpstr (a->message, ==, b->message);
+  g_assert_cmpstr (a->ref, ==, b->ref);
+}
+
+/* Parses, serialises and parses again; both parses must agree and the two
+ * serialisations must be identical. Returns the first parse. */
+static TvSigMsg *
+round_trip (const char *json, gsize len, TvSigDirection dir)
+{
+  g_autoptr (GError) error = NULL;
+  TvSigMsgType ref = TV_SIG_MSG_N_TYPES;
+  TvSigMsg *msg = tv_sig_msg_parse (json, len, dir, &ref, &error);
+  g_autoptr (TvSigMsg) again = NULL;
+  g_autofree char *out1 = NULL, *out2 = NULL;
+
+  if (msg == NULL)
+    g_error ("valid vector refused: %s (%s)", json, error->message);
+  g_assert_cmpint (ref, ==, msg->type);
+  out1 = tv_sig_msg_to_json (msg);
+  g_assert_nonnull (out1);
+  again = tv_sig_msg_parse (out1, strlen (out1), dir, NULL, &error);
+  if (again == NULL)
+    g_error ("re-serialised message refused: %s (%s)", out1, error->message);
+  assert_msg_equal (msg, again);
+  out2 = tv_sig_msg_to_json (again);
+  g_assert_cmpstr (out1, ==, out2);
+  return msg;
+}
+
+/* ---- valid vectors ------------------------------------------------------ */
+
+typedef struct {
+  TvSigDirection dir;
+  const char *json;
+  TvSigMsgType type;
+} ValidVector;
+
+static const ValidVector valid_vectors[] = {
+  /* client -> server */
+  { C, "{\"type\":\"join\",\"token\":\"" TOKEN43 "\"}", TV_SIG_MSG_JOIN },
+  { C, "{\"type\":\"join\",\"token\":\"abcdefghijklmnop\"}", TV_SIG_MSG_JOIN },
+  { C, "{\"type\":\"media\",\"state\":\"connected\"}", TV_SIG_MSG_MEDIA },
+  { C, "{\"type\":\"media\",\"state\":\"disconnected\"}", TV_SIG_MSG_MEDIA },
+  { C, "{\"type\":\"leave\"}", TV_SIG_MSG_LEAVE },
+  { C, "{\"type\":\"end\"}", TV_SIG_MSG_END },
+  { C, "{\"type\":\"ping\"}", TV_SIG_MSG_PING },
+  { C, "{\"type\":\"ping\",\"id\":0}", TV_SIG_MSG_PING },
+  { C, "{\"type\":\"ping\",\"id\":9007199254740992}", TV_SIG_MSG_PING },
+  { C, " \r\n\t{ \"id\" : 42 , \"type\" : \"ping\" } \n", TV_SIG_MSG_PING },
+  /* both ways */
+  { C, "{\"type\":\"offer\",\"sdp\":\"" SDP_MIN "\"}", TV_SIG_MSG_OFFER },
+  { S, "{\"type\":\"offer\",\"sdp\":\"" SDP_MIN "\"}", TV_SIG_MSG_OFFER },
+  { C, "{\"type\":\"answer\",\"sdp\":\"" SDP_MIN "\"}", TV_SIG_MSG_ANSWER },
+  { S, "{\"type\":\"answer\",\"sdp\":\"" SDP_MIN "\"}", TV_SIG_MSG_ANSWER },
+  { C, "{\"type\":\"candidate\",\"candidate\":\"" CAND "\",\"sdpMLineIndex\":0}", TV_SIG_MSG_CANDIDATE },
+  { S, "{\"type\":\"candidate\",\"candidate\":\"" CAND "\",\"sdpMLineIndex\":1}", TV_SIG_MSG_CANDIDATE },
+  { C, "{\"type\":\"candidate\",\"candidate\":\"\",\"sdpMLineIndex\":15}", TV_SIG_MSG_CANDIDATE },
+  { S, "{\"type\":\"candidate\",\"candidate\":\"\",\"sdpMLineIndex\":0}", TV_SIG_MSG_CANDIDATE },
+  /* server -> client */
+  { S, "{\"type\":\"joined\",\"consult\":\"" UUID "\",\"role\":\"doctor\",\"peer_present\":false}", TV_SIG_MSG_JOINED },
+  { S, "{\"type\":\"joined\",\"consult\":\"" UUID "\",\"role\":\"patient\",\"peer_present\":true}", TV_SIG_MSG_JOINED },
+  { S, "{\"type\":\"peer-joined\",\"role\":\"patient\"}", TV_SIG_MSG_PEER_JOINED },
+  { S, "{\"type\":\"peer-joined\",\"role\":\"doctor\"}", TV_SIG_MSG_PEER_JOINED },
+  { S, "{\"type\":\"peer-left\",\"role\":\"patient\",\"reason\":\"left\"}", TV_SIG_MSG_PEER_LEFT },
+  { S, "{\"type\":\"peer-left\",\"role\":\"doctor\",\"reason\":\"dropped\"}", TV_SIG_MSG_PEER_LEFT },
+  { S, "{\"type\":\"paired\",\"role\":\"patient\",\"offerer\":true}", TV_SIG_MSG_PAIRED },
+  { S, "{\"type\":\"paired\",\"role\":\"doctor\",\"offerer\":false}", TV_SIG_MSG_PAIRED },
+  { S, "{\"type\":\"ended\",\"reason\":\"ended-by-doctor\"}", TV_SIG_MSG_ENDED },
+  { S, "{\"type\":\"ended\",\"reason\":\"ended-by-admin\"}", TV_SIG_MSG_ENDED },
+  { S, "{\"type\":\"ended\",\"reason\":\"both-left\"}", TV_SIG_MSG_ENDED },
+  { S, "{\"type\":\"pong\"}", TV_SIG_MSG_PONG },
+  { S, "{\"type\":\"pong\",\"id\":7}", TV_SIG_MSG_PONG },
+  { S, "{\"type\":\"error\",\"code\":4200,\"message\":\"the peer is not connected\",\"ref\":\"offer\"}", TV_SIG_MSG_ERROR },
+  { S, "{\"type\":\"error\",\"code\":4106,\"message\":\"no join in time\"}", TV_SIG_MSG_ERROR },
+  { S, "{\"type\":\"error\",\"code\":5000,\"message\":\"caf\\u00e9 \\\"quoted\\\" \xc3\xa9\"}", TV_SIG_MSG_ERROR },
+};
+
+static void
+test_valid_vectors (void)
+{
+  gboolean seen[TV_SIG_MSG_N_TYPES][2] = { { FALSE } };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (valid_vectors); i++)
+    {
+      const ValidVector *v = &valid_vectors[i];
+      g_autoptr (TvSigMsg) msg = NULL;
+
+      g_test_message ("valid vector %" G_GSIZE_FORMAT, i);
+      msg = round_trip (v->json, strlen (v->json), v->dir);
+      g_assert_cmpint (msg->type, ==, v->type);
+      seen[v->type][v->dir] = TRUE;
+    }
+
+  /* Every type is covered in every direction it may travel. */
+  for (int t = TV_SIG_MSG_INVALID + 1; t < TV_SIG_MSG_N_TYPES; t++)
+    {
+      gboolean from_client = t <= TV_SIG_MSG_CANDIDATE;
+      gboolean from_server = t >= TV_SIG_MSG_OFFER;
+      if (from_client)
+        g_assert_true (seen[t][C]);
+      if (from_server)
+        g_assert_true (seen[t][S]);
+    }
+}
+
+/* Field values land where the header says. */
+static void
+test_valid_fields (void)
+{
+  g_autoptr (GError) error = NULL;
+  TvSigMsg *m;
+
+#define PARSE(dir, s) tv_sig_msg_parse (s, strlen (s), dir, NULL, &error)
+  m = PARSE (C, "{\"type\":\"join\",\"token\":\"" TOKEN43 "\"}");
+  g_assert_no_error (error);
+  g_assert_cmpstr (m->token, ==, TOKEN43);
+  g_assert_cmpint (m->id, ==, -1);
+  tv_sig_msg_free (m);
+
+  m = PARSE (C, "{\"type\":\"media\",\"state\":\"connected\"}");
+  g_assert_true (m->media_up);
+  tv_sig_msg_free (m);
+  m = PARSE (C, "{\"type\":\"media\",\"state\":\"disconnected\"}");
+  g_assert_false (m->media_up);
+  tv_sig_msg_free (m);
+
+  m = PARSE (C, "{\"type\":\"ping\",\"id\":9007199254740992}");
+  g_assert_cmpint (m->id, ==, G_GINT64_CONSTANT (9007199254740992));
+  tv_sig_msg_free (m);
+  m = PARSE (C, "{\"type\":\"ping\"}");
+  g_assert_cmpint (m->id, ==, -1);
+  tv_sig_msg_free (m);
+
+  m = PARSE (S, "{\"type\":\"offer\",\"sdp\":\"" SDP_MIN "\"}");
+  g_assert_cmpstr (m->sdp, ==, "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n");
+  tv_sig_msg_free (m);
+
+  m = PARSE (C, "{\"type\":\"candidate\",\"candidate\":\"\",\"sdpMLineIndex\":15}");
+  g_assert_cmpstr (m->candidate, ==, "");
+  g_assert_cmpint (m->mline_index, ==, 15);
+  tv_sig_msg_free (m);
+
+  m = PARSE (S, "{\"type\":\"joined\",\"consult\":\"" UUID "\",\"role\":\"patient\",\"peer_present\":true}");
+  g_assert_cmpstr (m->consult_id, ==, UUID);
+  g_assert_cmpint (m->role, ==, TV_SIG_ROLE_PATIENT);
+  g_assert_true (m->peer_present);
+  tv_sig_msg_free (m);
+
+  m = PARSE (S, "{\"type\":\"paired\",\"role\":\"patient\",\"offerer\":true}");
+  g_assert_cmpint (m->role, ==, TV_SIG_ROLE_PATIENT);
+  g_assert_true (m->offerer);
+  tv_sig_msg_free (m);
+
+  m = PARSE (S, "{\"type\":\"peer-left\",\"role\":\"doctor\",\"reason\":\"dropped\"}");
+  g_assert_cmpint (m->role, ==, TV_SIG_ROLE_DOCTOR);
+  g_assert_cmpstr (m->reason, ==, "dropped");
+  tv_sig_msg_free (m);
+
+  m = PARSE (S, "{\"type\":\"error\",\"code\":4200,\"message\":\"x\",\"ref\":\"offer\"}");
+  g_assert_cmpint (m->code, ==, 4200);
+  g_assert_cmpstr (m->message, ==, "x");
+  g_assert_cmpstr (m->ref, ==, "offer");
+  tv_sig_msg_free (m);
+  m = PARSE (S, "{\"type\":\"error\",\"code\":4200,\"message\":\"x\"}");
+  g_assert_null (m->ref);
+  tv_sig_msg_free (m);
+#undef PARSE
+}
+
+/* ---- malformed vectors -------------------------------------------------- */
+
+typedef struct {
+  TvSigDirection dir;
+  const char *data;
+  gssize len;             /* -1: strlen (data) */
+  int code;               /* expected TvSigErrorCode */
+  const char *names;      /* substring the error message must contain, or NULL */
+  TvSigMsgType ref;       /* expected *ref_type */
+} BadVector;
+
+#define X TV_SIG_MSG_INVALID
+static const BadVector bad_vectors[] = {
+  /* 4000 BAD_JSON: not JSON, not strict JSON, not UTF-8 */
+  { C, "", 0, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "   ", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "not json", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "{", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "{\"type\":\"leave\"", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "{\"type\":\"leave\",}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "{\"type\":\"leave\"} x", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "{\"type\":\"leave\"}{\"type\":\"end\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "{'type':'leave'}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "/* c */{\"type\":\"leave\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "{\"type\":\"ping\",\"id\":0x10}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "{\"type\":\"ping\",\"id\":NaN}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "{\"type\":\"leave\"}\0", 17, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "{\"type\":\"le\0ve\"}", 16, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "{\"type\":\"leave\xff\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "{\"type\":\"\xc3\x28\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "{\"type\":\"join\",\"token\":\"abcdefghijklmnop\\u0000q\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "{\"type\":\"lea\nve\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "{\"type\":\"leave\",\"type\":\"end\"}", -1, TV_SIG_ERR_BAD_JSON, "more than once", X },
+  { C, "{\"type\":\"ping\",\"id\":[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}", -1, TV_SIG_ERR_BAD_JSON, "nesting", X },
+  { C, "\xef\xbb\xbf{\"type\":\"leave\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  /* 4001 NOT_OBJECT */
+  { C, "[]", -1, TV_SIG_ERR_NOT_OBJECT, NULL, X },
+  { C, "[{\"type\":\"leave\"}]", -1, TV_SIG_ERR_NOT_OBJECT, NULL, X },
+  { C, "\"join\"", -1, TV_SIG_ERR_NOT_OBJECT, NULL, X },
+  { C, "42", -1, TV_SIG_ERR_NOT_OBJECT, NULL, X },
+  { C, "null", -1, TV_SIG_ERR_NOT_OBJECT, NULL, X },
+  { S, "true", -1, TV_SIG_ERR_NOT_OBJECT, NULL, X },
+  /* 4002 UNKNOWN_TYPE: unknown name, or a type the other side does not send */
+  { C, "{\"type\":\"hello\"}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "type", X },
+  { C, "{\"type\":\"\"}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "type", X },
+  { C, "{\"type\":\"JOIN\",\"token\":\"" TOKEN43 "\"}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "type", X },
+  { C, "{\"type\":\"joined\",\"consult\":\"c1\",\"role\":\"doctor\",\"peer_present\":false}", -1,
+    TV_SIG_ERR_UNKNOWN_TYPE, "type", TV_SIG_MSG_JOINED },
+  { C, "{\"type\":\"error\",\"code\":4000,\"message\":\"x\"}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "type", TV_SIG_MSG_ERROR },
+  { C, "{\"type\":\"pong\"}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "type", TV_SIG_MSG_PONG },
+  { C, "{\"type\":\"paired\",\"role\":\"doctor\",\"offerer\":true}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "type", TV_SIG_MSG_PAIRED },
+  { C, "{\"type\":\"peer-joined\",\"role\":\"doctor\"}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "type", TV_SIG_MSG_PEER_JOINED },
+  { C, "{\"type\":\"peer-left\",\"role\":\"doctor\",\"reason\":\"left\"}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "type", TV_SIG_MSG_PEER_LEFT },
+  { C, "{\"type\":\"ended\",\"reason\":\"both-left\"}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "type", TV_SIG_MSG_ENDED },
+  { S, "{\"type\":\"join\",\"token\":\"" TOKEN43 "\"}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "type", TV_SIG_MSG_JOIN },
+  { S, "{\"type\":\"end\"}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "type", TV_SIG_MSG_END },
+  { S, "{\"type\":\"leave\"}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "type", TV_SIG_MSG_LEAVE },
+  { S, "{\"type\":\"ping\"}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "type", TV_SIG_MSG_PING },
+  { S, "{\"type\":\"media\",\"state\":\"connected\"}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "type", TV_SIG_MSG_MEDIA },
+  /* 4003 MISSING_FIELD */
+  { C, "{}", -1, TV_SIG_ERR_MISSING_FIELD, "type", X },
+  { C, "{\"token\":\"" TOKEN43 "\"}", -1, TV_SIG_ERR_MISSING_FIELD, "type", X },
+  { C, "{\"type\":\"join\"}", -1, TV_SIG_ERR_MISSING_FIELD, "token", TV_SIG_MSG_JOIN },
+  { C, "{\"type\":\"media\"}", -1, TV_SIG_ERR_MISSING_FIELD, "state", TV_SIG_MSG_MEDIA },
+  { C, "{\"type\":\"offer\"}", -1, TV_SIG_ERR_MISSING_FIELD, "sdp", TV_SIG_MSG_OFFER },
+  { S, "{\"type\":\"answer\"}", -1, TV_SIG_ERR_MISSING_FIELD, "sdp", TV_SIG_MSG_ANSWER },
+  { C, "{\"type\":\"candidate\",\"candidate\":\"\"}", -1, TV_SIG_ERR_MISSING_FIELD, "sdpMLineIndex", TV_SIG_MSG_CANDIDATE },
+  { C, "{\"type\":\"candidate\",\"sdpMLineIndex\":0}", -1, TV_SIG_ERR_MISSING_FIELD, "candidate", TV_SIG_MSG_CANDIDATE },
+  { S, "{\"type\":\"joined\",\"role\":\"doctor\",\"peer_present\":false}", -1, TV_SIG_ERR_MISSING_FIELD, "consult", TV_SIG_MSG_JOINED },
+  { S, "{\"type\":\"joined\",\"consult\":\"c1\",\"peer_present\":false}", -1, TV_SIG_ERR_MISSING_FIELD, "role", TV_SIG_MSG_JOINED },
+  { S, "{\"type\":\"joined\",\"consult\":\"c1\",\"role\":\"doctor\"}", -1, TV_SIG_ERR_MISSING_FIELD, "peer_present", TV_SIG_MSG_JOINED },
+  { S, "{\"type\":\"peer-joined\"}", -1, TV_SIG_ERR_MISSING_FIELD, "role", TV_SIG_MSG_PEER_JOINED },
+  { S, "{\"type\":\"peer-left\",\"role\":\"doctor\"}", -1, TV_SIG_ERR_MISSING_FIELD, "reason", TV_SIG_MSG_PEER_LEFT },
+  { S, "{\"type\":\"paired\",\"role\":\"doctor\"}", -1, TV_SIG_ERR_MISSING_FIELD, "offerer", TV_SIG_MSG_PAIRED },
+  { S, "{\"type\":\"ended\"}", -1, TV_SIG_ERR_MISSING_FIELD, "reason", TV_SIG_MSG_ENDED },
+  { S, "{\"type\":\"error\",\"message\":\"x\"}", -1, TV_SIG_ERR_MISSING_FIELD, "code", TV_SIG_MSG_ERROR },
+  { S, "{\"type\":\"error\",\"code\":4000}", -1, TV_SIG_ERR_MISSING_FIELD, "message", TV_SIG_MSG_ERROR },
+  /* 4004 UNKNOWN_FIELD */
+  { C, "{\"type\":\"leave\",\"x\":1}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "\"x\"", TV_SIG_MSG_LEAVE },
+  { C, "{\"type\":\"end\",\"reason\":\"bye\"}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "reason", TV_SIG_MSG_END },
+  { C, "{\"type\":\"join\",\"token\":\"" TOKEN43 "\",\"role\":\"doctor\"}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "role", TV_SIG_MSG_JOIN },
+  { C, "{\"type\":\"ping\",\"Id\":1}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "Id", TV_SIG_MSG_PING },
+  { C, "{\"type\":\"offer\",\"sdp\":\"" SDP_MIN "\",\"to\":\"doctor\"}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "to", TV_SIG_MSG_OFFER },
+  { C, "{\"type\":\"candidate\",\"candidate\":\"\",\"sdpMLineIndex\":0,\"sdpMid\":\"0\"}", -1,
+    TV_SIG_ERR_UNKNOWN_FIELD, "sdpMid", TV_SIG_MSG_CANDIDATE },
+  { S, "{\"type\":\"pong\",\"id\":1,\"ts\":2}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "ts", TV_SIG_MSG_PONG },
+  { C, "{\"type\":\"leave\",\"\\u00e9\\n\\\"\":1}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "\xc3\xa9", TV_SIG_MSG_LEAVE },
+  /* 4005 WRONG_TYPE */
+  { C, "{\"type\":1}", -1, TV_SIG_ERR_WRONG_TYPE, "type", X },
+  { C, "{\"type\":null}", -1, TV_SIG_ERR_WRONG_TYPE, "type", X },
+  { C, "{\"type\":[\"join\"]}", -1, TV_SIG_ERR_WRONG_TYPE, "type", X },
+  { C, "{\"type\":\"join\",\"token\":12345678901234567}", -1, TV_SIG_ERR_INVALID_VALUE, "token", X },
+  { C, "{\"type\":\"join\",\"token\":1234}", -1, TV_SIG_ERR_WRONG_TYPE, "token", TV_SIG_MSG_JOIN },
+  { C, "{\"type\":\"join\",\"token\":null}", -1, TV_SIG_ERR_WRONG_TYPE, "token", TV_SIG_MSG_JOIN },
+  { C, "{\"type\":\"media\",\"state\":true}", -1, TV_SIG_ERR_WRONG_TYPE, "state", TV_SIG_MSG_MEDIA },
+  { C, "{\"type\":\"ping\",\"id\":1.5}", -1, TV_SIG_ERR_WRONG_TYPE, "id", TV_SIG_MSG_PING },
+  { C, "{\"type\":\"ping\",\"id\":1.0}", -1, TV_SIG_ERR_WRONG_TYPE, "id", TV_SIG_MSG_PING },
+  { C, "{\"type\":\"ping\",\"id\":1e2}", -1, TV_SIG_ERR_WRONG_TYPE, "id", TV_SIG_MSG_PING },
+  { C, "{\"type\":\"ping\",\"id\":\"1\"}", -1, TV_SIG_ERR_WRONG_TYPE, "id", TV_SIG_MSG_PING },
+  { C, "{\"type\":\"ping\",\"id\":null}", -1, TV_SIG_ERR_WRONG_TYPE, "id", TV_SIG_MSG_PING },
+  { C, "{\"type\":\"offer\",\"sdp\":{\"v\":0}}", -1, TV_SIG_ERR_WRONG_TYPE, "sdp", TV_SIG_MSG_OFFER },
+  { C, "{\"type\":\"candidate\",\"candidate\":[],\"sdpMLineIndex\":0}", -1, TV_SIG_ERR_WRONG_TYPE, "candidate", TV_SIG_MSG_CANDIDATE },
+  { C, "{\"type\":\"candidate\",\"candidate\":\"\",\"sdpMLineIndex\":\"0\"}", -1, TV_SIG_ERR_WRONG_TYPE, "sdpMLineIndex", TV_SIG_MSG_CANDIDATE },
+  { C, "{\"type\":\"candidate\",\"candidate\":\"\",\"sdpMLineIndex\":0.0}", -1, TV_SIG_ERR_WRONG_TYPE, "sdpMLineIndex", TV_SIG_MSG_CANDIDATE },
+  { S, "{\"type\":\"joined\",\"consult\":\"c1\",\"role\":\"doctor\",\"peer_present\":\"true\"}", -1, TV_SIG_ERR_WRONG_TYPE, "peer_present", TV_SIG_MSG_JOINED },
+  { S, "{\"type\":\"joined\",\"consult\":7,\"role\":\"doctor\",\"peer_present\":true}", -1, TV_SIG_ERR_WRONG_TYPE, "consult", TV_SIG_MSG_JOINED },
+  { S, "{\"type\":\"paired\",\"role\":\"doctor\",\"offerer\":1}", -1, TV_SIG_ERR_WRONG_TYPE, "offerer", TV_SIG_MSG_PAIRED },
+  { S, "{\"type\":\"peer-joined\",\"role\":2}", -1, TV_SIG_ERR_WRONG_TYPE, "role", TV_SIG_MSG_PEER_JOINED },
+  { S, "{\"type\":\"error\",\"code\":\"4000\",\"message\":\"x\"}", -1, TV_SIG_ERR_WRONG_TYPE, "code", TV_SIG_MSG_ERROR },
+  { S, "{\"type\":\"error\",\"code\":4000,\"message\":\"x\",\"ref\":false}", -1, TV_SIG_ERR_WRONG_TYPE, "ref", TV_SIG_MSG_ERROR },
+  { S, "{\"type\":\"ended\",\"reason\":null}", -1, TV_SIG_ERR_WRONG_TYPE, "reason", TV_SIG_MSG_ENDED },
+  /* 4006 INVALID_VALUE */
+  { C, "{\"type\":\"media\",\"state\":\"up\"}", -1, TV_SIG_ERR_INVALID_VALUE, "state", TV_SIG_MSG_MEDIA },
+  { C, "{\"type\":\"media\",\"state\":\"\"}", -1, TV_SIG_ERR_INVALID_VALUE, "state", TV_SIG_MSG_MEDIA },
+  { C, "{\"type\":\"ping\",\"id\":-1}", -1, TV_SIG_ERR_INVALID_VALUE, "id", TV_SIG_MSG_PING },
+  { C, "{\"type\":\"ping\",\"id\":9007199254740993}", -1, TV_SIG_ERR_INVALID_VALUE, "id", TV_SIG_MSG_PING },
+  { C, "{\"type\":\"ping\",\"id\":18446744073709551617}", -1, TV_SIG_ERR_INVALID_VALUE, "id", X },
+  { C, "{\"type\":\"ping\",\"id\":-99999999999999999999}", -1, TV_SIG_ERR_INVALID_VALUE, "id", X },
+  { C, "{\"type\":\"offer\",\"sdp\":\"\"}", -1, TV_SIG_ERR_INVALID_VALUE, "sdp", TV_SIG_MSG_OFFER },
+  { C, "{\"type\":\"offer\",\"sdp\":\"hello\"}", -1, TV_SIG_ERR_INVALID_VALUE, "sdp", TV_SIG_MSG_OFFER },
+  { C, "{\"type\":\"answer\",\"sdp\":\"v=0\\r\\n\\u0001\"}", -1, TV_SIG_ERR_INVALID_VALUE, "sdp", TV_SIG_MSG_ANSWER },
+  { C, "{\"type\":\"offer\",\"sdp\":\"v=0\\udc00x\"}", -1, TV_SIG_ERR_INVALID_VALUE, "sdp", TV_SIG_MSG_OFFER },
+  { C, "{\"type\":\"candidate\",\"candidate\":\"foo\",\"sdpMLineIndex\":0}", -1, TV_SIG_ERR_INVALID_VALUE, "candidate", TV_SIG_MSG_CANDIDATE },
+  { C, "{\"type\":\"candidate\",\"candidate\":\"candidate:1\\r\\na=x\",\"sdpMLineIndex\":0}", -1, TV_SIG_ERR_INVALID_VALUE, "candidate", TV_SIG_MSG_CANDIDATE },
+  { C, "{\"type\":\"candidate\",\"candidate\":\"\",\"sdpMLineIndex\":16}", -1, TV_SIG_ERR_INVALID_VALUE, "sdpMLineIndex", TV_SIG_MSG_CANDIDATE },
+  { C, "{\"type\":\"candidate\",\"candidate\":\"\",\"sdpMLineIndex\":-1}", -1, TV_SIG_ERR_INVALID_VALUE, "sdpMLineIndex", TV_SIG_MSG_CANDIDATE },
+  { C, "{\"type\":\"candidate\",\"candidate\":\"\",\"sdpMLineIndex\":4294967296}", -1, TV_SIG_ERR_INVALID_VALUE, "sdpMLineIndex", TV_SIG_MSG_CANDIDATE },
+  { S, "{\"type\":\"joined\",\"consult\":\"\",\"role\":\"doctor\",\"peer_present\":true}", -1, TV_SIG_ERR_INVALID_VALUE, "consult", TV_SIG_MSG_JOINED },
+  { S, "{\"type\":\"joined\",\"consult\":\"a b\",\"role\":\"doctor\",\"peer_present\":true}", -1, TV_SIG_ERR_INVALID_VALUE, "consult", TV_SIG_MSG_JOINED },
+  { S, "{\"type\":\"joined\",\"consult\":\"c1\",\"role\":\"nurse\",\"peer_present\":true}", -1, TV_SIG_ERR_INVALID_VALUE, "role", TV_SIG_MSG_JOINED },
+  { S, "{\"type\":\"joined\",\"consult\":\"c1\",\"role\":\"none\",\"peer_present\":true}", -1, TV_SIG_ERR_INVALID_VALUE, "role", TV_SIG_MSG_JOINED },
+  { S, "{\"type\":\"peer-left\",\"role\":\"doctor\",\"reason\":\"bye\"}", -1, TV_SIG_ERR_INVALID_VALUE, "reason", TV_SIG_MSG_PEER_LEFT },
+  { S, "{\"type\":\"ended\",\"reason\":\"left\"}", -1, TV_SIG_ERR_INVALID_VALUE, "reason", TV_SIG_MSG_ENDED },
+  { S, "{\"type\":\"ended\",\"reason\":\"\"}", -1, TV_SIG_ERR_INVALID_VALUE, "reason", TV_SIG_MSG_ENDED },
+  { S, "{\"type\":\"error\",\"code\":200,\"message\":\"x\"}", -1, TV_SIG_ERR_INVALID_VALUE, "code", TV_SIG_MSG_ERROR },
+  { S, "{\"type\":\"error\",\"code\":4000,\"message\":\"\"}", -1, TV_SIG_ERR_INVALID_VALUE, "message", TV_SIG_MSG_ERROR },
+  { S, "{\"type\":\"error\",\"code\":4000,\"message\":\"a\\u0007b\"}", -1, TV_SIG_ERR_INVALID_VALUE, "message", TV_SIG_MSG_ERROR },
+  { S, "{\"type\":\"error\",\"code\":4000,\"message\":\"x\",\"ref\":\"bogus\"}", -1, TV_SIG_ERR_INVALID_VALUE, "ref", TV_SIG_MSG_ERROR },
+  /* 4102 TOKEN_INVALID: malformed tokens */
+  { C, "{\"type\":\"join\",\"token\":\"\"}", -1, TV_SIG_ERR_TOKEN_INVALID, "token", TV_SIG_MSG_JOIN },
+  { C, "{\"type\":\"join\",\"token\":\"abcdefghijklmno\"}", -1, TV_SIG_ERR_TOKEN_INVALID, "token", TV_SIG_MSG_JOIN },
+  { C, "{\"type\":\"join\",\"token\":\"abcdefghijklmnop+/==\"}", -1, TV_SIG_ERR_TOKEN_INVALID, "token", TV_SIG_MSG_JOIN },
+  { C, "{\"type\":\"join\",\"token\":\"abcdefgh ijklmnop\"}", -1, TV_SIG_ERR_TOKEN_INVALID, "token", TV_SIG_MSG_JOIN },
+  { C, "{\"type\":\"join\",\"token\":\"abcdefghijklmnop\\u00e9\"}", -1, TV_SIG_ERR_TOKEN_INVALID, "token", TV_SIG_MSG_JOIN },
+};
+#undef X
+
+static void
+check_bad (const BadVector *v, gsize index)
+{
+  g_autoptr (GError) error = NULL;
+  TvSigMsgType ref = TV_SIG_MSG_N_TYPES;
+  gsize len = v->len < 0 ? strlen (v->data) : (gsize) v->len;
+  TvSigMsg *msg = tv_sig_msg_parse (v->data, len, v->dir, &ref, &error);
+
+  if (msg != NULL)
+    g_error ("bad vector %" G_GSIZE_FORMAT " accepted: %s", index, v->data);
+  g_assert_error (error, TV_SIG_ERROR, v->code);
+  g_assert_nonnull (error->message);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  if (v->names != NULL && strstr (error->message, v->names) == NULL)
+    g_error ("bad vector %" G_GSIZE_FORMAT ": message \"%s\" does not name \"%s\"",
+             index, error->message, v->names);
+  g_assert_cmpint (ref, ==, v->ref);
+}
+
+static void
+test_bad_vectors (void)
+{
+  gboolean seen[6000] = { FALSE };
+  static const int parser_codes[] = {
+    TV_SIG_ERR_BAD_JSON, TV_SIG_ERR_NOT_OBJECT, TV_SIG_ERR_UNKNOWN_TYPE, TV_SIG_ERR_MISSING_FIELD,
+    TV_SIG_ERR_UNKNOWN_FIELD, TV_SIG_ERR_WRONG_TYPE, TV_SIG_ERR_INVALID_VALUE, TV_SIG_ERR_TOKEN_INVALID,
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_vectors); i++)
+    {
+      g_test_message ("bad vector %" G_GSIZE_FORMAT, i);
+      check_bad (&bad_vectors[i], i);
+      seen[bad_vectors[i].code] = TRUE;
+    }
+  /* Every code the parser can produce has at least one vector (4007 below). */
+  for (gsize i = 0; i < G_N_ELEMENTS (parser_codes); i++)
+    g_assert_true (seen[parser_codes[i]]);
+}
+
+/* Limits at their exact edges: the largest accepted, the smallest refused. */
+static void
+test_limits (void)
+{
+  g_autoptr (GString) s = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  TvSigMsgType ref;
+  TvSigMsg *msg;
+  gsize base;
+
+  /* Frame size: checked before anything else, even for garbage. */
+  g_autofree char *big = g_malloc (TV_SIG_MAX_FRAME_BYTES + 1);
+  memset (big, ' ', TV_SIG_MAX_FRAME_BYTES + 1);
+  big[0] = '{';
+  memcpy (big + 1, "\"type\":\"leave\"}", 15);
+  msg = tv_sig_msg_parse (big, TV_SIG_MAX_FRAME_BYTES + 1, TV_SIG_FROM_CLIENT, &ref, &error);
+  g_assert_null (msg);
+  g_assert_error (error, TV_SIG_ERROR, TV_SIG_ERR_FRAME_TOO_LARGE);
+  g_assert_cmpint (ref, ==, TV_SIG_MSG_INVALID);
+  g_clear_error (&error);
+  msg = tv_sig_msg_parse (big, TV_SIG_MAX_FRAME_BYTES, TV_SIG_FROM_CLIENT, &ref, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (msg->type, ==, TV_SIG_MSG_LEAVE);
+  tv_sig_msg_free (msg);
+  big[1] = 0x01; /* garbage of the same size is still "too large" first */
+  msg = tv_sig_msg_parse (big, TV_SIG_MAX_FRAME_BYTES + 1, TV_SIG_FROM_CLIENT, NULL, &error);
+  g_assert_error (error, TV_SIG_ERROR, TV_SIG_ERR_FRAME_TOO_LARGE);
+  g_clear_error (&error);
+
+  /* SDP: exactly TV_SIG_MAX_SDP_BYTES passes, one more fails. */
+  g_string_append (s, "{\"type\":\"offer\",\"sdp\":\"v=0");
+  base = s->len - strlen ("v=0");
+  while (s->len - base < TV_SIG_MAX_SDP_BYTES + 1)
+    g_string_append_c (s, 'a');
+  g_string_append (s, "\"}");
+  msg = tv_sig_msg_parse (s->str, s->len, TV_SIG_FROM_CLIENT, NULL, &error);
+  g_assert_error (error, TV_SIG_ERROR, TV_SIG_ERR_INVALID_VALUE);
+  g_assert_nonnull (strstr (error->message, "sdp"));
+  g_clear_error (&error);
+  g_string_erase (s, s->len - 3, 1);
+  msg = tv_sig_msg_parse (s->str, s->len, TV_SIG_FROM_CLIENT, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (strlen (msg->sdp), ==, TV_SIG_MAX_SDP_BYTES);
+  {
+    /* Re-serialised, it still fits in a frame and parses. */
+    g_autofree char *json = tv_sig_msg_to_json (msg);
+    g_autoptr (TvSigMsg) again = tv_sig_msg_parse (json, strlen (json), TV_SIG_FROM_SERVER, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (again->sdp, ==, msg->sdp);
+  }
+  tv_sig_msg_free (msg);
+
+  /* Candidate: 1024 bytes passes, 1025 fails. */
+  g_string_assign (s, "{\"type\":\"candidate\",\"sdpMLineIndex\":0,\"candidate\":\"candidate:");
+  base = s->len - strlen ("candidate:");
+  while (s->len - base < TV_SIG_MAX_CANDIDATE_BYTES)
+    g_string_append_c (s, 'c');
+  g_string_append (s, "\"}");
+  msg = tv_sig_msg_parse (s->str, s->len, TV_SIG_FROM_CLIENT, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (strlen (msg->candidate), ==, TV_SIG_MAX_CANDIDATE_BYTES);
+  tv_sig_msg_free (msg);
+  g_string_insert_c (s, s->len - 2, 'c');
+  msg = tv_sig_msg_parse (s->str, s->len, TV_SIG_FROM_CLIENT, NULL, &error);
+  g_assert_error (error, TV_SIG_ERROR, TV_SIG_ERR_INVALID_VALUE);
+  g_assert_nonnull (strstr (error->message, "candidate"));
+  g_clear_error (&error);
+
+  /* Token: 16 and 128 pass, 129 fails with TOKEN_INVALID. */
+  for (gsize n = 15; n <= 129; n++)
+    {
+      g_autofree char *tok = g_strnfill (n, 'k');
+      g_autofree char *json = g_strdup_printf ("{\"type\":\"join\",\"token\":\"%s\"}", tok);
+      msg = tv_sig_msg_parse (json, strlen (json), TV_SIG_FROM_CLIENT, NULL, &error);
+      if (n >= 16 && n <= TV_SIG_MAX_TOKEN_BYTES)
+        {
+          g_assert_no_error (error);
+          tv_sig_msg_free (msg);
+        }
+      else
+        {
+          g_assert_error (error, TV_SIG_ERROR, TV_SIG_ERR_TOKEN_INVALID);
+          g_clear_error (&error);
+        }
+    }
+
+  /* Error text: 256 bytes pass, 257 fail. */
+  for (gsize n = TV_SIG_MAX_TEXT_BYTES; n <= TV_SIG_MAX_TEXT_BYTES + 1; n++)
+    {
+      g_autofree char *text = g_strnfill (n, 'm');
+      g_autofree char *json = g_strdup_printf ("{\"type\":\"error\",\"code\":4000,\"message\":\"%s\"}", text);
+      msg = tv_sig_msg_parse (json, strlen (json), TV_SIG_FROM_SERVER, NULL, &error);
+      if (n == TV_SIG_MAX_TEXT_BYTES)
+        {
+          g_assert_no_error (error);
+          tv_sig_msg_free (msg);
+        }
+      else
+        {
+          g_assert_error (error, TV_SIG_ERROR, TV_SIG_ERR_INVALID_VALUE);
+          g_clear_error (&error);
+        }
+    }
+
+  /* Nesting: 16 levels is JSON-wise fine (then the wrong type), 17 is not. */
+  g_string_assign (s, "{\"type\":\"ping\",\"id\":");
+  for (int i = 0; i < 15; i++)
+    g_string_append_c (s, '[');
+  for (int i = 0; i < 15; i++)
+    g_string_append_c (s, ']');
+  g_string_append_c (s, '}');
+  msg = tv_sig_msg_parse (s->str, s->len, TV_SIG_FROM_CLIENT, NULL, &error);
+  g_assert_error (error, TV_SIG_ERROR, TV_SIG_ERR_WRONG_TYPE);
+  g_clear_error (&error);
+}
+
+/* ---- builders ----------------------------------------------------------- */
+
+static TvSigMsg *
+parse_built (char *json, TvSigDirection dir)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *owned = json;
+  TvSigMsg *msg;
+
+  g_assert_nonnull (json);
+  msg = tv_sig_msg_parse (json, strlen (json), dir, NULL, &error);
+  if (msg == NULL)
+    g_error ("builder output refused: %s (%s)", json, error->message);
+  return msg;
+}
+
+static void
+test_builders (void)
+{
+  TvSigMsg *m;
+
+  m = parse_built (tv_sig_build_join (TOKEN43), C);
+  g_assert_cmpint (m->type, ==, TV_SIG_MSG_JOIN);
+  g_assert_cmpstr (m->token, ==, TOKEN43);
+  tv_sig_msg_free (m);
+
+  m = parse_built (tv_sig_build_media (TRUE), C);
+  g_assert_cmpint (m->type, ==, TV_SIG_MSG_MEDIA);
+  g_assert_true (m->media_up);
+  tv_sig_msg_free (m);
+  m = parse_built (tv_sig_build_media (FALSE), C);
+  g_assert_false (m->media_up);
+  tv_sig_msg_free (m);
+
+  m = parse_built (tv_sig_build_sdp (TV_SIG_MSG_OFFER, "v=0\r\ns=-\r\n"), S);
+  g_assert_cmpint (m->type, ==, TV_SIG_MSG_OFFER);
+  g_assert_cmpstr (m->sdp, ==, "v=0\r\ns=-\r\n");
+  tv_sig_msg_free (m);
+  m = parse_built (tv_sig_build_sdp (TV_SIG_MSG_ANSWER, "v=0\r\n"), C);
+  g_assert_cmpint (m->type, ==, TV_SIG_MSG_ANSWER);
+  tv_sig_msg_free (m);
+
+  m = parse_built (tv_sig_build_candidate (3, CAND), S);
+  g_assert_cmpint (m->type, ==, TV_SIG_MSG_CANDIDATE);
+  g_assert_cmpint (m->mline_index, ==, 3);
+  g_assert_cmpstr (m->candidate, ==, CAND);
+  tv_sig_msg_free (m);
+  m = parse_built (tv_sig_build_candidate (0, NULL), C);
+  g_assert_cmpstr (m->candidate, ==, "");
+  tv_sig_msg_free (m);
+
+  m = parse_built (tv_sig_build_joined (UUID, TV_SIG_ROLE_DOCTOR, TRUE), S);
+  g_assert_cmpint (m->type, ==, TV_SIG_MSG_JOINED);
+  g_assert_cmpstr (m->consult_id, ==, UUID);
+  g_assert_cmpint (m->role, ==, TV_SIG_ROLE_DOCTOR);
+  g_assert_true (m->peer_present);
+  tv_sig_msg_free (m);
+
+  m = parse_built (tv_sig_build_peer_joined (TV_SIG_ROLE_PATIENT), S);
+  g_assert_cmpint (m->type, ==, TV_SIG_MSG_PEER_JOINED);
+  g_assert_cmpint (m->role, ==, TV_SIG_ROLE_PATIENT);
+  tv_sig_msg_free (m);
+
+  m = parse_built (tv_sig_build_peer_left (TV_SIG_ROLE_DOCTOR, "dropped"), S);
+  g_assert_cmpint (m->type, ==, TV_SIG_MSG_PEER_LEFT);
+  g_assert_cmpint (m->role, ==, TV_SIG_ROLE_DOCTOR);
+  g_assert_cmpstr (m->reason, ==, "dropped");
+  tv_sig_msg_free (m);
+
+  m = parse_built (tv_sig_build_paired (TV_SIG_ROLE_PATIENT, TRUE), S);
+  g_assert_cmpint (m->type, ==, TV_SIG_MSG_PAIRED);
+  g_assert_cmpint (m->role, ==, TV_SIG_ROLE_PATIENT);
+  g_assert_true (m->offerer);
+  tv_sig_msg_free (m);
+
+  m = parse_built (tv_sig_build_ended ("ended-by-admin"), S);
+  g_assert_cmpint (m->type, ==, TV_SIG_MSG_ENDED);
+  g_assert_cmpstr (m->reason, ==, "ended-by-admin");
+  tv_sig_msg_free (m);
+
+  m = parse_built (tv_sig_build_error (TV_SIG_ERR_NOT_PAIRED, "the peer is not connected", TV_SIG_MSG_OFFER), S);
+  g_assert_cmpint (m->type, ==, TV_SIG_MSG_ERROR);
+  g_assert_cmpint (m->code, ==, TV_SIG_ERR_NOT_PAIRED);
+  g_assert_cmpstr (m->message, ==, "the peer is not connected");
+  g_assert_cmpstr (m->ref, ==, "offer");
+  tv_sig_msg_free (m);
+}
+
+/* The error builder must always produce a frame the client accepts, even
+ * when its text quotes hostile input. */
+static void
+test_build_error_sanitises (void)
+{
+  g_autofree char *long_text = NULL;
+  TvSigMsg *m;
+
+  m = parse_built (tv_sig_build_error (TV_SIG_ERR_JOIN_TIMEOUT, NULL, TV_SIG_MSG_INVALID), S);
+  g_assert_cmpstr (m->message, ==, "JOIN_TIMEOUT");
+  g_assert_null (m->ref);
+  tv_sig_msg_free (m);
+
+  m = parse_built (tv_sig_build_error (TV_SIG_ERR_BAD_JSON, "", TV_SIG_MSG_N_TYPES), S);
+  g_assert_cmpstr (m->message, ==, "BAD_JSON");
+  g_assert_null (m->ref);
+  tv_sig_msg_free (m);
+
+  m = parse_built (tv_sig_build_error (TV_SIG_ERR_UNKNOWN_FIELD, "bad \xff\xfe field \"\x01\n\"", TV_SIG_MSG_LEAVE), S);
+  g_assert_true (g_utf8_validate (m->message, -1, NULL));
+  g_assert_null (strchr (m->message, '\n'));
+  g_assert_cmpstr (m->ref, ==, "leave");
+  tv_sig_msg_free (m);
+
+  /* 300 two-byte characters: cut to at most 256 bytes on a character boundary. */
+  {
+    GString *s = g_string_new (NULL);
+    for (int i = 0; i < 300; i++)
+      g_string_append (s, "\xc3\xa9");
+    long_text = g_string_free (s, FALSE);
+  }
+  m = parse_built (tv_sig_build_error (TV_SIG_ERR_INTERNAL, long_text, TV_SIG_MSG_JOIN), S);
+  g_assert_cmpuint (strlen (m->message), <=, TV_SIG_MAX_TEXT_BYTES);
+  g_assert_cmpuint (strlen (m->message), >=, TV_SIG_MAX_TEXT_BYTES - 1);
+  g_assert_true (g_utf8_validate (m->message, -1, NULL));
+  tv_sig_msg_free (m);
+}
+
+/* ---- names and small functions ----------------------------------------- */
+
+static void
+test_names (void)
+{
+  TvSigRole role = TV_SIG_ROLE_NONE;
+
+  for (int t = TV_SIG_MSG_INVALID + 1; t < TV_SIG_MSG_N_TYPES; t++)
+    {
+      const char *name = tv_sig_msg_type_to_string ((TvSigMsgType) t);
+      g_assert_nonnull (name);
+      g_assert_cmpint (tv_sig_msg_type_from_string (name), ==, t);
+    }
+  g_assert_null (tv_sig_msg_type_to_string (TV_SIG_MSG_INVALID));
+  g_assert_null (tv_sig_msg_type_to_string (TV_SIG_MSG_N_TYPES));
+  g_assert_null (tv_sig_msg_type_to_string ((TvSigMsgType) -1));
+  g_assert_cmpint (tv_sig_msg_type_from_string ("nope"), ==, TV_SIG_MSG_INVALID);
+  g_assert_cmpint (tv_sig_msg_type_from_string (NULL), ==, TV_SIG_MSG_INVALID);
+  g_assert_cmpstr (tv_sig_msg_type_to_string (TV_SIG_MSG_PEER_JOINED), ==, "peer-joined");
+  g_assert_cmpstr (tv_sig_msg_type_to_string (TV_SIG_MSG_PEER_LEFT), ==, "peer-left");
+
+  g_assert_cmpstr (tv_sig_role_to_string (TV_SIG_ROLE_DOCTOR), ==, "doctor");
+  g_assert_cmpstr (tv_sig_role_to_string (TV_SIG_ROLE_PATIENT), ==, "patient");
+  g_assert_cmpstr (tv_sig_role_to_string (TV_SIG_ROLE_NONE), ==, "none");
+  g_assert_true (tv_sig_role_from_string ("patient", &role));
+  g_assert_cmpint (role, ==, TV_SIG_ROLE_PATIENT);
+  g_assert_true (tv_sig_role_from_string ("doctor", &role));
+  g_assert_cmpint (role, ==, TV_SIG_ROLE_DOCTOR);
+  g_assert_false (tv_sig_role_from_string ("none", &role));
+  g_assert_false (tv_sig_role_from_string ("Doctor", &role));
+  g_assert_false (tv_sig_role_from_string (NULL, &role));
+  g_assert_cmpint (role, ==, TV_SIG_ROLE_DOCTOR);
+  g_assert_cmpint (tv_sig_role_peer (TV_SIG_ROLE_DOCTOR), ==, TV_SIG_ROLE_PATIENT);
+  g_assert_cmpint (tv_sig_role_peer (TV_SIG_ROLE_PATIENT), ==, TV_SIG_ROLE_DOCTOR);
+  g_assert_cmpint (tv_sig_role_peer (TV_SIG_ROLE_NONE), ==, TV_SIG_ROLE_NONE);
+
+  tv_sig_msg_free (NULL);
+}
+
+static void
+test_error_codes (void)
+{
+  static const struct { int code; const char *name; gboolean fatal; } codes[] = {
+    { 4000, "BAD_JSON", FALSE }, { 4001, "NOT_OBJECT", FALSE }, { 4002, "UNKNOWN_TYPE", FALSE },
+    { 4003, "MISSING_FIELD", FALSE }, { 4004, "UNKNOWN_FIELD", FALSE }, { 4005, "WRONG_TYPE", FALSE },
+    { 4006, "INVALID_VALUE", FALSE }, { 4007, "FRAME_TOO_LARGE", TRUE }, { 4008, "BINARY_FRAME", FALSE },
+    { 4009, "RATE_LIMITED", TRUE }, { 4100, "NOT_JOINED", FALSE }, { 4101, "ALREADY_JOINED", FALSE },
+    { 4102, "TOKEN_INVALID", TRUE }, { 4103, "TOKEN_EXPIRED", TRUE }, { 4104, "TOKEN_IN_USE", TRUE },
+    { 4105, "CONSULT_ENDED", TRUE }, { 4106, "JOIN_TIMEOUT", TRUE }, { 4200, "NOT_PAIRED", FALSE },
+    { 4201, "OUT_OF_ORDER", FALSE }, { 4202, "NOT_ALLOWED", FALSE }, { 5000, "INTERNAL", FALSE },
+    { 5001, "SHUTTING_DOWN", TRUE },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (codes); i++)
+    {
+      g_assert_cmpstr (tv_sig_error_name (codes[i].code), ==, codes[i].name);
+      g_assert_cmpint (tv_sig_error_is_fatal (codes[i].code), ==, codes[i].fatal);
+    }
+  g_assert_cmpstr (tv_sig_error_name (0), ==, "UNKNOWN");
+  g_assert_cmpstr (tv_sig_error_name (4010), ==, "UNKNOWN");
+  g_assert_false (tv_sig_error_is_fatal (-1));
+  g_assert_cmpstr (g_quark_to_string (TV_SIG_ERROR), ==, "tv-sig-error-quark");
+}
+
+/* Deterministic mutations of every valid vector: whatever comes out, the
+ * parser must return a message or an error, never crash, and successes must
+ * round-trip. The fuzz target (tests/fuzz) does this at scale. */
+static void
+test_mutations (void)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (20240521);
+  guint accepted = 0, refused = 0;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (valid_vectors); i++)
+    for (int round = 0; round < 400; round++)
+      {
+        g_autofree char *buf = g_strdup (valid_vectors[i].json);
+        gsize len = strlen (buf);
+        int edits = g_rand_int_range (rand, 1, 4);
+        g_autoptr (GError) error = NULL;
+        TvSigMsgType ref;
+        TvSigMsg *msg;
+
+        for (int e = 0; e < edits && len > 0; e++)
+          {
+            gsize at = g_rand_int_range (rand, 0, (gint32) len);
+            switch (g_rand_int_range (rand, 0, 3))
+              {
+              case 0: buf[at] = (char) g_rand_int_range (rand, 0, 256); break;
+              case 1: len = at; break;                              /* truncate */
+              default: buf[at] = "{}[]\":,\\0-e."[g_rand_int_range (rand, 0, 13)]; break;
+              }
+          }
+        msg = tv_sig_msg_parse (buf, len, valid_vectors[i].dir, &ref, &error);
+        if (msg != NULL)
+          {
+            g_assert_no_error (error);
+            tv_sig_msg_free (round_trip (buf, len, valid_vectors[i].dir));
+            tv_sig_msg_free (msg);
+            accepted++;
+          }
+        else
+          {
+            g_assert_nonnull (error);
+            g_assert_true (error->domain == TV_SIG_ERROR);
+            g_assert_cmpstr (tv_sig_error_name (error->code), !=, "UNKNOWN");
+            refused++;
+          }
+      }
+  g_test_message ("mutations: %u accepted, %u refused", accepted, refused);
+  g_assert_cmpuint (refused, >, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  signal (SIGALRM, on_alarm);
+  alarm (WATCHDOG_SECONDS);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/sig/message/valid-vectors", test_valid_vectors);
+  g_test_add_func ("/sig/message/valid-fields", test_valid_fields);
+  g_test_add_func ("/sig/message/bad-vectors", test_bad_vectors);
+  g_test_add_func ("/sig/message/limits", test_limits);
+  g_test_add_func ("/sig/message/builders", test_builders);
+  g_test_add_func ("/sig/message/build-error-sanitises", test_build_error_sanitises);
+  g_test_add_func ("/sig/message/names", test_names);
+  g_test_add_func ("/sig/message/error-codes", test_error_codes);
+  g_test_add_func ("/sig/message/mutations", test_mutations);
+  return g_test_run ();
+}
