@@ -9,6 +9,21 @@
  * Times are gint64 microseconds since the Unix epoch, UTC (as g_get_real_time()).
  * Tokens are returned in clear exactly once, at creation; the store keeps only
  * their SHA-256. Not thread-safe: one TvStore per thread (the server's main loop).
+ * Several processes may open the same file at once (the server and televisitctl):
+ * WAL mode and a busy timeout (5 s) make writers wait for each other.
+ *
+ * TEST-ONLY fault injection: the environment variable TV_STORE_FAULT is read by
+ * tv_store_open (comma-separated list of points). Never set it in production.
+ *   crash points — the process calls _exit(99) inside the open transaction, after
+ *   the first write(s), so tests can check that a crash leaves no half record:
+ *     "create-after-consult"       consult row written, tokens not yet
+ *     "complete-after-status"      status set to completed (interval closed), not committed
+ *     "media-started-after-update" consult moved to in-progress, not committed
+ *     "migrate-after-step"         a migration step ran, user_version not yet bumped
+ *   failure points — "fail:<op>" makes that operation fail with TV_STORE_ERR_IO
+ *   and change nothing (for testing the server's 5000 INTERNAL path). <op> is one
+ *   of: create, token-lookup, get, list, participation-list, record-participation,
+ *   media-started, media-stopped, complete, cancel.
  */
 #pragma once
 
@@ -31,6 +46,11 @@ typedef enum {
 } TvStoreErrorCode;
 
 #define TV_STORE_SCHEMA_VERSION 1
+
+/* Limits enforced by the store (and by televisitctl, which reuses the checks). */
+#define TV_STORE_MAX_NAME_BYTES   200  /* doctor / patient */
+#define TV_STORE_MAX_DETAIL_BYTES 256  /* participation detail, end reason */
+#define TV_STORE_TOKEN_CHARS      43   /* base64url, no padding, of 32 random bytes */
 
 typedef enum {
   TV_CONSULT_SCHEDULED,   /* created, nobody has connected media yet */
@@ -123,8 +143,12 @@ GPtrArray *tv_store_consult_list (TvStore *store, GError **error);
 GPtrArray *tv_store_participation_list (TvStore *store, const char *id, GError **error);
 
 /* tv_store_record_participation:
- * Appends one participation row. For MEDIA_UP/MEDIA_DOWN prefer the two
- * functions below, which also move the consult. */
+ * Appends one participation row (@role DOCTOR or PATIENT; @detail NULL or
+ * non-empty UTF-8 of at most TV_STORE_MAX_DETAIL_BYTES). Per-party events
+ * (join, leave, that party's media-up/media-down) are recorded here; the
+ * consult-level effect of media (both up / one down) is recorded with
+ * tv_store_consult_media_started/_stopped below, which write no participation row.
+ * Returns: TRUE; FALSE with NOT_FOUND, INVALID or IO and nothing written. */
 gboolean tv_store_record_participation (TvStore *store, const char *id, TvSigRole role,
                                         TvParticipationEvent ev, const char *detail,
                                         gint64 now, GError **error);
@@ -145,5 +169,27 @@ gboolean tv_store_consult_media_stopped (TvStore *store, const char *id, gint64 
  * WRONG_STATE when already completed or cancelled. */
 gboolean tv_store_consult_complete (TvStore *store, const char *id, const char *reason,
                                     gint64 now, GError **error);
+
+/* tv_store_consult_cancel:
+ * Cancels a consult that never had media (status SCHEDULED, no open interval):
+ * status CANCELLED, ended_at = @now, end_reason = @reason (e.g. "cancelled-by-admin").
+ * Nobody may join a cancelled consult (the server answers 4105).
+ * Returns: TRUE; FALSE with NOT_FOUND, WRONG_STATE (not scheduled), INVALID or IO. */
+gboolean tv_store_consult_cancel (TvStore *store, const char *id, const char *reason,
+                                  gint64 now, GError **error);
+
+/* tv_store_check_name:
+ * Checks a doctor/patient name as tv_store_consult_create does: non-NULL,
+ * non-blank, valid UTF-8, at most TV_STORE_MAX_NAME_BYTES, no control characters.
+ * Returns: TRUE; FALSE with INVALID and a message saying what is wrong (the
+ * message does not repeat the name). */
+gboolean tv_store_check_name (const char *name, GError **error);
+
+/* tv_store_token_is_wellformed:
+ * Returns: TRUE when @token has the shape of a token this store issues
+ * (TV_STORE_TOKEN_CHARS characters of [A-Za-z0-9_-]). NULL gives FALSE.
+ * tv_store_token_lookup answers TOKEN_UNKNOWN for malformed tokens without
+ * touching the database. */
+gboolean tv_store_token_is_wellformed (const char *token);
 
 G_END_DECLS

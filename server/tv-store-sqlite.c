@@ -1,0 +1,1121 @@
+/* tv-store-sqlite.c — the session store (server/tv-store.h) on SQLite.
+ *
+ * Why: consults, join tokens and the participation log must survive server
+ * restarts and be shared with televisitctl, which opens the same file from
+ * another process. SQLite in WAL mode with a busy timeout gives that; every
+ * state change is one BEGIN IMMEDIATE ... COMMIT transaction (ROLLBACK on any
+ * error), so a crash leaves either the old or the new state, never half of it.
+ * Schema versions live in PRAGMA user_version and are reached by a table of
+ * migration steps, one transaction each.
+ *
+ * Thread: a TvStore is used by one thread only (the server's main loop or the
+ * admin tool); SQLite is opened with SQLITE_OPEN_NOMUTEX accordingly.
+ */
+#define G_LOG_DOMAIN "tv-store"
+
+#include "server/tv-store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <sqlite3.h>
+
+/* Writers wait this long for each other (server vs. televisitctl). */
+#define BUSY_TIMEOUT_MS 5000
+#define FAULT_EXIT_CODE 99
+
+struct _TvStore {
+  sqlite3 *db;
+  GHashTable *stmts;   /* const char *sql (static, by address) -> sqlite3_stmt * */
+  char **faults;       /* TV_STORE_FAULT points, NULL-terminated, or NULL */
+};
+
+G_DEFINE_QUARK (tv-store-error-quark, tv_store_error)
+
+/* ------------------------------------------------------------------------ */
+/* Schema and migrations                                                      */
+
+/* Version 1. STRICT tables make SQLite enforce the column types; CHECKs keep
+ * the enumerations and limits true whatever process writes the file. */
+static const char SCHEMA_V1[] =
+  "CREATE TABLE consults ("
+  "  id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 36),"
+  "  doctor TEXT NOT NULL CHECK (length(CAST(doctor AS BLOB)) BETWEEN 1 AND 200),"
+  "  patient TEXT NOT NULL CHECK (length(CAST(patient AS BLOB)) BETWEEN 1 AND 200),"
+  "  scheduled_start INTEGER NOT NULL CHECK (scheduled_start > 0),"
+  "  status TEXT NOT NULL"
+  "    CHECK (status IN ('scheduled', 'in-progress', 'completed', 'cancelled')),"
+  "  created_at INTEGER NOT NULL CHECK (created_at > 0),"
+  "  started_at INTEGER NOT NULL DEFAULT 0 CHECK (started_at >= 0),"
+  "  ended_at INTEGER NOT NULL DEFAULT 0 CHECK (ended_at >= 0),"
+  "  connected_us INTEGER NOT NULL DEFAULT 0 CHECK (connected_us >= 0),"
+  "  media_up_since INTEGER NOT NULL DEFAULT 0 CHECK (media_up_since >= 0),"
+  "  end_reason TEXT,"
+  "  CHECK ((status IN ('completed', 'cancelled')) = (end_reason IS NOT NULL)),"
+  "  CHECK (media_up_since = 0 OR status = 'in-progress')"
+  ") STRICT;"
+  "CREATE INDEX consults_by_start ON consults (scheduled_start);"
+  "CREATE TABLE join_tokens ("
+  "  sha256 TEXT PRIMARY KEY NOT NULL CHECK (length(sha256) = 64),"
+  "  consult_id TEXT NOT NULL REFERENCES consults (id) ON DELETE CASCADE,"
+  "  role TEXT NOT NULL CHECK (role IN ('doctor', 'patient')),"
+  "  expires_at INTEGER NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  UNIQUE (consult_id, role)"
+  ") STRICT;"
+  "CREATE TABLE participation ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  consult_id TEXT NOT NULL REFERENCES consults (id) ON DELETE CASCADE,"
+  "  at INTEGER NOT NULL,"
+  "  role TEXT NOT NULL CHECK (role IN ('doctor', 'patient')),"
+  "  event TEXT NOT NULL CHECK (event IN ('join', 'leave', 'media-up', 'media-down')),"
+  "  detail TEXT"
+  ") STRICT;"
+  "CREATE INDEX participation_by_consult ON participation (consult_id, at, id);";
+
+/* migrations[i] takes the database from version i to i + 1. */
+static const char *const migrations[] = {
+  SCHEMA_V1,
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == TV_STORE_SCHEMA_VERSION);
+
+/* ------------------------------------------------------------------------ */
+/* Statements (all parameters bound, never formatted into SQL)               */
+
+static const char SQL_CONSULT_INSERT[] =
+  "INSERT INTO consults (id, doctor, patient, scheduled_start, status, created_at)"
+  " VALUES (?1, ?2, ?3, ?4, 'scheduled', ?5)";
+static const char SQL_TOKEN_INSERT[] =
+  "INSERT INTO join_tokens (sha256, consult_id, role, expires_at, created_at)"
+  " VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char SQL_TOKEN_LOOKUP[] =
+  "SELECT consult_id, role, expires_at FROM join_tokens WHERE sha256 = ?1";
+#define CONSULT_COLUMNS \
+  "id, doctor, patient, scheduled_start, status, created_at, started_at, ended_at," \
+  " connected_us, media_up_since, end_reason"
+static const char SQL_CONSULT_GET[] =
+  "SELECT " CONSULT_COLUMNS " FROM consults WHERE id = ?1";
+static const char SQL_CONSULT_LIST[] =
+  "SELECT " CONSULT_COLUMNS " FROM consults"
+  " ORDER BY scheduled_start DESC, created_at DESC, id";
+static const char SQL_CONSULT_STATE[] =
+  "SELECT status, media_up_since FROM consults WHERE id = ?1";
+static const char SQL_CONSULT_EXISTS[] =
+  "SELECT 1 FROM consults WHERE id = ?1";
+static const char SQL_PART_INSERT[] =
+  "INSERT INTO participation (consult_id, at, role, event, detail)"
+  " VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char SQL_PART_LIST[] =
+  "SELECT at, role, event, detail FROM participation WHERE consult_id = ?1"
+  " ORDER BY at, id";
+static const char SQL_MEDIA_START[] =
+  "UPDATE consults SET status = 'in-progress', media_up_since = ?2,"
+  " started_at = CASE WHEN started_at = 0 THEN ?2 ELSE started_at END"
+  " WHERE id = ?1";
+/* Closing an interval never subtracts: a clock stepping back counts as 0. */
+static const char SQL_MEDIA_STOP[] =
+  "UPDATE consults SET connected_us = connected_us + max(0, ?2 - media_up_since),"
+  " media_up_since = 0 WHERE id = ?1 AND media_up_since <> 0";
+static const char SQL_COMPLETE_STATUS[] =
+  "UPDATE consults SET status = 'completed', ended_at = ?2, end_reason = ?3,"
+  " connected_us = connected_us + max(0, ?2 - media_up_since) * (media_up_since <> 0),"
+  " media_up_since = 0 WHERE id = ?1";
+static const char SQL_CANCEL[] =
+  "UPDATE consults SET status = 'cancelled', ended_at = ?2, end_reason = ?3 WHERE id = ?1";
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                              */
+
+const char *
+tv_consult_status_to_string (TvConsultStatus status)
+{
+  switch (status) {
+  case TV_CONSULT_SCHEDULED: return "scheduled";
+  case TV_CONSULT_IN_PROGRESS: return "in-progress";
+  case TV_CONSULT_COMPLETED: return "completed";
+  case TV_CONSULT_CANCELLED: return "cancelled";
+  }
+  return "unknown";
+}
+
+static gboolean
+status_from_string (const char *s, TvConsultStatus *out)
+{
+  static const TvConsultStatus all[] = {
+    TV_CONSULT_SCHEDULED, TV_CONSULT_IN_PROGRESS, TV_CONSULT_COMPLETED, TV_CONSULT_CANCELLED,
+  };
+  for (guint i = 0; s != NULL && i < G_N_ELEMENTS (all); i++) {
+    if (strcmp (s, tv_consult_status_to_string (all[i])) == 0) {
+      *out = all[i];
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+const char *
+tv_participation_event_to_string (TvParticipationEvent ev)
+{
+  switch (ev) {
+  case TV_PART_JOIN: return "join";
+  case TV_PART_LEAVE: return "leave";
+  case TV_PART_MEDIA_UP: return "media-up";
+  case TV_PART_MEDIA_DOWN: return "media-down";
+  }
+  return NULL;
+}
+
+static gboolean
+event_from_string (const char *s, TvParticipationEvent *out)
+{
+  static const TvParticipationEvent all[] = {
+    TV_PART_JOIN, TV_PART_LEAVE, TV_PART_MEDIA_UP, TV_PART_MEDIA_DOWN,
+  };
+  for (guint i = 0; s != NULL && i < G_N_ELEMENTS (all); i++) {
+    if (strcmp (s, tv_participation_event_to_string (all[i])) == 0) {
+      *out = all[i];
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* Own role mapping (same words as the protocol) so the store does not need
+ * libtvsig at link time. */
+static const char *
+role_to_db (TvSigRole role)
+{
+  switch (role) {
+  case TV_SIG_ROLE_DOCTOR: return "doctor";
+  case TV_SIG_ROLE_PATIENT: return "patient";
+  case TV_SIG_ROLE_NONE: break;
+  }
+  return NULL;
+}
+
+static gboolean
+role_from_db (const char *s, TvSigRole *out)
+{
+  if (g_strcmp0 (s, "doctor") == 0)
+    *out = TV_SIG_ROLE_DOCTOR;
+  else if (g_strcmp0 (s, "patient") == 0)
+    *out = TV_SIG_ROLE_PATIENT;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+void
+tv_consult_free (TvConsult *consult)
+{
+  if (consult == NULL)
+    return;
+  g_free (consult->id);
+  g_free (consult->doctor);
+  g_free (consult->patient);
+  g_free (consult->end_reason);
+  g_free (consult);
+}
+
+void
+tv_participation_free (TvParticipation *p)
+{
+  if (p == NULL)
+    return;
+  g_free (p->detail);
+  g_free (p);
+}
+
+/* Sets @error from the connection's last SQLite error. SQLite's messages name
+ * tables and constraints, never bound values, so no patient data leaks. */
+static void
+set_db_error (TvStore *store, GError **error, const char *what)
+{
+  g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "%s: %s (SQLite %d)", what,
+               sqlite3_errmsg (store->db), sqlite3_extended_errcode (store->db));
+}
+
+static gboolean
+has_fault (TvStore *store, const char *point)
+{
+  return store->faults != NULL && g_strv_contains ((const char *const *) store->faults, point);
+}
+
+/* Test-only crash point: see TV_STORE_FAULT in tv-store.h. */
+static void
+fault_point (TvStore *store, const char *point)
+{
+  if (has_fault (store, point)) {
+    g_printerr ("tv-store: TV_STORE_FAULT %s: exiting inside the transaction\n", point);
+    _exit (FAULT_EXIT_CODE);
+  }
+}
+
+/* Test-only failure point "fail:<op>": returns TRUE (with @error) to fail @op. */
+static gboolean
+fault_fail (TvStore *store, const char *op, GError **error)
+{
+  if (store->faults == NULL)
+    return FALSE;
+  g_autofree char *point = g_strconcat ("fail:", op, NULL);
+  if (!has_fault (store, point))
+    return FALSE;
+  g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "%s: injected failure (TV_STORE_FAULT)", op);
+  return TRUE;
+}
+
+static void
+finalize_stmt (gpointer stmt)
+{
+  sqlite3_finalize (stmt);
+}
+
+/* Returns: (transfer none) the cached prepared statement for @sql (a static
+ * string above, cached by address), reset and unbound; NULL with @error. */
+static sqlite3_stmt *
+stmt_get (TvStore *store, const char *sql, GError **error)
+{
+  sqlite3_stmt *st = g_hash_table_lookup (store->stmts, sql);
+  if (st != NULL)
+    return st;
+  if (sqlite3_prepare_v3 (store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+    set_db_error (store, error, "prepare");
+    sqlite3_finalize (st);
+    return NULL;
+  }
+  g_hash_table_insert (store->stmts, (gpointer) sql, st);
+  return st;
+}
+
+/* Makes @st ready for its next use and drops references to bound values. */
+static void
+stmt_done (sqlite3_stmt *st)
+{
+  if (st == NULL)
+    return;
+  sqlite3_reset (st);
+  sqlite3_clear_bindings (st);
+}
+
+/* Runs a statement that returns no rows. */
+static gboolean
+stmt_exec_done (TvStore *store, sqlite3_stmt *st, const char *what, GError **error)
+{
+  int rc = sqlite3_step (st);
+  if (rc != SQLITE_DONE) {
+    set_db_error (store, error, what);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+exec_sql (TvStore *store, const char *sql, const char *what, GError **error)
+{
+  char *msg = NULL;
+  if (sqlite3_exec (store->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "%s: %s (SQLite %d)", what,
+                 msg != NULL ? msg : "failed", sqlite3_extended_errcode (store->db));
+    sqlite3_free (msg);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy
+ * timeout), so a read-then-write transition cannot be overtaken by another
+ * process between its check and its write. */
+static gboolean
+tx_begin (TvStore *store, GError **error)
+{
+  return exec_sql (store, "BEGIN IMMEDIATE", "begin transaction", error);
+}
+
+static gboolean
+tx_commit (TvStore *store, GError **error)
+{
+  return exec_sql (store, "COMMIT", "commit", error);
+}
+
+/* Safe to call whether or not a transaction is open (after a failed COMMIT
+ * SQLite may already have rolled back). */
+static void
+tx_rollback (TvStore *store)
+{
+  if (!sqlite3_get_autocommit (store->db))
+    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static gboolean
+check_time (gint64 t, const char *what, GError **error)
+{
+  if (t <= 0) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_INVALID, "%s must be a positive time", what);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+check_text (const char *text, gsize max, const char *what, GError **error)
+{
+  if (text == NULL || *text == '\0') {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_INVALID, "%s is empty", what);
+    return FALSE;
+  }
+  if (strlen (text) > max) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_INVALID, "%s is longer than %" G_GSIZE_FORMAT " bytes",
+                 what, max);
+    return FALSE;
+  }
+  if (!g_utf8_validate (text, -1, NULL)) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_INVALID, "%s is not valid UTF-8", what);
+    return FALSE;
+  }
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p)) {
+    if (g_unichar_iscntrl (g_utf8_get_char (p))) {
+      g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_INVALID, "%s contains control characters", what);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+gboolean
+tv_store_check_name (const char *name, GError **error)
+{
+  if (!check_text (name, TV_STORE_MAX_NAME_BYTES, "name", error))
+    return FALSE;
+  for (const char *p = name; *p != '\0'; p = g_utf8_next_char (p)) {
+    if (!g_unichar_isspace (g_utf8_get_char (p)))
+      return TRUE;
+  }
+  g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_INVALID, "name is blank");
+  return FALSE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tokens                                                                     */
+
+gboolean
+tv_store_token_is_wellformed (const char *token)
+{
+  if (token == NULL)
+    return FALSE;
+  gsize n = 0;
+  for (const char *p = token; *p != '\0'; p++, n++) {
+    if (n >= TV_STORE_TOKEN_CHARS)
+      return FALSE;
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_')
+      return FALSE;
+  }
+  return n == TV_STORE_TOKEN_CHARS;
+}
+
+/* Returns: (transfer full) a fresh token: 32 bytes from OpenSSL's CSPRNG as
+ * base64url without padding (43 chars); NULL with @error if RAND_bytes fails. */
+static char *
+token_new (GError **error)
+{
+  guchar raw[32];
+  if (RAND_bytes (raw, sizeof raw) != 1) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "OpenSSL RAND_bytes failed");
+    return NULL;
+  }
+  char *text = g_base64_encode (raw, sizeof raw);
+  OPENSSL_cleanse (raw, sizeof raw);
+  for (char *p = text; *p != '\0'; p++) {
+    if (*p == '+') {
+      *p = '-';
+    } else if (*p == '/') {
+      *p = '_';
+    } else if (*p == '=') {
+      *p = '\0';
+      break;
+    }
+  }
+  g_assert (strlen (text) == TV_STORE_TOKEN_CHARS);  /* 32 bytes always encode to 43 + "=" */
+  return text;
+}
+
+/* Returns: (transfer full) lower-case hex SHA-256 of @token: what the store keeps. */
+static char *
+token_hash (const char *token)
+{
+  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Open, migrate, close                                                       */
+
+static int
+read_user_version (TvStore *store, GError **error)
+{
+  sqlite3_stmt *st = NULL;
+  int version = -1;
+  if (sqlite3_prepare_v2 (store->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK
+      || sqlite3_step (st) != SQLITE_ROW)
+    set_db_error (store, error, "read schema version");
+  else
+    version = sqlite3_column_int (st, 0);
+  sqlite3_finalize (st);
+  return version;
+}
+
+static gboolean
+check_not_newer (int version, GError **error)
+{
+  if (version > TV_STORE_SCHEMA_VERSION) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_SCHEMA,
+                 "database schema version %d is newer than this program's (%d); refusing to use it",
+                 version, TV_STORE_SCHEMA_VERSION);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* One transaction per step; the version is re-read under the write lock so two
+ * processes opening a fresh file at once do not both run a step. */
+static gboolean
+migrate (TvStore *store, GError **error)
+{
+  for (;;) {
+    g_autofree char *bump = NULL;
+    int version = read_user_version (store, error);
+    if (version < 0 || !check_not_newer (version, error))
+      return FALSE;
+    if (version == TV_STORE_SCHEMA_VERSION)
+      return TRUE;
+
+    if (!tx_begin (store, error))
+      return FALSE;
+    int locked_version = read_user_version (store, error);
+    if (locked_version < 0)
+      goto fail;
+    if (locked_version != version) {
+      tx_rollback (store);   /* someone else migrated meanwhile: look again */
+      continue;
+    }
+    if (!exec_sql (store, migrations[version], "schema migration", error))
+      goto fail;
+    fault_point (store, "migrate-after-step");
+    bump = g_strdup_printf ("PRAGMA user_version = %d", version + 1);
+    if (!exec_sql (store, bump, "schema migration", error) || !tx_commit (store, error))
+      goto fail;
+    g_info ("database schema migrated from version %d to %d", version, version + 1);
+    continue;
+  fail:
+    tx_rollback (store);
+    g_prefix_error (error, "migrating from schema version %d: ", version);
+    if (error != NULL && *error != NULL && (*error)->domain == TV_STORE_ERROR)
+      (*error)->code = TV_STORE_ERR_SCHEMA;
+    return FALSE;
+  }
+}
+
+/* Creates the file ourselves with mode 0600 (SQLite would honour the umask);
+ * SQLite gives the -wal and -shm files the mode of the database file. */
+static gboolean
+create_private_file (const char *path, GError **error)
+{
+  int fd = open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST)
+      return TRUE;
+    int saved = errno;
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "cannot create database %s: %s", path,
+                 g_strerror (saved));
+    return FALSE;
+  }
+  gboolean ok = fchmod (fd, 0600) == 0;   /* the umask may have removed bits we want */
+  int saved = errno;
+  close (fd);
+  if (!ok) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "cannot set mode of %s: %s", path,
+                 g_strerror (saved));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+pragma_text_equals (TvStore *store, const char *sql, const char *want, GError **error)
+{
+  sqlite3_stmt *st = NULL;
+  gboolean ok = FALSE;
+  if (sqlite3_prepare_v2 (store->db, sql, -1, &st, NULL) != SQLITE_OK || sqlite3_step (st) != SQLITE_ROW) {
+    set_db_error (store, error, sql);
+  } else {
+    const char *got = (const char *) sqlite3_column_text (st, 0);
+    ok = g_ascii_strcasecmp (got != NULL ? got : "", want) == 0;
+    if (!ok)
+      g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "%s: got \"%s\", need \"%s\"", sql,
+                   got != NULL ? got : "", want);
+  }
+  sqlite3_finalize (st);
+  return ok;
+}
+
+TvStore *
+tv_store_open (const char *path, GError **error)
+{
+  g_return_val_if_fail (path != NULL && *path != '\0', NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  gboolean in_memory = strcmp (path, ":memory:") == 0;
+  if (!in_memory && !create_private_file (path, error))
+    return NULL;
+
+  TvStore *store = g_new0 (TvStore, 1);
+  store->stmts = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, finalize_stmt);
+  const char *fault = g_getenv ("TV_STORE_FAULT");
+  if (fault != NULL && *fault != '\0') {
+    store->faults = g_strsplit (fault, ",", -1);
+    /* g_message, not g_warning: tests (where warnings are fatal) set it on purpose. */
+    g_message ("TV_STORE_FAULT is set (test-only fault injection)");
+  }
+
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  if (sqlite3_open_v2 (path, &store->db, flags, NULL) != SQLITE_OK) {
+    if (store->db == NULL)
+      g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "cannot open %s: out of memory", path);
+    else
+      g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "cannot open %s: %s", path,
+                   sqlite3_errmsg (store->db));
+    goto fail;
+  }
+  sqlite3_busy_timeout (store->db, BUSY_TIMEOUT_MS);
+
+  /* Refuse a newer database before changing anything in it. */
+  int version = read_user_version (store, error);
+  if (version < 0 || !check_not_newer (version, error))
+    goto fail;
+
+  if (!pragma_text_equals (store, "PRAGMA journal_mode = WAL", in_memory ? "memory" : "wal", error)
+      || !exec_sql (store, "PRAGMA foreign_keys = ON", "enable foreign keys", error)
+      /* FULL: a committed consult change survives power loss too, not only a crash. */
+      || !exec_sql (store, "PRAGMA synchronous = FULL", "set synchronous", error)
+      || !pragma_text_equals (store, "PRAGMA foreign_keys", "1", error))
+    goto fail;
+
+  if (!migrate (store, error))
+    goto fail;
+  return store;
+
+fail:
+  g_prefix_error (error, "%s: ", path);
+  tv_store_close (store);
+  return NULL;
+}
+
+void
+tv_store_close (TvStore *store)
+{
+  if (store == NULL)
+    return;
+  g_clear_pointer (&store->stmts, g_hash_table_destroy);   /* finalize before close */
+  if (store->db != NULL)
+    sqlite3_close_v2 (store->db);
+  g_strfreev (store->faults);
+  g_free (store);
+}
+
+int
+tv_store_schema_version (TvStore *store)
+{
+  g_return_val_if_fail (store != NULL, -1);
+  return read_user_version (store, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Consults                                                                   */
+
+static char *
+column_strdup (sqlite3_stmt *st, int col)
+{
+  const unsigned char *t = sqlite3_column_text (st, col);
+  return t != NULL ? g_strdup ((const char *) t) : NULL;
+}
+
+/* Builds a TvConsult from a row of CONSULT_COLUMNS. */
+static TvConsult *
+consult_from_row (sqlite3_stmt *st, GError **error)
+{
+  TvConsultStatus status;
+  if (!status_from_string ((const char *) sqlite3_column_text (st, 4), &status)) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_SCHEMA, "consult row has an unknown status");
+    return NULL;
+  }
+  TvConsult *c = g_new0 (TvConsult, 1);
+  c->id = column_strdup (st, 0);
+  c->doctor = column_strdup (st, 1);
+  c->patient = column_strdup (st, 2);
+  c->scheduled_start = sqlite3_column_int64 (st, 3);
+  c->status = status;
+  c->created_at = sqlite3_column_int64 (st, 5);
+  c->started_at = sqlite3_column_int64 (st, 6);
+  c->ended_at = sqlite3_column_int64 (st, 7);
+  c->connected_us = sqlite3_column_int64 (st, 8);
+  c->media_up_since = sqlite3_column_int64 (st, 9);
+  c->end_reason = column_strdup (st, 10);
+  return c;
+}
+
+static gboolean
+insert_token (TvStore *store, const char *consult_id, TvSigRole role, gint64 expires, gint64 now,
+              char **out_token, GError **error)
+{
+  g_autofree char *token = token_new (error);
+  if (token == NULL)
+    return FALSE;
+  g_autofree char *hash = token_hash (token);
+  sqlite3_stmt *st = stmt_get (store, SQL_TOKEN_INSERT, error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_text (st, 1, hash, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (st, 2, consult_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (st, 3, role_to_db (role), -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (st, 4, expires);
+  sqlite3_bind_int64 (st, 5, now);
+  gboolean ok = stmt_exec_done (store, st, "insert join token", error);
+  stmt_done (st);
+  if (ok)
+    *out_token = g_steal_pointer (&token);
+  return ok;
+}
+
+gboolean
+tv_store_consult_create (TvStore *store, const char *doctor, const char *patient,
+                         gint64 scheduled_start, gint64 token_expires, gint64 now,
+                         TvConsult **out, char **doctor_token, char **patient_token,
+                         GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (out != NULL && doctor_token != NULL && patient_token != NULL, FALSE);
+
+  GError *local = NULL;
+  if (!tv_store_check_name (doctor, &local)) {
+    g_propagate_prefixed_error (error, local, "doctor: ");
+    return FALSE;
+  }
+  if (!tv_store_check_name (patient, &local)) {
+    g_propagate_prefixed_error (error, local, "patient: ");
+    return FALSE;
+  }
+  if (!check_time (scheduled_start, "scheduled start", error) || !check_time (now, "now", error))
+    return FALSE;
+  if (token_expires <= now) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_INVALID, "token expiry is not in the future");
+    return FALSE;
+  }
+  if (fault_fail (store, "create", error))
+    return FALSE;
+
+  g_autofree char *id = g_uuid_string_random ();
+  g_autofree char *dtok = NULL;
+  g_autofree char *ptok = NULL;
+  sqlite3_stmt *st = NULL;
+
+  if (!tx_begin (store, error))
+    return FALSE;
+  st = stmt_get (store, SQL_CONSULT_INSERT, error);
+  if (st == NULL)
+    goto fail;
+  sqlite3_bind_text (st, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (st, 2, doctor, -1, SQLITE_STATIC);
+  sqlite3_bind_text (st, 3, patient, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (st, 4, scheduled_start);
+  sqlite3_bind_int64 (st, 5, now);
+  gboolean ok = stmt_exec_done (store, st, "insert consult", error);
+  stmt_done (st);
+  if (!ok)
+    goto fail;
+  fault_point (store, "create-after-consult");
+  if (!insert_token (store, id, TV_SIG_ROLE_DOCTOR, token_expires, now, &dtok, error)
+      || !insert_token (store, id, TV_SIG_ROLE_PATIENT, token_expires, now, &ptok, error)
+      || !tx_commit (store, error))
+    goto fail;
+
+  TvConsult *c = g_new0 (TvConsult, 1);
+  c->id = g_steal_pointer (&id);
+  c->doctor = g_strdup (doctor);
+  c->patient = g_strdup (patient);
+  c->scheduled_start = scheduled_start;
+  c->status = TV_CONSULT_SCHEDULED;
+  c->created_at = now;
+  *out = c;
+  *doctor_token = g_steal_pointer (&dtok);
+  *patient_token = g_steal_pointer (&ptok);
+  g_debug ("consult %s created", c->id);
+  return TRUE;
+
+fail:
+  tx_rollback (store);
+  return FALSE;
+}
+
+gboolean
+tv_store_token_lookup (TvStore *store, const char *token, gint64 now,
+                       char **consult_id, TvSigRole *role, GError **error)
+{
+  g_return_val_if_fail (store != NULL && consult_id != NULL && role != NULL, FALSE);
+
+  if (!tv_store_token_is_wellformed (token)) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_UNKNOWN, "malformed token");
+    return FALSE;
+  }
+  if (fault_fail (store, "token-lookup", error))
+    return FALSE;
+  g_autofree char *hash = token_hash (token);
+  sqlite3_stmt *st = stmt_get (store, SQL_TOKEN_LOOKUP, error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_text (st, 1, hash, -1, SQLITE_STATIC);
+  gboolean ok = FALSE;
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_DONE) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_UNKNOWN, "unknown token");
+  } else if (rc != SQLITE_ROW) {
+    set_db_error (store, error, "look up token");
+  } else if (now >= sqlite3_column_int64 (st, 2)) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_EXPIRED, "token expired");
+  } else if (!role_from_db ((const char *) sqlite3_column_text (st, 1), role)) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_SCHEMA, "token row has an unknown role");
+  } else {
+    *consult_id = column_strdup (st, 0);
+    ok = TRUE;
+  }
+  stmt_done (st);
+  return ok;
+}
+
+gboolean
+tv_store_consult_get (TvStore *store, const char *id, TvConsult **out, GError **error)
+{
+  g_return_val_if_fail (store != NULL && id != NULL && out != NULL, FALSE);
+  if (fault_fail (store, "get", error))
+    return FALSE;
+  sqlite3_stmt *st = stmt_get (store, SQL_CONSULT_GET, error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_text (st, 1, id, -1, SQLITE_STATIC);
+  TvConsult *c = NULL;
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_ROW)
+    c = consult_from_row (st, error);
+  else if (rc == SQLITE_DONE)
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND, "no consult with id %s", id);
+  else
+    set_db_error (store, error, "read consult");
+  stmt_done (st);
+  *out = c;
+  return c != NULL;
+}
+
+GPtrArray *
+tv_store_consult_list (TvStore *store, GError **error)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  if (fault_fail (store, "list", error))
+    return NULL;
+  sqlite3_stmt *st = stmt_get (store, SQL_CONSULT_LIST, error);
+  if (st == NULL)
+    return NULL;
+  g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func ((GDestroyNotify) tv_consult_free);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+    TvConsult *c = consult_from_row (st, error);
+    if (c == NULL) {
+      stmt_done (st);
+      return NULL;
+    }
+    g_ptr_array_add (list, c);
+  }
+  if (rc != SQLITE_DONE) {
+    set_db_error (store, error, "list consults");
+    stmt_done (st);
+    return NULL;
+  }
+  stmt_done (st);
+  return g_steal_pointer (&list);
+}
+
+/* Inside a transaction: reads the consult's status and open interval.
+ * FALSE with NOT_FOUND or IO. */
+static gboolean
+consult_state (TvStore *store, const char *id, TvConsultStatus *status, gint64 *up_since,
+               GError **error)
+{
+  sqlite3_stmt *st = stmt_get (store, SQL_CONSULT_STATE, error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_text (st, 1, id, -1, SQLITE_STATIC);
+  gboolean ok = FALSE;
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_DONE) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND, "no consult with id %s", id);
+  } else if (rc != SQLITE_ROW) {
+    set_db_error (store, error, "read consult");
+  } else if (!status_from_string ((const char *) sqlite3_column_text (st, 0), status)) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_SCHEMA, "consult row has an unknown status");
+  } else {
+    *up_since = sqlite3_column_int64 (st, 1);
+    ok = TRUE;
+  }
+  stmt_done (st);
+  return ok;
+}
+
+static gboolean
+consult_exists (TvStore *store, const char *id, GError **error)
+{
+  sqlite3_stmt *st = stmt_get (store, SQL_CONSULT_EXISTS, error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_text (st, 1, id, -1, SQLITE_STATIC);
+  gboolean ok = FALSE;
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_ROW)
+    ok = TRUE;
+  else if (rc == SQLITE_DONE)
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND, "no consult with id %s", id);
+  else
+    set_db_error (store, error, "read consult");
+  stmt_done (st);
+  return ok;
+}
+
+/* Runs @sql (?1 = id, ?2 = now, ?3 = @text or NULL) inside the current
+ * transaction; exactly one row must change. */
+static gboolean
+update_consult (TvStore *store, const char *sql, const char *id, gint64 now, const char *text,
+                const char *what, GError **error)
+{
+  sqlite3_stmt *st = stmt_get (store, sql, error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_text (st, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (st, 2, now);
+  if (sqlite3_bind_parameter_count (st) >= 3)
+    sqlite3_bind_text (st, 3, text, -1, SQLITE_STATIC);
+  gboolean ok = stmt_exec_done (store, st, what, error);
+  stmt_done (st);
+  if (ok && sqlite3_changes (store->db) != 1) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "%s: no row changed", what);
+    ok = FALSE;
+  }
+  return ok;
+}
+
+GPtrArray *
+tv_store_participation_list (TvStore *store, const char *id, GError **error)
+{
+  g_return_val_if_fail (store != NULL && id != NULL, NULL);
+  if (fault_fail (store, "participation-list", error))
+    return NULL;
+  /* A read transaction so the existence check and the rows agree. */
+  if (!exec_sql (store, "BEGIN", "begin read", error))
+    return NULL;
+  g_autoptr (GPtrArray) list = NULL;
+  sqlite3_stmt *st = NULL;
+  if (!consult_exists (store, id, error))
+    goto out;
+  st = stmt_get (store, SQL_PART_LIST, error);
+  if (st == NULL)
+    goto out;
+  sqlite3_bind_text (st, 1, id, -1, SQLITE_STATIC);
+  list = g_ptr_array_new_with_free_func ((GDestroyNotify) tv_participation_free);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+    TvParticipation *p = g_new0 (TvParticipation, 1);
+    p->at = sqlite3_column_int64 (st, 0);
+    p->detail = column_strdup (st, 3);
+    g_ptr_array_add (list, p);
+    if (!role_from_db ((const char *) sqlite3_column_text (st, 1), &p->role)
+        || !event_from_string ((const char *) sqlite3_column_text (st, 2), &p->event)) {
+      g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_SCHEMA, "participation row has an unknown role or event");
+      g_clear_pointer (&list, g_ptr_array_unref);
+      goto out;
+    }
+  }
+  if (rc != SQLITE_DONE) {
+    set_db_error (store, error, "list participation");
+    g_clear_pointer (&list, g_ptr_array_unref);
+  }
+out:
+  stmt_done (st);
+  tx_rollback (store);   /* read-only: ending it either way is the same */
+  return g_steal_pointer (&list);
+}
+
+gboolean
+tv_store_record_participation (TvStore *store, const char *id, TvSigRole role,
+                               TvParticipationEvent ev, const char *detail,
+                               gint64 now, GError **error)
+{
+  g_return_val_if_fail (store != NULL && id != NULL, FALSE);
+
+  const char *role_text = role_to_db (role);
+  const char *ev_text = tv_participation_event_to_string (ev);
+  if (role_text == NULL || ev_text == NULL) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_INVALID, "participation needs a party role and a known event");
+    return FALSE;
+  }
+  if (detail != NULL && !check_text (detail, TV_STORE_MAX_DETAIL_BYTES, "detail", error))
+    return FALSE;
+  if (!check_time (now, "now", error) || fault_fail (store, "record-participation", error))
+    return FALSE;
+
+  if (!tx_begin (store, error))
+    return FALSE;
+  sqlite3_stmt *st = NULL;
+  if (!consult_exists (store, id, error))
+    goto fail;
+  st = stmt_get (store, SQL_PART_INSERT, error);
+  if (st == NULL)
+    goto fail;
+  sqlite3_bind_text (st, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (st, 2, now);
+  sqlite3_bind_text (st, 3, role_text, -1, SQLITE_STATIC);
+  sqlite3_bind_text (st, 4, ev_text, -1, SQLITE_STATIC);
+  if (detail != NULL)
+    sqlite3_bind_text (st, 5, detail, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null (st, 5);
+  gboolean ok = stmt_exec_done (store, st, "insert participation", error);
+  stmt_done (st);
+  if (!ok || !tx_commit (store, error))
+    goto fail;
+  return TRUE;
+
+fail:
+  tx_rollback (store);
+  return FALSE;
+}
+
+static void
+set_wrong_state (GError **error, const char *id, TvConsultStatus status, const char *what)
+{
+  g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_WRONG_STATE, "consult %s is %s, cannot %s it", id,
+               tv_consult_status_to_string (status), what);
+}
+
+gboolean
+tv_store_consult_media_started (TvStore *store, const char *id, gint64 now, GError **error)
+{
+  g_return_val_if_fail (store != NULL && id != NULL, FALSE);
+  if (!check_time (now, "now", error) || fault_fail (store, "media-started", error))
+    return FALSE;
+  if (!tx_begin (store, error))
+    return FALSE;
+  TvConsultStatus status;
+  gint64 up_since = 0;
+  if (!consult_state (store, id, &status, &up_since, error))
+    goto fail;
+  if (status == TV_CONSULT_COMPLETED || status == TV_CONSULT_CANCELLED) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_WRONG_STATE, "consult %s is %s, cannot start media",
+                 id, tv_consult_status_to_string (status));
+    goto fail;
+  }
+  if (up_since != 0) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_WRONG_STATE,
+                 "consult %s already has a connected interval open", id);
+    goto fail;
+  }
+  if (!update_consult (store, SQL_MEDIA_START, id, now, NULL, "start media", error))
+    goto fail;
+  fault_point (store, "media-started-after-update");
+  if (!tx_commit (store, error))
+    goto fail;
+  return TRUE;
+
+fail:
+  tx_rollback (store);
+  return FALSE;
+}
+
+gboolean
+tv_store_consult_media_stopped (TvStore *store, const char *id, gint64 now, GError **error)
+{
+  g_return_val_if_fail (store != NULL && id != NULL, FALSE);
+  if (!check_time (now, "now", error) || fault_fail (store, "media-stopped", error))
+    return FALSE;
+  if (!tx_begin (store, error))
+    return FALSE;
+  TvConsultStatus status;
+  gint64 up_since = 0;
+  if (!consult_state (store, id, &status, &up_since, error))
+    goto fail;
+  if (up_since != 0 && !update_consult (store, SQL_MEDIA_STOP, id, now, NULL, "stop media", error))
+    goto fail;
+  if (!tx_commit (store, error))
+    goto fail;
+  return TRUE;
+
+fail:
+  tx_rollback (store);
+  return FALSE;
+}
+
+/* Shared by complete and cancel (@cancel), which differ in the statuses they
+ * accept and in what they write. */
+static gboolean
+finish_consult (TvStore *store, const char *id, const char *reason, gint64 now, gboolean cancel,
+                GError **error)
+{
+  const char *op = cancel ? "cancel" : "complete";
+  if (!check_text (reason, TV_STORE_MAX_DETAIL_BYTES, "reason", error)
+      || !check_time (now, "now", error) || fault_fail (store, op, error))
+    return FALSE;
+  if (!tx_begin (store, error))
+    return FALSE;
+  TvConsultStatus status;
+  gint64 up_since = 0;
+  if (!consult_state (store, id, &status, &up_since, error))
+    goto fail;
+  gboolean allowed = cancel ? (status == TV_CONSULT_SCHEDULED && up_since == 0)
+                            : (status == TV_CONSULT_SCHEDULED || status == TV_CONSULT_IN_PROGRESS);
+  if (!allowed) {
+    set_wrong_state (error, id, status, op);
+    goto fail;
+  }
+  if (cancel) {
+    if (!update_consult (store, SQL_CANCEL, id, now, reason, "cancel consult", error))
+      goto fail;
+  } else {
+    /* One UPDATE sets the status and closes the open interval; the crash
+     * point sits between it and COMMIT, where a real crash would lose both. */
+    if (!update_consult (store, SQL_COMPLETE_STATUS, id, now, reason, "complete consult", error))
+      goto fail;
+    fault_point (store, "complete-after-status");
+  }
+  if (!tx_commit (store, error))
+    goto fail;
+  g_debug ("consult %s %s (%s)", id, cancel ? "cancelled" : "completed", reason);
+  return TRUE;
+
+fail:
+  tx_rollback (store);
+  return FALSE;
+}
+
+gboolean
+tv_store_consult_complete (TvStore *store, const char *id, const char *reason,
+                           gint64 now, GError **error)
+{
+  g_return_val_if_fail (store != NULL && id != NULL, FALSE);
+  return finish_consult (store, id, reason, now, FALSE, error);
+}
+
+gboolean
+tv_store_consult_cancel (TvStore *store, const char *id, const char *reason,
+                         gint64 now, GError **error)
+{
+  g_return_val_if_fail (store != NULL && id != NULL, FALSE);
+  return finish_consult (store, id, reason, now, TRUE, error);
+}
