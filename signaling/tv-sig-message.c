@@ -262,17 +262,23 @@ tv_sig_msg_free (TvSigMsg *msg)
 
 /* ---- Validation helpers ------------------------------------------------- */
 
-/* A printable, bounded, valid-UTF-8 rendering of a name taken from the
- * input, safe to quote back in an error message. */
+/* A printable, bounded (@max_chars characters), valid-UTF-8 rendering of
+ * text derived from the input, safe to quote back in an error message. */
+static char *
+printable (const char *text, gssize len, glong max_chars)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, len);
+  char *out = g_utf8_substring (valid, 0, MIN (g_utf8_strlen (valid, -1), max_chars));
+  for (char *p = out; *p; p++)
+    if ((guchar) *p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
+      *p = '?';
+  return out;
+}
+
 static char *
 label_for (const char *name, gssize len)
 {
-  g_autofree char *valid = g_utf8_make_valid (name, len);
-  char *label = g_utf8_substring (valid, 0, MIN (g_utf8_strlen (valid, -1), MAX_LABEL_CHARS));
-  for (char *p = label; *p; p++)
-    if ((guchar) *p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
-      *p = '?';
-  return label;
+  return printable (name, len, MAX_LABEL_CHARS);
 }
 
 static gboolean
@@ -605,7 +611,9 @@ tv_sig_msg_parse (const char *data, gsize len, TvSigDirection dir,
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, data, (gssize) len, &json_error))
     {
-      fail (error, TV_SIG_ERR_BAD_JSON, "invalid JSON: %s", json_error->message);
+      /* json-glib's text may quote the offending (possibly invalid) bytes. */
+      g_autofree char *detail = printable (json_error->message, -1, 120);
+      fail (error, TV_SIG_ERR_BAD_JSON, "invalid JSON: %s", detail);
       return NULL;
     }
   root = json_parser_get_root (parser);

@@ -260,6 +260,8 @@ static const BadVector bad_vectors[] = {
   { C, "{\"type\":\"leave\",\"type\":\"end\"}", -1, TV_SIG_ERR_BAD_JSON, "more than once", X },
   { C, "{\"type\":\"ping\",\"id\":[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}", -1, TV_SIG_ERR_BAD_JSON, "nesting", X },
   { C, "\xef\xbb\xbf{\"type\":\"leave\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  /* found by the fuzzer: json-glib's error text quoted invalid UTF-8 */
+  { C, "{\"t0\\udc00x\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
   /* 4001 NOT_OBJECT */
   { C, "[]", -1, TV_SIG_ERR_NOT_OBJECT, NULL, X },
   { C, "[{\"type\":\"leave\"}]", -1, TV_SIG_ERR_NOT_OBJECT, NULL, X },
