@@ -1,0 +1,125 @@
+/* tv-media-plugins.c — start-up checks and small helpers of the media module:
+ * the error quark, state names, and the check that every GStreamer element a
+ * call needs is installed, naming the Debian package when one is missing.
+ *
+ * Why: a missing plugin otherwise shows up as an obscure "no element" failure
+ * in the middle of a consult; we fail before the consult with a fix.
+ *
+ * Threading: any thread (gst_init is thread-safe and idempotent).
+ */
+#define G_LOG_DOMAIN "tv-media"
+
+#include <gst/gst.h>
+
+#include "media/tv-media.h"
+
+G_DEFINE_QUARK (tv-media-error-quark, tv_media_error)
+
+const char *
+tv_media_state_to_string (TvMediaState state)
+{
+  switch (state) {
+  case TV_MEDIA_STATE_NEW:
+    return "new";
+  case TV_MEDIA_STATE_CONNECTING:
+    return "connecting";
+  case TV_MEDIA_STATE_CONNECTED:
+    return "connected";
+  case TV_MEDIA_STATE_DISCONNECTED:
+    return "disconnected";
+  case TV_MEDIA_STATE_FAILED:
+    return "failed";
+  case TV_MEDIA_STATE_CLOSED:
+    return "closed";
+  }
+  return "unknown";
+}
+
+typedef struct {
+  const char *element;
+  const char *package;
+} Requirement;
+
+/* Elements every call uses, with the Debian 12 package that ships them. */
+static const Requirement always[] = {
+  { "webrtcbin", "gstreamer1.0-plugins-bad" },
+  { "dtlssrtpenc", "gstreamer1.0-plugins-bad" },
+  { "srtpenc", "gstreamer1.0-plugins-bad" },
+  { "nicesrc", "gstreamer1.0-nice" },
+  { "nicesink", "gstreamer1.0-nice" },
+  { "rtpbin", "gstreamer1.0-plugins-good" },
+  { "vp8enc", "gstreamer1.0-plugins-good" },
+  { "vp8dec", "gstreamer1.0-plugins-good" },
+  { "rtpvp8pay", "gstreamer1.0-plugins-good" },
+  { "rtpvp8depay", "gstreamer1.0-plugins-good" },
+  { "rtpopuspay", "gstreamer1.0-plugins-good" },
+  { "rtpopusdepay", "gstreamer1.0-plugins-good" },
+  { "opusenc", "gstreamer1.0-plugins-base" },
+  { "opusdec", "gstreamer1.0-plugins-base" },
+  { "videoconvert", "gstreamer1.0-plugins-base" },
+  { "videoscale", "gstreamer1.0-plugins-base" },
+  { "videobalance", "gstreamer1.0-plugins-good" },
+  { "audioconvert", "gstreamer1.0-plugins-base" },
+  { "audioresample", "gstreamer1.0-plugins-base" },
+  { "volume", "gstreamer1.0-plugins-base" },
+  { "queue", "libgstreamer1.0-0" },
+  { "tee", "libgstreamer1.0-0" },
+  { "capsfilter", "libgstreamer1.0-0" },
+  { "fakesink", "libgstreamer1.0-0" },
+};
+
+static const Requirement test_sources[] = {
+  { "videotestsrc", "gstreamer1.0-plugins-base" },
+  { "audiotestsrc", "gstreamer1.0-plugins-base" },
+};
+
+static const Requirement device_sources[] = {
+  { "autovideosrc", "gstreamer1.0-plugins-good" },
+  { "autoaudiosrc", "gstreamer1.0-plugins-good" },
+  { "videorate", "gstreamer1.0-plugins-base" },
+};
+
+static const Requirement windowed[] = {
+  { "compositor", "gstreamer1.0-plugins-base" },
+  { "autovideosink", "gstreamer1.0-plugins-good" },
+  { "autoaudiosink", "gstreamer1.0-plugins-good" },
+};
+
+static gboolean
+check_list (const Requirement *list, gsize n, GError **error)
+{
+  for (gsize i = 0; i < n; i++) {
+    GstElementFactory *f = gst_element_factory_find (list[i].element);
+    if (!f) {
+      g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_MISSING_PLUGIN,
+                   "GStreamer element '%s' is missing: install the Debian package %s",
+                   list[i].element, list[i].package);
+      return FALSE;
+    }
+    gst_object_unref (f);
+  }
+  return TRUE;
+}
+
+gboolean
+tv_media_check_plugins (const TvMediaConfig *cfg, GError **error)
+{
+  g_return_val_if_fail (cfg != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  GError *init_error = NULL;
+  if (!gst_init_check (NULL, NULL, &init_error)) {
+    g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_PIPELINE, "GStreamer failed to initialise: %s",
+                 init_error ? init_error->message : "unknown reason");
+    g_clear_error (&init_error);
+    return FALSE;
+  }
+  if (!check_list (always, G_N_ELEMENTS (always), error))
+    return FALSE;
+  if (cfg->test_media ? !check_list (test_sources, G_N_ELEMENTS (test_sources), error)
+                      : !check_list (device_sources, G_N_ELEMENTS (device_sources), error))
+    return FALSE;
+  if (!cfg->headless && !check_list (windowed, G_N_ELEMENTS (windowed), error))
+    return FALSE;
+  return TRUE;
+}

@@ -1,0 +1,56 @@
+/* tv-media-private.h — helpers shared by the media/ sources, not part of the contract.
+ *
+ * Why: the call (tv-media.c) is threading and pipeline plumbing; the pure parts
+ * (SDP and candidate validation, stats parsing) live in their own files so that
+ * they can be read and tested without a pipeline.
+ *
+ * Threading: every function here is pure (no global state) and may run on any
+ * thread.
+ */
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/sdp/sdp.h>
+
+#include "media/tv-media.h"
+
+G_BEGIN_DECLS
+
+/* Largest SDP we accept from the peer; the signaling frame limit is 64 KiB. */
+#define TV_MEDIA_MAX_SDP_BYTES (64 * 1024)
+/* Largest candidate line we accept (the signaling limit is far above real ones). */
+#define TV_MEDIA_MAX_CANDIDATE_BYTES 1024
+/* Highest m-line index the protocol allows (sdpMLineIndex 0..15). */
+#define TV_MEDIA_MAX_MLINE_INDEX 15
+
+/* tv_media_sdp_validate:
+ * Parses @text as SDP of @type ("offer"/"answer") and checks what webrtcbin
+ * 1.22 needs to not misbehave: "v=0" first, at most 16 m-lines, only audio and
+ * video m-lines with UDP/TLS/RTP/SAVPF and at least one format each, at least
+ * one audio (with opus/48000) and one video (with VP8/90000) m-line, unique
+ * non-empty a=mid on each, ICE ufrag/pwd and a well-formed DTLS fingerprint
+ * (media or session level), a=setup in {actpass, active, passive} (an answer
+ * must not say actpass), and the BUNDLE group naming only existing mids.
+ * When @expected_mlines > 0 (an answer to our offer), the m-line count must
+ * equal it.
+ * Returns: (transfer full) the parsed message, or NULL with TV_MEDIA_ERR_BAD_SDP
+ * and a message naming the first problem found (never the SDP text itself). */
+GstSDPMessage *tv_media_sdp_validate (const char *type, const char *text, guint expected_mlines,
+                                      GError **error);
+
+/* tv_media_candidate_validate:
+ * Checks a trickled ICE candidate line ("candidate:..." or "a=candidate:...")
+ * field by field (foundation, component 1..256, transport udp/tcp, 32-bit
+ * priority, an IP address or a ".local" mDNS name, port 0..65535, "typ" and one
+ * of host/srflx/prflx/relay) and @mline_index <= 15.
+ * Returns: TRUE, or FALSE with TV_MEDIA_ERR_BAD_CANDIDATE. */
+gboolean tv_media_candidate_validate (guint mline_index, const char *candidate, GError **error);
+
+/* tv_media_stats_parse:
+ * Reads webrtcbin's get-stats reply @reply and fills the get-stats part of
+ * @out (bytes, packets, packets_lost, jitter_ms, rtt_ms); it leaves the frame
+ * counters, bitrates and times alone. rtt_ms is -1 when no remote-inbound-rtp
+ * entry reports a round-trip time. */
+void tv_media_stats_parse (const GstStructure *reply, TvMediaStats *out);
+
+G_END_DECLS

@@ -1,0 +1,1474 @@
+/* tv-media.c — one WebRTC call: the GStreamer pipeline around webrtcbin.
+ *
+ * Why: the client (and the tests) need a call object that takes SDP and
+ * candidates in and gives SDP, candidates, state and statistics out, without
+ * knowing about GStreamer threads.
+ *
+ * Threading: the public functions run on the thread of the GMainContext that
+ * was thread-default at tv_media_call_new(). webrtcbin emits its signals and
+ * replies to its promises on its own threads; those handlers only copy data
+ * and post it to that context in an idle source (never calling back directly,
+ * never touching another webrtcbin), except pad-added, which builds the
+ * receive branch right there (the pad must be linked before data flows) under
+ * the call's lock. Everything a streaming thread touches lives in the
+ * refcounted TvMediaShared; TvMediaCall itself is main-thread only. After
+ * tv_media_call_free() the shared part forgets the call, so idles that are
+ * still queued find NULL and drop their payload: no callback after free.
+ */
+#define G_LOG_DOMAIN "tv-media"
+
+#include <string.h>
+
+/* The 1.22 WebRTC library is flagged unstable API; we pin to what 1.22 has. */
+#define GST_USE_UNSTABLE_API
+#include <gst/gst.h>
+#include <gst/sdp/sdp.h>
+#include <gst/video/video.h>
+#include <gst/webrtc/webrtc.h>
+
+#include "media/tv-media-private.h"
+
+#define DEFAULT_WIDTH 640
+#define DEFAULT_HEIGHT 480
+#define DEFAULT_FRAMERATE 30
+#define DEFAULT_VIDEO_KBPS 1000
+/* webrtcbin's default is 200 ms; on a LAN/loopback 50 ms is plenty and cuts
+ * the time to the first frame. Raise it through TvMediaConfig.latency_ms for
+ * jittery links. */
+#define DEFAULT_LATENCY_MS 50
+#define VIDEO_PT 96
+#define AUDIO_PT 111
+#define STATS_INTERVAL_MS 1000
+/* Candidates queued before the remote description; more means a broken peer. */
+#define MAX_PENDING_CANDIDATES 256
+
+typedef enum {
+  NEG_IDLE,           /* nothing yet (answerer waits for an offer) */
+  NEG_CREATING_OFFER, /* create-offer requested, offer not handed out yet */
+  NEG_HAVE_LOCAL_OFFER,
+  NEG_ANSWERING,      /* remote offer set, answer being created */
+  NEG_STABLE,
+} NegState;
+
+/* State shared with streaming threads. Refcounted: signal closures, pad probes,
+ * promises and queued idles each hold a reference. */
+typedef struct {
+  gatomicrefcount ref;
+  GMainContext *context;
+  TvMediaCall *call;  /* main-context thread only; NULL once the call is freed */
+  gint closing;       /* atomic flag: streaming threads stop acting once set */
+  GMutex lock;        /* protects everything below */
+  guint64 video_frames, audio_buffers, frames_sent;
+  gint64 first_frame_us;
+  gboolean have_video_branch, have_audio_branch;
+  /* Immutable after creation, read by pad-added. */
+  gboolean headless;
+  int width, height;
+  char *window_title;
+} TvMediaShared;
+
+typedef struct {
+  guint mline;
+  char *candidate;
+} PendingCandidate;
+
+static void
+pending_free (gpointer data)
+{
+  PendingCandidate *pc = data;
+  g_free (pc->candidate);
+  g_free (pc);
+}
+
+struct _TvMediaCall {
+  TvMediaShared *shared;
+  TvMediaConfig cfg; /* string members point at the copies below */
+  char *stun_server, *turn_server, *window_title;
+  char **local_addresses;
+  TvMediaCallbacks cb;
+  gpointer user_data;
+
+  GstElement *pipeline, *webrtc, *venc, *vbalance, *avolume;
+  GSource *bus_source, *stats_source;
+
+  gboolean started, offerer, remote_set, failed, keyframe_forced, stats_pending;
+  NegState neg;
+  guint local_mlines, remote_mlines;
+  GPtrArray *pending; /* PendingCandidate */
+  TvMediaState state;
+
+  TvMediaStats snap; /* last get-stats snapshot (counters filled on demand) */
+  gint64 last_stats_us;
+  guint64 last_bytes_in, last_bytes_out;
+};
+
+/* ---------------------------------------------------------------------------
+ * Shared state and the hop to the main context
+ */
+
+static TvMediaShared *
+shared_ref (TvMediaShared *sh)
+{
+  g_atomic_ref_count_inc (&sh->ref);
+  return sh;
+}
+
+static void
+shared_unref (gpointer data)
+{
+  TvMediaShared *sh = data;
+  if (!sh || !g_atomic_ref_count_dec (&sh->ref))
+    return;
+  g_mutex_clear (&sh->lock);
+  g_main_context_unref (sh->context);
+  g_free (sh->window_title);
+  g_free (sh);
+}
+
+static void
+shared_unref_closure (gpointer data, GClosure *closure)
+{
+  shared_unref (data);
+}
+
+static gboolean
+shared_closing (TvMediaShared *sh)
+{
+  return g_atomic_int_get (&sh->closing) != 0;
+}
+
+typedef enum {
+  EV_LOCAL_SDP,
+  EV_LOCAL_CANDIDATE,
+  EV_STATE,
+  EV_ERROR,
+  EV_FIRST_FRAME,
+  EV_STATS,
+} EventKind;
+
+typedef struct {
+  TvMediaShared *shared;
+  EventKind kind;
+  char *text;          /* SDP, candidate or error message */
+  const char *sdp_type;
+  guint number;        /* mline index, m-line count, state or error code */
+  GstStructure *stats; /* EV_STATS */
+} Event;
+
+static void
+event_free (gpointer data)
+{
+  Event *ev = data;
+  g_free (ev->text);
+  if (ev->stats)
+    gst_structure_free (ev->stats);
+  shared_unref (ev->shared);
+  g_free (ev);
+}
+
+static gboolean dispatch_event (gpointer data);
+
+/* Queues an event to the call's context. Always through an idle source, even
+ * from the main thread, so callbacks never run re-entrantly inside a
+ * tv_media_call_* function. @text and @stats are (transfer full). */
+static void
+post_full (TvMediaShared *sh, EventKind kind, char *text, const char *sdp_type, guint number,
+           GstStructure *stats)
+{
+  Event *ev = g_new0 (Event, 1);
+  ev->shared = shared_ref (sh);
+  ev->kind = kind;
+  ev->text = text;
+  ev->sdp_type = sdp_type;
+  ev->number = number;
+  ev->stats = stats;
+  GSource *src = g_idle_source_new ();
+  g_source_set_priority (src, G_PRIORITY_DEFAULT);
+  g_source_set_callback (src, dispatch_event, ev, event_free);
+  g_source_set_static_name (src, "tv-media event");
+  g_source_attach (src, sh->context);
+  g_source_unref (src);
+}
+
+static void
+post_event (TvMediaShared *sh, EventKind kind, char *text, guint number)
+{
+  post_full (sh, kind, text, NULL, number, NULL);
+}
+
+/* @sdp_type is a static string ("offer"/"answer"). */
+static void
+post_event_sdp (TvMediaShared *sh, const char *sdp_type, char *sdp, guint mlines)
+{
+  post_full (sh, EV_LOCAL_SDP, sdp, sdp_type, mlines, NULL);
+}
+
+/* @stats NULL = the request failed (so a new one may be sent). */
+static void
+post_event_stats (TvMediaShared *sh, GstStructure *stats)
+{
+  post_full (sh, EV_STATS, NULL, NULL, 0, stats);
+}
+
+static void
+post_error (TvMediaShared *sh, TvMediaErrorCode code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+
+static void
+post_error (TvMediaShared *sh, TvMediaErrorCode code, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  post_event (sh, EV_ERROR, msg, code);
+}
+
+
+/* ---------------------------------------------------------------------------
+ * Promises (their change functions run on webrtcbin's thread)
+ */
+
+typedef struct {
+  TvMediaShared *shared;
+  GstElement *webrtc; /* ref: a follow-up action is emitted on it */
+  gboolean is_offer;
+} PromiseCtx;
+
+static PromiseCtx *
+promise_ctx_new (TvMediaShared *sh, GstElement *webrtc, gboolean is_offer)
+{
+  PromiseCtx *ctx = g_new0 (PromiseCtx, 1);
+  ctx->shared = shared_ref (sh);
+  ctx->webrtc = gst_object_ref (webrtc);
+  ctx->is_offer = is_offer;
+  return ctx;
+}
+
+static void
+promise_ctx_free (gpointer data)
+{
+  PromiseCtx *ctx = data;
+  shared_unref (ctx->shared);
+  gst_object_unref (ctx->webrtc);
+  g_free (ctx);
+}
+
+/* Checks a promise reply: REPLIED, and no "error" field. The reply (transfer
+ * none, may be NULL for set-*-description) goes to @reply_out.
+ * Returns: FALSE with a message in @why (transfer full). */
+static gboolean
+promise_ok (GstPromise *promise, const GstStructure **reply_out, char **why)
+{
+  GstPromiseResult res = gst_promise_wait (promise);
+  if (res != GST_PROMISE_RESULT_REPLIED) {
+    *why = g_strdup_printf ("webrtcbin did not reply (promise result %d)", (int) res);
+    return FALSE;
+  }
+  const GstStructure *reply = gst_promise_get_reply (promise);
+  if (reply && gst_structure_has_field (reply, "error")) {
+    GError *err = NULL;
+    gst_structure_get (reply, "error", G_TYPE_ERROR, &err, NULL);
+    *why = g_strdup (err ? err->message : "unknown webrtcbin error");
+    g_clear_error (&err);
+    return FALSE;
+  }
+  *reply_out = reply;
+  return TRUE;
+}
+
+static void
+on_local_description_set (GstPromise *promise, gpointer data)
+{
+  PromiseCtx *ctx = data;
+  const GstStructure *reply = NULL;
+  char *why = NULL;
+  if (shared_closing (ctx->shared))
+    return;
+  if (!promise_ok (promise, &reply, &why)) {
+    post_error (ctx->shared, TV_MEDIA_ERR_NEGOTIATION, "setting the local %s failed: %s",
+                ctx->is_offer ? "offer" : "answer", why);
+    g_free (why);
+  }
+}
+
+/* create-offer / create-answer replied: queue set-local-description FIRST
+ * (webrtcbin runs its operations in order, so a fast remote answer finds
+ * have-local-offer), then hand the text to the main context. */
+static void
+on_description_created (GstPromise *promise, gpointer data)
+{
+  PromiseCtx *ctx = data;
+  const char *what = ctx->is_offer ? "offer" : "answer";
+  const GstStructure *reply = NULL;
+  char *why = NULL;
+  GstWebRTCSessionDescription *desc = NULL;
+
+  if (shared_closing (ctx->shared))
+    return;
+  if (!promise_ok (promise, &reply, &why))
+    goto fail;
+  if (!reply || !gst_structure_get (reply, what, GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, NULL)
+      || !desc || !desc->sdp) {
+    why = g_strdup ("the reply holds no description");
+    goto fail;
+  }
+
+  GstPromise *set = gst_promise_new_with_change_func (
+    on_local_description_set, promise_ctx_new (ctx->shared, ctx->webrtc, ctx->is_offer), promise_ctx_free);
+  g_signal_emit_by_name (ctx->webrtc, "set-local-description", desc, set);
+  gst_promise_unref (set);
+
+  post_event_sdp (ctx->shared, what, gst_sdp_message_as_text (desc->sdp),
+                  gst_sdp_message_medias_len (desc->sdp));
+  gst_webrtc_session_description_free (desc);
+  return;
+
+fail:
+  post_error (ctx->shared, TV_MEDIA_ERR_NEGOTIATION, "creating the %s failed: %s", what, why);
+  g_free (why);
+  if (desc)
+    gst_webrtc_session_description_free (desc);
+}
+
+/* set-remote-description replied; for an offer, create the answer. */
+static void
+on_remote_description_set (GstPromise *promise, gpointer data)
+{
+  PromiseCtx *ctx = data;
+  const GstStructure *reply = NULL;
+  char *why = NULL;
+  if (shared_closing (ctx->shared))
+    return;
+  if (!promise_ok (promise, &reply, &why)) {
+    post_error (ctx->shared, TV_MEDIA_ERR_NEGOTIATION, "setting the remote %s failed: %s",
+                ctx->is_offer ? "offer" : "answer", why);
+    g_free (why);
+    return;
+  }
+  if (!ctx->is_offer)
+    return;
+  GstPromise *p = gst_promise_new_with_change_func (
+    on_description_created, promise_ctx_new (ctx->shared, ctx->webrtc, FALSE), promise_ctx_free);
+  g_signal_emit_by_name (ctx->webrtc, "create-answer", NULL, p);
+  gst_promise_unref (p);
+}
+
+static void
+on_stats (GstPromise *promise, gpointer data)
+{
+  PromiseCtx *ctx = data;
+  const GstStructure *reply = NULL;
+  char *why = NULL;
+  if (shared_closing (ctx->shared))
+    return;
+  if (!promise_ok (promise, &reply, &why) || !reply) {
+    g_debug ("get-stats failed: %s", why ? why : "empty reply");
+    g_free (why);
+    post_event_stats (ctx->shared, NULL);
+    return;
+  }
+  post_event_stats (ctx->shared, gst_structure_copy (reply));
+}
+
+/* ---------------------------------------------------------------------------
+ * webrtcbin signals and pad probes (streaming threads)
+ */
+
+static void
+on_ice_candidate (GstElement *webrtc, guint mline, gchar *candidate, gpointer data)
+{
+  TvMediaShared *sh = data;
+  if (shared_closing (sh) || !candidate)
+    return;
+  post_event (sh, EV_LOCAL_CANDIDATE, g_strdup (candidate), mline);
+}
+
+static TvMediaState
+map_pc_state (GstWebRTCPeerConnectionState s)
+{
+  switch (s) {
+  case GST_WEBRTC_PEER_CONNECTION_STATE_NEW:
+    return TV_MEDIA_STATE_NEW;
+  case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTING:
+    return TV_MEDIA_STATE_CONNECTING;
+  case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED:
+    return TV_MEDIA_STATE_CONNECTED;
+  case GST_WEBRTC_PEER_CONNECTION_STATE_DISCONNECTED:
+    return TV_MEDIA_STATE_DISCONNECTED;
+  case GST_WEBRTC_PEER_CONNECTION_STATE_FAILED:
+    return TV_MEDIA_STATE_FAILED;
+  case GST_WEBRTC_PEER_CONNECTION_STATE_CLOSED:
+    return TV_MEDIA_STATE_CLOSED;
+  }
+  return TV_MEDIA_STATE_NEW;
+}
+
+static void
+on_connection_state (GstElement *webrtc, GParamSpec *pspec, gpointer data)
+{
+  TvMediaShared *sh = data;
+  GstWebRTCPeerConnectionState s;
+  if (shared_closing (sh))
+    return;
+  g_object_get (webrtc, "connection-state", &s, NULL);
+  post_event (sh, EV_STATE, NULL, map_pc_state (s));
+}
+
+/* ICE failure is also reported here because the peer-connection state only
+ * follows once DTLS gives up as well. */
+static void
+on_ice_connection_state (GstElement *webrtc, GParamSpec *pspec, gpointer data)
+{
+  TvMediaShared *sh = data;
+  GstWebRTCICEConnectionState s;
+  if (shared_closing (sh))
+    return;
+  g_object_get (webrtc, "ice-connection-state", &s, NULL);
+  if (s == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED)
+    post_event (sh, EV_STATE, NULL, TV_MEDIA_STATE_FAILED);
+}
+
+static GstPadProbeReturn
+count_video_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  TvMediaShared *sh = data;
+  gboolean first = FALSE;
+  g_mutex_lock (&sh->lock);
+  if (sh->video_frames++ == 0) {
+    sh->first_frame_us = g_get_monotonic_time ();
+    first = TRUE;
+  }
+  g_mutex_unlock (&sh->lock);
+  if (first && !shared_closing (sh))
+    post_event (sh, EV_FIRST_FRAME, NULL, 0);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+count_audio_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  TvMediaShared *sh = data;
+  g_mutex_lock (&sh->lock);
+  sh->audio_buffers++;
+  g_mutex_unlock (&sh->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+count_frame_sent (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  TvMediaShared *sh = data;
+  g_mutex_lock (&sh->lock);
+  sh->frames_sent++;
+  g_mutex_unlock (&sh->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+add_counting_probe (GstElement *el, const char *pad_name, GstPadProbeCallback cb, TvMediaShared *sh)
+{
+  GstPad *pad = gst_element_get_static_pad (el, pad_name);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, cb, shared_ref (sh), shared_unref);
+  gst_object_unref (pad);
+}
+
+/* Adds @els (NULL-terminated) to @bin, links them in order and brings them to
+ * the bin's state, downstream first so nothing pushes into a stopped element.
+ * Returns: the first element, or NULL when linking failed. */
+static GstElement *
+add_chain (GstBin *bin, GstElement **els)
+{
+  guint n = 0;
+  while (els[n])
+    gst_bin_add (bin, els[n++]);
+  for (guint i = 0; i + 1 < n; i++)
+    if (!gst_element_link (els[i], els[i + 1]))
+      return NULL;
+  for (guint i = n; i > 0; i--)
+    gst_element_sync_state_with_parent (els[i - 1]);
+  return els[0];
+}
+
+static GstElement *
+make (const char *factory)
+{
+  /* Plugins were checked in tv_media_call_new(); NULL here would be a broken
+   * installation changing underneath us, reported as a link failure. */
+  return gst_element_factory_make (factory, NULL);
+}
+
+/* Decoded-remote-video chain. Headless: counted into a fakesink. Otherwise
+ * into the compositor at full size, under the self view. */
+static GstElement *
+build_video_branch (TvMediaShared *sh, GstBin *bin)
+{
+  GstElement *queue = make ("queue");
+  GstElement *depay = make ("rtpvp8depay");
+  GstElement *dec = make ("vp8dec");
+  if (!queue || !depay || !dec)
+    goto fail;
+  /* Start decoding at a keyframe and ask the sender for one right away
+   * (PLI) instead of waiting for the next periodic keyframe. */
+  g_object_set (depay, "request-keyframe", TRUE, "wait-for-keyframe", TRUE, NULL);
+  g_object_set (dec, "threads", 2, NULL);
+  add_counting_probe (dec, "src", count_video_frame, sh);
+
+  if (sh->headless) {
+    GstElement *sink = make ("fakesink");
+    if (!sink)
+      goto fail;
+    g_object_set (sink, "sync", FALSE, "async", FALSE, NULL);
+    return add_chain (bin, (GstElement *[]){ queue, depay, dec, sink, NULL });
+  }
+
+  GstElement *comp = gst_bin_get_by_name (bin, "tv-compositor");
+  GstElement *conv = make ("videoconvert");
+  GstElement *scale = make ("videoscale");
+  if (!comp || !conv || !scale) {
+    g_clear_object (&comp);
+    g_clear_object (&conv);
+    g_clear_object (&scale);
+    goto fail;
+  }
+  GstPad *cpad = gst_element_request_pad_simple (comp, "sink_%u");
+  g_object_set (cpad, "xpos", 0, "ypos", 0, "width", sh->width, "height", sh->height, "zorder", 0,
+                NULL);
+  GstElement *first = add_chain (bin, (GstElement *[]){ queue, depay, dec, conv, scale, NULL });
+  GstPad *spad = gst_element_get_static_pad (scale, "src");
+  if (first && gst_pad_link (spad, cpad) != GST_PAD_LINK_OK)
+    first = NULL;
+  gst_object_unref (spad);
+  gst_object_unref (cpad);
+  gst_object_unref (comp);
+  return first;
+
+fail:
+  g_clear_object (&queue);
+  g_clear_object (&depay);
+  g_clear_object (&dec);
+  return NULL;
+}
+
+static GstElement *
+build_audio_branch (TvMediaShared *sh, GstBin *bin)
+{
+  GstElement *queue = make ("queue");
+  GstElement *depay = make ("rtpopusdepay");
+  GstElement *dec = make ("opusdec");
+  GstElement *sink = make (sh->headless ? "fakesink" : "autoaudiosink");
+  GstElement *conv = make ("audioconvert");
+  GstElement *res = make ("audioresample");
+  if (!queue || !depay || !dec || !sink || !conv || !res) {
+    g_clear_object (&queue);
+    g_clear_object (&depay);
+    g_clear_object (&dec);
+    g_clear_object (&sink);
+    g_clear_object (&conv);
+    g_clear_object (&res);
+    return NULL;
+  }
+  /* Opus in-band FEC recovers single lost packets. */
+  g_object_set (dec, "use-inband-fec", TRUE, NULL);
+  if (sh->headless)
+    g_object_set (sink, "sync", FALSE, "async", FALSE, NULL);
+  add_counting_probe (dec, "src", count_audio_buffer, sh);
+  return add_chain (bin, (GstElement *[]){ queue, depay, dec, conv, res, sink, NULL });
+}
+
+/* Media kind of a webrtcbin src pad: its caps, or failing that its
+ * transceiver's kind. Returns "video", "audio" or NULL. */
+static const char *
+pad_media_kind (GstPad *pad)
+{
+  const char *kind = NULL;
+  GstCaps *caps = gst_pad_get_current_caps (pad);
+  if (!caps)
+    caps = gst_pad_query_caps (pad, NULL);
+  if (caps && gst_caps_get_size (caps) > 0) {
+    const char *m = gst_structure_get_string (gst_caps_get_structure (caps, 0), "media");
+    if (g_strcmp0 (m, "video") == 0)
+      kind = "video";
+    else if (g_strcmp0 (m, "audio") == 0)
+      kind = "audio";
+  }
+  if (caps)
+    gst_caps_unref (caps);
+  if (!kind) {
+    GstWebRTCRTPTransceiver *trans = NULL;
+    g_object_get (pad, "transceiver", &trans, NULL);
+    if (trans) {
+      GstWebRTCKind k = GST_WEBRTC_KIND_UNKNOWN;
+      g_object_get (trans, "kind", &k, NULL);
+      kind = k == GST_WEBRTC_KIND_VIDEO ? "video" : k == GST_WEBRTC_KIND_AUDIO ? "audio" : NULL;
+      gst_object_unref (trans);
+    }
+  }
+  return kind;
+}
+
+/* A remote stream appeared (streaming thread). Linked right here, before
+ * webrtcbin pushes into it: an unlinked pad would stop the stream with
+ * not-linked. Under the lock so tv_media_call_free() never tears the pipeline
+ * down halfway through this. */
+static void
+on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data)
+{
+  TvMediaShared *sh = data;
+  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
+    return;
+  const char *kind = pad_media_kind (pad);
+
+  g_mutex_lock (&sh->lock);
+  if (shared_closing (sh)) {
+    g_mutex_unlock (&sh->lock);
+    return;
+  }
+  GstBin *bin = GST_BIN (gst_object_get_parent (GST_OBJECT (webrtc)));
+  GstElement *first = NULL;
+  gboolean known = TRUE;
+  if (g_strcmp0 (kind, "video") == 0 && !sh->have_video_branch) {
+    first = build_video_branch (sh, bin);
+    sh->have_video_branch = TRUE;
+  } else if (g_strcmp0 (kind, "audio") == 0 && !sh->have_audio_branch) {
+    first = build_audio_branch (sh, bin);
+    sh->have_audio_branch = TRUE;
+  } else {
+    /* A stream we did not ask for: swallow it so it cannot stall the rest. */
+    known = FALSE;
+    GstElement *sink = make ("fakesink");
+    if (sink) {
+      g_object_set (sink, "sync", FALSE, "async", FALSE, NULL);
+      first = add_chain (bin, (GstElement *[]){ sink, NULL });
+    }
+  }
+  gboolean linked = FALSE;
+  if (first) {
+    GstPad *sinkpad = gst_element_get_static_pad (first, "sink");
+    linked = gst_pad_link (pad, sinkpad) == GST_PAD_LINK_OK;
+    gst_object_unref (sinkpad);
+  }
+  gst_object_unref (bin);
+  g_mutex_unlock (&sh->lock);
+
+  if (!known)
+    g_message ("ignoring an extra remote %s stream", kind ? kind : "unknown");
+  if (!linked)
+    post_error (sh, TV_MEDIA_ERR_PIPELINE, "could not build the receive branch for remote %s",
+                kind ? kind : "media");
+}
+
+/* ---------------------------------------------------------------------------
+ * Main-context side
+ */
+
+static void
+report_error (TvMediaCall *call, TvMediaErrorCode code, const char *message)
+{
+  /* The first fatal error makes the call unusable; later ones are echoes. */
+  if (call->failed)
+    return;
+  call->failed = TRUE;
+  g_warning ("call failed: %s", message);
+  GError *err = g_error_new_literal (TV_MEDIA_ERROR, code, message);
+  if (call->cb.error)
+    call->cb.error (call, err, call->user_data);
+  g_error_free (err);
+}
+
+/* Asks our encoder for a keyframe now: the peer just became reachable, and
+ * whatever keyframe went out before DTLS was up was dropped. */
+static void
+force_keyframe (TvMediaCall *call)
+{
+  GstPad *src = gst_element_get_static_pad (call->venc, "src");
+  gst_pad_send_event (src, gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE, 0));
+  gst_object_unref (src);
+}
+
+static void
+handle_state (TvMediaCall *call, TvMediaState state)
+{
+  TvMediaShared *sh = call->shared;
+  if (state == call->state)
+    return;
+  g_message ("connection state %s -> %s", tv_media_state_to_string (call->state),
+             tv_media_state_to_string (state));
+  call->state = state;
+  if (state == TV_MEDIA_STATE_CONNECTED && !call->keyframe_forced) {
+    call->keyframe_forced = TRUE;
+    force_keyframe (call);
+  }
+  if (call->cb.state_changed)
+    call->cb.state_changed (call, state, call->user_data);
+  /* The callback may have freed the call. */
+  if (state == TV_MEDIA_STATE_FAILED && sh->call == call)
+    report_error (call, TV_MEDIA_ERR_ICE_FAILED, "ICE/DTLS connection failed");
+}
+
+static void
+handle_stats (TvMediaCall *call, const GstStructure *reply)
+{
+  call->stats_pending = FALSE;
+  if (!reply)
+    return;
+  tv_media_stats_parse (reply, &call->snap);
+  gint64 now = g_get_monotonic_time ();
+  if (call->last_stats_us > 0 && now > call->last_stats_us) {
+    double secs = (now - call->last_stats_us) / 1e6;
+    guint64 in = call->snap.bytes_received, out = call->snap.bytes_sent;
+    call->snap.bitrate_in_kbps = in >= call->last_bytes_in ? (in - call->last_bytes_in) * 8 / 1000.0 / secs : 0;
+    call->snap.bitrate_out_kbps =
+      out >= call->last_bytes_out ? (out - call->last_bytes_out) * 8 / 1000.0 / secs : 0;
+  }
+  call->last_stats_us = now;
+  call->last_bytes_in = call->snap.bytes_received;
+  call->last_bytes_out = call->snap.bytes_sent;
+}
+
+static gboolean
+dispatch_event (gpointer data)
+{
+  Event *ev = data;
+  TvMediaCall *call = ev->shared->call;
+  if (!call)
+    return G_SOURCE_REMOVE; /* freed: drop silently */
+
+  switch (ev->kind) {
+  case EV_LOCAL_SDP:
+    if (g_strcmp0 (ev->sdp_type, "offer") == 0) {
+      call->neg = NEG_HAVE_LOCAL_OFFER;
+      call->local_mlines = ev->number;
+    } else {
+      call->neg = NEG_STABLE;
+    }
+    g_debug ("local %s:\n%s", ev->sdp_type, ev->text);
+    if (call->cb.local_sdp)
+      call->cb.local_sdp (call, ev->sdp_type, ev->text, call->user_data);
+    break;
+  case EV_LOCAL_CANDIDATE:
+    if (call->cb.local_candidate)
+      call->cb.local_candidate (call, ev->number, ev->text, call->user_data);
+    break;
+  case EV_STATE:
+    handle_state (call, (TvMediaState) ev->number);
+    break;
+  case EV_ERROR:
+    report_error (call, (TvMediaErrorCode) ev->number, ev->text);
+    break;
+  case EV_FIRST_FRAME: {
+    gint64 first;
+    g_mutex_lock (&call->shared->lock);
+    first = call->shared->first_frame_us;
+    g_mutex_unlock (&call->shared->lock);
+    g_message ("first remote video frame %.1f ms after start",
+               (first - call->snap.started_us) / 1000.0);
+    if (call->cb.first_remote_frame)
+      call->cb.first_remote_frame (call, call->user_data);
+    break;
+  }
+  case EV_STATS:
+    handle_stats (call, ev->stats);
+    break;
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* Whether @obj is (inside) the element named @name. */
+static gboolean
+object_within (GstObject *obj, const char *name)
+{
+  for (GstObject *o = obj; o; o = GST_OBJECT_PARENT (o))
+    if (g_strcmp0 (GST_OBJECT_NAME (o), name) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static TvMediaErrorCode
+classify_error (GstMessage *msg, const GError *err)
+{
+  gboolean from_source = object_within (GST_MESSAGE_SRC (msg), "tv-video-source")
+                         || object_within (GST_MESSAGE_SRC (msg), "tv-audio-source");
+  return from_source && err->domain == GST_RESOURCE_ERROR ? TV_MEDIA_ERR_DEVICE : TV_MEDIA_ERR_PIPELINE;
+}
+
+static gboolean
+on_bus_message (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  TvMediaShared *sh = data;
+  TvMediaCall *call = sh->call;
+  if (!call)
+    return G_SOURCE_REMOVE;
+
+  switch (GST_MESSAGE_TYPE (msg)) {
+  case GST_MESSAGE_ERROR: {
+    GError *err = NULL;
+    char *dbg = NULL;
+    gst_message_parse_error (msg, &err, &dbg);
+    g_debug ("error details: %s", dbg ? dbg : "none");
+    char *text = g_strdup_printf ("%s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), err->message);
+    report_error (call, classify_error (msg, err), text);
+    g_free (text);
+    g_free (dbg);
+    g_error_free (err);
+    break;
+  }
+  case GST_MESSAGE_WARNING: {
+    GError *err = NULL;
+    gst_message_parse_warning (msg, &err, NULL);
+    g_message ("pipeline warning from %s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), err->message);
+    g_error_free (err);
+    break;
+  }
+  case GST_MESSAGE_LATENCY:
+    /* A new receive branch changes the pipeline latency. */
+    gst_bin_recalculate_latency (GST_BIN (call->pipeline));
+    break;
+  default:
+    break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_stats_timer (gpointer data)
+{
+  TvMediaShared *sh = data;
+  TvMediaCall *call = sh->call;
+  if (!call)
+    return G_SOURCE_REMOVE;
+  if (call->stats_pending)
+    return G_SOURCE_CONTINUE;
+  call->stats_pending = TRUE;
+  GstPromise *p = gst_promise_new_with_change_func (on_stats, promise_ctx_new (sh, call->webrtc, FALSE),
+                                                    promise_ctx_free);
+  g_signal_emit_by_name (call->webrtc, "get-stats", NULL, p);
+  gst_promise_unref (p);
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---------------------------------------------------------------------------
+ * Building the pipeline
+ */
+
+/* Pushes the window title as a tag once caps are set, so that xvimagesink /
+ * ximagesink / glimagesink title their window with it. */
+static GstPadProbeReturn
+push_title_once (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  TvMediaShared *sh = data;
+  if (sh->window_title) {
+    GstTagList *tags = gst_tag_list_new (GST_TAG_TITLE, sh->window_title, NULL);
+    gst_pad_push_event (pad, gst_event_new_tag (tags));
+  }
+  return GST_PAD_PROBE_REMOVE;
+}
+
+static gboolean
+link_chain (GstBin *bin, GError **error, GstElement **els)
+{
+  guint n = 0;
+  while (els[n]) {
+    gst_bin_add (bin, els[n]);
+    n++;
+  }
+  for (guint i = 0; i + 1 < n; i++)
+    if (!gst_element_link (els[i], els[i + 1])) {
+      g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_PIPELINE, "cannot link %s to %s",
+                   GST_OBJECT_NAME (els[i]), GST_OBJECT_NAME (els[i + 1]));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* gst_element_factory_make for the build: the plugins were checked first,
+ * so a NULL here means a broken installation. */
+static GstElement *
+make_named (const char *factory, const char *name, GError **error)
+{
+  GstElement *e = gst_element_factory_make (factory, name);
+  if (!e && error && !*error)
+    g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_MISSING_PLUGIN, "cannot create element %s",
+                 factory);
+  return e;
+}
+
+static GstCaps *
+caps_new (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+
+static GstCaps *
+caps_new (const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char *s = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  GstCaps *caps = gst_caps_from_string (s);
+  g_free (s);
+  return caps;
+}
+
+static GstElement *
+capsfilter (GstCaps *caps, GError **error)
+{
+  GstElement *f = make_named ("capsfilter", NULL, error);
+  if (f)
+    g_object_set (f, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  return f;
+}
+
+/* Links @from's src pad to a new webrtcbin sink pad; returns its transceiver
+ * (transfer full) or NULL. */
+static GstWebRTCRTPTransceiver *
+link_to_webrtc (GstElement *from, GstElement *webrtc, GError **error)
+{
+  GstPad *sink = gst_element_request_pad_simple (webrtc, "sink_%u");
+  GstPad *src = gst_element_get_static_pad (from, "src");
+  GstWebRTCRTPTransceiver *trans = NULL;
+  if (!sink || gst_pad_link (src, sink) != GST_PAD_LINK_OK)
+    g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_PIPELINE, "cannot link a stream to webrtcbin");
+  else
+    g_object_get (sink, "transceiver", &trans, NULL);
+  if (sink)
+    gst_object_unref (sink);
+  gst_object_unref (src);
+  return trans;
+}
+
+/* TRUE when a device of @klass ("Video/Source", "Audio/Source") exists. */
+static gboolean
+have_device (const char *klass)
+{
+  GstDeviceMonitor *mon = gst_device_monitor_new ();
+  gst_device_monitor_add_filter (mon, klass, NULL);
+  gboolean found = FALSE;
+  if (gst_device_monitor_start (mon)) {
+    GList *devs = gst_device_monitor_get_devices (mon);
+    found = devs != NULL;
+    g_list_free_full (devs, gst_object_unref);
+    gst_device_monitor_stop (mon);
+  }
+  gst_object_unref (mon);
+  return found;
+}
+
+static gboolean
+build_video_send (TvMediaCall *call, GstBin *bin, GError **error)
+{
+  const TvMediaConfig *c = &call->cfg;
+  GstElement *head[8] = { NULL };
+  guint n = 0;
+  if (c->test_media) {
+    GstElement *src = make_named ("videotestsrc", "tv-video-source", error);
+    if (src) {
+      g_object_set (src, "is-live", TRUE, NULL);
+      gst_util_set_object_arg (G_OBJECT (src), "pattern", "ball");
+    }
+    head[n++] = src;
+  } else {
+    head[n++] = make_named ("autovideosrc", "tv-video-source", error);
+    head[n++] = make_named ("videoconvert", NULL, error);
+    head[n++] = make_named ("videoscale", NULL, error);
+    head[n++] = make_named ("videorate", NULL, error);
+  }
+  head[n++] = capsfilter (caps_new ("video/x-raw,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1",
+                                    c->width, c->height, c->framerate),
+                          error);
+  head[n++] = make_named ("videoconvert", NULL, error);
+  head[n++] = call->vbalance = make_named ("videobalance", "tv-video-mute", error);
+  GstElement *tee = head[n++] = make_named ("tee", "tv-video-tee", error);
+
+  GstElement *q = make_named ("queue", NULL, error);
+  GstElement *enc = call->venc = make_named ("vp8enc", "tv-vp8enc", error);
+  GstElement *pay = make_named ("rtpvp8pay", NULL, error);
+  GstElement *rtpcaps = capsfilter (
+    caps_new ("application/x-rtp,media=video,encoding-name=VP8,payload=%d,clock-rate=90000", VIDEO_PT),
+    error);
+  for (guint i = 0; i < n; i++)
+    if (!head[i])
+      return FALSE;
+  if (!q || !enc || !pay || !rtpcaps)
+    return FALSE;
+
+  /* A stalled encoder must drop old frames, not queue up delay. */
+  g_object_set (q, "max-size-buffers", 2, "max-size-bytes", 0, "max-size-time", (guint64) 0, NULL);
+  gst_util_set_object_arg (G_OBJECT (q), "leaky", "downstream");
+  /* Real time: fastest deadline, no look-ahead, CBR at the target, a
+   * keyframe at least every 2 s so a lost one heals, error-resilient mode so
+   * the decoder survives lost packets. */
+  g_object_set (enc, "deadline", (gint64) 1, "cpu-used", 8, "threads", MIN (g_get_num_processors (), 4),
+                "lag-in-frames", 0, "keyframe-max-dist", c->framerate * 2, "target-bitrate",
+                (int) (c->video_bitrate_kbps * 1000), "undershoot", 95, "buffer-size", 1000,
+                "buffer-initial-size", 500, "buffer-optimal-size", 600, "max-quantizer", 56, NULL);
+  gst_util_set_object_arg (G_OBJECT (enc), "end-usage", "cbr");
+  gst_util_set_object_arg (G_OBJECT (enc), "error-resilient", "default");
+  g_object_set (pay, "pt", VIDEO_PT, "mtu", 1200, NULL);
+  gst_util_set_object_arg (G_OBJECT (pay), "picture-id-mode", "15-bit");
+  add_counting_probe (enc, "sink", count_frame_sent, call->shared);
+
+  head[n] = NULL;
+  if (!link_chain (bin, error, head) || !link_chain (bin, error, (GstElement *[]){ q, enc, pay, rtpcaps, NULL })
+      || !gst_element_link (tee, q)) {
+    if (error && !*error)
+      g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_PIPELINE, "cannot link the video encoder");
+    return FALSE;
+  }
+  GstWebRTCRTPTransceiver *trans = link_to_webrtc (rtpcaps, call->webrtc, error);
+  if (!trans)
+    return FALSE;
+  /* Retransmissions for video (audio relies on Opus FEC). */
+  g_object_set (trans, "do-nack", TRUE, NULL);
+  gst_object_unref (trans);
+
+  if (c->headless)
+    return TRUE;
+
+  /* One window: the remote picture fills it, the self view sits in the
+   * bottom-right quarter (the remote pad is added in on_pad_added). */
+  GstElement *sq = make_named ("queue", NULL, error);
+  GstElement *sscale = make_named ("videoscale", NULL, error);
+  GstElement *sconv = make_named ("videoconvert", NULL, error);
+  GstElement *comp = make_named ("compositor", "tv-compositor", error);
+  GstElement *ocaps = capsfilter (caps_new ("video/x-raw,width=%d,height=%d,framerate=%d/1", c->width,
+                                            c->height, c->framerate),
+                                  error);
+  GstElement *oconv = make_named ("videoconvert", NULL, error);
+  GstElement *sink = make_named ("autovideosink", "tv-video-sink", error);
+  if (!sq || !sscale || !sconv || !comp || !ocaps || !oconv || !sink)
+    return FALSE;
+  g_object_set (sq, "max-size-buffers", 2, "max-size-bytes", 0, "max-size-time", (guint64) 0, NULL);
+  gst_util_set_object_arg (G_OBJECT (sq), "leaky", "downstream");
+  gst_util_set_object_arg (G_OBJECT (comp), "background", "black");
+  if (!link_chain (bin, error, (GstElement *[]){ sq, sscale, sconv, NULL })
+      || !link_chain (bin, error, (GstElement *[]){ comp, ocaps, oconv, sink, NULL })
+      || !gst_element_link (tee, sq))
+    return FALSE;
+  GstPad *self = gst_element_request_pad_simple (comp, "sink_%u");
+  int w = c->width / 4, h = c->height / 4;
+  g_object_set (self, "xpos", c->width - w - 8, "ypos", c->height - h - 8, "width", w, "height", h,
+                "zorder", 1, NULL);
+  GstPad *ssrc = gst_element_get_static_pad (sconv, "src");
+  gboolean ok = gst_pad_link (ssrc, self) == GST_PAD_LINK_OK;
+  gst_object_unref (ssrc);
+  gst_object_unref (self);
+  if (!ok) {
+    g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_PIPELINE, "cannot link the self view");
+    return FALSE;
+  }
+  if (call->shared->window_title) {
+    GstPad *cp = gst_element_get_static_pad (ocaps, "src");
+    gst_pad_add_probe (cp, GST_PAD_PROBE_TYPE_BUFFER, push_title_once, shared_ref (call->shared),
+                       shared_unref);
+    gst_object_unref (cp);
+  }
+  return TRUE;
+}
+
+static gboolean
+build_audio_send (TvMediaCall *call, GstBin *bin, GError **error)
+{
+  const TvMediaConfig *c = &call->cfg;
+  GstElement *src;
+  if (c->test_media) {
+    src = make_named ("audiotestsrc", "tv-audio-source", error);
+    if (src) {
+      /* 20 ms buffers at 48 kHz: one Opus frame each. */
+      g_object_set (src, "is-live", TRUE, "freq", 440.0, "volume", 0.2, "samplesperbuffer", 960, NULL);
+      gst_util_set_object_arg (G_OBJECT (src), "wave", "sine");
+    }
+  } else {
+    src = make_named ("autoaudiosrc", "tv-audio-source", error);
+  }
+  GstElement *conv = make_named ("audioconvert", NULL, error);
+  GstElement *res = make_named ("audioresample", NULL, error);
+  GstElement *vol = call->avolume = make_named ("volume", "tv-audio-mute", error);
+  GstElement *raw = capsfilter (caps_new ("audio/x-raw,rate=48000,channels=1"), error);
+  GstElement *q = make_named ("queue", NULL, error);
+  GstElement *enc = make_named ("opusenc", NULL, error);
+  GstElement *pay = make_named ("rtpopuspay", NULL, error);
+  GstElement *rtpcaps = capsfilter (
+    caps_new ("application/x-rtp,media=audio,encoding-name=OPUS,payload=%d,clock-rate=48000", AUDIO_PT),
+    error);
+  if (!src || !conv || !res || !vol || !raw || !q || !enc || !pay || !rtpcaps)
+    return FALSE;
+  g_object_set (q, "max-size-buffers", 4, "max-size-bytes", 0, "max-size-time", (guint64) 0, NULL);
+  gst_util_set_object_arg (G_OBJECT (q), "leaky", "downstream");
+  g_object_set (enc, "bitrate", 32000, "frame-size", 20, "inband-fec", TRUE, "packet-loss-percentage", 10,
+                NULL);
+  gst_util_set_object_arg (G_OBJECT (enc), "audio-type", "voice");
+  g_object_set (pay, "pt", AUDIO_PT, NULL);
+  if (!link_chain (bin, error, (GstElement *[]){ src, conv, res, vol, raw, q, enc, pay, rtpcaps, NULL }))
+    return FALSE;
+  GstWebRTCRTPTransceiver *trans = link_to_webrtc (rtpcaps, call->webrtc, error);
+  if (!trans)
+    return FALSE;
+  gst_object_unref (trans);
+  return TRUE;
+}
+
+static gboolean
+build_pipeline (TvMediaCall *call, GError **error)
+{
+  TvMediaShared *sh = call->shared;
+  const TvMediaConfig *c = &call->cfg;
+  call->pipeline = gst_pipeline_new ("tv-call");
+  GstBin *bin = GST_BIN (call->pipeline);
+
+  call->webrtc = make_named ("webrtcbin", "tv-webrtc", error);
+  if (!call->webrtc)
+    return FALSE;
+  gst_bin_add (bin, call->webrtc);
+  g_object_set (call->webrtc, "latency", c->latency_ms, NULL);
+  gst_util_set_object_arg (G_OBJECT (call->webrtc), "bundle-policy", "max-bundle");
+  if (c->stun_server)
+    g_object_set (call->webrtc, "stun-server", c->stun_server, NULL);
+  if (c->turn_server)
+    g_object_set (call->webrtc, "turn-server", c->turn_server, NULL);
+
+  GObject *ice = NULL;
+  g_object_get (call->webrtc, "ice-agent", &ice, NULL);
+  if (!ice) {
+    g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_PIPELINE, "webrtcbin has no ICE agent");
+    return FALSE;
+  }
+  /* libnice asks the LAN router for UPnP port mappings by default: SSDP
+   * multicast on every interface and a slower start. STUN/TURN is our way
+   * through NATs, so switch it off. */
+  GObject *agent = NULL;
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent"))
+    g_object_get (ice, "agent", &agent, NULL);
+  if (agent) {
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (agent), "upnp"))
+      g_object_set (agent, "upnp", FALSE, NULL);
+    g_object_unref (agent);
+  }
+  /* libnice skips loopback (and veth/docker) interfaces when it gathers; an
+   * explicit address list makes ICE use exactly these, and must be in place
+   * before negotiation starts. */
+  if (c->local_addresses) {
+    for (guint i = 0; c->local_addresses[i]; i++) {
+      gboolean ok = FALSE;
+      if (g_hostname_is_ip_address (c->local_addresses[i]))
+        g_signal_emit_by_name (ice, "add-local-ip-address", c->local_addresses[i], &ok);
+      if (!ok) {
+        g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_PIPELINE, "cannot use local address '%s' for ICE",
+                     c->local_addresses[i]);
+        g_object_unref (ice);
+        return FALSE;
+      }
+    }
+  }
+  g_object_unref (ice);
+
+  g_signal_connect_data (call->webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate), shared_ref (sh),
+                         shared_unref_closure, 0);
+  g_signal_connect_data (call->webrtc, "notify::connection-state", G_CALLBACK (on_connection_state),
+                         shared_ref (sh), shared_unref_closure, 0);
+  g_signal_connect_data (call->webrtc, "notify::ice-connection-state", G_CALLBACK (on_ice_connection_state),
+                         shared_ref (sh), shared_unref_closure, 0);
+  g_signal_connect_data (call->webrtc, "pad-added", G_CALLBACK (on_pad_added), shared_ref (sh),
+                         shared_unref_closure, 0);
+
+  /* Video first: m-line 0 is video, m-line 1 audio. */
+  if (!build_video_send (call, bin, error) || !build_audio_send (call, bin, error))
+    return FALSE;
+
+  GstBus *bus = gst_pipeline_get_bus (GST_PIPELINE (call->pipeline));
+  call->bus_source = gst_bus_create_watch (bus);
+  g_source_set_callback (call->bus_source, G_SOURCE_FUNC (on_bus_message), shared_ref (sh), shared_unref);
+  g_source_attach (call->bus_source, sh->context);
+  gst_object_unref (bus);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------------
+ * Public API
+ */
+
+TvMediaCall *
+tv_media_call_new (const TvMediaConfig *cfg, const TvMediaCallbacks *callbacks, gpointer user_data,
+                   GError **error)
+{
+  g_return_val_if_fail (cfg != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!tv_media_check_plugins (cfg, error))
+    return NULL;
+  if (!cfg->test_media) {
+    if (!have_device ("Video/Source")) {
+      g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_DEVICE,
+                   "no camera found (use --test-media for a synthetic picture)");
+      return NULL;
+    }
+    if (!have_device ("Audio/Source")) {
+      g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_DEVICE,
+                   "no microphone found (use --test-media for a synthetic tone)");
+      return NULL;
+    }
+  }
+
+  TvMediaCall *call = g_new0 (TvMediaCall, 1);
+  call->cfg = *cfg;
+  call->stun_server = g_strdup (cfg->stun_server);
+  call->turn_server = g_strdup (cfg->turn_server);
+  call->window_title = g_strdup (cfg->window_title);
+  call->local_addresses = g_strdupv ((char **) cfg->local_addresses);
+  call->cfg.stun_server = call->stun_server;
+  call->cfg.turn_server = call->turn_server;
+  call->cfg.window_title = call->window_title;
+  call->cfg.local_addresses = (const char *const *) call->local_addresses;
+  if (call->cfg.width <= 0 || call->cfg.height <= 0) {
+    call->cfg.width = DEFAULT_WIDTH;
+    call->cfg.height = DEFAULT_HEIGHT;
+  }
+  if (call->cfg.framerate <= 0)
+    call->cfg.framerate = DEFAULT_FRAMERATE;
+  if (call->cfg.video_bitrate_kbps == 0)
+    call->cfg.video_bitrate_kbps = DEFAULT_VIDEO_KBPS;
+  if (call->cfg.latency_ms == 0)
+    call->cfg.latency_ms = DEFAULT_LATENCY_MS;
+  if (callbacks)
+    call->cb = *callbacks;
+  call->user_data = user_data;
+  call->pending = g_ptr_array_new_with_free_func (pending_free);
+  call->state = TV_MEDIA_STATE_NEW;
+  call->snap.rtt_ms = -1;
+
+  TvMediaShared *sh = g_new0 (TvMediaShared, 1);
+  g_atomic_ref_count_init (&sh->ref);
+  g_mutex_init (&sh->lock);
+  sh->context = g_main_context_ref_thread_default ();
+  sh->call = call;
+  sh->headless = call->cfg.headless;
+  sh->width = call->cfg.width;
+  sh->height = call->cfg.height;
+  sh->window_title = g_strdup (call->cfg.window_title);
+  call->shared = sh;
+
+  if (!build_pipeline (call, error)) {
+    if (error && !*error)
+      g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_PIPELINE, "cannot build the call pipeline");
+    tv_media_call_free (call);
+    return NULL;
+  }
+  return call;
+}
+
+gboolean
+tv_media_call_start (TvMediaCall *call, gboolean offerer, GError **error)
+{
+  g_return_val_if_fail (call != NULL, FALSE);
+  g_return_val_if_fail (!call->started, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  call->started = TRUE;
+  call->offerer = offerer;
+  call->snap.started_us = g_get_monotonic_time ();
+  if (gst_element_set_state (call->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    /* The reason is on the bus; the watch has not seen it yet. */
+    GstBus *bus = gst_pipeline_get_bus (GST_PIPELINE (call->pipeline));
+    GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    TvMediaErrorCode code = TV_MEDIA_ERR_PIPELINE;
+    char *why = NULL;
+    if (msg) {
+      GError *err = NULL;
+      gst_message_parse_error (msg, &err, NULL);
+      code = classify_error (msg, err);
+      why = g_strdup_printf ("%s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), err->message);
+      g_error_free (err);
+      gst_message_unref (msg);
+    }
+    gst_object_unref (bus);
+    gst_element_set_state (call->pipeline, GST_STATE_NULL);
+    call->failed = TRUE;
+    g_set_error (error, TV_MEDIA_ERROR, code, "cannot start the call pipeline%s%s", why ? ": " : "",
+                 why ? why : "");
+    g_free (why);
+    return FALSE;
+  }
+
+  call->stats_source = g_timeout_source_new (STATS_INTERVAL_MS);
+  g_source_set_callback (call->stats_source, on_stats_timer, shared_ref (call->shared), shared_unref);
+  g_source_attach (call->stats_source, call->shared->context);
+
+  /* The offer is created here, exactly once per call, rather than on
+   * on-negotiation-needed (which webrtcbin may emit more than once). */
+  if (offerer) {
+    call->neg = NEG_CREATING_OFFER;
+    GstPromise *p = gst_promise_new_with_change_func (
+      on_description_created, promise_ctx_new (call->shared, call->webrtc, TRUE), promise_ctx_free);
+    g_signal_emit_by_name (call->webrtc, "create-offer", NULL, p);
+    gst_promise_unref (p);
+  }
+  return TRUE;
+}
+
+static void
+emit_candidate (TvMediaCall *call, guint mline, const char *candidate)
+{
+  /* webrtcbin wants the attribute value, without "a=". */
+  if (g_str_has_prefix (candidate, "a="))
+    candidate += 2;
+  g_signal_emit_by_name (call->webrtc, "add-ice-candidate", mline, candidate);
+}
+
+gboolean
+tv_media_call_set_remote_sdp (TvMediaCall *call, const char *type, const char *sdp, GError **error)
+{
+  g_return_val_if_fail (call != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  gboolean is_offer = g_strcmp0 (type, "offer") == 0;
+  gboolean is_answer = g_strcmp0 (type, "answer") == 0;
+  if (!is_offer && !is_answer) {
+    g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_BAD_SDP, "bad SDP: type must be offer or answer");
+    return FALSE;
+  }
+  if (!call->started || call->failed) {
+    g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_WRONG_STATE, "the call is %s",
+                 call->failed ? "failed" : "not started");
+    return FALSE;
+  }
+  if (is_answer && call->neg != NEG_HAVE_LOCAL_OFFER) {
+    g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_WRONG_STATE, "answer received but no offer is pending");
+    return FALSE;
+  }
+  if (is_offer && (call->offerer || (call->neg != NEG_IDLE && call->neg != NEG_STABLE))) {
+    g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_WRONG_STATE, "offer received %s",
+                 call->offerer ? "by the offering side" : "while a negotiation is in progress");
+    return FALSE;
+  }
+
+  GstSDPMessage *msg = tv_media_sdp_validate (type, sdp, is_answer ? call->local_mlines : 0, error);
+  if (!msg)
+    return FALSE;
+  g_debug ("remote %s:\n%s", type, sdp);
+  guint mlines = gst_sdp_message_medias_len (msg);
+  GstWebRTCSessionDescription *desc =
+    gst_webrtc_session_description_new (is_offer ? GST_WEBRTC_SDP_TYPE_OFFER : GST_WEBRTC_SDP_TYPE_ANSWER, msg);
+  GstPromise *p = gst_promise_new_with_change_func (
+    on_remote_description_set, promise_ctx_new (call->shared, call->webrtc, is_offer), promise_ctx_free);
+  g_signal_emit_by_name (call->webrtc, "set-remote-description", desc, p);
+  gst_promise_unref (p);
+  gst_webrtc_session_description_free (desc);
+
+  call->neg = is_offer ? NEG_ANSWERING : NEG_STABLE;
+  call->remote_mlines = mlines;
+  call->remote_set = TRUE;
+  /* webrtcbin runs queued operations in order: these follow the description. */
+  for (guint i = 0; i < call->pending->len; i++) {
+    PendingCandidate *pc = g_ptr_array_index (call->pending, i);
+    if (pc->mline < mlines)
+      emit_candidate (call, pc->mline, pc->candidate);
+    else
+      g_message ("dropping a queued candidate for m-line %u (the description has %u)", pc->mline, mlines);
+  }
+  g_ptr_array_set_size (call->pending, 0);
+  return TRUE;
+}
+
+gboolean
+tv_media_call_add_remote_candidate (TvMediaCall *call, guint mline_index, const char *candidate,
+                                    GError **error)
+{
+  g_return_val_if_fail (call != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* End of candidates: libnice needs no marker, it keeps checking what it has. */
+  if (!candidate || !*candidate)
+    return TRUE;
+  if (!tv_media_candidate_validate (mline_index, candidate, error))
+    return FALSE;
+  if (call->remote_set && mline_index >= call->remote_mlines) {
+    g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_BAD_CANDIDATE,
+                 "bad ICE candidate: sdpMLineIndex %u but the description has %u m-lines", mline_index,
+                 call->remote_mlines);
+    return FALSE;
+  }
+  if (call->remote_set) {
+    emit_candidate (call, mline_index, candidate);
+    return TRUE;
+  }
+  if (call->pending->len >= MAX_PENDING_CANDIDATES) {
+    g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_BAD_CANDIDATE,
+                 "bad ICE candidate: more than %d before the remote description", MAX_PENDING_CANDIDATES);
+    return FALSE;
+  }
+  PendingCandidate *pc = g_new0 (PendingCandidate, 1);
+  pc->mline = mline_index;
+  pc->candidate = g_strdup (candidate);
+  g_ptr_array_add (call->pending, pc);
+  return TRUE;
+}
+
+void
+tv_media_call_set_audio_muted (TvMediaCall *call, gboolean muted)
+{
+  g_return_if_fail (call != NULL);
+  g_object_set (call->avolume, "mute", muted, NULL);
+}
+
+void
+tv_media_call_set_video_muted (TvMediaCall *call, gboolean muted)
+{
+  g_return_if_fail (call != NULL);
+  /* No contrast, no colour, lowest brightness: black frames, same rate, so
+   * the peer's decoder and statistics keep going. Defaults = passthrough. */
+  g_object_set (call->vbalance, "contrast", muted ? 0.0 : 1.0, "saturation", muted ? 0.0 : 1.0,
+                "brightness", muted ? -1.0 : 0.0, NULL);
+}
+
+void
+tv_media_call_get_stats (TvMediaCall *call, TvMediaStats *out)
+{
+  g_return_if_fail (call != NULL && out != NULL);
+  *out = call->snap;
+  g_mutex_lock (&call->shared->lock);
+  out->video_frames_decoded = call->shared->video_frames;
+  out->audio_buffers_decoded = call->shared->audio_buffers;
+  out->video_frames_sent = call->shared->frames_sent;
+  out->first_remote_frame_us = call->shared->first_frame_us;
+  g_mutex_unlock (&call->shared->lock);
+}
+
+TvMediaState
+tv_media_call_get_state (TvMediaCall *call)
+{
+  g_return_val_if_fail (call != NULL, TV_MEDIA_STATE_CLOSED);
+  return call->state;
+}
+
+void
+tv_media_call_free (TvMediaCall *call)
+{
+  if (!call)
+    return;
+  TvMediaShared *sh = call->shared;
+  /* From here on queued idles find no call, and streaming threads stop acting. */
+  sh->call = NULL;
+  g_atomic_int_set (&sh->closing, 1);
+  if (call->bus_source) {
+    g_source_destroy (call->bus_source);
+    g_clear_pointer (&call->bus_source, g_source_unref);
+  }
+  if (call->stats_source) {
+    g_source_destroy (call->stats_source);
+    g_clear_pointer (&call->stats_source, g_source_unref);
+  }
+  /* Wait for a receive branch being built right now (see on_pad_added). */
+  g_mutex_lock (&sh->lock);
+  g_mutex_unlock (&sh->lock);
+  if (call->pipeline) {
+    if (call->webrtc)
+      g_signal_handlers_disconnect_by_data (call->webrtc, sh);
+    gst_element_set_state (call->pipeline, GST_STATE_NULL);
+    gst_object_unref (call->pipeline);
+  }
+  g_ptr_array_free (call->pending, TRUE);
+  g_free (call->stun_server);
+  g_free (call->turn_server);
+  g_free (call->window_title);
+  g_strfreev (call->local_addresses);
+  g_free (call);
+  shared_unref (sh);
+}

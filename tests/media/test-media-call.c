@@ -1,0 +1,636 @@
+/* test-media-call.c — two TvMediaCalls in one process, wired back to back.
+ *
+ * What: a real VP8+Opus call over loopback ICE (127.0.0.1 only), with SDP and
+ * candidates carried between the two calls through the main loop the way the
+ * client carries them over signaling; checks that frames are decoded both
+ * ways, that bad input is refused with the right error codes and leaves the
+ * call usable, and that freeing a call at any point is quiet.
+ *
+ * Threading: everything runs on the test's main context; a watchdog thread
+ * aborts the test binary if a test hangs (including a deadlock inside
+ * GStreamer, which a main-loop timeout could not catch).
+ */
+#define G_LOG_DOMAIN "test-media"
+
+#include <string.h>
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "media/tv-media.h"
+
+#define WAIT_TIMEOUT_MS 20000
+#define WATCHDOG_S 60
+
+static const char *const loopback[] = { "127.0.0.1", NULL };
+
+/* ---- watchdog ----------------------------------------------------------- */
+
+static GMutex wd_lock;
+static GCond wd_cond;
+static gboolean wd_stop;
+static GThread *wd_thread;
+
+static gpointer
+watchdog_main (gpointer data)
+{
+  const char *name = data;
+  gint64 deadline = g_get_monotonic_time () + WATCHDOG_S * G_TIME_SPAN_SECOND;
+  g_mutex_lock (&wd_lock);
+  while (!wd_stop)
+    if (!g_cond_wait_until (&wd_cond, &wd_lock, deadline) && !wd_stop) {
+      g_printerr ("watchdog: test %s stuck for %d s, aborting\n", name, WATCHDOG_S);
+      abort ();
+    }
+  g_mutex_unlock (&wd_lock);
+  return NULL;
+}
+
+static void
+watchdog_start (void)
+{
+  wd_stop = FALSE;
+  wd_thread = g_thread_new ("watchdog", watchdog_main, (gpointer) g_test_get_path ());
+}
+
+static void
+watchdog_stop (void)
+{
+  g_mutex_lock (&wd_lock);
+  wd_stop = TRUE;
+  g_cond_signal (&wd_cond);
+  g_mutex_unlock (&wd_lock);
+  g_thread_join (wd_thread);
+}
+
+/* ---- a peer ------------------------------------------------------------- */
+
+typedef struct Peer Peer;
+struct Peer {
+  const char *name;
+  TvMediaCall *call;
+  Peer *other;
+  gboolean freed;          /* set when we free the call: any callback after it fails */
+  gboolean relay_sdp;      /* pass local SDP to the other side (else keep it) */
+  gboolean relay_cand;     /* pass local candidates to the other side (else keep them) */
+  char *kept_sdp_type, *kept_sdp;
+  GPtrArray *kept_cands;   /* "mline\tcandidate" */
+  TvMediaState state;
+  guint errors;
+  gboolean first_frame;
+  guint sdp_count;
+};
+
+typedef struct {
+  Peer *to;
+  char *type;      /* SDP type, or NULL for a candidate */
+  char *text;
+  guint mline;
+} Relay;
+
+static void
+relay_free (gpointer data)
+{
+  Relay *r = data;
+  g_free (r->type);
+  g_free (r->text);
+  g_free (r);
+}
+
+/* Runs on the main loop, like a message arriving from signaling. */
+static gboolean
+relay_deliver (gpointer data)
+{
+  Relay *r = data;
+  GError *err = NULL;
+  if (!r->to->call)
+    return G_SOURCE_REMOVE;
+  gboolean ok = r->type ? tv_media_call_set_remote_sdp (r->to->call, r->type, r->text, &err)
+                        : tv_media_call_add_remote_candidate (r->to->call, r->mline, r->text, &err);
+  g_assert_no_error (err);
+  g_assert_true (ok);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+relay (Peer *to, const char *type, const char *text, guint mline)
+{
+  Relay *r = g_new0 (Relay, 1);
+  r->to = to;
+  r->type = g_strdup (type);
+  r->text = g_strdup (text);
+  r->mline = mline;
+  g_idle_add_full (G_PRIORITY_DEFAULT, relay_deliver, r, relay_free);
+}
+
+static void
+on_local_sdp (TvMediaCall *call, const char *type, const char *sdp, gpointer user_data)
+{
+  Peer *p = user_data;
+  g_assert_false (p->freed);
+  g_assert_true (call == p->call);
+  g_assert_nonnull (sdp);
+  g_assert_true (g_str_has_prefix (sdp, "v=0"));
+  p->sdp_count++;
+  if (p->relay_sdp && p->other) {
+    relay (p->other, type, sdp, 0);
+  } else {
+    g_free (p->kept_sdp_type);
+    g_free (p->kept_sdp);
+    p->kept_sdp_type = g_strdup (type);
+    p->kept_sdp = g_strdup (sdp);
+  }
+}
+
+static void
+on_local_candidate (TvMediaCall *call, guint mline, const char *candidate, gpointer user_data)
+{
+  Peer *p = user_data;
+  g_assert_false (p->freed);
+  g_assert_true (call == p->call);
+  if (p->relay_cand && p->other)
+    relay (p->other, NULL, candidate, mline);
+  else
+    g_ptr_array_add (p->kept_cands, g_strdup_printf ("%u\t%s", mline, candidate));
+}
+
+static void
+on_state (TvMediaCall *call, TvMediaState state, gpointer user_data)
+{
+  Peer *p = user_data;
+  g_assert_false (p->freed);
+  g_test_message ("%s: state %s", p->name, tv_media_state_to_string (state));
+  p->state = state;
+}
+
+static void
+on_error (TvMediaCall *call, const GError *error, gpointer user_data)
+{
+  Peer *p = user_data;
+  g_assert_false (p->freed);
+  g_test_message ("%s: error %d: %s", p->name, error->code, error->message);
+  p->errors++;
+}
+
+static void
+on_first_frame (TvMediaCall *call, gpointer user_data)
+{
+  Peer *p = user_data;
+  g_assert_false (p->freed);
+  p->first_frame = TRUE;
+}
+
+static const TvMediaCallbacks callbacks = {
+  .local_sdp = on_local_sdp,
+  .local_candidate = on_local_candidate,
+  .state_changed = on_state,
+  .error = on_error,
+  .first_remote_frame = on_first_frame,
+};
+
+static void
+peer_init (Peer *p, const char *name, Peer *other)
+{
+  memset (p, 0, sizeof *p);
+  p->name = name;
+  p->other = other;
+  p->relay_sdp = TRUE;
+  p->relay_cand = TRUE;
+  p->kept_cands = g_ptr_array_new_with_free_func (g_free);
+
+  TvMediaConfig cfg = { 0 };
+  cfg.test_media = TRUE;
+  cfg.headless = TRUE;
+  cfg.local_addresses = loopback;
+  GError *err = NULL;
+  p->call = tv_media_call_new (&cfg, &callbacks, p, &err);
+  g_assert_no_error (err);
+  g_assert_nonnull (p->call);
+}
+
+static void
+peer_free_call (Peer *p)
+{
+  p->freed = TRUE;
+  g_clear_pointer (&p->call, tv_media_call_free);
+}
+
+static void
+peer_clear (Peer *p)
+{
+  peer_free_call (p);
+  g_free (p->kept_sdp_type);
+  g_free (p->kept_sdp);
+  g_ptr_array_unref (p->kept_cands);
+}
+
+static void
+peer_start (Peer *p, gboolean offerer)
+{
+  GError *err = NULL;
+  g_assert_true (tv_media_call_start (p->call, offerer, &err));
+  g_assert_no_error (err);
+}
+
+/* Hands over what @from kept back to @to (SDP first or last). */
+static void
+flush_candidates (Peer *from, Peer *to)
+{
+  for (guint i = 0; i < from->kept_cands->len; i++) {
+    char **f = g_strsplit (g_ptr_array_index (from->kept_cands, i), "\t", 2);
+    relay (to, NULL, f[1], (guint) g_ascii_strtoull (f[0], NULL, 10));
+    g_strfreev (f);
+  }
+  g_ptr_array_set_size (from->kept_cands, 0);
+}
+
+/* ---- waiting on events -------------------------------------------------- */
+
+typedef gboolean (*Predicate) (gpointer data);
+
+static gboolean
+timed_out (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Iterates the main loop until @pred holds or @timeout_ms passes. */
+static gboolean
+wait_for (Predicate pred, gpointer data, guint timeout_ms)
+{
+  gboolean expired = FALSE;
+  guint id = g_timeout_add (timeout_ms, timed_out, &expired);
+  while (!pred (data) && !expired)
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (id);
+  return pred (data);
+}
+
+/* Dispatches everything that is ready now (queued idles), without blocking. */
+static void
+drain (void)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+typedef struct {
+  Peer *a, *b;
+  guint64 frames, buffers;
+} Pair;
+
+static gboolean
+both_decoded (gpointer data)
+{
+  Pair *pr = data;
+  TvMediaStats sa, sb;
+  tv_media_call_get_stats (pr->a->call, &sa);
+  tv_media_call_get_stats (pr->b->call, &sb);
+  return sa.video_frames_decoded >= pr->frames && sb.video_frames_decoded >= pr->frames
+         && sa.audio_buffers_decoded >= pr->buffers && sb.audio_buffers_decoded >= pr->buffers;
+}
+
+static gboolean
+both_connected (gpointer data)
+{
+  Pair *pr = data;
+  return pr->a->state == TV_MEDIA_STATE_CONNECTED && pr->b->state == TV_MEDIA_STATE_CONNECTED;
+}
+
+static gboolean
+stats_flow (gpointer data)
+{
+  Pair *pr = data;
+  TvMediaStats sa, sb;
+  tv_media_call_get_stats (pr->a->call, &sa);
+  tv_media_call_get_stats (pr->b->call, &sb);
+  return sa.bytes_sent > 0 && sa.bytes_received > 0 && sb.bytes_sent > 0 && sb.bytes_received > 0
+         && sa.bitrate_in_kbps > 0 && sb.bitrate_in_kbps > 0;
+}
+
+static gboolean
+has_sdp (gpointer data)
+{
+  return ((Peer *) data)->kept_sdp != NULL;
+}
+
+static void
+check_stats_json (Peer *p)
+{
+  TvMediaStats st;
+  tv_media_call_get_stats (p->call, &st);
+  char *json = tv_media_stats_to_json (&st);
+  g_test_message ("%s stats: %s", p->name, json);
+  JsonParser *parser = json_parser_new ();
+  GError *err = NULL;
+  g_assert_true (json_parser_load_from_data (parser, json, -1, &err));
+  g_assert_no_error (err);
+  JsonObject *o = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpint (json_object_get_int_member (o, "bytes_sent"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (o, "bytes_received"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (o, "packets_sent"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (o, "packets_received"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (o, "video_frames_decoded"), >=, 60);
+  g_assert_cmpint (json_object_get_int_member (o, "audio_buffers_decoded"), >=, 100);
+  g_assert_cmpint (json_object_get_int_member (o, "video_frames_sent"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (o, "packets_lost"), >=, 0);
+  g_assert_cmpfloat (json_object_get_double_member (o, "jitter_ms"), >=, 0);
+  g_assert_cmpfloat (json_object_get_double_member (o, "bitrate_in_kbps"), >, 0);
+  g_assert_cmpfloat (json_object_get_double_member (o, "bitrate_in_kbps"), <, 20000);
+  g_assert_true (json_object_has_member (o, "rtt_ms"));
+  gint64 first = json_object_get_int_member (o, "first_remote_frame_us");
+  gint64 started = json_object_get_int_member (o, "started_us");
+  g_assert_cmpint (started, >, 0);
+  g_assert_cmpint (first, >, started);
+  g_object_unref (parser);
+  g_free (json);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void
+test_plugins (void)
+{
+  GError *err = NULL;
+  TvMediaConfig cfg = { .test_media = TRUE, .headless = TRUE };
+  g_assert_true (tv_media_check_plugins (&cfg, &err));
+  g_assert_no_error (err);
+  cfg.headless = FALSE;
+  cfg.test_media = FALSE;
+  g_assert_true (tv_media_check_plugins (&cfg, &err));
+  g_assert_no_error (err);
+}
+
+static void
+test_call (void)
+{
+  Peer a, b;
+  watchdog_start ();
+  peer_init (&a, "doctor", &b);
+  peer_init (&b, "patient", &a);
+  peer_start (&b, FALSE);
+  peer_start (&a, TRUE);
+
+  Pair pr = { &a, &b, 60, 100 };
+  g_assert_true (wait_for (both_decoded, &pr, WAIT_TIMEOUT_MS));
+  g_assert_true (wait_for (both_connected, &pr, WAIT_TIMEOUT_MS));
+  g_assert_cmpint (tv_media_call_get_state (a.call), ==, TV_MEDIA_STATE_CONNECTED);
+  g_assert_cmpint (tv_media_call_get_state (b.call), ==, TV_MEDIA_STATE_CONNECTED);
+  g_assert_true (a.first_frame && b.first_frame);
+  g_assert_true (wait_for (stats_flow, &pr, WAIT_TIMEOUT_MS));
+  check_stats_json (&a);
+  check_stats_json (&b);
+
+  TvMediaStats sa, sb;
+  tv_media_call_get_stats (a.call, &sa);
+  tv_media_call_get_stats (b.call, &sb);
+  g_test_message ("first remote frame after start: offerer %.1f ms, answerer %.1f ms",
+                  (sa.first_remote_frame_us - sa.started_us) / 1000.0,
+                  (sb.first_remote_frame_us - sb.started_us) / 1000.0);
+  if (g_getenv ("TV_MEDIA_PRINT_SETUP"))
+    g_printerr ("first-frame-ms %.1f %.1f\n", (sa.first_remote_frame_us - sa.started_us) / 1000.0,
+                (sb.first_remote_frame_us - sb.started_us) / 1000.0);
+
+  /* Mute both ways: media keeps flowing (black frames, silent audio). */
+  tv_media_call_set_video_muted (a.call, TRUE);
+  tv_media_call_set_audio_muted (a.call, TRUE);
+  pr.frames = sb.video_frames_decoded + 15;
+  pr.buffers = sb.audio_buffers_decoded + 25;
+  g_assert_true (wait_for (both_decoded, &pr, WAIT_TIMEOUT_MS));
+  tv_media_call_set_video_muted (a.call, FALSE);
+  tv_media_call_set_audio_muted (a.call, FALSE);
+
+  g_assert_cmpuint (a.errors, ==, 0);
+  g_assert_cmpuint (b.errors, ==, 0);
+  g_assert_cmpuint (a.sdp_count, ==, 1);
+  g_assert_cmpuint (b.sdp_count, ==, 1);
+  peer_clear (&a);
+  peer_clear (&b);
+  drain ();
+  watchdog_stop ();
+}
+
+/* The offer with every line starting with @prefix removed. */
+static char *
+strip_lines (const char *sdp, const char *prefix)
+{
+  char **lines = g_strsplit (sdp, "\r\n", -1);
+  GString *out = g_string_new (NULL);
+  for (guint i = 0; lines[i]; i++)
+    if (*lines[i] && !g_str_has_prefix (lines[i], prefix))
+      g_string_append_printf (out, "%s\r\n", lines[i]);
+  g_strfreev (lines);
+  return g_string_free (out, FALSE);
+}
+
+static char *
+replace_once (const char *s, const char *from, const char *to)
+{
+  const char *at = strstr (s, from);
+  g_assert_nonnull (at);
+  return g_strdup_printf ("%.*s%s%s", (int) (at - s), s, to, at + strlen (from));
+}
+
+static void
+expect_sdp_error (Peer *p, const char *type, const char *sdp, int code)
+{
+  GError *err = NULL;
+  g_assert_false (tv_media_call_set_remote_sdp (p->call, type, sdp, &err));
+  g_assert_error (err, TV_MEDIA_ERROR, code);
+  g_test_message ("%s refused %s: %s", p->name, type, err->message);
+  g_clear_error (&err);
+}
+
+static void
+expect_candidate_error (Peer *p, guint mline, const char *cand)
+{
+  GError *err = NULL;
+  g_assert_false (tv_media_call_add_remote_candidate (p->call, mline, cand, &err));
+  g_assert_error (err, TV_MEDIA_ERROR, TV_MEDIA_ERR_BAD_CANDIDATE);
+  g_clear_error (&err);
+}
+
+static void
+test_bad_input (void)
+{
+  Peer a, b;
+  watchdog_start ();
+  peer_init (&a, "doctor", &b);
+  peer_init (&b, "patient", &a);
+  a.relay_sdp = FALSE;  /* keep the offer to play with it */
+  a.relay_cand = FALSE; /* and its candidates, to deliver them early */
+
+  /* Not started yet: nothing is accepted. */
+  expect_sdp_error (&b, "offer", "v=0\r\n", TV_MEDIA_ERR_WRONG_STATE);
+
+  peer_start (&b, FALSE);
+  peer_start (&a, TRUE);
+  /* The offer is being created: an answer now has nothing to answer. */
+  expect_sdp_error (&a, "answer", "v=0\r\n", TV_MEDIA_ERR_WRONG_STATE);
+  g_assert_true (wait_for (has_sdp, &a, WAIT_TIMEOUT_MS));
+  g_assert_cmpstr (a.kept_sdp_type, ==, "offer");
+  const char *offer = a.kept_sdp;
+
+  /* Wrong direction / wrong state. */
+  expect_sdp_error (&b, "answer", offer, TV_MEDIA_ERR_WRONG_STATE);
+  expect_sdp_error (&a, "offer", offer, TV_MEDIA_ERR_WRONG_STATE);
+  expect_sdp_error (&b, "pranswer", offer, TV_MEDIA_ERR_BAD_SDP);
+
+  /* Malformed offers. */
+  expect_sdp_error (&b, "offer", "", TV_MEDIA_ERR_BAD_SDP);
+  expect_sdp_error (&b, "offer", "garbage \x01\x02 not sdp at all", TV_MEDIA_ERR_BAD_SDP);
+  expect_sdp_error (&b, "offer", "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n", TV_MEDIA_ERR_BAD_SDP);
+  char *bad = strip_lines (offer, "a=fingerprint");
+  expect_sdp_error (&b, "offer", bad, TV_MEDIA_ERR_BAD_SDP);
+  g_free (bad);
+  bad = strip_lines (offer, "a=ice-ufrag");
+  expect_sdp_error (&b, "offer", bad, TV_MEDIA_ERR_BAD_SDP);
+  g_free (bad);
+  bad = strip_lines (offer, "a=mid");
+  expect_sdp_error (&b, "offer", bad, TV_MEDIA_ERR_BAD_SDP);
+  g_free (bad);
+  bad = strip_lines (offer, "m=audio");
+  expect_sdp_error (&b, "offer", bad, TV_MEDIA_ERR_BAD_SDP);
+  g_free (bad);
+  bad = replace_once (offer, "a=fingerprint:sha-256 ", "a=fingerprint:sha-256 ZZ:");
+  expect_sdp_error (&b, "offer", bad, TV_MEDIA_ERR_BAD_SDP);
+  g_free (bad);
+  bad = replace_once (offer, "VP8/90000", "VP9/90000");
+  expect_sdp_error (&b, "offer", bad, TV_MEDIA_ERR_BAD_SDP);
+  g_free (bad);
+  bad = replace_once (offer, "UDP/TLS/RTP/SAVPF", "RTP/AVP");
+  expect_sdp_error (&b, "offer", bad, TV_MEDIA_ERR_BAD_SDP);
+  g_free (bad);
+
+  /* Malformed candidates. */
+  expect_candidate_error (&b, 0, "garbage");
+  expect_candidate_error (&b, 0, "candidate:");
+  expect_candidate_error (&b, 0, "candidate:1 1 udp 2122260223 999.1.1.1 5000 typ host");
+  expect_candidate_error (&b, 0, "candidate:1 1 udp 2122260223 127.0.0.1 70000 typ host");
+  expect_candidate_error (&b, 0, "candidate:1 1 sctp 2122260223 127.0.0.1 5000 typ host");
+  expect_candidate_error (&b, 0, "candidate:1 1 udp -5 127.0.0.1 5000 typ host");
+  expect_candidate_error (&b, 0, "candidate:1 1 udp 1 127.0.0.1 5000 type host");
+  expect_candidate_error (&b, 0, "candidate:1 1 udp 1 127.0.0.1 5000 typ bogus");
+  expect_candidate_error (&b, 16, "candidate:1 1 udp 1 127.0.0.1 5000 typ host");
+  /* End of candidates is fine. */
+  GError *err = NULL;
+  g_assert_true (tv_media_call_add_remote_candidate (b.call, 0, "", &err));
+  g_assert_no_error (err);
+
+  /* Nothing above reached webrtcbin: a good negotiation still completes.
+   * The candidates go first, so they are queued until the offer is set. */
+  a.relay_sdp = TRUE;
+  a.relay_cand = TRUE;
+  flush_candidates (&a, &b);
+  relay (&b, "offer", offer, 0);
+
+  Pair pr = { &a, &b, 10, 20 };
+  g_assert_true (wait_for (both_decoded, &pr, WAIT_TIMEOUT_MS));
+  g_assert_true (wait_for (both_connected, &pr, WAIT_TIMEOUT_MS));
+  g_assert_cmpuint (a.errors, ==, 0);
+  g_assert_cmpuint (b.errors, ==, 0);
+
+  /* After the exchange: another answer is out of order, candidates for an
+   * m-line the description does not have are refused. */
+  expect_sdp_error (&a, "answer", offer, TV_MEDIA_ERR_WRONG_STATE);
+  expect_candidate_error (&b, 5, "candidate:1 1 udp 1 127.0.0.1 5000 typ host");
+
+  peer_clear (&a);
+  peer_clear (&b);
+  drain ();
+  watchdog_stop ();
+}
+
+static gboolean
+answer_seen (gpointer data)
+{
+  return ((Peer *) data)->sdp_count > 0;
+}
+
+static gboolean
+connecting_or_later (gpointer data)
+{
+  Peer *p = data;
+  return p->state >= TV_MEDIA_STATE_CONNECTING;
+}
+
+/* Freeing a call at each stage of a negotiation: no crash, no callback of the
+ * freed call afterwards (its callbacks assert), the other call unaffected. */
+static void
+test_free_midway (void)
+{
+  watchdog_start ();
+  for (int stage = 0; stage < 5; stage++) {
+    Peer a, b;
+    peer_init (&a, "doctor", &b);
+    peer_init (&b, "patient", &a);
+    switch (stage) {
+    case 0: /* built, never started */
+      peer_free_call (&a);
+      break;
+    case 1: /* offer being created */
+      peer_start (&b, FALSE);
+      peer_start (&a, TRUE);
+      peer_free_call (&a);
+      break;
+    case 2: /* offer applied, answer being created */
+      a.relay_sdp = FALSE;
+      peer_start (&b, FALSE);
+      peer_start (&a, TRUE);
+      g_assert_true (wait_for (has_sdp, &a, WAIT_TIMEOUT_MS));
+      g_assert_true (tv_media_call_set_remote_sdp (b.call, "offer", a.kept_sdp, NULL));
+      peer_free_call (&b);
+      break;
+    case 3: /* answer just handed over, ICE starting */
+      peer_start (&b, FALSE);
+      peer_start (&a, TRUE);
+      g_assert_true (wait_for (answer_seen, &b, WAIT_TIMEOUT_MS));
+      peer_free_call (&a);
+      break;
+    case 4: /* connecting: free both */
+      peer_start (&b, FALSE);
+      peer_start (&a, TRUE);
+      g_assert_true (wait_for (connecting_or_later, &a, WAIT_TIMEOUT_MS));
+      peer_free_call (&a);
+      peer_free_call (&b);
+      break;
+    }
+    /* Everything the freed call had queued runs now, and must stay silent. */
+    drain ();
+    peer_clear (&a);
+    peer_clear (&b);
+    drain ();
+  }
+  watchdog_stop ();
+}
+
+static void
+test_no_device (void)
+{
+  /* Only meaningful on a machine without camera (like CI). */
+  TvMediaConfig cfg = { .test_media = FALSE, .headless = TRUE, .local_addresses = loopback };
+  GError *err = NULL;
+  TvMediaCall *call = tv_media_call_new (&cfg, &callbacks, NULL, &err);
+  if (call) {
+    g_test_skip ("this machine has a camera and a microphone");
+    tv_media_call_free (call);
+    return;
+  }
+  g_assert_error (err, TV_MEDIA_ERROR, TV_MEDIA_ERR_DEVICE);
+  g_test_message ("no device: %s", err->message);
+  g_clear_error (&err);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/media/plugins", test_plugins);
+  g_test_add_func ("/media/call", test_call);
+  g_test_add_func ("/media/bad-input", test_bad_input);
+  g_test_add_func ("/media/free-midway", test_free_midway);
+  g_test_add_func ("/media/no-device", test_no_device);
+  return g_test_run ();
+}
