@@ -1,0 +1,536 @@
+/* tv-config.c — televisit-server configuration: flags (GOptionContext) and key file (GKeyFile).
+ *
+ * Why: one place that turns text (flags, file) into validated values, with error
+ * messages naming the offending key, so a bad configuration stops the daemon
+ * with a clear message (exit 1) instead of misbehaving later.
+ * Every value flows through tv_server_config_set(), whichever source it came
+ * from, so the file and the flags validate identically.
+ * Thread: main thread only, before the main loop starts.
+ */
+#define G_LOG_DOMAIN "tv-config"
+
+#include "server/tv-config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <gio/gio.h>
+
+G_DEFINE_QUARK (tv-server-config-error-quark, tv_server_config_error)
+
+#define GROUP "server"
+
+static const char *const known_keys[] = {
+  "data-dir", "listen", "port", "cert", "key", "hostname", "join-timeout",
+  "max-connections", "stun", "turn", "log-level", NULL
+};
+
+const char *
+tv_server_log_level_to_string (TvServerLogLevel level)
+{
+  switch (level) {
+  case TV_SERVER_LOG_ERROR: return "error";
+  case TV_SERVER_LOG_WARNING: return "warning";
+  case TV_SERVER_LOG_INFO: return "info";
+  case TV_SERVER_LOG_DEBUG: return "debug";
+  }
+  return "info";
+}
+
+/* A DNS name as it may appear in a certificate SAN: labels of letters, digits
+ * and '-', not starting or ending with '-', at most 63 bytes each, 253 total.
+ * Checked strictly because the name ends up in an X.509 extension. */
+static gboolean
+is_dns_name (const char *s)
+{
+  gsize len = strlen (s);
+  if (len == 0 || len > 253)
+    return FALSE;
+  gchar **labels = g_strsplit (s, ".", -1);
+  gboolean ok = TRUE;
+  for (gchar **l = labels; *l && ok; l++) {
+    gsize ll = strlen (*l);
+    if (ll == 0 || ll > 63 || (*l)[0] == '-' || (*l)[ll - 1] == '-') {
+      /* A single trailing dot (absolute name) is not accepted either: keep SANs canonical. */
+      ok = FALSE;
+      break;
+    }
+    for (const char *c = *l; *c; c++)
+      if (!g_ascii_isalnum (*c) && *c != '-')
+        ok = FALSE;
+  }
+  g_strfreev (labels);
+  return ok;
+}
+
+static gboolean
+parse_uint (const char *key, const char *value, guint64 min, guint64 max, guint *out, GError **error)
+{
+  guint64 v = 0;
+  g_autoptr (GError) local = NULL;
+  if (!g_ascii_string_to_unsigned (value, 10, min, max, &v, &local)) {
+    g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
+                 "%s: \"%s\" is not a whole number in %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT,
+                 key, value, min, max);
+    return FALSE;
+  }
+  *out = (guint) v;
+  return TRUE;
+}
+
+/* Validates one ICE server URL: scheme in @schemes, something after the colon. */
+static gboolean
+check_ice_url (const char *key, const char *url, const char *const *schemes, GError **error)
+{
+  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  const char *scheme = uri ? g_uri_get_scheme (uri) : NULL;
+  gboolean scheme_ok = FALSE;
+  for (const char *const *s = schemes; scheme && *s; s++)
+    if (g_ascii_strcasecmp (scheme, *s) == 0)
+      scheme_ok = TRUE;
+  /* stun:host:port has no authority: the host is in the path. */
+  const char *path = uri ? g_uri_get_path (uri) : NULL;
+  const char *host = uri ? g_uri_get_host (uri) : NULL;
+  if (!scheme_ok || ((!path || !*path) && (!host || !*host))) {
+    g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
+                 "%s: \"%s\" is not a %s URL (e.g. %s:%s.example.org:3478)",
+                 key, url, schemes[0], schemes[0], schemes[0]);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+check_pem_file (const char *key, const char *path, GError **error)
+{
+  if (!*path || !g_file_test (path, G_FILE_TEST_IS_REGULAR) || access (path, R_OK) != 0) {
+    g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
+                 "%s: \"%s\" is not a readable file", key, path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+set_url_list (TvServerConfig *cfg, const char *key, const char *const *urls, GError **error)
+{
+  static const char *const stun_schemes[] = { "stun", "stuns", NULL };
+  static const char *const turn_schemes[] = { "turn", "turns", NULL };
+  gboolean is_stun = g_str_equal (key, "stun");
+  for (const char *const *u = urls; *u; u++)
+    if (!check_ice_url (key, *u, is_stun ? stun_schemes : turn_schemes, error))
+      return FALSE;
+  char ***slot = is_stun ? &cfg->stun : &cfg->turn;
+  g_strfreev (*slot);
+  *slot = g_strdupv ((char **) urls);
+  return TRUE;
+}
+
+gboolean
+tv_server_config_set (TvServerConfig *cfg, const char *key, const char *value, GError **error)
+{
+  g_return_val_if_fail (cfg != NULL, FALSE);
+  g_return_val_if_fail (key != NULL, FALSE);
+  g_return_val_if_fail (value != NULL, FALSE);
+
+  guint u = 0;
+
+  if (g_str_equal (key, "data-dir")) {
+    if (!*value) {
+      g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
+                   "data-dir: must not be empty");
+      return FALSE;
+    }
+    g_free (cfg->data_dir);
+    cfg->data_dir = g_canonicalize_filename (value, NULL);
+  } else if (g_str_equal (key, "listen")) {
+    g_autoptr (GInetAddress) addr = g_inet_address_new_from_string (value);
+    if (!addr) {
+      g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
+                   "listen: \"%s\" is not an IPv4 or IPv6 address", value);
+      return FALSE;
+    }
+    g_free (cfg->listen);
+    cfg->listen = g_inet_address_to_string (addr);
+  } else if (g_str_equal (key, "port")) {
+    if (!parse_uint ("port", value, 0, 65535, &u, error))
+      return FALSE;
+    cfg->port = u;
+  } else if (g_str_equal (key, "join-timeout")) {
+    if (!parse_uint ("join-timeout", value, 1, 300, &u, error))
+      return FALSE;
+    cfg->join_timeout_s = u;
+  } else if (g_str_equal (key, "max-connections")) {
+    if (!parse_uint ("max-connections", value, 1, TV_SERVER_MAX_MAX_CONNECTIONS, &u, error))
+      return FALSE;
+    cfg->max_connections = u;
+  } else if (g_str_equal (key, "cert") || g_str_equal (key, "key")) {
+    if (!check_pem_file (key, value, error))
+      return FALSE;
+    char **slot = g_str_equal (key, "cert") ? &cfg->cert : &cfg->key;
+    g_free (*slot);
+    *slot = g_canonicalize_filename (value, NULL);
+  } else if (g_str_equal (key, "hostname")) {
+    if (!g_hostname_is_ip_address (value) && !is_dns_name (value)) {
+      g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
+                   "hostname: \"%s\" is neither a DNS name nor an IP address", value);
+      return FALSE;
+    }
+    g_free (cfg->hostname);
+    cfg->hostname = g_strdup (value);
+  } else if (g_str_equal (key, "stun") || g_str_equal (key, "turn")) {
+    const char *one[] = { value, NULL };
+    return set_url_list (cfg, key, one, error);
+  } else if (g_str_equal (key, "log-level")) {
+    static const TvServerLogLevel levels[] = {
+      TV_SERVER_LOG_ERROR, TV_SERVER_LOG_WARNING, TV_SERVER_LOG_INFO, TV_SERVER_LOG_DEBUG
+    };
+    gboolean found = FALSE;
+    for (gsize i = 0; i < G_N_ELEMENTS (levels); i++)
+      if (g_str_equal (value, tv_server_log_level_to_string (levels[i]))) {
+        cfg->log_level = levels[i];
+        found = TRUE;
+      }
+    if (!found) {
+      g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
+                   "log-level: \"%s\" is not one of error, warning, info, debug", value);
+      return FALSE;
+    }
+  } else {
+    g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
+                 "%s: unknown setting", key);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+TvServerConfig *
+tv_server_config_new_default (void)
+{
+  TvServerConfig *cfg = g_new0 (TvServerConfig, 1);
+  cfg->data_dir = g_strdup (TV_SERVER_DEFAULT_DATA_DIR);
+  cfg->listen = g_strdup (TV_SERVER_DEFAULT_LISTEN);
+  cfg->port = TV_SERVER_DEFAULT_PORT;
+  cfg->join_timeout_s = TV_SERVER_DEFAULT_JOIN_TIMEOUT;
+  cfg->max_connections = TV_SERVER_DEFAULT_MAX_CONNECTIONS;
+  cfg->stun = g_new0 (char *, 1);
+  cfg->turn = g_new0 (char *, 1);
+  cfg->log_level = TV_SERVER_LOG_INFO;
+  /* The machine's name is only a default: skip it if it could not go into a SAN. */
+  const char *host = g_get_host_name ();
+  if (host && (is_dns_name (host) || g_hostname_is_ip_address (host)))
+    cfg->hostname = g_strdup (host);
+  return cfg;
+}
+
+void
+tv_server_config_free (TvServerConfig *cfg)
+{
+  if (!cfg)
+    return;
+  g_free (cfg->config_file);
+  g_free (cfg->data_dir);
+  g_free (cfg->listen);
+  g_free (cfg->cert);
+  g_free (cfg->key);
+  g_free (cfg->hostname);
+  g_strfreev (cfg->stun);
+  g_strfreev (cfg->turn);
+  g_free (cfg);
+}
+
+gboolean
+tv_server_config_load_file (TvServerConfig *cfg, const char *path, GError **error)
+{
+  g_return_val_if_fail (cfg != NULL, FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autoptr (GError) local = NULL;
+  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local)) {
+    g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_FILE,
+                 "config %s: %s", path, local->message);
+    return FALSE;
+  }
+
+  g_auto (GStrv) groups = g_key_file_get_groups (kf, NULL);
+  for (char **g = groups; *g; g++)
+    if (!g_str_equal (*g, GROUP)) {
+      g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_FILE,
+                   "config %s: unknown group [%s] (only [" GROUP "] is read)", path, *g);
+      return FALSE;
+    }
+  if (!g_key_file_has_group (kf, GROUP))
+    return TRUE; /* an empty file is a valid (if pointless) configuration */
+
+  g_auto (GStrv) keys = g_key_file_get_keys (kf, GROUP, NULL, NULL);
+  for (char **k = keys; keys && *k; k++) {
+    if (!g_strv_contains (known_keys, *k)) {
+      g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
+                   "config %s: %s: unknown key in [" GROUP "]", path, *k);
+      return FALSE;
+    }
+    g_autoptr (GError) kerr = NULL;
+    gboolean ok;
+    if (g_str_equal (*k, "stun") || g_str_equal (*k, "turn")) {
+      /* A list: "stun = stun:a:3478;stun:b:3478" (GKeyFile list syntax). */
+      g_auto (GStrv) list = g_key_file_get_string_list (kf, GROUP, *k, NULL, &kerr);
+      ok = list && set_url_list (cfg, *k, (const char *const *) list, &kerr);
+    } else {
+      g_autofree char *v = g_key_file_get_string (kf, GROUP, *k, &kerr);
+      ok = v && tv_server_config_set (cfg, *k, g_strstrip (v), &kerr);
+    }
+    if (!ok) {
+      g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
+                   "config %s: %s%s%s", path,
+                   kerr && kerr->domain == TV_SERVER_CONFIG_ERROR ? "" : *k,
+                   kerr && kerr->domain == TV_SERVER_CONFIG_ERROR ? "" : ": ",
+                   kerr ? kerr->message : "invalid value");
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* Flag values are kept as text until the file has been applied, then fed to
+ * tv_server_config_set() in table order, so flags override the file. */
+typedef struct {
+  char *config, *data_dir, *listen, *port, *cert, *key, *hostname;
+  char *join_timeout, *max_connections, *log_level;
+  char **stun, **turn;
+  gboolean help, version;
+} RawFlags;
+
+static void
+raw_flags_clear (RawFlags *r)
+{
+  g_free (r->config);
+  g_free (r->data_dir);
+  g_free (r->listen);
+  g_free (r->port);
+  g_free (r->cert);
+  g_free (r->key);
+  g_free (r->hostname);
+  g_free (r->join_timeout);
+  g_free (r->max_connections);
+  g_free (r->log_level);
+  g_strfreev (r->stun);
+  g_strfreev (r->turn);
+}
+
+TvServerConfig *
+tv_server_config_from_args (int argc, char **argv, TvServerConfigAction *action, GError **error)
+{
+  g_return_val_if_fail (action != NULL, NULL);
+
+  RawFlags raw = { 0 };
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &raw.config, "Key file to read", "FILE" },
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &raw.data_dir, "Data directory", "DIR" },
+    { "listen", 'l', 0, G_OPTION_ARG_STRING, &raw.listen, "Listen address", "ADDR" },
+    { "port", 'p', 0, G_OPTION_ARG_STRING, &raw.port, "Port", "PORT" },
+    { "cert", 0, 0, G_OPTION_ARG_FILENAME, &raw.cert, "Certificate PEM", "FILE" },
+    { "key", 0, 0, G_OPTION_ARG_FILENAME, &raw.key, "Private key PEM", "FILE" },
+    { "hostname", 0, 0, G_OPTION_ARG_STRING, &raw.hostname, "Extra SAN", "NAME" },
+    { "join-timeout", 0, 0, G_OPTION_ARG_STRING, &raw.join_timeout, "Join timeout", "SECONDS" },
+    { "max-connections", 0, 0, G_OPTION_ARG_STRING, &raw.max_connections, "Connection limit", "N" },
+    { "stun", 0, 0, G_OPTION_ARG_STRING_ARRAY, &raw.stun, "STUN URL", "URL" },
+    { "turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &raw.turn, "TURN URL", "URL" },
+    { "log-level", 0, 0, G_OPTION_ARG_STRING, &raw.log_level, "Log level", "LEVEL" },
+    { "version", 'V', 0, G_OPTION_ARG_NONE, &raw.version, "Print the version", NULL },
+    { "help", 'h', 0, G_OPTION_ARG_NONE, &raw.help, "Print the manual", NULL },
+    { NULL }
+  };
+  const struct { const char *key; char **value; } scalar[] = {
+    { "data-dir", &raw.data_dir }, { "listen", &raw.listen }, { "port", &raw.port },
+    { "cert", &raw.cert }, { "key", &raw.key }, { "hostname", &raw.hostname },
+    { "join-timeout", &raw.join_timeout }, { "max-connections", &raw.max_connections },
+    { "log-level", &raw.log_level },
+  };
+
+  TvServerConfig *cfg = NULL;
+  GOptionContext *ctx = g_option_context_new (NULL);
+  /* Our own --help prints the full manual; GOption's short one would hide it. */
+  g_option_context_set_help_enabled (ctx, FALSE);
+  g_option_context_add_main_entries (ctx, entries, NULL);
+
+  /* g_option_context_parse edits the vector it is given: work on a copy. */
+  g_auto (GStrv) args = g_new0 (char *, argc + 1);
+  for (int i = 0; i < argc; i++)
+    args[i] = g_strdup (argv[i]);
+  char **parse_args = g_memdup2 (args, sizeof (char *) * (argc + 1));
+  int parse_argc = argc;
+  g_autoptr (GError) local = NULL;
+
+  if (!g_option_context_parse (ctx, &parse_argc, &parse_args, &local)) {
+    g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_USAGE, "%s", local->message);
+    goto out;
+  }
+  if (parse_argc > 1) {
+    g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_USAGE,
+                 "unexpected argument \"%s\" (see --help)", parse_args[1]);
+    goto out;
+  }
+
+  cfg = tv_server_config_new_default ();
+  if (raw.help || raw.version) {
+    *action = raw.help ? TV_SERVER_CONFIG_HELP : TV_SERVER_CONFIG_VERSION;
+    goto out;
+  }
+  *action = TV_SERVER_CONFIG_RUN;
+
+  if (raw.config) {
+    cfg->config_file = g_strdup (raw.config);
+    if (!tv_server_config_load_file (cfg, raw.config, error))
+      goto fail;
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS (scalar); i++) {
+    if (!*scalar[i].value)
+      continue;
+    g_autoptr (GError) ferr = NULL;
+    if (!tv_server_config_set (cfg, scalar[i].key, *scalar[i].value, &ferr)) {
+      g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID, "--%s", ferr->message);
+      goto fail;
+    }
+  }
+  if (raw.stun || raw.turn) {
+    g_autoptr (GError) ferr = NULL;
+    if ((raw.stun && !set_url_list (cfg, "stun", (const char *const *) raw.stun, &ferr)) ||
+        (raw.turn && !set_url_list (cfg, "turn", (const char *const *) raw.turn, &ferr))) {
+      g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID, "--%s", ferr->message);
+      goto fail;
+    }
+  }
+  if ((cfg->cert == NULL) != (cfg->key == NULL)) {
+    g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
+                 "%s: --cert and --key must be given together (or neither, to use a generated certificate)",
+                 cfg->cert ? "key" : "cert");
+    goto fail;
+  }
+  goto out;
+
+fail:
+  g_clear_pointer (&cfg, tv_server_config_free);
+out:
+  g_free (parse_args); /* the strings belong to args */
+  g_option_context_free (ctx);
+  raw_flags_clear (&raw);
+  return cfg;
+}
+
+gboolean
+tv_server_config_prepare_data_dir (const TvServerConfig *cfg, GError **error)
+{
+  g_return_val_if_fail (cfg != NULL, FALSE);
+  if (g_mkdir_with_parents (cfg->data_dir, 0700) != 0) {
+    int e = errno;
+    g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_IO,
+                 "data-dir: cannot create %s: %s", cfg->data_dir, g_strerror (e));
+    return FALSE;
+  }
+  if (!g_file_test (cfg->data_dir, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_IO,
+                 "data-dir: %s is not a directory", cfg->data_dir);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+char *
+tv_server_config_help_text (void)
+{
+  return g_strdup_printf (
+"NAME\n"
+"    televisit-server - Televisit consult signaling server (WebSocket over TLS)\n"
+"\n"
+"SYNOPSIS\n"
+"    televisit-server [--config FILE] [--data-dir DIR] [--listen ADDR] [--port PORT]\n"
+"                     [--cert FILE --key FILE] [--hostname NAME] [--join-timeout SECONDS]\n"
+"                     [--max-connections N] [--stun URL]... [--turn URL]...\n"
+"                     [--log-level LEVEL]\n"
+"    televisit-server --help | --version\n"
+"\n"
+"DESCRIPTION\n"
+"    Serves the Televisit consult protocol (WebSocket subprotocol televisit.v1) on\n"
+"    wss://ADDR:PORT/. A doctor and a patient join a consult with their join tokens\n"
+"    (created with televisitctl); the server pairs them, relays their WebRTC offer,\n"
+"    answer and ICE candidates, and records the consult's progress and connected\n"
+"    time in the session store. Media never passes through the server.\n"
+"    When listening, it prints one line to standard output:\n"
+"        listening on wss://ADDR:PORT/\n"
+"    Logs go to standard error. Tokens are never logged.\n"
+"\n"
+"OPTIONS\n"
+"    -c, --config FILE       Read settings from FILE first (see CONFIGURATION FILE).\n"
+"                            Flags given on the command line override the file.\n"
+"    -d, --data-dir DIR      Data directory, created mode 0700 if missing.\n"
+"                            Default: %s\n"
+"    -l, --listen ADDR       IPv4 or IPv6 address to listen on. 0.0.0.0 and :: mean\n"
+"                            every address. Default: %s\n"
+"    -p, --port PORT         TCP port, 0..65535; 0 picks any free port (the real\n"
+"                            port is printed). Default: %d\n"
+"        --cert FILE         PEM certificate (chain) to serve. Needs --key.\n"
+"        --key FILE          PEM private key of --cert. Needs --cert.\n"
+"                            Default: neither; a self-signed P-256 certificate is\n"
+"                            generated on first start in DIR/tls/ and reused.\n"
+"        --hostname NAME     Extra DNS name or IP address put in the generated\n"
+"                            certificate (besides localhost, 127.0.0.1, ::1).\n"
+"                            Default: this machine's host name.\n"
+"        --join-timeout SECONDS\n"
+"                            Time a new connection has to send its join, 1..300.\n"
+"                            Default: %d\n"
+"        --max-connections N Simultaneous WebSocket connections, 1..%d; more are\n"
+"                            refused at the handshake. Default: %d\n"
+"        --stun URL          STUN server for clients (stun:HOST[:PORT]); repeatable.\n"
+"                            Default: none.\n"
+"        --turn URL          TURN server for clients (turn:HOST[:PORT][?transport=udp]);\n"
+"                            repeatable. Default: none.\n"
+"        --log-level LEVEL   error, warning, info or debug. SDP is logged only at\n"
+"                            debug. Default: info\n"
+"    -V, --version           Print the version and exit.\n"
+"    -h, --help              Print this manual and exit.\n"
+"\n"
+"CONFIGURATION FILE\n"
+"    A key file with one group, [server]; keys are the long option names.\n"
+"    Lists (stun, turn) are separated by ';'. Unknown keys are errors.\n"
+"    Example:\n"
+"        [server]\n"
+"        data-dir = /var/lib/televisit\n"
+"        listen = 0.0.0.0\n"
+"        port = 8443\n"
+"        hostname = consult.example.org\n"
+"        join-timeout = 10\n"
+"        max-connections = 4096\n"
+"        stun = stun:stun.example.org:3478\n"
+"        log-level = info\n"
+"\n"
+"FILES\n"
+"    DIR/televisit.db        Session store (SQLite), mode 0600.\n"
+"    DIR/tls/cert.pem        Generated self-signed certificate; give it to clients\n"
+"                            as their CA file.\n"
+"    DIR/tls/key.pem         Its private key, mode 0600.\n"
+"\n"
+"SIGNALS\n"
+"    SIGINT, SIGTERM         Graceful shutdown: connected clients get error 5001,\n"
+"                            open connected intervals are closed in the store,\n"
+"                            then the server exits 0.\n"
+"\n"
+"EXIT STATUS\n"
+"    0   normal shutdown (or --help / --version)\n"
+"    1   configuration or start-up error (bad setting, data directory, store,\n"
+"        TLS material, or the address/port cannot be listened on); the message\n"
+"        on standard error says which\n"
+"\n"
+"EXAMPLES\n"
+"    Start with defaults (port 8443, data in %s):\n"
+"        televisit-server\n"
+"    Test instance on any free loopback port with its own data directory:\n"
+"        televisit-server --listen 127.0.0.1 --port 0 --data-dir /tmp/tv\n"
+"    With a certificate from your CA and a config file:\n"
+"        televisit-server --config /etc/televisit/server.conf \\\n"
+"            --cert /etc/televisit/cert.pem --key /etc/televisit/key.pem\n",
+    TV_SERVER_DEFAULT_DATA_DIR, TV_SERVER_DEFAULT_LISTEN, TV_SERVER_DEFAULT_PORT,
+    TV_SERVER_DEFAULT_JOIN_TIMEOUT, TV_SERVER_MAX_MAX_CONNECTIONS,
+    TV_SERVER_DEFAULT_MAX_CONNECTIONS, TV_SERVER_DEFAULT_DATA_DIR);
+}

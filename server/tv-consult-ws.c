@@ -1,0 +1,897 @@
+/* tv-consult-ws.c — the consult WebSocket protocol (televisit.v1), server side.
+ *
+ * Why: implements the agreed session rules (signaling/PROTOCOL.md) on top of
+ * the message parser (tv_sig_msg_parse) and the room state machine (TvSigRoom):
+ * join with a token looked up in the store, pairing, relaying offer / answer /
+ * candidates to the peer only, media intervals, leave / drop / end, and the
+ * per-connection limits (join timeout, 50 msgs/s, 64 KiB frames, bounded send
+ * queue). Every store write is one store call (one transaction); when one fails
+ * the sender gets 5000 and the room is put back as it was.
+ *
+ * Ownership: lws owns each connection's session data, which points to our Conn
+ * (created at ESTABLISHED, freed at CLOSED). The server's room table owns the
+ * rooms; a room points to its parties' Conns and each Conn back to its room;
+ * both links are cleared together (detach_party). Writes happen only in the
+ * WRITEABLE callback, out of the Conn's queue.
+ *
+ * Logs carry consult ids, roles and connection numbers; never tokens or names,
+ * SDP only at debug level.
+ * Thread: main loop only.
+ */
+#define G_LOG_DOMAIN "tv-consult"
+
+#include "server/tv-consult-ws.h"
+#include "server/tv-server-private.h"
+#include "server/tv-tls.h"
+#include "signaling/tv-sig-message.h"
+#include "signaling/tv-sig-room.h"
+
+#include <string.h>
+
+#define RX_BUFFER_SIZE 4096
+/* A client that stops reading gets this long to take its last frames (error +
+ * close) before lws drops it. */
+#define CLOSE_GRACE_S 5
+
+struct _TvServerRoom {
+  char *consult_id;
+  TvSigRoom *sig;
+  struct _Conn *party[2];       /* [0] doctor, [1] patient; NULL when absent */
+};
+
+typedef struct {
+  gsize len;
+  unsigned char buf[];          /* LWS_PRE bytes of headroom, then the text */
+} OutFrame;
+
+typedef struct _Conn {
+  TvServer *server;
+  struct lws *wsi;
+  guint id;
+  TvSigRole role;               /* NONE until joined; kept after leaving, for logs */
+  TvServerRoom *room;           /* NULL unless joined and in a live room */
+  gboolean media_up;            /* as last reported by this party, this pairing */
+  GQueue out;                   /* OutFrame*, written in WRITEABLE */
+  gsize out_bytes;
+  GByteArray *rx;               /* fragments of the message being received */
+  gboolean rx_binary;           /* current message is binary: discard, answer 4008 */
+  gboolean rx_too_big;
+  gboolean closing;             /* a close is under way: input is ignored */
+  int close_code;
+  GSource *join_timer;
+  gint64 rate[TV_SERVER_RATE_LIMIT_MSGS]; /* monotonic times of the last messages */
+  guint rate_n, rate_pos;
+} Conn;
+
+typedef struct {
+  Conn *conn;
+} Pss;
+
+static int
+role_slot (TvSigRole role)
+{
+  return role == TV_SIG_ROLE_DOCTOR ? 0 : 1;
+}
+
+static const char *
+role_name (TvSigRole role)
+{
+  return tv_sig_role_to_string (role);
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static void
+conn_kill (Conn *c, const char *why)
+{
+  if (!c->wsi)
+    return;
+  g_warning ("conn %u: dropping connection: %s", c->id, why);
+  c->closing = TRUE;
+  /* Nothing more will be written: free the queue now. */
+  OutFrame *f;
+  while ((f = g_queue_pop_head (&c->out)))
+    g_free (f);
+  c->out_bytes = 0;
+  lws_set_timeout (c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* Queues @text (copied) for @c. A full queue drops the connection. */
+static void
+conn_send (Conn *c, const char *text)
+{
+  if (!c->wsi || !text)
+    return;
+  gsize len = strlen (text);
+  if (g_queue_get_length (&c->out) >= TV_SERVER_SEND_QUEUE_MAX_MSGS ||
+      c->out_bytes + len > TV_SERVER_SEND_QUEUE_MAX_BYTES) {
+    conn_kill (c, "send queue full (client not reading)");
+    return;
+  }
+  OutFrame *f = g_malloc (sizeof (OutFrame) + LWS_PRE + len);
+  f->len = len;
+  memcpy (f->buf + LWS_PRE, text, len);
+  g_queue_push_tail (&c->out, f);
+  c->out_bytes += len;
+  lws_callback_on_writable (c->wsi);
+}
+
+static void
+conn_send_take (Conn *c, char *text)
+{
+  conn_send (c, text);
+  g_free (text);
+}
+
+static void
+conn_cancel_join_timer (Conn *c)
+{
+  if (c->join_timer) {
+    g_source_destroy (c->join_timer);
+    g_clear_pointer (&c->join_timer, g_source_unref);
+  }
+}
+
+/* Closes @c with @code once its queue has been written. */
+static void
+conn_close_after_drain (Conn *c, int code)
+{
+  if (!c->wsi || c->closing)
+    return;
+  c->closing = TRUE;
+  c->close_code = code;
+  conn_cancel_join_timer (c);
+  lws_set_timeout (c->wsi, PENDING_TIMEOUT_USER_OK, CLOSE_GRACE_S);
+  lws_callback_on_writable (c->wsi);
+}
+
+static void
+conn_send_error (Conn *c, int code, const char *message, TvSigMsgType ref)
+{
+  conn_send_take (c, tv_sig_build_error (code, message, ref));
+  if (tv_sig_error_is_fatal (code)) {
+    g_info ("conn %u: fatal error %d (%s), closing", c->id, code, tv_sig_error_name (code));
+    conn_close_after_drain (c, code == TV_SIG_ERR_FRAME_TOO_LARGE ? LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE
+                                                                  : LWS_CLOSE_STATUS_POLICY_VIOLATION);
+  }
+}
+
+static void
+conn_send_gerror (Conn *c, const GError *err, TvSigMsgType ref)
+{
+  int code = err->domain == TV_SIG_ERROR ? err->code : TV_SIG_ERR_INTERNAL;
+  conn_send_error (c, code, err->message, ref);
+}
+
+/* The store failed: log (consult id only) and tell the sender nothing changed. */
+static void
+conn_store_failed (Conn *c, const char *consult_id, const char *op, const GError *err, TvSigMsgType ref)
+{
+  g_warning ("consult %s: store %s failed: %s", consult_id ? consult_id : "?", op,
+             err ? err->message : "unknown error");
+  conn_send_error (c, TV_SIG_ERR_INTERNAL, "internal error (store); nothing was changed", ref);
+}
+
+/* ---- rooms -------------------------------------------------------------- */
+
+void
+tv_server_room_free (TvServerRoom *room)
+{
+  if (!room)
+    return;
+  for (int i = 0; i < 2; i++)
+    if (room->party[i]) {
+      room->party[i]->room = NULL;
+      room->party[i] = NULL;
+    }
+  tv_sig_room_unref (room->sig);
+  g_free (room->consult_id);
+  g_free (room);
+}
+
+static void
+detach_party (TvServerRoom *room, Conn *c)
+{
+  if (room->party[role_slot (c->role)] == c)
+    room->party[role_slot (c->role)] = NULL;
+  c->room = NULL;
+  c->media_up = FALSE;
+}
+
+static Conn *
+room_peer (TvServerRoom *room, TvSigRole role)
+{
+  return room->party[role_slot (tv_sig_role_peer (role))];
+}
+
+static void
+room_remove (TvServer *s, TvServerRoom *room)
+{
+  g_debug ("consult %s: room closed", room->consult_id);
+  g_hash_table_remove (s->rooms, room->consult_id);
+}
+
+static void
+room_remove_if_empty (TvServer *s, TvServerRoom *room)
+{
+  if (!room->party[0] && !room->party[1])
+    room_remove (s, room);
+}
+
+/* The consult is over (its completion is already in the store): tell whoever
+ * is still there, close them, forget the room. */
+static void
+room_finish (TvServer *s, TvServerRoom *room, const char *reason)
+{
+  gint64 now = g_get_real_time ();
+  g_info ("consult %s: ended (%s)", room->consult_id, reason);
+  for (int i = 0; i < 2; i++) {
+    Conn *c = room->party[i];
+    if (!c)
+      continue;
+    g_autoptr (GError) err = NULL;
+    /* Best effort: the consult is completed whatever happens to this row. */
+    if (!tv_store_record_participation (s->store, room->consult_id, c->role, TV_PART_LEAVE, "ended",
+                                        now, &err))
+      g_warning ("consult %s: store leave row for %s failed: %s", room->consult_id,
+                 role_name (c->role), err->message);
+    conn_send_take (c, tv_sig_build_ended (reason));
+    detach_party (room, c);
+    conn_close_after_drain (c, LWS_CLOSE_STATUS_NORMAL);
+  }
+  room_remove (s, room);
+}
+
+/* Carries out the message side of a join's effects. */
+static void
+apply_pairing (TvServerRoom *room, TvSigRole joiner, TvSigRoomEffects fx)
+{
+  Conn *peer = room_peer (room, joiner);
+  Conn *self = room->party[role_slot (joiner)];
+  if ((fx & TV_SIG_ROOM_FX_PEER_JOINED) && peer)
+    conn_send_take (peer, tv_sig_build_peer_joined (joiner));
+  if (fx & TV_SIG_ROOM_FX_PAIRED) {
+    Conn *doctor = room->party[0], *patient = room->party[1];
+    if (doctor) {
+      doctor->media_up = FALSE;
+      conn_send_take (doctor, tv_sig_build_paired (TV_SIG_ROLE_PATIENT, TRUE));
+    }
+    if (patient) {
+      patient->media_up = FALSE;
+      conn_send_take (patient, tv_sig_build_paired (TV_SIG_ROLE_DOCTOR, FALSE));
+    }
+    g_info ("consult %s: paired", room->consult_id);
+  }
+  (void) self;
+}
+
+/* A party goes away: @detail "left" (it said leave) or "dropped" (connection
+ * lost). For an explicit leave a store failure is reported (5000) and nothing
+ * changes; for a drop the departure happens anyway and failures are logged.
+ * Returns: TRUE when the party has left. */
+static gboolean
+party_leave (Conn *c, const char *detail, gboolean explicit_leave)
+{
+  TvServer *s = c->server;
+  TvServerRoom *room = c->room;
+  TvSigRole role = c->role;
+  gint64 now = g_get_real_time ();
+  g_autoptr (GError) err = NULL;
+
+  if (!room)
+    return TRUE;
+
+  if (!tv_store_record_participation (s->store, room->consult_id, role, TV_PART_LEAVE, detail, now, &err)) {
+    if (explicit_leave) {
+      conn_store_failed (c, room->consult_id, "leave", err, TV_SIG_MSG_LEAVE);
+      return FALSE;
+    }
+    g_warning ("consult %s: store leave row for %s failed: %s", room->consult_id, role_name (role),
+               err->message);
+    g_clear_error (&err);
+  }
+
+  TvSigRoomEffects fx = TV_SIG_ROOM_FX_NONE;
+  tv_sig_room_leave (room->sig, role, &fx);
+  detach_party (room, c);
+  g_info ("consult %s: %s %s (conn %u)", room->consult_id, role_name (role), detail, c->id);
+
+  if (fx & TV_SIG_ROOM_FX_MEDIA_STOPPED) {
+    if (!tv_store_consult_media_stopped (s->store, room->consult_id, now, &err)) {
+      g_warning ("consult %s: store media-stopped failed: %s", room->consult_id, err->message);
+      g_clear_error (&err);
+    }
+  }
+  Conn *peer = room_peer (room, role);
+  if ((fx & TV_SIG_ROOM_FX_PEER_LEFT) && peer) {
+    peer->media_up = FALSE;
+    conn_send_take (peer, tv_sig_build_peer_left (role, detail));
+  }
+  if (fx & TV_SIG_ROOM_FX_COMPLETED) {
+    if (!tv_store_consult_complete (s->store, room->consult_id, "both-left", now, &err)) {
+      g_warning ("consult %s: store complete failed: %s", room->consult_id, err->message);
+      g_clear_error (&err);
+    }
+    room_finish (s, room, "both-left");
+    return TRUE;
+  }
+  room_remove_if_empty (s, room);
+  return TRUE;
+}
+
+/* ---- message handlers --------------------------------------------------- */
+
+static void
+handle_ping (Conn *c, const TvSigMsg *msg)
+{
+  g_autoptr (TvSigMsg) pong = tv_sig_msg_new (TV_SIG_MSG_PONG);
+  pong->id = msg->id;
+  conn_send_take (c, tv_sig_msg_to_json (pong));
+}
+
+static void
+handle_join (Conn *c, const TvSigMsg *msg)
+{
+  TvServer *s = c->server;
+  g_autoptr (GError) err = NULL;
+  g_autofree char *consult_id = NULL;
+  g_autoptr (TvConsult) consult = NULL;
+  TvSigRole role = TV_SIG_ROLE_NONE;
+  gint64 now = g_get_real_time ();
+
+  if (c->role != TV_SIG_ROLE_NONE) {
+    conn_send_error (c, TV_SIG_ERR_ALREADY_JOINED, "already joined on this connection", TV_SIG_MSG_JOIN);
+    return;
+  }
+
+  if (!tv_store_token_lookup (s->store, msg->token, now, &consult_id, &role, &err)) {
+    if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_UNKNOWN)) {
+      g_info ("conn %u: join refused: unknown token", c->id);
+      conn_send_error (c, TV_SIG_ERR_TOKEN_INVALID, "unknown token", TV_SIG_MSG_JOIN);
+    } else if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_EXPIRED)) {
+      g_info ("conn %u: join refused: expired token", c->id);
+      conn_send_error (c, TV_SIG_ERR_TOKEN_EXPIRED, "token expired", TV_SIG_MSG_JOIN);
+    } else {
+      conn_store_failed (c, NULL, "token lookup", err, TV_SIG_MSG_JOIN);
+    }
+    return;
+  }
+  if (role != TV_SIG_ROLE_DOCTOR && role != TV_SIG_ROLE_PATIENT) {
+    conn_send_error (c, TV_SIG_ERR_TOKEN_INVALID, "unknown token", TV_SIG_MSG_JOIN);
+    return;
+  }
+  if (!tv_store_consult_get (s->store, consult_id, &consult, &err)) {
+    if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND))
+      conn_send_error (c, TV_SIG_ERR_TOKEN_INVALID, "unknown token", TV_SIG_MSG_JOIN);
+    else
+      conn_store_failed (c, consult_id, "consult get", err, TV_SIG_MSG_JOIN);
+    return;
+  }
+  if (consult->status == TV_CONSULT_COMPLETED || consult->status == TV_CONSULT_CANCELLED) {
+    g_info ("consult %s: %s join refused: consult %s", consult_id, role_name (role),
+            tv_consult_status_to_string (consult->status));
+    conn_send_error (c, TV_SIG_ERR_CONSULT_ENDED,
+                     consult->status == TV_CONSULT_CANCELLED ? "the consult was cancelled"
+                                                             : "the consult has ended",
+                     TV_SIG_MSG_JOIN);
+    return;
+  }
+
+  TvServerRoom *room = g_hash_table_lookup (s->rooms, consult_id);
+  gboolean created = FALSE;
+  if (!room) {
+    room = g_new0 (TvServerRoom, 1);
+    room->consult_id = g_strdup (consult_id);
+    room->sig = tv_sig_room_new (consult_id, consult->status == TV_CONSULT_IN_PROGRESS ||
+                                               consult->started_at != 0);
+    g_hash_table_insert (s->rooms, room->consult_id, room);
+    created = TRUE;
+  }
+  /* Check what tv_sig_room_join would refuse before writing to the store, so a
+   * store failure leaves the room untouched. */
+  if (tv_sig_room_get_state (room->sig) == TV_SIG_ROOM_ENDED) {
+    conn_send_error (c, TV_SIG_ERR_CONSULT_ENDED, "the consult has ended", TV_SIG_MSG_JOIN);
+    return;
+  }
+  if (tv_sig_room_is_present (room->sig, role)) {
+    g_info ("consult %s: %s join refused: already connected (conn %u)", consult_id, role_name (role), c->id);
+    conn_send_error (c, TV_SIG_ERR_TOKEN_IN_USE,
+                     role == TV_SIG_ROLE_DOCTOR ? "the doctor is already connected"
+                                                : "the patient is already connected",
+                     TV_SIG_MSG_JOIN);
+    return;
+  }
+  if (!tv_store_record_participation (s->store, consult_id, role, TV_PART_JOIN, NULL, now, &err)) {
+    conn_store_failed (c, consult_id, "join row", err, TV_SIG_MSG_JOIN);
+    if (created)
+      room_remove (s, room);
+    return;
+  }
+  TvSigRoomEffects fx = TV_SIG_ROOM_FX_NONE;
+  if (!tv_sig_room_join (room->sig, role, &fx, &err)) {
+    /* Not expected after the checks above; answer with the room's own code. */
+    conn_send_gerror (c, err, TV_SIG_MSG_JOIN);
+    if (created)
+      room_remove (s, room);
+    return;
+  }
+  c->role = role;
+  c->room = room;
+  c->media_up = FALSE;
+  room->party[role_slot (role)] = c;
+  conn_cancel_join_timer (c);
+
+  gboolean peer_present = room_peer (room, role) != NULL;
+  g_info ("consult %s: %s joined (conn %u)%s", consult_id, role_name (role), c->id,
+          peer_present ? ", peer present" : "");
+  conn_send_take (c, tv_sig_build_joined (consult_id, role, peer_present));
+  apply_pairing (room, role, fx);
+}
+
+static void
+handle_relay (Conn *c, const TvSigMsg *msg)
+{
+  TvServerRoom *room = c->room;
+  g_autoptr (GError) err = NULL;
+
+  if (!tv_sig_room_relay (room->sig, c->role, msg->type, &err)) {
+    conn_send_gerror (c, err, msg->type);
+    return;
+  }
+  Conn *peer = room_peer (room, c->role);
+  if (!peer) {
+    /* The room says both are present, so this cannot happen; be safe anyway. */
+    conn_send_error (c, TV_SIG_ERR_NOT_PAIRED, "the peer is not connected", msg->type);
+    return;
+  }
+  /* Re-serialised from the parsed message: only validated fields reach the peer. */
+  g_autofree char *json = tv_sig_msg_to_json (msg);
+  g_debug ("consult %s: relay %s %s -> %s: %s", room->consult_id, tv_sig_msg_type_to_string (msg->type),
+           role_name (c->role), role_name (peer->role), json);
+  conn_send (peer, json);
+}
+
+static void
+handle_media (Conn *c, const TvSigMsg *msg)
+{
+  TvServer *s = c->server;
+  TvServerRoom *room = c->room;
+  gboolean up = msg->media_up != FALSE;
+  gboolean changed = c->media_up != up;
+  gint64 now = g_get_real_time ();
+  g_autoptr (GError) err = NULL;
+  TvSigRoomEffects fx = TV_SIG_ROOM_FX_NONE;
+
+  if (!tv_sig_room_media (room->sig, c->role, up, &fx, &err)) {
+    conn_send_gerror (c, err, TV_SIG_MSG_MEDIA);
+    return;
+  }
+
+  /* Consult-level effect first, then this party's row; on a failure undo what
+   * was done (room and store) so the consult stays as it was. */
+  gboolean consult_changed = FALSE;
+  if (fx & TV_SIG_ROOM_FX_MEDIA_STARTED) {
+    if (!tv_store_consult_media_started (s->store, room->consult_id, now, &err))
+      goto undo;
+    consult_changed = TRUE;
+  } else if (fx & TV_SIG_ROOM_FX_MEDIA_STOPPED) {
+    if (!tv_store_consult_media_stopped (s->store, room->consult_id, now, &err))
+      goto undo;
+    consult_changed = TRUE;
+  }
+  if (changed &&
+      !tv_store_record_participation (s->store, room->consult_id, c->role,
+                                      up ? TV_PART_MEDIA_UP : TV_PART_MEDIA_DOWN, NULL, now, &err))
+    goto undo;
+
+  c->media_up = up;
+  if (fx & TV_SIG_ROOM_FX_MEDIA_STARTED)
+    g_info ("consult %s: media connected", room->consult_id);
+  else if (fx & TV_SIG_ROOM_FX_MEDIA_STOPPED)
+    g_info ("consult %s: media interrupted (%s reported down)", room->consult_id, role_name (c->role));
+  else
+    g_debug ("consult %s: %s media %s", room->consult_id, role_name (c->role), up ? "up" : "down");
+  return;
+
+undo:
+  conn_store_failed (c, room->consult_id, "media", err, TV_SIG_MSG_MEDIA);
+  if (consult_changed) {
+    g_autoptr (GError) uerr = NULL;
+    gboolean ok = (fx & TV_SIG_ROOM_FX_MEDIA_STARTED)
+                      ? tv_store_consult_media_stopped (s->store, room->consult_id, now, &uerr)
+                      : tv_store_consult_media_started (s->store, room->consult_id, now, &uerr);
+    if (!ok)
+      g_warning ("consult %s: could not undo the media change in the store: %s", room->consult_id,
+                 uerr->message);
+  }
+  /* Put the room's view of this party back. (A room that had never started
+   * keeps "started" set; both-left then completes it: the safer outcome.) */
+  if (changed)
+    tv_sig_room_media (room->sig, c->role, !up, NULL, NULL);
+}
+
+static void
+handle_leave (Conn *c)
+{
+  if (party_leave (c, "left", TRUE))
+    conn_close_after_drain (c, LWS_CLOSE_STATUS_NORMAL);
+}
+
+static void
+end_by_admin (TvServer *s, TvServerRoom *room)
+{
+  TvSigRoomEffects fx = TV_SIG_ROOM_FX_NONE;
+  tv_sig_room_end (room->sig, TV_SIG_ROLE_NONE, &fx, NULL);
+  room_finish (s, room, "ended-by-admin");
+}
+
+static void
+handle_end (Conn *c)
+{
+  TvServer *s = c->server;
+  TvServerRoom *room = c->room;
+  g_autoptr (GError) err = NULL;
+
+  if (c->role != TV_SIG_ROLE_DOCTOR) {
+    conn_send_error (c, TV_SIG_ERR_NOT_ALLOWED, "only the doctor may end the consult", TV_SIG_MSG_END);
+    return;
+  }
+  if (!tv_store_consult_complete (s->store, room->consult_id, "ended-by-doctor", g_get_real_time (), &err)) {
+    if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_WRONG_STATE)) {
+      /* Completed or cancelled meanwhile by televisitctl: the admin's end stands. */
+      end_by_admin (s, room);
+      return;
+    }
+    conn_store_failed (c, room->consult_id, "complete", err, TV_SIG_MSG_END);
+    return;
+  }
+  TvSigRoomEffects fx = TV_SIG_ROOM_FX_NONE;
+  if (!tv_sig_room_end (room->sig, TV_SIG_ROLE_DOCTOR, &fx, &err))
+    g_warning ("consult %s: room refused the end: %s", room->consult_id, err->message);
+  room_finish (s, room, "ended-by-doctor");
+}
+
+/* One complete text message from @c. */
+static void
+handle_message (Conn *c, const char *data, gsize len)
+{
+  g_autoptr (GError) err = NULL;
+  TvSigMsgType ref = TV_SIG_MSG_INVALID;
+  g_autoptr (TvSigMsg) msg = tv_sig_msg_parse (data, len, TV_SIG_FROM_CLIENT, &ref, &err);
+
+  if (!msg) {
+    g_debug ("conn %u: invalid message: %s", c->id, err->message);
+    conn_send_gerror (c, err, ref);
+    return;
+  }
+  if (msg->type == TV_SIG_MSG_PING) {
+    handle_ping (c, msg);
+    return;
+  }
+  if (msg->type == TV_SIG_MSG_JOIN) {
+    handle_join (c, msg);
+    return;
+  }
+  if (c->role == TV_SIG_ROLE_NONE || !c->room) {
+    conn_send_error (c, TV_SIG_ERR_NOT_JOINED, "join first", msg->type);
+    return;
+  }
+  switch (msg->type) {
+  case TV_SIG_MSG_OFFER:
+  case TV_SIG_MSG_ANSWER:
+  case TV_SIG_MSG_CANDIDATE:
+    handle_relay (c, msg);
+    break;
+  case TV_SIG_MSG_MEDIA:
+    handle_media (c, msg);
+    break;
+  case TV_SIG_MSG_LEAVE:
+    handle_leave (c);
+    break;
+  case TV_SIG_MSG_END:
+    handle_end (c);
+    break;
+  default:
+    /* The parser only returns client->server types for FROM_CLIENT. */
+    conn_send_error (c, TV_SIG_ERR_UNKNOWN_TYPE, "not a client message", msg->type);
+    break;
+  }
+}
+
+/* Sliding window: refuses the message when TV_SERVER_RATE_LIMIT_MSGS others
+ * arrived within the last second. */
+static gboolean
+rate_ok (Conn *c)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (c->rate_n == TV_SERVER_RATE_LIMIT_MSGS && now - c->rate[c->rate_pos] < G_USEC_PER_SEC)
+    return FALSE;
+  c->rate[c->rate_pos] = now;
+  c->rate_pos = (c->rate_pos + 1) % TV_SERVER_RATE_LIMIT_MSGS;
+  if (c->rate_n < TV_SERVER_RATE_LIMIT_MSGS)
+    c->rate_n++;
+  return TRUE;
+}
+
+static void
+on_receive (Conn *c, struct lws *wsi, const void *in, gsize len)
+{
+  if (c->closing)
+    return;
+  if (lws_is_first_fragment (wsi)) {
+    g_byte_array_set_size (c->rx, 0);
+    c->rx_binary = lws_frame_is_binary (wsi) != 0;
+    c->rx_too_big = FALSE;
+  }
+  if (!c->rx_binary) {
+    if (c->rx->len + len > TV_SIG_MAX_FRAME_BYTES) {
+      g_byte_array_set_size (c->rx, 0);
+      conn_send_error (c, TV_SIG_ERR_FRAME_TOO_LARGE, "message larger than 65536 bytes", TV_SIG_MSG_INVALID);
+      return;
+    }
+    g_byte_array_append (c->rx, in, (guint) len);
+  }
+  if (!lws_is_final_fragment (wsi))
+    return;
+
+  if (!rate_ok (c)) {
+    g_byte_array_set_size (c->rx, 0);
+    conn_send_error (c, TV_SIG_ERR_RATE_LIMITED, "more than 50 messages per second", TV_SIG_MSG_INVALID);
+    return;
+  }
+  if (c->rx_binary) {
+    c->rx_binary = FALSE;
+    conn_send_error (c, TV_SIG_ERR_BINARY_FRAME, "binary frames are not accepted", TV_SIG_MSG_INVALID);
+    return;
+  }
+  handle_message (c, (const char *) c->rx->data, c->rx->len);
+  g_byte_array_set_size (c->rx, 0);
+  /* Do not keep a large buffer around for an idle connection. */
+  if (c->rx->len == 0 && len > RX_BUFFER_SIZE) {
+    g_byte_array_unref (c->rx);
+    c->rx = g_byte_array_sized_new (256);
+  }
+}
+
+static gboolean
+on_join_timeout (gpointer data)
+{
+  Conn *c = data;
+  g_clear_pointer (&c->join_timer, g_source_unref);
+  g_info ("conn %u: no join within %u s", c->id, c->server->cfg->join_timeout_s);
+  conn_send_error (c, TV_SIG_ERR_JOIN_TIMEOUT, "no join within the join timeout", TV_SIG_MSG_INVALID);
+  return G_SOURCE_REMOVE;
+}
+
+static Conn *
+conn_new (TvServer *s, struct lws *wsi)
+{
+  Conn *c = g_new0 (Conn, 1);
+  c->server = s;
+  c->wsi = wsi;
+  c->id = ++s->next_conn_id;
+  c->rx = g_byte_array_sized_new (256);
+  g_queue_init (&c->out);
+  c->join_timer = g_timeout_source_new (s->cfg->join_timeout_s * 1000);
+  g_source_set_callback (c->join_timer, on_join_timeout, c, NULL);
+  g_source_attach (c->join_timer, s->ctx);
+  g_hash_table_add (s->conns, c);
+  return c;
+}
+
+static void
+conn_free (Conn *c)
+{
+  TvServer *s = c->server;
+  conn_cancel_join_timer (c);
+  OutFrame *f;
+  while ((f = g_queue_pop_head (&c->out)))
+    g_free (f);
+  g_byte_array_unref (c->rx);
+  g_hash_table_remove (s->conns, c);
+  g_free (c);
+  if (s->shutting_down && g_hash_table_size (s->conns) == 0)
+    tv_server_private_connections_drained (s);
+}
+
+static void
+on_closed (Pss *pss)
+{
+  Conn *c = pss ? pss->conn : NULL;
+  if (!c)
+    return;
+  pss->conn = NULL;
+  c->wsi = NULL;
+  TvServer *s = c->server;
+  if (c->room) {
+    if (s->shutting_down || s->destroying)
+      detach_party (c->room, c);
+    else
+      party_leave (c, "dropped", FALSE);
+  }
+  g_debug ("conn %u: closed", c->id);
+  conn_free (c);
+}
+
+static int
+on_writeable (Conn *c, struct lws *wsi)
+{
+  OutFrame *f = g_queue_pop_head (&c->out);
+  if (f) {
+    c->out_bytes -= f->len;
+    int n = lws_write (wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
+    gsize len = f->len;
+    g_free (f);
+    if (n < 0 || (gsize) n < len)
+      return -1;
+    if (!g_queue_is_empty (&c->out) || c->close_code)
+      lws_callback_on_writable (wsi);
+    return 0;
+  }
+  if (c->close_code) {
+    lws_close_reason (wsi, (enum lws_close_status) c->close_code, NULL, 0);
+    return -1;
+  }
+  return 0;
+}
+
+static gboolean
+uri_is_root (struct lws *wsi)
+{
+  char uri[64];
+  int n = lws_hdr_copy (wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+  return n > 0 && strcmp (uri, "/") == 0;
+}
+
+static int
+consult_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+  Pss *pss = user;
+  struct lws_context *lctx = lws_get_context (wsi);
+  TvServer *s = lctx ? lws_context_user (lctx) : NULL;
+
+  switch (reason) {
+  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    if (!s || s->shutting_down)
+      return 1;
+    if (!uri_is_root (wsi)) {
+      g_info ("refused a handshake for a path other than /");
+      return 1;
+    }
+    if (g_hash_table_size (s->conns) >= s->cfg->max_connections) {
+      g_warning ("refused a connection: max-connections (%u) reached", s->cfg->max_connections);
+      return 1;
+    }
+    return 0;
+
+  case LWS_CALLBACK_ESTABLISHED:
+    if (!s || !pss)
+      return -1;
+    pss->conn = conn_new (s, wsi);
+    g_debug ("conn %u: opened", pss->conn->id);
+    return 0;
+
+  case LWS_CALLBACK_RECEIVE:
+    if (pss && pss->conn)
+      on_receive (pss->conn, wsi, in, len);
+    return 0;
+
+  case LWS_CALLBACK_SERVER_WRITEABLE:
+    if (!pss || !pss->conn)
+      return 0;
+    return on_writeable (pss->conn, wsi);
+
+  case LWS_CALLBACK_CLOSED:
+  case LWS_CALLBACK_WSI_DESTROY:
+    on_closed (pss);
+    return 0;
+
+  default:
+    return 0;
+  }
+}
+
+/* protocols[0]: lws binds handshakes without a subprotocol here (its default),
+ * so it must refuse them. It also receives the vhost-wide TLS hook and plain
+ * HTTP requests. */
+static int
+refuse_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+  switch (reason) {
+  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    g_info ("refused a WebSocket handshake without the " TV_SIG_SUBPROTOCOL " subprotocol");
+    return 1;
+  case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+    if (user)
+      tv_server_tls_harden_ctx (user);
+    return 0;
+  case LWS_CALLBACK_HTTP:
+    if (lws_return_http_status (wsi, HTTP_STATUS_NOT_FOUND,
+                                "WebSocket (" TV_SIG_SUBPROTOCOL ") only"))
+      return -1;
+    return lws_http_transaction_completed (wsi) ? -1 : 0;
+  default:
+    return lws_callback_http_dummy (wsi, reason, user, in, len);
+  }
+}
+
+static const struct lws_protocols protocols[] = {
+  { "televisit-refuse", refuse_callback, 0, 0, 0, NULL, 0 },
+  { TV_SIG_SUBPROTOCOL, consult_callback, sizeof (Pss), RX_BUFFER_SIZE, 0, NULL, 0 },
+  { NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+const struct lws_protocols *
+tv_server_consult_protocols (void)
+{
+  return protocols;
+}
+
+void
+tv_server_consult_check_store (TvServer *s)
+{
+  g_return_if_fail (s != NULL);
+  if (s->shutting_down || g_hash_table_size (s->rooms) == 0)
+    return;
+
+  /* Ending a room removes it from the table: iterate over a copy of the keys. */
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, s->rooms);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    g_ptr_array_add (ids, g_strdup (key));
+
+  for (guint i = 0; i < ids->len; i++) {
+    const char *id = g_ptr_array_index (ids, i);
+    TvServerRoom *room = g_hash_table_lookup (s->rooms, id);
+    if (!room)
+      continue;
+    g_autoptr (GError) err = NULL;
+    g_autoptr (TvConsult) consult = NULL;
+    if (!tv_store_consult_get (s->store, id, &consult, &err)) {
+      g_warning ("consult %s: store check failed: %s", id, err->message);
+      continue;
+    }
+    if (consult->status == TV_CONSULT_COMPLETED || consult->status == TV_CONSULT_CANCELLED)
+      end_by_admin (s, room);
+  }
+  g_ptr_array_unref (ids);
+}
+
+void
+tv_server_consult_shutdown (TvServer *s)
+{
+  g_return_if_fail (s != NULL);
+  gint64 now = g_get_real_time ();
+
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, s->rooms);
+  while (g_hash_table_iter_next (&it, NULL, &value)) {
+    TvServerRoom *room = value;
+    g_autoptr (GError) err = NULL;
+    if (tv_sig_room_get_state (room->sig) == TV_SIG_ROOM_CONNECTED &&
+        !tv_store_consult_media_stopped (s->store, room->consult_id, now, &err))
+      g_warning ("consult %s: store media-stopped at shutdown failed: %s", room->consult_id, err->message);
+    for (int i = 0; i < 2; i++) {
+      Conn *c = room->party[i];
+      if (!c)
+        continue;
+      g_clear_error (&err);
+      if (!tv_store_record_participation (s->store, room->consult_id, c->role, TV_PART_LEAVE, "dropped",
+                                          now, &err))
+        g_warning ("consult %s: store leave row at shutdown failed: %s", room->consult_id, err->message);
+    }
+  }
+  /* Frees every room and clears the parties' back-pointers. */
+  g_hash_table_remove_all (s->rooms);
+
+  g_hash_table_iter_init (&it, s->conns);
+  gpointer key;
+  while (g_hash_table_iter_next (&it, &key, NULL)) {
+    Conn *c = key;
+    if (!c->closing)
+      conn_send_error (c, TV_SIG_ERR_SHUTTING_DOWN, "server is shutting down", TV_SIG_MSG_INVALID);
+  }
+}

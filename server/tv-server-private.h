@@ -1,0 +1,41 @@
+/* tv-server-private.h — TvServer's fields, shared by tv-server.c and tv-consult-ws.c only.
+ *
+ * Why: the consult protocol code needs the server's store, room table and
+ * connection set; other folders must go through tv-server.h.
+ * Thread: main loop only.
+ */
+#pragma once
+
+#include <glib.h>
+#include <libwebsockets.h>
+
+#include "server/tv-config.h"
+#include "server/tv-server.h"
+#include "server/tv-store.h"
+
+G_BEGIN_DECLS
+
+struct _TvServer {
+  TvServerConfig *cfg;
+  GMainLoop *loop;
+  GMainContext *ctx;           /* the loop's context: our GSources attach here */
+  TvStore *store;
+  struct lws_context *lws;
+  struct lws_vhost *vhost;
+  guint port;
+  GHashTable *rooms;           /* consult id (owned by the room) -> TvServerRoom (owned) */
+  GHashTable *conns;           /* set of open connections (owned by lws' session data) */
+  guint next_conn_id;          /* for log lines: "conn 17" */
+  GSource *status_timer;       /* 1 s: consults ended by televisitctl */
+  gboolean shutting_down;      /* refuse new connections; no more room logic */
+  gboolean destroying;         /* lws_context_destroy running: closes are not departures */
+  GSourceFunc shutdown_done;
+  gpointer shutdown_data;
+  GSource *shutdown_timer;     /* grace period */
+  GSource *shutdown_idle;      /* reports "done" from a clean stack */
+};
+
+/* Called by tv-consult-ws.c when the last connection closed during a shutdown. */
+void tv_server_private_connections_drained (TvServer *server);
+
+G_END_DECLS

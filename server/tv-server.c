@@ -1,0 +1,245 @@
+/* tv-server.c — the TvServer object: owns config, store, TLS material, lws context, rooms.
+ *
+ * Why: start-up order and tear-down in one place (data dir -> store -> TLS ->
+ * listening context), and the graceful shutdown (5001 to clients, intervals
+ * closed, wait for the connections to go) without any global state.
+ * Thread: the main loop's thread.
+ */
+#define G_LOG_DOMAIN "tv-server"
+
+#include "server/tv-server.h"
+#include "server/tv-server-private.h"
+#include "server/tv-consult-ws.h"
+#include "server/tv-lws-glue.h"
+#include "server/tv-tls.h"
+
+#include <gio/gio.h>
+
+G_DEFINE_QUARK (tv-server-error-quark, tv_server_error)
+
+#define SHUTDOWN_GRACE_MS 3000
+
+static gboolean
+on_status_tick (gpointer data)
+{
+  tv_server_consult_check_store (data);
+  return G_SOURCE_CONTINUE;
+}
+
+TvServer *
+tv_server_new (TvServerConfig *config, GMainLoop *loop, GError **error)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (loop != NULL, NULL);
+
+  TvServer *s = g_new0 (TvServer, 1);
+  g_autoptr (GError) local = NULL;
+  g_autofree char *db_path = NULL;
+  g_autofree char *tls_dir = NULL;
+  g_autofree char *cert_path = NULL, *key_path = NULL;
+  char *cert_pem = NULL, *key_pem = NULL;
+  gsize cert_len = 0, key_len = 0;
+
+  s->cfg = config;
+  s->loop = g_main_loop_ref (loop);
+  s->ctx = g_main_context_ref (g_main_loop_get_context (loop));
+  s->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) tv_server_room_free);
+  s->conns = g_hash_table_new (g_direct_hash, g_direct_equal);
+
+  if (!tv_server_config_prepare_data_dir (config, &local)) {
+    g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_DATA_DIR, "%s", local->message);
+    goto fail;
+  }
+
+  db_path = g_build_filename (config->data_dir, "televisit.db", NULL);
+  s->store = tv_store_open (db_path, &local);
+  if (!s->store) {
+    g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_STORE, "session store %s: %s", db_path, local->message);
+    goto fail;
+  }
+
+  if (config->cert) {
+    cert_path = g_strdup (config->cert);
+    key_path = g_strdup (config->key);
+  } else {
+    gboolean generated = FALSE;
+    tls_dir = g_build_filename (config->data_dir, "tls", NULL);
+    if (!tv_server_tls_ensure_self_signed (tls_dir, config->hostname, &cert_path, &key_path, &generated,
+                                           &local)) {
+      g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_TLS, "TLS: %s", local->message);
+      goto fail;
+    }
+    if (generated)
+      g_message ("generated a self-signed certificate: %s (clients can use it as their CA file)", cert_path);
+  }
+  if (!tv_server_tls_load_pem (cert_path, key_path, &cert_pem, &cert_len, &key_pem, &key_len, &local)) {
+    g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_TLS, "TLS: %s", local->message);
+    goto fail;
+  }
+
+  TvServerLwsParams params = {
+    .loop = loop,
+    .listen = config->listen,
+    .port = config->port,
+    .cert_pem = cert_pem,
+    .cert_len = cert_len,
+    .key_pem = key_pem,
+    .key_len = key_len,
+    .protocols = tv_server_consult_protocols (),
+    .user = s,
+    .max_connections = config->max_connections,
+  };
+  s->lws = tv_server_lws_context_new (&params, &s->vhost, error);
+  /* lws copied the PEMs into its SSL_CTX: wipe our copy of the key now. */
+  g_free (cert_pem);
+  tv_server_tls_free_key (key_pem, key_len);
+  if (!s->lws)
+    goto fail;
+
+  int port = lws_get_vhost_listen_port (s->vhost);
+  s->port = port > 0 ? (guint) port : config->port;
+
+  s->status_timer = g_timeout_source_new_seconds (1);
+  g_source_set_callback (s->status_timer, on_status_tick, s, NULL);
+  g_source_attach (s->status_timer, s->ctx);
+  return s;
+
+fail:
+  s->cfg = NULL; /* the caller's config is freed below as promised, but only once */
+  tv_server_free (s);
+  tv_server_config_free (config);
+  return NULL;
+}
+
+guint
+tv_server_get_port (TvServer *server)
+{
+  g_return_val_if_fail (server != NULL, 0);
+  return server->port;
+}
+
+char *
+tv_server_get_url (TvServer *server)
+{
+  g_return_val_if_fail (server != NULL, NULL);
+  gboolean v6 = strchr (server->cfg->listen, ':') != NULL;
+  return g_strdup_printf ("wss://%s%s%s:%u/", v6 ? "[" : "", server->cfg->listen, v6 ? "]" : "",
+                          server->port);
+}
+
+const TvServerConfig *
+tv_server_get_config (TvServer *server)
+{
+  g_return_val_if_fail (server != NULL, NULL);
+  return server->cfg;
+}
+
+guint
+tv_server_get_n_connections (TvServer *server)
+{
+  g_return_val_if_fail (server != NULL, 0);
+  return g_hash_table_size (server->conns);
+}
+
+guint
+tv_server_get_n_rooms (TvServer *server)
+{
+  g_return_val_if_fail (server != NULL, 0);
+  return g_hash_table_size (server->rooms);
+}
+
+static gboolean
+report_shutdown_done (gpointer data)
+{
+  TvServer *s = data;
+  g_clear_pointer (&s->shutdown_idle, g_source_unref);
+  if (s->shutdown_timer) {
+    g_source_destroy (s->shutdown_timer);
+    g_clear_pointer (&s->shutdown_timer, g_source_unref);
+  }
+  GSourceFunc done = s->shutdown_done;
+  s->shutdown_done = NULL;
+  if (done)
+    done (s->shutdown_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Reports from an idle callback: the caller may be deep inside lws. */
+void
+tv_server_private_connections_drained (TvServer *s)
+{
+  if (!s->shutdown_done || s->shutdown_idle)
+    return;
+  s->shutdown_idle = g_idle_source_new ();
+  g_source_set_callback (s->shutdown_idle, report_shutdown_done, s, NULL);
+  g_source_attach (s->shutdown_idle, s->ctx);
+}
+
+static gboolean
+on_shutdown_grace (gpointer data)
+{
+  TvServer *s = data;
+  g_clear_pointer (&s->shutdown_timer, g_source_unref);
+  g_message ("shutdown: %u connection(s) still open after the grace period; dropping them",
+             g_hash_table_size (s->conns));
+  tv_server_private_connections_drained (s);
+  return G_SOURCE_REMOVE;
+}
+
+void
+tv_server_shutdown (TvServer *server, GSourceFunc done, gpointer user_data)
+{
+  g_return_if_fail (server != NULL);
+  if (server->shutting_down)
+    return;
+  server->shutting_down = TRUE;
+  server->shutdown_done = done;
+  server->shutdown_data = user_data;
+  if (server->status_timer) {
+    g_source_destroy (server->status_timer);
+    g_clear_pointer (&server->status_timer, g_source_unref);
+  }
+  g_message ("shutting down: %u connection(s), %u live consult(s)", g_hash_table_size (server->conns),
+             g_hash_table_size (server->rooms));
+  tv_server_consult_shutdown (server);
+  if (g_hash_table_size (server->conns) == 0) {
+    tv_server_private_connections_drained (server);
+    return;
+  }
+  server->shutdown_timer = g_timeout_source_new (SHUTDOWN_GRACE_MS);
+  g_source_set_callback (server->shutdown_timer, on_shutdown_grace, server, NULL);
+  g_source_attach (server->shutdown_timer, server->ctx);
+}
+
+static void
+destroy_source (GSource **src)
+{
+  if (*src) {
+    g_source_destroy (*src);
+    g_clear_pointer (src, g_source_unref);
+  }
+}
+
+void
+tv_server_free (TvServer *server)
+{
+  if (!server)
+    return;
+  destroy_source (&server->status_timer);
+  destroy_source (&server->shutdown_timer);
+  destroy_source (&server->shutdown_idle);
+  server->shutdown_done = NULL;
+  if (server->lws) {
+    /* Connections still open are closed by lws now; they are not departures. */
+    server->destroying = TRUE;
+    lws_context_destroy (server->lws);
+    server->lws = NULL;
+  }
+  g_clear_pointer (&server->rooms, g_hash_table_unref);
+  g_clear_pointer (&server->conns, g_hash_table_unref);
+  g_clear_pointer (&server->store, tv_store_close);
+  g_clear_pointer (&server->cfg, tv_server_config_free);
+  g_clear_pointer (&server->ctx, g_main_context_unref);
+  g_clear_pointer (&server->loop, g_main_loop_unref);
+  g_free (server);
+}
