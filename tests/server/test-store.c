@@ -37,6 +37,8 @@ typedef struct {
   char *path;
 } Fixture;
 
+static guint fault_notices;
+
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
@@ -187,7 +189,8 @@ static int
 run_crashing_child (const char *path, const char *fault, const char *op, const char *id)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (g_test_verbose () ? G_SUBPROCESS_FLAGS_NONE
+                                                                                   : G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_subprocess_launcher_setenv (launcher, "TV_STORE_FAULT", fault, TRUE);
   g_autoptr (GSubprocess) child = g_subprocess_launcher_spawn (launcher, &error, "/proc/self/exe", "--crash-child",
                                                                op, path, id != NULL ? id : "", NULL);
@@ -810,7 +813,9 @@ test_injected_failure (Fixture *f, gconstpointer data)
   tv_store_close (store);
 
   g_setenv ("TV_STORE_FAULT", "fail:complete,fail:media-started", TRUE);
+  guint before = fault_notices;
   store = open_ok (f);
+  g_assert_cmpuint (fault_notices, ==, before + 1);   /* the store says it runs with faults */
   g_autoptr (GError) error = NULL;
   g_assert_false (tv_store_consult_complete (store, c->id, "ended-by-doctor", T0 + 1, &error));
   g_assert_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO);
@@ -860,6 +865,26 @@ test_strings (void)
   tv_store_close (NULL);
 }
 
+/* Counts the store's "TV_STORE_FAULT is set" notice instead of printing it;
+ * everything else goes to GLib's default writer. */
+static GLogWriterOutput
+log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+  const char *domain = NULL, *message = NULL;
+  for (gsize i = 0; i < n_fields; i++) {
+    if (strcmp (fields[i].key, "GLIB_DOMAIN") == 0)
+      domain = fields[i].value;
+    else if (strcmp (fields[i].key, "MESSAGE") == 0)
+      message = fields[i].value;
+  }
+  if ((level & G_LOG_LEVEL_MESSAGE) && g_strcmp0 (domain, "tv-store") == 0 && message != NULL
+      && strstr (message, "TV_STORE_FAULT is set") != NULL) {
+    fault_notices++;
+    return G_LOG_WRITER_HANDLED;
+  }
+  return g_log_writer_default (level, fields, n_fields, data);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -867,6 +892,7 @@ main (int argc, char **argv)
     return crash_child_main (argv[2], argv[3], argv[4]);
   g_test_init (&argc, &argv, NULL);
   g_unsetenv ("TV_STORE_FAULT");   /* only the tests that want it set it */
+  g_log_set_writer_func (log_writer, NULL, NULL);
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/store/open/fresh", test_open_fresh);
   ADD ("/store/open/reopen", test_open_reopen);
