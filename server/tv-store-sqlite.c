@@ -125,6 +125,9 @@ static const char SQL_COMPLETE_STATUS[] =
   "UPDATE consults SET status = 'completed', ended_at = ?2, end_reason = ?3,"
   " connected_us = connected_us + max(0, ?2 - media_up_since) * (media_up_since <> 0),"
   " media_up_since = 0 WHERE id = ?1";
+static const char SQL_CLOSE_OPEN[] =
+  "UPDATE consults SET connected_us = connected_us + max(0, ?1 - media_up_since),"
+  " media_up_since = 0 WHERE media_up_since <> 0";
 static const char SQL_CANCEL[] =
   "UPDATE consults SET status = 'cancelled', ended_at = ?2, end_reason = ?3 WHERE id = ?1";
 
@@ -1118,4 +1121,32 @@ tv_store_consult_cancel (TvStore *store, const char *id, const char *reason,
 {
   g_return_val_if_fail (store != NULL && id != NULL, FALSE);
   return finish_consult (store, id, reason, now, TRUE, error);
+}
+
+gboolean
+tv_store_close_open_intervals (TvStore *store, gint64 at, guint *n_closed, GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  if (!check_time (at, "at", error) || fault_fail (store, "close-open-intervals", error))
+    return FALSE;
+  if (!tx_begin (store, error))
+    return FALSE;
+  sqlite3_stmt *st = stmt_get (store, SQL_CLOSE_OPEN, error);
+  if (st == NULL)
+    goto fail;
+  sqlite3_bind_int64 (st, 1, at);
+  gboolean ok = stmt_exec_done (store, st, "close open intervals", error);
+  stmt_done (st);
+  int changed = sqlite3_changes (store->db);
+  if (!ok || !tx_commit (store, error))
+    goto fail;
+  if (n_closed != NULL)
+    *n_closed = (guint) changed;
+  if (changed > 0)
+    g_info ("closed %d connected interval(s) left open by an earlier run", changed);
+  return TRUE;
+
+fail:
+  tx_rollback (store);
+  return FALSE;
 }

@@ -23,7 +23,7 @@
  *   failure points — "fail:<op>" makes that operation fail with TV_STORE_ERR_IO
  *   and change nothing (for testing the server's 5000 INTERNAL path). <op> is one
  *   of: create, token-lookup, get, list, participation-list, record-participation,
- *   media-started, media-stopped, complete, cancel.
+ *   media-started, media-stopped, complete, cancel, close-open-intervals.
  */
 #pragma once
 
@@ -177,6 +177,18 @@ gboolean tv_store_consult_complete (TvStore *store, const char *id, const char *
  * Returns: TRUE; FALSE with NOT_FOUND, WRONG_STATE (not scheduled), INVALID or IO. */
 gboolean tv_store_consult_cancel (TvStore *store, const char *id, const char *reason,
                                   gint64 now, GError **error);
+
+/* tv_store_close_open_intervals:
+ * Crash recovery for the server's start-up: a server that died while media was
+ * connected leaves consults with an open interval (media_up_since != 0), which
+ * would make the next tv_store_consult_media_started fail with WRONG_STATE.
+ * Closes every open interval at @at (connected_us += max(0, @at - media_up_since));
+ * status, started_at and end_reason are unchanged. The caller picks @at: its
+ * own start time counts the downtime as connected, so a server that knows
+ * better (e.g. its last heartbeat) should pass that. One transaction.
+ * Returns: TRUE with *@n_closed (may be NULL) set to the number of consults
+ * changed; FALSE with INVALID or IO and nothing changed. */
+gboolean tv_store_close_open_intervals (TvStore *store, gint64 at, guint *n_closed, GError **error);
 
 /* tv_store_check_name:
  * Checks a doctor/patient name as tv_store_consult_create does: non-NULL,

@@ -849,6 +849,43 @@ test_two_handles (Fixture *f, gconstpointer data)
   g_assert_error (error, TV_STORE_ERROR, TV_STORE_ERR_WRONG_STATE);
 }
 
+/* After a crash of the server the open intervals are closed at start-up. */
+static void
+test_close_open_intervals (Fixture *f, gconstpointer data)
+{
+  g_autoptr (TvStore) store = open_ok (f);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TvConsult) a = create_ok (store, DOCTOR, T0, NULL, NULL);
+  g_autoptr (TvConsult) b = create_ok (store, DOCTOR, T0, NULL, NULL);
+  g_autoptr (TvConsult) idle = create_ok (store, DOCTOR, T0, NULL, NULL);
+  g_assert_true (tv_store_consult_media_started (store, a->id, T0 + 100, &error));
+  g_assert_true (tv_store_consult_media_started (store, b->id, T0 + 300, &error));
+  g_assert_true (tv_store_consult_media_stopped (store, b->id, T0 + 400, &error));
+  g_assert_true (tv_store_consult_media_started (store, b->id, T0 + 500, &error));
+
+  guint n = 0;
+  g_assert_true (tv_store_close_open_intervals (store, T0 + 1000, &n, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n, ==, 2);
+  g_autoptr (TvConsult) ga = get_ok (store, a->id);
+  g_autoptr (TvConsult) gb = get_ok (store, b->id);
+  g_autoptr (TvConsult) gi = get_ok (store, idle->id);
+  g_assert_cmpint (ga->connected_us, ==, 900);
+  g_assert_cmpint (ga->media_up_since, ==, 0);
+  g_assert_cmpint (ga->status, ==, TV_CONSULT_IN_PROGRESS);
+  g_assert_cmpint (gb->connected_us, ==, 100 + 500);
+  g_assert_cmpint (gi->status, ==, TV_CONSULT_SCHEDULED);
+  g_assert_cmpint (gi->connected_us, ==, 0);
+
+  /* Media can start again; a second recovery finds nothing. */
+  g_assert_true (tv_store_consult_media_started (store, a->id, T0 + 2000, &error));
+  g_assert_true (tv_store_consult_media_stopped (store, a->id, T0 + 2100, &error));
+  g_assert_true (tv_store_close_open_intervals (store, T0 + 3000, &n, &error));
+  g_assert_cmpuint (n, ==, 0);
+  g_autoptr (TvConsult) ga2 = get_ok (store, a->id);
+  g_assert_cmpint (ga2->connected_us, ==, 1000);
+}
+
 static void
 test_strings (void)
 {
@@ -911,6 +948,7 @@ main (int argc, char **argv)
   ADD ("/store/crash/media-started", test_crash_media_started);
   ADD ("/store/fault/injected-failure", test_injected_failure);
   ADD ("/store/two-handles", test_two_handles);
+  ADD ("/store/consult/close-open-intervals", test_close_open_intervals);
 #undef ADD
   g_test_add_func ("/store/strings", test_strings);
   return g_test_run ();
