@@ -784,6 +784,18 @@ main (int argc, char **argv)
     code = EXIT_OK;
     goto out;
   }
+  /* GOption takes the next word as an option's value even when it is another
+   * option ("--doctor --patient P"); no valid value starts with "--". */
+  const struct { const char *name; const char *value; } values[] = {
+    { "--doctor", opts.doctor }, { "--patient", opts.patient }, { "--start", opts.start },
+    { "--token-valid", opts.token_valid }, { "--server", opts.server },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++) {
+    if (values[i].value != NULL && g_str_has_prefix (values[i].value, "--")) {
+      usage_error (cmd->name, "%s: missing value (got the option \"%s\")", values[i].name, values[i].value);
+      goto out;
+    }
+  }
   /* cargs[0] is the command name; the rest are positional arguments. GOption
    * leaves a "--" separator in place; drop it. */
   int first = 1;

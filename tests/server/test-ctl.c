@@ -432,7 +432,7 @@ test_cancel (Fixture *f, gconstpointer data)
 }
 
 typedef struct {
-  const char *args[12];   /* after --data-dir DIR; NULL-terminated */
+  const char *args[14];   /* after --data-dir DIR; NULL-terminated */
   const char *expect;     /* must appear in stderr */
 } BadCase;
 
@@ -478,6 +478,8 @@ test_bad_arguments (Fixture *f, gconstpointer data)
     { { "create", "--doctor", DOCTOR, "--patient", PATIENT, "--server", "wss://h:1/x?y=1", NULL }, "--server" },
     { { "create", "--doctor", DOCTOR, "--patient", PATIENT, "extra", NULL }, "unexpected argument" },
     { { "create", "--doctor", NULL }, "--doctor" },
+    { { "create", "--doctor", "--patient", PATIENT, NULL }, "--doctor: missing value" },
+    { { "create", "--doctor", DOCTOR, "--patient", "--json", NULL }, "--patient: missing value" },
     { { "show", NULL }, "ID" },
     { { "show", "not-an-id", NULL }, "ID" },
     { { "show", UNKNOWN_ID, "extra", NULL }, "unexpected argument" },

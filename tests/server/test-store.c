@@ -182,19 +182,29 @@ child_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Runs the child with TV_STORE_FAULT=@fault doing @op on @path (and @id).
- * Returns: the child's exit code (99 when the fault point fired, 0 when the
- * operation returned normally), -1 after a failed test (timeout or signal). */
-static int
-run_crashing_child (const char *path, const char *fault, const char *op, const char *id)
+/* Starts the child doing @op on @path (and @id), with TV_STORE_FAULT=@fault
+ * (NULL: unset). Returns: (transfer full) the running child. */
+static GSubprocess *
+spawn_child (const char *path, const char *fault, const char *op, const char *id)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (g_test_verbose () ? G_SUBPROCESS_FLAGS_NONE
                                                                                    : G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-  g_subprocess_launcher_setenv (launcher, "TV_STORE_FAULT", fault, TRUE);
-  g_autoptr (GSubprocess) child = g_subprocess_launcher_spawn (launcher, &error, "/proc/self/exe", "--crash-child",
-                                                               op, path, id != NULL ? id : "", NULL);
+  if (fault != NULL)
+    g_subprocess_launcher_setenv (launcher, "TV_STORE_FAULT", fault, TRUE);
+  else
+    g_subprocess_launcher_unsetenv (launcher, "TV_STORE_FAULT");
+  GSubprocess *child = g_subprocess_launcher_spawn (launcher, &error, "/proc/self/exe", "--crash-child", op, path,
+                                                    id != NULL ? id : "", NULL);
   g_assert_no_error (error);
+  return child;
+}
+
+/* Waits (main loop, with a timeout that fails the test) for @child.
+ * Returns: its exit code, -1 after a failed test (timeout or signal). */
+static int
+wait_child (GSubprocess *child, const char *what)
+{
   ChildWait w = { g_main_loop_new (NULL, FALSE), FALSE };
   g_subprocess_wait_async (child, NULL, child_waited, &w);
   guint timer = g_timeout_add_seconds (CHILD_TIMEOUT_S, child_timeout, &w);
@@ -204,17 +214,29 @@ run_crashing_child (const char *path, const char *fault, const char *op, const c
     while (!w.done)
       g_main_context_iteration (NULL, TRUE);
     g_main_loop_unref (w.loop);
-    g_test_fail_printf ("child with TV_STORE_FAULT=%s did not exit within %d s", fault, CHILD_TIMEOUT_S);
+    g_test_fail_printf ("child (%s) did not exit within %d s", what, CHILD_TIMEOUT_S);
     return -1;
   }
   g_source_remove (timer);
   g_main_loop_unref (w.loop);
   if (!g_subprocess_get_if_exited (child)) {
-    g_test_fail_printf ("child with TV_STORE_FAULT=%s died by a signal", fault);
+    g_test_fail_printf ("child (%s) died by a signal", what);
     return -1;
   }
   return g_subprocess_get_exit_status (child);
 }
+
+/* Runs the child with TV_STORE_FAULT=@fault doing @op on @path (and @id).
+ * Returns: the child's exit code (99 when the fault point fired, 0 when the
+ * operation returned normally), -1 after a failed test (timeout or signal). */
+static int
+run_crashing_child (const char *path, const char *fault, const char *op, const char *id)
+{
+  g_autoptr (GSubprocess) child = spawn_child (path, fault, op, id);
+  return wait_child (child, fault);
+}
+
+#define HAMMER_ROWS 300
 
 /* The child side: open the store (TV_STORE_FAULT read here) and run @op. */
 static int
@@ -232,6 +254,15 @@ crash_child_main (const char *op, const char *path, const char *id)
     tv_store_consult_complete (store, id, "ended-by-doctor", T0 + 100 * G_USEC_PER_SEC, NULL);
   else if (strcmp (op, "media-started") == 0)
     tv_store_consult_media_started (store, id, T0 + 5, NULL);
+  else if (strcmp (op, "hammer") == 0) {
+    /* Concurrent writer: every row must get in (busy timeout), exit 0 = all did. */
+    for (int i = 0; i < HAMMER_ROWS; i++) {
+      if (!tv_store_record_participation (store, id, TV_SIG_ROLE_PATIENT, TV_PART_MEDIA_UP, NULL, T0 + i, NULL)) {
+        tv_store_close (store);
+        return 1;
+      }
+    }
+  }
   tv_store_close (store);
   return 0;   /* the fault point did not fire */
 }
@@ -849,6 +880,27 @@ test_two_handles (Fixture *f, gconstpointer data)
   g_assert_error (error, TV_STORE_ERROR, TV_STORE_ERR_WRONG_STATE);
 }
 
+/* Two processes writing at once (server and televisitctl): the busy timeout
+ * makes each wait for the other's transaction; no write is lost or refused. */
+static void
+test_two_processes (Fixture *f, gconstpointer data)
+{
+  g_autoptr (TvStore) store = open_ok (f);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TvConsult) c = create_ok (store, DOCTOR, T0, NULL, NULL);
+  g_autoptr (GSubprocess) child = spawn_child (f->path, NULL, "hammer", c->id);
+  for (int i = 0; i < HAMMER_ROWS; i++) {
+    g_assert_true (tv_store_record_participation (store, c->id, TV_SIG_ROLE_DOCTOR, TV_PART_MEDIA_DOWN, NULL,
+                                                  T0 + i, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpint (wait_child (child, "hammer"), ==, 0);
+  g_autoptr (GPtrArray) log = tv_store_participation_list (store, c->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (log->len, ==, 2 * HAMMER_ROWS);
+  g_assert_cmpint (raw_int (f->path, "SELECT count(*) FROM participation WHERE role = 'patient'"), ==, HAMMER_ROWS);
+}
+
 /* After a crash of the server the open intervals are closed at start-up. */
 static void
 test_close_open_intervals (Fixture *f, gconstpointer data)
@@ -948,6 +1000,7 @@ main (int argc, char **argv)
   ADD ("/store/crash/media-started", test_crash_media_started);
   ADD ("/store/fault/injected-failure", test_injected_failure);
   ADD ("/store/two-handles", test_two_handles);
+  ADD ("/store/two-processes", test_two_processes);
   ADD ("/store/consult/close-open-intervals", test_close_open_intervals);
 #undef ADD
   g_test_add_func ("/store/strings", test_strings);
