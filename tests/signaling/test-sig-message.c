@@ -694,19 +694,25 @@ test_names (void)
   tv_sig_msg_free (NULL);
 }
 
+/* Every code of tv-sig-error.h, as PROTOCOL.md section 7 lists it. */
+static const struct {
+  int code;
+  const char *name;
+  gboolean fatal;
+} codes[] = {
+  { 4000, "BAD_JSON", FALSE }, { 4001, "NOT_OBJECT", FALSE }, { 4002, "UNKNOWN_TYPE", FALSE },
+  { 4003, "MISSING_FIELD", FALSE }, { 4004, "UNKNOWN_FIELD", FALSE }, { 4005, "WRONG_TYPE", FALSE },
+  { 4006, "INVALID_VALUE", FALSE }, { 4007, "FRAME_TOO_LARGE", TRUE }, { 4008, "BINARY_FRAME", FALSE },
+  { 4009, "RATE_LIMITED", TRUE }, { 4100, "NOT_JOINED", FALSE }, { 4101, "ALREADY_JOINED", FALSE },
+  { 4102, "TOKEN_INVALID", TRUE }, { 4103, "TOKEN_EXPIRED", TRUE }, { 4104, "TOKEN_IN_USE", TRUE },
+  { 4105, "CONSULT_ENDED", TRUE }, { 4106, "JOIN_TIMEOUT", TRUE }, { 4200, "NOT_PAIRED", FALSE },
+  { 4201, "OUT_OF_ORDER", FALSE }, { 4202, "NOT_ALLOWED", FALSE }, { 5000, "INTERNAL", FALSE },
+  { 5001, "SHUTTING_DOWN", TRUE },
+};
+
 static void
 test_error_codes (void)
 {
-  static const struct { int code; const char *name; gboolean fatal; } codes[] = {
-    { 4000, "BAD_JSON", FALSE }, { 4001, "NOT_OBJECT", FALSE }, { 4002, "UNKNOWN_TYPE", FALSE },
-    { 4003, "MISSING_FIELD", FALSE }, { 4004, "UNKNOWN_FIELD", FALSE }, { 4005, "WRONG_TYPE", FALSE },
-    { 4006, "INVALID_VALUE", FALSE }, { 4007, "FRAME_TOO_LARGE", TRUE }, { 4008, "BINARY_FRAME", FALSE },
-    { 4009, "RATE_LIMITED", TRUE }, { 4100, "NOT_JOINED", FALSE }, { 4101, "ALREADY_JOINED", FALSE },
-    { 4102, "TOKEN_INVALID", TRUE }, { 4103, "TOKEN_EXPIRED", TRUE }, { 4104, "TOKEN_IN_USE", TRUE },
-    { 4105, "CONSULT_ENDED", TRUE }, { 4106, "JOIN_TIMEOUT", TRUE }, { 4200, "NOT_PAIRED", FALSE },
-    { 4201, "OUT_OF_ORDER", FALSE }, { 4202, "NOT_ALLOWED", FALSE }, { 5000, "INTERNAL", FALSE },
-    { 5001, "SHUTTING_DOWN", TRUE },
-  };
 
   for (gsize i = 0; i < G_N_ELEMENTS (codes); i++)
     {
@@ -717,6 +723,60 @@ test_error_codes (void)
   g_assert_cmpstr (tv_sig_error_name (4010), ==, "UNKNOWN");
   g_assert_false (tv_sig_error_is_fatal (-1));
   g_assert_cmpstr (g_quark_to_string (TV_SIG_ERROR), ==, "tv-sig-error-quark");
+}
+
+/* PROTOCOL.md and the code must not drift apart: every JSON example in it
+ * parses (in one direction or the other), every message type has an example,
+ * and the error table lists every code with its name and fatality. */
+static void
+test_protocol_doc (void)
+{
+  const char *srcdir = g_getenv ("G_TEST_SRCDIR");
+  g_autofree char *path = g_build_filename (srcdir ? srcdir : ".", "signaling", "PROTOCOL.md", NULL);
+  g_autofree char *text = NULL;
+  g_auto (GStrv) lines = NULL;
+  gboolean in_json = FALSE, seen[TV_SIG_MSG_N_TYPES] = { FALSE };
+  guint examples = 0;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    {
+      g_test_skip ("signaling/PROTOCOL.md not found (run from the source tree)");
+      return;
+    }
+  lines = g_strsplit (text, "\n", -1);
+  for (char **l = lines; *l; l++)
+    {
+      g_autoptr (GError) error = NULL;
+      TvSigMsg *msg;
+
+      if (g_str_has_prefix (*l, "```"))
+        {
+          in_json = !in_json && strcmp (*l, "```json") == 0;
+          continue;
+        }
+      if (!in_json || **l == '\0')
+        continue;
+      msg = tv_sig_msg_parse (*l, strlen (*l), TV_SIG_FROM_CLIENT, NULL, NULL);
+      if (msg == NULL)
+        msg = tv_sig_msg_parse (*l, strlen (*l), TV_SIG_FROM_SERVER, NULL, &error);
+      if (msg == NULL)
+        g_error ("PROTOCOL.md example refused (%s): %s", error->message, *l);
+      seen[msg->type] = TRUE;
+      examples++;
+      tv_sig_msg_free (msg);
+    }
+  g_test_message ("%u examples in PROTOCOL.md", examples);
+  for (int t = TV_SIG_MSG_INVALID + 1; t < TV_SIG_MSG_N_TYPES; t++)
+    if (!seen[t])
+      g_error ("PROTOCOL.md has no example of \"%s\"", tv_sig_msg_type_to_string ((TvSigMsgType) t));
+
+  for (gsize i = 0; i < G_N_ELEMENTS (codes); i++)
+    {
+      g_autofree char *row = g_strdup_printf ("| %d | %s | %s |", codes[i].code, codes[i].name,
+                                              codes[i].fatal ? "yes" : "no");
+      if (strstr (text, row) == NULL)
+        g_error ("PROTOCOL.md error table lacks the row \"%s\"", row);
+    }
 }
 
 /* Deterministic mutations of every valid vector: whatever comes out, the
@@ -783,6 +843,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sig/message/build-error-sanitises", test_build_error_sanitises);
   g_test_add_func ("/sig/message/names", test_names);
   g_test_add_func ("/sig/message/error-codes", test_error_codes);
+  g_test_add_func ("/sig/message/protocol-doc", test_protocol_doc);
   g_test_add_func ("/sig/message/mutations", test_mutations);
   return g_test_run ();
 }
