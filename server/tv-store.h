@@ -6,7 +6,8 @@
  * state runs as one transaction: on failure nothing was written and the previous
  * state stands (a crash mid-way leaves the previous state too).
  *
- * Times are gint64 microseconds since the Unix epoch, UTC (as g_get_real_time()).
+ * Times are gint64 microseconds since the Unix epoch, UTC (as g_get_real_time());
+ * a time argument <= 0 is refused with TV_STORE_ERR_INVALID (0 means "unset").
  * Tokens are returned in clear exactly once, at creation; the store keeps only
  * their SHA-256. Not thread-safe: one TvStore per thread (the server's main loop).
  * Several processes may open the same file at once (the server and televisitctl):
@@ -115,7 +116,8 @@ int tv_store_schema_version (TvStore *store);
 
 /* tv_store_consult_create:
  * Creates a consult and one join token per role, expiring at @token_expires.
- * @doctor and @patient: non-empty UTF-8, at most 200 bytes (else INVALID).
+ * @doctor and @patient: as tv_store_check_name (else INVALID). @token_expires
+ * must be after @now (else INVALID: the tokens would be born expired).
  * Returns: TRUE with *@out (transfer full), *@doctor_token and *@patient_token
  * (transfer full, 43-char base64url of 32 random bytes from OpenSSL RAND_bytes);
  * FALSE with @error and nothing written. */
