@@ -108,7 +108,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TvSigMsg, tv_sig_msg_free)
  * Returns: (transfer full) the message, or NULL with @error set in TV_SIG_ERROR
  * (code = TvSigErrorCode, message names the field/problem). When the type could
  * be read before the failure, *@ref_type (if non-NULL) is set to it, else to
- * TV_SIG_MSG_INVALID, so error replies can carry "ref". */
+ * TV_SIG_MSG_INVALID, so error replies can carry "ref". The checks and their
+ * order are in PROTOCOL.md section 2: 4007 for len > TV_SIG_MAX_FRAME_BYTES
+ * (before anything else), 4000..4006 for the JSON and the field tables, and
+ * 4102 (TV_SIG_ERR_TOKEN_INVALID) for a malformed join token. */
 TvSigMsg *tv_sig_msg_parse (const char *data, gsize len, TvSigDirection dir,
                             TvSigMsgType *ref_type, GError **error);
 
@@ -118,7 +121,15 @@ TvSigMsg *tv_sig_msg_parse (const char *data, gsize len, TvSigDirection dir,
  * valid type; g_return_val_if_fail(NULL) on TV_SIG_MSG_INVALID (programmer error). */
 char *tv_sig_msg_to_json (const TvSigMsg *msg);
 
-/* Convenience constructors, (transfer full) JSON text ready to send. */
+/* Convenience constructors, (transfer full) JSON text ready to send.
+ * They do not validate their arguments against the limits (callers pass
+ * values they produced or already parsed); a NULL string argument is a
+ * programmer error (g_return_val_if_fail, NULL), except as noted.
+ * tv_sig_build_error: @message NULL or "" -> the code's name; the text is made
+ * valid UTF-8, control characters become spaces, and it is cut to
+ * TV_SIG_MAX_TEXT_BYTES on a character boundary, so it may quote input from
+ * the network. @ref TV_SIG_MSG_INVALID -> no "ref".
+ * tv_sig_build_candidate: @candidate NULL is sent as "" (end of candidates). */
 char *tv_sig_build_error (int code, const char *message, TvSigMsgType ref);
 char *tv_sig_build_joined (const char *consult_id, TvSigRole own_role, gboolean peer_present);
 char *tv_sig_build_peer_joined (TvSigRole peer_role);

@@ -70,7 +70,10 @@ gboolean tv_sig_room_join (TvSigRoom *room, TvSigRole role, TvSigRoomEffects *fx
 /* tv_sig_room_leave:
  * @role left (cleanly or dropped). No-op when not present. *@fx may get
  * MEDIA_STOPPED (interval was open), PEER_LEFT (other still there), and
- * COMPLETED (the room is now empty and media had connected). Never fails. */
+ * COMPLETED (the room is now empty and media had connected). Never fails.
+ * In an ENDED room it only clears the presence (no effects: they were
+ * reported by the transition to ENDED). Either way the pairing's negotiation
+ * and both media states are forgotten: a rejoin starts from scratch. */
 void tv_sig_room_leave (TvSigRoom *room, TvSigRole role, TvSigRoomEffects *fx);
 
 /* tv_sig_room_relay:
@@ -79,19 +82,22 @@ void tv_sig_room_leave (TvSigRoom *room, TvSigRole role, TvSigRoomEffects *fx);
  * (TV_SIG_ERR_NOT_ALLOWED); ANSWER only from the patient and only while an offer
  * is outstanding (TV_SIG_ERR_OUT_OF_ORDER); CANDIDATE only after the first offer
  * of this pairing (TV_SIG_ERR_OUT_OF_ORDER). A re-offer (ICE restart) is allowed
- * at any time while paired. On success the negotiation state advances. */
+ * at any time while paired. ENDED rooms: TV_SIG_ERR_CONSULT_ENDED (checked
+ * first). On success the negotiation state advances. Room unchanged on failure. */
 gboolean tv_sig_room_relay (TvSigRoom *room, TvSigRole from, TvSigMsgType type, GError **error);
 
 /* tv_sig_room_media:
  * @role reports its media connected (@up TRUE) or lost. Requires both present
  * (TV_SIG_ERR_NOT_PAIRED) and, for up, that an answer was relayed this pairing
- * (TV_SIG_ERR_OUT_OF_ORDER). Repeating the current value is accepted, no effect.
+ * (TV_SIG_ERR_OUT_OF_ORDER); ENDED rooms: TV_SIG_ERR_CONSULT_ENDED. Repeating
+ * the current value is accepted, no effect. Room unchanged on failure.
  * *@fx gets MEDIA_STARTED when both become up, MEDIA_STOPPED when one goes down. */
 gboolean tv_sig_room_media (TvSigRoom *room, TvSigRole role, gboolean up, TvSigRoomEffects *fx, GError **error);
 
 /* tv_sig_room_end:
  * @role ends the consult. Only the doctor (TV_SIG_ERR_NOT_ALLOWED), or
- * TV_SIG_ROLE_NONE for the server/admin. ENDED rooms: TV_SIG_ERR_CONSULT_ENDED.
+ * TV_SIG_ROLE_NONE for the server/admin; the role is checked first, so a
+ * patient always gets NOT_ALLOWED. ENDED rooms: TV_SIG_ERR_CONSULT_ENDED.
  * *@fx gets COMPLETED (and MEDIA_STOPPED if an interval was open). */
 gboolean tv_sig_room_end (TvSigRoom *room, TvSigRole role, TvSigRoomEffects *fx, GError **error);
 
