@@ -131,8 +131,11 @@ main (int argc, char **argv)
     return 1;
   }
 
-  guint sigint = g_unix_signal_add (SIGINT, on_signal, GINT_TO_POINTER (SIGINT));
-  guint sigterm = g_unix_signal_add (SIGTERM, on_signal, GINT_TO_POINTER (SIGTERM));
+  /* The handlers stay installed until exit: removing the sources would restore
+   * the default action, and a second SIGTERM during tear-down would then kill
+   * the process with a non-zero status. */
+  g_unix_signal_add (SIGINT, on_signal, GINT_TO_POINTER (SIGINT));
+  g_unix_signal_add (SIGTERM, on_signal, GINT_TO_POINTER (SIGTERM));
 
   g_autofree char *url = tv_server_get_url (app.server);
   printf ("listening on %s\n", url);
@@ -141,8 +144,6 @@ main (int argc, char **argv)
 
   g_main_loop_run (app.loop);
 
-  g_source_remove (sigint);
-  g_source_remove (sigterm);
   tv_server_free (app.server);
   g_main_loop_unref (app.loop);
   g_message ("stopped");

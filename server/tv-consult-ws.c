@@ -29,6 +29,10 @@
 #include <string.h>
 
 #define RX_BUFFER_SIZE 4096
+/* lws' own opcode for writing a close frame (private-lib-core.h: LWS_WRITE_CLOSE
+ * = 4; the public header leaves it to lws_close_reason). Used so that the
+ * server can send its close and still drain the peer's input: see on_writeable. */
+#define TV_LWS_WRITE_CLOSE ((enum lws_write_protocol) 4)
 /* A client that stops reading gets this long to take its last frames (error +
  * close) before lws drops it. */
 #define CLOSE_GRACE_S 5
@@ -57,7 +61,8 @@ typedef struct _Conn {
   gboolean rx_binary;           /* current message is binary: discard, answer 4008 */
   gboolean rx_too_big;
   gboolean closing;             /* a close is under way: input is ignored */
-  int close_code;
+  int close_code;               /* close frame to send once the queue is written (0 = none) */
+  gboolean close_sent;          /* our close frame is out: waiting for the peer's */
   GSource *join_timer;
   gint64 rate[TV_SERVER_RATE_LIMIT_MSGS]; /* monotonic times of the last messages */
   guint rate_n, rate_pos;
@@ -728,9 +733,20 @@ on_writeable (Conn *c, struct lws *wsi)
       lws_callback_on_writable (wsi);
     return 0;
   }
-  if (c->close_code) {
-    lws_close_reason (wsi, (enum lws_close_status) c->close_code, NULL, 0);
-    return -1;
+  if (c->close_code && !c->close_sent) {
+    /* Send the close frame ourselves and keep reading (and discarding) until
+     * the client answers with its own close, which lws then completes. Closing
+     * the socket at once while the client is still sending (a flood, the rate
+     * limit case) makes the kernel answer with a reset, and the client would
+     * lose the error frame and the close code still in its receive buffer.
+     * The CLOSE_GRACE_S timeout set with the close bounds the wait. */
+    unsigned char frame[LWS_PRE + 2];
+    frame[LWS_PRE] = (unsigned char) ((c->close_code >> 8) & 0xff);
+    frame[LWS_PRE + 1] = (unsigned char) (c->close_code & 0xff);
+    c->close_sent = TRUE;
+    if (lws_write (wsi, frame + LWS_PRE, 2, TV_LWS_WRITE_CLOSE) < 2)
+      return -1;
+    return 0;
   }
   return 0;
 }
@@ -754,6 +770,12 @@ consult_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
   case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
     if (!s || s->shutting_down)
       return 1;
+    /* WSS only: never run the protocol over a plain connection, whatever the
+     * vhost ended up configured as. */
+    if (!lws_is_ssl (wsi)) {
+      g_warning ("refused a WebSocket handshake over a plain (non-TLS) connection");
+      return 1;
+    }
     if (!uri_is_root (wsi)) {
       g_info ("refused a handshake for a path other than /");
       return 1;

@@ -47,7 +47,7 @@ tv_server_lws_set_log_level (TvServerLogLevel level)
   if (level >= TV_SERVER_LOG_INFO)
     mask |= LLL_WARN;
   if (level >= TV_SERVER_LOG_DEBUG)
-    mask |= LLL_NOTICE | LLL_INFO;
+    mask |= LLL_NOTICE; /* LLL_INFO is per-frame chatter */
   lws_set_log_level (mask, lws_log_to_glib);
 }
 
@@ -90,7 +90,9 @@ tv_server_lws_context_new (const TvServerLwsParams *p, struct lws_vhost **vhost_
   g_autoptr (GInetAddress) addr = g_inet_address_new_from_string (p->listen);
   gboolean any = addr && g_inet_address_get_is_any (addr);
   gboolean v4 = addr && g_inet_address_get_family (addr) == G_SOCKET_FAMILY_IPV4;
-  info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+  /* DO_SSL_GLOBAL_INIT again on the vhost: without it lws 4.1 silently serves
+   * the vhost in plain text even with a certificate given. */
+  info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
   /* 0.0.0.0 means IPv4 only; "::" dual stack; a literal binds that address. */
   if (v4)
     info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
