@@ -509,6 +509,93 @@ test_basics (void)
   tv_sig_room_unref (NULL);
 }
 
+/* A long random walk of operations on rooms, checking the invariants that
+ * the server relies on: intervals open and close alternately, COMPLETED
+ * comes once and only with the move to ENDED, ENDED is final, the state
+ * agrees with who is present, and refusals change nothing. */
+static void
+test_random_walk (void)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (4242);
+  guint rooms = 0, completed = 0, started = 0;
+
+  for (int r = 0; r < 200; r++)
+    {
+      g_autoptr (TvSigRoom) room = tv_sig_room_new ("walk", g_rand_boolean (rand));
+      gboolean interval = FALSE;
+      rooms++;
+
+      for (int i = 0; i < 300; i++)
+        {
+          static const TvSigRole roles[] = { D, P, ADMIN };
+          /* Weighted so that rooms live long enough to connect: leave and
+           * end are rare. Percentages per op, in Op order. */
+          static const int weight[] = { 15, 5, 20, 20, 10, 20, 8, 2 };
+          int pick = g_rand_int_range (rand, 0, 100), op = 0;
+          while (pick >= weight[op])
+            pick -= weight[op++];
+          Step s = { (Op) op, D, 0, 0, 0 };
+          g_autoptr (GError) error = NULL;
+          TvSigRoomState before = tv_sig_room_get_state (room), after;
+          gboolean d_before = tv_sig_room_is_present (room, D);
+          gboolean p_before = tv_sig_room_is_present (room, P);
+          TvSigRoomEffects fx;
+
+          s.role = roles[g_rand_int_range (rand, 0, s.op == END ? 3 : 2)];
+          fx = run_step (room, &s, &error);
+          after = tv_sig_room_get_state (room);
+
+          if (error != NULL)
+            {
+              g_assert_true (error->domain == TV_SIG_ERROR);
+              g_assert_cmpint (fx, ==, TV_SIG_ROOM_FX_NONE);
+              g_assert_cmpint (after, ==, before);
+              g_assert_cmpint (tv_sig_room_is_present (room, D), ==, d_before);
+              g_assert_cmpint (tv_sig_room_is_present (room, P), ==, p_before);
+              if (before == TV_SIG_ROOM_ENDED)
+                g_assert_true (error->code == TV_SIG_ERR_CONSULT_ENDED || error->code == TV_SIG_ERR_NOT_ALLOWED);
+            }
+          if (before == TV_SIG_ROOM_ENDED)
+            {
+              g_assert_cmpint (after, ==, TV_SIG_ROOM_ENDED);
+              g_assert_cmpint (fx, ==, TV_SIG_ROOM_FX_NONE);
+            }
+          if (fx & TV_SIG_ROOM_FX_MEDIA_STARTED)
+            {
+              g_assert_false (interval);
+              interval = TRUE;
+              started++;
+              g_assert_cmpint (after, ==, TV_SIG_ROOM_CONNECTED);
+              g_assert_true (tv_sig_room_was_started (room));
+            }
+          if (fx & TV_SIG_ROOM_FX_MEDIA_STOPPED)
+            {
+              g_assert_true (interval);
+              interval = FALSE;
+            }
+          g_assert_cmpint (interval, ==, after == TV_SIG_ROOM_CONNECTED);
+          g_assert_cmpint ((fx & TV_SIG_ROOM_FX_COMPLETED) != 0, ==,
+                           before != TV_SIG_ROOM_ENDED && after == TV_SIG_ROOM_ENDED);
+          if (fx & TV_SIG_ROOM_FX_PAIRED)
+            g_assert_cmpint (after, ==, TV_SIG_ROOM_PAIRED);
+          if (after != TV_SIG_ROOM_ENDED)
+            {
+              int n = tv_sig_room_is_present (room, D) + tv_sig_room_is_present (room, P);
+              g_assert_cmpint (after == TV_SIG_ROOM_EMPTY, ==, n == 0);
+              g_assert_cmpint (after == TV_SIG_ROOM_WAITING, ==, n == 1);
+            }
+          if (fx & TV_SIG_ROOM_FX_COMPLETED)
+            {
+              completed++;
+              break;
+            }
+        }
+    }
+  g_test_message ("%u rooms, %u media starts, %u completed", rooms, started, completed);
+  g_assert_cmpuint (started, >, 0);
+  g_assert_cmpuint (completed, >, 0);
+}
+
 /* Programmer errors are caught by g_return_val_if_fail, not by crashing. */
 static void
 test_programmer_errors (void)
@@ -538,6 +625,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/sig/room/coverage", test_coverage);
   g_test_add_func ("/sig/room/basics", test_basics);
+  g_test_add_func ("/sig/room/random-walk", test_random_walk);
   g_test_add_func ("/sig/room/programmer-errors", test_programmer_errors);
   return g_test_run ();
 }
