@@ -23,6 +23,7 @@
 #include "client/tv-ws-client.h"
 
 #include <libwebsockets.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "signaling/tv-sig-message.h"
@@ -73,6 +74,7 @@ struct _TvWsClient {
   gboolean in_connect;   /* inside lws_client_connect_via_info(): failures are returned, not called back */
   gboolean closed_reported;
   gboolean got_peer_close;
+  gboolean write_failed; /* the socket refused a write: only reading until it ends */
   int peer_close_code;
   char *offered;         /* subprotocol offered, NULL = none */
   char *protocol;        /* subprotocol the server accepted */
@@ -142,7 +144,11 @@ client_finish (TvWsClient *ws, struct lws *wsi, const char *lws_error)
 static int
 client_write_one (TvWsClient *ws, struct lws *wsi)
 {
-  TvWsFrame *frame = g_queue_pop_head (&ws->queue);
+  TvWsFrame *frame;
+
+  if (ws->write_failed)
+    return 0;
+  frame = g_queue_pop_head (&ws->queue);
 
   if (frame != NULL) {
     int n = lws_write (wsi, frame->buf + LWS_PRE, frame->len, frame->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
@@ -150,9 +156,16 @@ client_write_one (TvWsClient *ws, struct lws *wsi)
 
     g_free (frame);
     if (n < 0 || (gsize) n < len) {
-      if (ws->error == NULL)
-        ws->error = g_error_new_literal (TV_WS_ERROR, TV_WS_ERR_CLOSED, "write to the server failed");
-      return -1;
+      /* Typically the server closed on us (e.g. after a fatal error) while we
+       * were still sending. What it sent before closing may still be unread in
+       * our socket: closing now would throw away its last messages (the error
+       * frame, the close frame). Stop writing, keep reading, and give the
+       * connection a few seconds to end by itself. */
+      g_debug ("write failed; draining what the server already sent");
+      ws->write_failed = TRUE;
+      g_queue_clear_full (&ws->queue, tv_ws_frame_free);
+      lws_set_timeout (wsi, PENDING_TIMEOUT_USER_OK, 3);
+      return 0;
     }
   }
   if (!g_queue_is_empty (&ws->queue)) {
@@ -306,7 +319,10 @@ tv_ws_hub_new (const char *ca_file, gboolean insecure, GError **error)
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (g_once_init_enter (&log_once)) {
-    lws_set_log_level (LLL_ERR | LLL_WARN, tv_ws_lws_log);
+    /* TV_WS_LWS_LOG=<lws level bits> (e.g. 15) shows more of lws, at GLib debug level. */
+    const char *lv = g_getenv ("TV_WS_LWS_LOG");
+
+    lws_set_log_level (lv != NULL ? atoi (lv) : LLL_ERR | LLL_WARN, tv_ws_lws_log);
     g_once_init_leave (&log_once, 1);
   }
 
@@ -508,7 +524,7 @@ tv_ws_client_send_raw (TvWsClient *ws, const void *data, gsize len, gboolean bin
   g_return_val_if_fail (data != NULL || len == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (ws->state != TV_WS_STATE_CONNECTING && ws->state != TV_WS_STATE_OPEN) {
+  if ((ws->state != TV_WS_STATE_CONNECTING && ws->state != TV_WS_STATE_OPEN) || ws->write_failed) {
     g_set_error_literal (error, TV_WS_ERROR, TV_WS_ERR_CLOSED, "connection is not open");
     return FALSE;
   }
