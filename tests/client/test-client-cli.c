@@ -1,0 +1,431 @@
+/* test-client-cli.c — televisit-client's command line and exit codes, on the real binary.
+ *
+ * Runs $TV_BUILD_DIR/televisit-client as a child process (GSubprocess) and
+ * checks what a user or a script sees: the exit status, the flag named in the
+ * error message, the --help sections, and the exit codes against a real server
+ * started by the shared fixture (bad/expired token -> 3, nobody comes -> 4,
+ * SIGTERM -> clean leave with 0). Every wait is on a child's exit or a stdout
+ * line, under a watchdog; no sleeps. Only loopback traffic. Main thread.
+ */
+#define G_LOG_DOMAIN "tv-test"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <string.h>
+
+#include "client/tv-client-options.h"
+#include "tests/client/tv-test-client-proc.h"
+#include "tests/common/tv-test-fixture.h"
+
+#define CHILD_TIMEOUT_MS 30000
+
+/* A well-formed token that no store has issued (43 base64url characters). */
+#define UNKNOWN_TOKEN "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+typedef TvTestClient Child;
+
+static Child *
+run_client (const char *const *args)
+{
+  return tv_test_client_run ("client", args, CHILD_TIMEOUT_MS);
+}
+
+static void
+child_free (Child *c)
+{
+  tv_test_client_free (c);
+}
+
+/* ---- tests without a server ------------------------------------------------------ */
+
+static void
+test_help (void)
+{
+  const char *args[] = { "--help", NULL };
+  const char *sections[] = { "NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS", "EXAMPLES" };
+  const char *flags[] = { "--server", "--token", "--token-file", "--ca", "--insecure", "--test-media",
+                          "--headless", "--duration", "--stats-json", "--peer-timeout", "--media-timeout",
+                          "--ice-address", "--stun", "--turn", "--latency", "--end-on-exit", "--verbose",
+                          "--version", "--help" };
+  Child *c = run_client (args);
+  g_autofree char *text = NULL;
+
+  g_assert_cmpint (c->status, ==, 0);
+  text = g_strconcat ("\n", c->out_text->str, NULL);
+  /* Sections are unindented lines of their own, in man-page order. */
+  for (gsize i = 0; i < G_N_ELEMENTS (sections); i++)
+    {
+      g_autofree char *line = g_strdup_printf ("\n%s\n", sections[i]);
+      g_assert_nonnull (strstr (text, line));
+      if (i > 0)
+        {
+          g_autofree char *prev = g_strdup_printf ("\n%s\n", sections[i - 1]);
+          g_assert_true (strstr (text, prev) < strstr (text, line));
+        }
+    }
+  /* Every documented exit code appears in EXIT STATUS, every option in OPTIONS. */
+  for (int code = 0; code <= 6; code++)
+    {
+      g_autofree char *entry = g_strdup_printf ("\n    %d   ", code);
+      g_assert_nonnull (strstr (text, entry));
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (flags); i++)
+    g_assert_nonnull (strstr (text, flags[i]));
+  child_free (c);
+}
+
+static void
+test_version (void)
+{
+  const char *args[] = { "--version", NULL };
+  Child *c = run_client (args);
+
+  g_assert_cmpint (c->status, ==, 0);
+  g_assert_true (g_str_has_prefix (c->out_text->str, "televisit-client "));
+  child_free (c);
+}
+
+typedef struct {
+  const char *args[12];
+  const char *named;  /* must appear in stderr */
+} BadCase;
+
+#define OKS "--server", "wss://127.0.0.1:9/"
+#define OKT "--token", UNKNOWN_TOKEN
+
+static void
+test_bad_flags (void)
+{
+  const char *tmp = tv_test_tmpdir ();
+  g_autofree char *empty_tok = g_build_filename (tmp, "empty.tok", NULL);
+  g_autofree char *not_pem = g_build_filename (tmp, "not.pem", NULL);
+  const BadCase cases[] = {
+    { { "--bogus", NULL }, "--bogus" },
+    { { "--server", NULL }, "--server" },
+    { { OKT, NULL }, "--server" },
+    { { "--server", "http://127.0.0.1:9/", OKT, NULL }, "--server" },
+    { { "--server", "ws://127.0.0.1:9/", OKT, NULL }, "--server" },
+    { { "--server", "wss://", OKT, NULL }, "--server" },
+    { { "--server", "wss://127.0.0.1:99999/", OKT, NULL }, "--server" },
+    { { OKS, NULL }, "--token" },
+    { { OKS, "--token", "short", NULL }, "--token" },
+    { { OKS, "--token", "has spaces in it but is long", NULL }, "--token" },
+    { { OKS, OKT, "--token-file", "/nonexistent/tok", NULL }, "--token" },
+    { { OKS, "--token-file", "/nonexistent/tok", NULL }, "--token-file" },
+    { { OKS, "--token-file", empty_tok, NULL }, "--token-file" },
+    { { OKS, OKT, "--ca", "/nonexistent/ca.pem", NULL }, "--ca" },
+    { { OKS, OKT, "--ca", not_pem, NULL }, "--ca" },
+    { { OKS, OKT, "--duration", "abc", NULL }, "--duration" },
+    { { OKS, OKT, "--duration", "0", NULL }, "--duration" },
+    { { OKS, OKT, "--duration", "-4", NULL }, "--duration" },
+    { { OKS, OKT, "--peer-timeout", "0", NULL }, "--peer-timeout" },
+    { { OKS, OKT, "--peer-timeout", "99999999999", NULL }, "--peer-timeout" },
+    { { OKS, OKT, "--media-timeout", "7200", NULL }, "--media-timeout" },
+    { { OKS, OKT, "--latency", "5001", NULL }, "--latency" },
+    { { OKS, OKT, "--latency", "1e3", NULL }, "--latency" },
+    { { OKS, OKT, "--ice-address", "not-an-ip", NULL }, "--ice-address" },
+    { { OKS, OKT, "--stun", "http://stun.invalid", NULL }, "--stun" },
+    { { OKS, OKT, "--turn", "stun://turn.invalid", NULL }, "--turn" },
+    { { OKS, OKT, "--stats-json", "/nonexistent/dir/s.json", NULL }, "--stats-json" },
+    { { OKS, OKT, "extra", NULL }, "extra" },
+  };
+
+  g_assert_true (g_file_set_contents (empty_tok, "\n", -1, NULL));
+  g_assert_true (g_file_set_contents (not_pem, "hello\n", -1, NULL));
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      Child *c = run_client (cases[i].args);
+      g_test_message ("case %zu: %s -> %d", i, cases[i].args[0], c->status);
+      g_assert_cmpint (c->status, ==, TV_CLIENT_EXIT_USAGE);
+      g_assert_nonnull (strstr (c->err_text, cases[i].named));
+      /* A usage error never connects. */
+      g_assert_null (strstr (c->out_text->str, "connecting"));
+      child_free (c);
+    }
+}
+
+/* The token given on the command line must not be echoed anywhere. */
+static void
+test_token_not_printed (void)
+{
+  const char *args[] = { OKS, OKT, "--duration", "x", NULL };
+  Child *c = run_client (args);
+
+  g_assert_cmpint (c->status, ==, TV_CLIENT_EXIT_USAGE);
+  g_assert_null (strstr (c->err_text, UNKNOWN_TOKEN));
+  g_assert_null (strstr (c->out_text->str, UNKNOWN_TOKEN));
+  child_free (c);
+}
+
+/* A loopback port that is bound but not listening: connecting is refused, and
+ * nobody else can take the port while we hold it. */
+static GSocket *
+closed_port (guint16 *port)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  GSocket *sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (sock, any, FALSE, &error));
+  bound = g_socket_get_local_address (sock, &error);
+  g_assert_no_error (error);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  return sock;
+}
+
+static void
+test_unreachable (void)
+{
+  guint16 port = 0;
+  g_autoptr (GSocket) sock = closed_port (&port);
+  g_autofree char *url = g_strdup_printf ("wss://127.0.0.1:%u/", port);
+  const char *tmp = tv_test_tmpdir ();
+  g_autofree char *tok = g_build_filename (tmp, "t.tok", NULL);
+  g_autofree char *stats = g_build_filename (tmp, "s.json", NULL);
+  const char *args[] = { "--server", url, "--token-file", tok, "--stats-json", stats, "--headless", "--test-media",
+                         NULL };
+  g_autoptr (JsonObject) obj = NULL;
+  Child *c;
+
+  /* --token-file, with a trailing newline as an editor would leave it. */
+  g_assert_true (g_file_set_contents (tok, UNKNOWN_TOKEN "\n", -1, NULL));
+  c = run_client (args);
+  g_assert_cmpint (c->status, ==, TV_CLIENT_EXIT_UNREACHABLE);
+  g_assert_nonnull (strstr (c->out_text->str, "exit code=2"));
+  child_free (c);
+
+  /* The stats file is written on every exit, with the reason. */
+  obj = tv_test_client_load_stats (stats);
+  g_assert_cmpint (json_object_get_int_member (obj, "exit_code"), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (obj, "exit_reason"), ==, "unreachable");
+  g_assert_cmpint (json_object_get_int_member (obj, "video_frames_decoded"), ==, 0);
+
+}
+
+/* Options parsed in-process: the normalised values the session receives. */
+static void
+test_options_parse (void)
+{
+  g_autoptr (GError) error = NULL;
+  char *argv[] = { "televisit-client", "--server", "wss://LOCALHOST:8443", "--token", UNKNOWN_TOKEN,
+                   "--ice-address", "127.0.0.1", "--ice-address", "::1", "-v", "-v", "--latency", "0",
+                   "--end-on-exit", NULL };
+  g_autoptr (TvClientOptions) o = tv_client_options_parse (G_N_ELEMENTS (argv) - 1, argv, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (o);
+  g_assert_cmpstr (o->server_url, ==, "wss://localhost:8443/");
+  g_assert_cmpuint (g_strv_length (o->ice_addresses), ==, 2);
+  g_assert_cmpint (o->verbosity, ==, 2);
+  g_assert_cmpuint (o->peer_timeout_s, ==, TV_CLIENT_DEFAULT_PEER_TIMEOUT_S);
+  g_assert_cmpuint (o->media_timeout_s, ==, TV_CLIENT_DEFAULT_MEDIA_TIMEOUT_S);
+  g_assert_cmpuint (o->duration_s, ==, 0);
+  g_assert_true (o->end_on_exit);
+  g_assert_false (o->insecure);
+
+  {
+    char *argv2[] = { "televisit-client", "--server", "wss://[::1]", "--token", UNKNOWN_TOKEN, NULL };
+    g_autoptr (TvClientOptions) o2 = tv_client_options_parse (G_N_ELEMENTS (argv2) - 1, argv2, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (o2->server_url, ==, "wss://[::1]:443/");
+  }
+}
+
+/* ---- tests against a real server --------------------------------------------------- */
+
+/* One server for all server-backed cases (each uses its own consult). */
+static TvTestServer *server;
+
+static TvTestServer *
+get_server (void)
+{
+  if (server == NULL)
+    server = tv_test_server_start (tv_test_tmpdir (), NULL);
+  return server;
+}
+
+/* The argument vector of a client joining @srv with @token, plus @extra. */
+static GStrv
+client_args (TvTestServer *srv, const char *token, const char *const *extra)
+{
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  const char *base[] = { "--server", tv_test_server_get_url (srv), "--ca", tv_test_server_get_cert_path (srv),
+                         "--token", token, "--headless", "--test-media", "--ice-address", "127.0.0.1", NULL };
+
+  g_strv_builder_addv (b, base);
+  if (extra != NULL)
+    g_strv_builder_addv (b, (const char **) extra);
+  return g_strv_builder_end (b);
+}
+
+/* Runs a client that must be refused with exit 3 and @reason. */
+static void
+expect_refused (const char *token, const char *reason)
+{
+  g_auto (GStrv) args = client_args (get_server (), token, NULL);
+  Child *c = run_client ((const char *const *) args);
+  g_autofree char *line = g_strdup_printf ("exit code=3 reason=%s\n", reason);
+
+  g_assert_cmpint (c->status, ==, TV_CLIENT_EXIT_JOIN_REFUSED);
+  g_assert_nonnull (strstr (c->out_text->str, line));
+  g_assert_null (strstr (c->out_text->str, "joined"));
+  g_assert_null (strstr (c->err_text, token));
+  child_free (c);
+}
+
+static void
+test_bad_token (void)
+{
+  tv_test_watchdog_start (60, "bad token");
+  expect_refused (UNKNOWN_TOKEN, "token-invalid");
+  tv_test_watchdog_stop ();
+}
+
+static void
+test_expired_token (void)
+{
+  g_autofree char *id = NULL, *dt = NULL, *pt = NULL;
+
+  tv_test_watchdog_start (60, "expired token");
+  tv_test_create_consult (tv_test_server_get_data_dir (get_server ()), "Dr. Test Doctor", "Pat Synthetic", 0,
+                          &id, &dt, &pt);
+  expect_refused (pt, "token-expired");
+  expect_refused (dt, "token-expired");
+  tv_test_watchdog_stop ();
+}
+
+static void
+test_consult_ended (void)
+{
+  g_autofree char *id = NULL, *dt = NULL, *pt = NULL;
+  const char *dir = tv_test_server_get_data_dir (get_server ());
+
+  tv_test_watchdog_start (60, "consult ended");
+  tv_test_create_consult (dir, "Dr. Test Doctor", "Pat Synthetic", 3600, &id, &dt, &pt);
+  tv_test_end_consult (dir, id, "ended-by-admin");
+  expect_refused (pt, "consult-ended");
+  tv_test_watchdog_stop ();
+}
+
+static gboolean
+has_event (GPtrArray *log, TvSigRole role, TvParticipationEvent ev)
+{
+  for (guint i = 0; i < log->len; i++)
+    {
+      TvParticipation *p = g_ptr_array_index (log, i);
+      if (p->role == role && p->event == ev)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+test_peer_never_came (void)
+{
+  g_autofree char *id = NULL, *dt = NULL, *pt = NULL;
+  const char *dir = tv_test_server_get_data_dir (get_server ());
+  g_autofree char *stats = g_build_filename (tv_test_tmpdir (), "doctor.json", NULL);
+  const char *extra[] = { "--peer-timeout", "2", "--stats-json", stats, NULL };
+  g_auto (GStrv) args = NULL;
+  g_autoptr (JsonObject) st = NULL;
+  g_autoptr (TvConsult) consult = NULL;
+  g_autoptr (GPtrArray) log = NULL;
+  gint64 t0;
+  Child *c;
+
+  tv_test_watchdog_start (60, "peer never came");
+  tv_test_create_consult (dir, "Dr. Test Doctor", "Pat Synthetic", 3600, &id, &dt, &pt);
+  args = client_args (get_server (), dt, extra);
+  t0 = g_get_monotonic_time ();
+  c = run_client ((const char *const *) args);
+  g_assert_cmpint (c->status, ==, TV_CLIENT_EXIT_NO_PEER);
+  /* It waited for the patient about --peer-timeout, not much less or more. */
+  g_assert_cmpint (g_get_monotonic_time () - t0, >=, 2 * G_USEC_PER_SEC);
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, 15 * G_USEC_PER_SEC);
+  g_assert_nonnull (strstr (c->out_text->str, "joined consult="));
+  g_assert_nonnull (strstr (c->out_text->str, " role=doctor peer_present=false\n"));
+  g_assert_nonnull (strstr (c->out_text->str, "waiting for the patient\n"));
+  g_assert_nonnull (strstr (c->out_text->str, "exit code=4 reason=no-peer\n"));
+  child_free (c);
+
+  st = tv_test_client_load_stats (stats);
+  g_assert_cmpstr (json_object_get_string_member (st, "role"), ==, "doctor");
+  g_assert_cmpstr (json_object_get_string_member (st, "consult"), ==, id);
+  g_assert_cmpint (json_object_get_int_member (st, "exit_code"), ==, 4);
+  g_assert_cmpint (json_object_get_int_member (st, "calls"), ==, 0);
+
+  /* The doctor left cleanly; with no media ever, the consult stays scheduled. */
+  consult = tv_test_get_consult (dir, id);
+  g_assert_cmpint (consult->status, ==, TV_CONSULT_SCHEDULED);
+  log = tv_test_get_participation (dir, id);
+  g_assert_true (has_event (log, TV_SIG_ROLE_DOCTOR, TV_PART_JOIN));
+  g_assert_true (has_event (log, TV_SIG_ROLE_DOCTOR, TV_PART_LEAVE));
+  g_assert_false (has_event (log, TV_SIG_ROLE_PATIENT, TV_PART_JOIN));
+  tv_test_watchdog_stop ();
+}
+
+/* A second client with a token already connected is refused (3); SIGTERM makes
+ * the first one leave cleanly (0) and write its stats. */
+static void
+test_in_use_and_sigterm (void)
+{
+  g_autofree char *id = NULL, *dt = NULL, *pt = NULL;
+  const char *dir = tv_test_server_get_data_dir (get_server ());
+  g_autofree char *stats = g_build_filename (tv_test_tmpdir (), "patient.json", NULL);
+  const char *extra[] = { "--stats-json", stats, NULL };
+  g_auto (GStrv) args = NULL;
+  g_autoptr (JsonObject) st = NULL;
+  g_autoptr (GPtrArray) log = NULL;
+  Child *first;
+
+  tv_test_watchdog_start (60, "in use and SIGTERM");
+  tv_test_create_consult (dir, "Dr. Test Doctor", "Pat Synthetic", 3600, &id, &dt, &pt);
+  args = client_args (get_server (), pt, extra);
+  first = tv_test_client_start ("patient-1", (const char *const *) args);
+  g_assert_true (tv_test_client_wait_lines (first, "waiting for the doctor", 1, 20000));
+
+  expect_refused (pt, "token-in-use");
+
+  tv_test_client_signal (first, SIGTERM);
+  tv_test_client_wait_exit (first, 20000);
+  g_assert_cmpint (first->status, ==, TV_CLIENT_EXIT_OK);
+  g_assert_nonnull (strstr (first->out_text->str, "exit code=0 reason=signal\n"));
+  child_free (first);
+
+  st = tv_test_client_load_stats (stats);
+  g_assert_cmpstr (json_object_get_string_member (st, "role"), ==, "patient");
+  g_assert_cmpstr (json_object_get_string_member (st, "exit_reason"), ==, "signal");
+
+  /* "leave" reached the server before the client exited. */
+  log = tv_test_get_participation (dir, id);
+  g_assert_true (has_event (log, TV_SIG_ROLE_PATIENT, TV_PART_LEAVE));
+  tv_test_watchdog_stop ();
+}
+
+int
+main (int argc, char **argv)
+{
+  int rc;
+
+  tv_test_init (&argc, &argv);
+
+  g_test_add_func ("/client/cli/help", test_help);
+  g_test_add_func ("/client/cli/version", test_version);
+  g_test_add_func ("/client/cli/bad-flags", test_bad_flags);
+  g_test_add_func ("/client/cli/token-not-printed", test_token_not_printed);
+  g_test_add_func ("/client/cli/options-parse", test_options_parse);
+  g_test_add_func ("/client/cli/unreachable", test_unreachable);
+  g_test_add_func ("/client/cli/bad-token", test_bad_token);
+  g_test_add_func ("/client/cli/expired-token", test_expired_token);
+  g_test_add_func ("/client/cli/consult-ended", test_consult_ended);
+  g_test_add_func ("/client/cli/peer-never-came", test_peer_never_came);
+  g_test_add_func ("/client/cli/in-use-and-sigterm", test_in_use_and_sigterm);
+  rc = g_test_run ();
+  tv_test_server_free (server);
+  return rc;
+}

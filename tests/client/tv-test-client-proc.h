@@ -1,0 +1,257 @@
+/* tv-test-client-proc.h — run televisit-client as a child process in a test.
+ *
+ * Header-only (static functions) because the build links one source file per
+ * test binary and both tests/client and tests/e2e need it: start the real
+ * binary with GSubprocess, follow its stdout line by line (the client prints
+ * one progress event per line, see its --help OUTPUT), collect its stderr, and
+ * wait for its exit or for a given line — always by iterating the main loop
+ * under a timeout, never by sleeping. Test main thread only.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <string.h>
+
+#include "tests/common/tv-test-fixture.h"
+
+typedef struct {
+  char *name;               /* label for messages ("doctor") */
+  GSubprocess *proc;
+  GDataInputStream *out;    /* stdout, read line by line */
+  GString *out_text;        /* every stdout line so far, each ending in \n */
+  char *err_text;           /* stderr, complete once err_done */
+  gboolean exited;
+  int status;               /* exit status; -1 when killed by a signal */
+  int term_signal;          /* the signal when status == -1 */
+  gboolean out_eof;
+  gboolean err_done;
+  GCancellable *cancel;
+} TvTestClient;
+
+static void tv_test_client_read_line_ (TvTestClient *c);
+
+static G_GNUC_UNUSED char *
+tv_test_client_path (void)
+{
+  return g_build_filename (tv_test_build_dir (), "televisit-client", NULL);
+}
+
+static void
+tv_test_client_on_line_ (GObject *src, GAsyncResult *res, gpointer data)
+{
+  TvTestClient *c = data;
+  g_autoptr (GError) error = NULL;
+  gsize len = 0;
+  g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (src), res, &len, &error);
+
+  if (line == NULL)
+    {
+      c->out_eof = TRUE;
+      return;
+    }
+  g_test_message ("%s stdout: %s", c->name, line);
+  g_string_append (c->out_text, line);
+  g_string_append_c (c->out_text, '\n');
+  tv_test_client_read_line_ (c);
+}
+
+static void
+tv_test_client_read_line_ (TvTestClient *c)
+{
+  g_data_input_stream_read_line_async (c->out, G_PRIORITY_DEFAULT, c->cancel, tv_test_client_on_line_, c);
+}
+
+static void
+tv_test_client_on_err_ (GObject *src, GAsyncResult *res, gpointer data)
+{
+  TvTestClient *c = data;
+  g_autoptr (GBytes) bytes = NULL;
+  GOutputStream *mem = G_OUTPUT_STREAM (src);
+
+  g_output_stream_splice_finish (mem, res, NULL);
+  g_output_stream_write (mem, "", 1, NULL, NULL);
+  g_output_stream_close (mem, NULL, NULL);
+  bytes = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (mem));
+  c->err_text = g_strdup (g_bytes_get_data (bytes, NULL));
+  c->err_done = TRUE;
+}
+
+static void
+tv_test_client_on_exit_ (GObject *src, GAsyncResult *res, gpointer data)
+{
+  TvTestClient *c = data;
+
+  c->exited = TRUE;
+  if (!g_subprocess_wait_finish (G_SUBPROCESS (src), res, NULL))
+    {
+      c->status = -1;  /* wait cancelled: status unknown */
+      return;
+    }
+  if (g_subprocess_get_if_exited (c->proc))
+    c->status = g_subprocess_get_exit_status (c->proc);
+  else
+    {
+      c->status = -1;
+      c->term_signal = g_subprocess_get_if_signaled (c->proc) ? g_subprocess_get_term_sig (c->proc) : 0;
+    }
+}
+
+/* tv_test_client_start:
+ * Starts televisit-client with @args (NULL-terminated, without argv[0]).
+ * Returns: (transfer full) the running child; fails the test if it cannot start. */
+static G_GNUC_UNUSED TvTestClient *
+tv_test_client_start (const char *name, const char *const *args)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GOutputStream) mem = NULL;
+  TvTestClient *c = g_new0 (TvTestClient, 1);
+
+  g_ptr_array_add (argv, tv_test_client_path ());
+  for (const char *const *a = args; *a != NULL; a++)
+    g_ptr_array_add (argv, g_strdup (*a));
+  g_ptr_array_add (argv, NULL);
+
+  c->name = g_strdup (name);
+  c->cancel = g_cancellable_new ();
+  c->out_text = g_string_new (NULL);
+  c->proc = g_subprocess_newv ((const char *const *) argv->pdata,
+                               G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  c->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (c->proc));
+  tv_test_client_read_line_ (c);
+  mem = g_memory_output_stream_new_resizable ();
+  g_output_stream_splice_async (mem, g_subprocess_get_stderr_pipe (c->proc),
+                                G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE, G_PRIORITY_DEFAULT, c->cancel,
+                                tv_test_client_on_err_, c);
+  g_subprocess_wait_async (c->proc, c->cancel, tv_test_client_on_exit_, c);
+  return c;
+}
+
+static gboolean
+tv_test_client_done_ (gpointer data)
+{
+  TvTestClient *c = data;
+  return c->exited && c->out_eof && c->err_done;
+}
+
+/* tv_test_client_wait:
+ * Iterates the main loop until the child exited and its pipes are drained.
+ * Returns: TRUE; FALSE after @timeout_ms (the child keeps running). */
+static G_GNUC_UNUSED gboolean
+tv_test_client_wait (TvTestClient *c, guint timeout_ms)
+{
+  gboolean ok = tv_test_wait_until (tv_test_client_done_, c, timeout_ms);
+
+  if (ok)
+    g_test_message ("%s exit status %d; stderr:\n%s", c->name, c->status, c->err_text);
+  return ok;
+}
+
+/* Like tv_test_client_wait, but a child still running after @timeout_ms is
+ * killed and fails the test. */
+static G_GNUC_UNUSED void
+tv_test_client_wait_exit (TvTestClient *c, guint timeout_ms)
+{
+  if (tv_test_client_wait (c, timeout_ms))
+    return;
+  g_subprocess_force_exit (c->proc);
+  g_error ("%s did not exit within %u ms; stdout so far:\n%s", c->name, timeout_ms, c->out_text->str);
+}
+
+/* Returns: how many stdout lines so far start with @prefix. */
+static G_GNUC_UNUSED guint
+tv_test_client_count_lines (TvTestClient *c, const char *prefix)
+{
+  guint n = 0;
+  g_auto (GStrv) lines = g_strsplit (c->out_text->str, "\n", -1);
+
+  for (char **l = lines; *l != NULL; l++)
+    if (g_str_has_prefix (*l, prefix))
+      n++;
+  return n;
+}
+
+typedef struct {
+  TvTestClient *c;
+  const char *prefix;
+  guint count;
+} TvTestClientLineWait;
+
+static gboolean
+tv_test_client_has_lines_ (gpointer data)
+{
+  TvTestClientLineWait *w = data;
+  return tv_test_client_count_lines (w->c, w->prefix) >= w->count || w->c->out_eof;
+}
+
+/* tv_test_client_wait_lines:
+ * Waits until stdout has @count lines starting with @prefix.
+ * Returns: TRUE; FALSE on timeout or when the child closed stdout (exited) first. */
+static G_GNUC_UNUSED gboolean
+tv_test_client_wait_lines (TvTestClient *c, const char *prefix, guint count, guint timeout_ms)
+{
+  TvTestClientLineWait w = { c, prefix, count };
+
+  tv_test_wait_until (tv_test_client_has_lines_, &w, timeout_ms);
+  return tv_test_client_count_lines (c, prefix) >= count;
+}
+
+static G_GNUC_UNUSED void
+tv_test_client_signal (TvTestClient *c, int signum)
+{
+  g_subprocess_send_signal (c->proc, signum);
+}
+
+/* Kills the child if still running, waits for it, and frees. NULL accepted. */
+static G_GNUC_UNUSED void
+tv_test_client_free (TvTestClient *c)
+{
+  if (c == NULL)
+    return;
+  if (!c->exited)
+    {
+      g_subprocess_force_exit (c->proc);
+      tv_test_wait_until (tv_test_client_done_, c, 10000);
+    }
+  g_cancellable_cancel (c->cancel);
+  /* Let the cancelled reads complete before their user data goes away. */
+  while (!(c->out_eof && c->err_done && c->exited))
+    g_main_context_iteration (NULL, TRUE);
+  g_object_unref (c->cancel);
+  g_object_unref (c->out);
+  g_object_unref (c->proc);
+  g_string_free (c->out_text, TRUE);
+  g_free (c->err_text);
+  g_free (c->name);
+  g_free (c);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TvTestClient, tv_test_client_free)
+
+/* tv_test_client_run:
+ * Runs the client to completion (fails the test after @timeout_ms).
+ * Returns: (transfer full) the exited child, status in ->status. */
+static G_GNUC_UNUSED TvTestClient *
+tv_test_client_run (const char *name, const char *const *args, guint timeout_ms)
+{
+  TvTestClient *c = tv_test_client_start (name, args);
+  tv_test_client_wait_exit (c, timeout_ms);
+  return c;
+}
+
+/* tv_test_client_load_stats:
+ * Returns: (transfer full) the JSON object written by --stats-json at @path;
+ * fails the test if it is missing or not an object. */
+static G_GNUC_UNUSED JsonObject *
+tv_test_client_load_stats (const char *path)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  JsonNode *root;
+
+  json_parser_load_from_file (parser, path, &error);
+  g_assert_no_error (error);
+  root = json_parser_get_root (parser);
+  g_assert_true (root != NULL && JSON_NODE_HOLDS_OBJECT (root));
+  return json_object_ref (json_node_get_object (root));
+}
