@@ -301,9 +301,20 @@ is_json_space (guchar c)
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* Is the digit run starting at @i the fraction or exponent of a number
+ * (preceded by '.', 'e', 'E', or a sign that follows 'e'/'E')? */
+static gboolean
+in_fraction_or_exponent (const char *data, gsize i)
+{
+  char before = i > 0 ? data[i - 1] : ' ';
+  if (before == '.' || before == 'e' || before == 'E')
+    return TRUE;
+  return (before == '+' || before == '-') && i > 1 && (data[i - 2] == 'e' || data[i - 2] == 'E');
+}
+
 /* strict_gate:
  * json-glib 1.6 is built on GScanner and accepts more than JSON: comments,
- * single quotes, hex numbers, data after the top-level value, raw control
+ * single quotes, hex numbers, leading zeros, data after the top-level value, raw control
  * characters in strings, and it wraps integers that overflow gint64 and cuts
  * strings at "\u0000". This pass only tracks whether we are inside a string
  * (it builds nothing; json-glib still does the parsing) and refuses those
@@ -353,6 +364,11 @@ strict_gate (const char *data, gsize len, guint *top_members, GError **error)
 
       if (g_ascii_isdigit (c))
         {
+          /* JSON forbids leading zeros in the integer part ("007"); they are
+           * fine in fractions and exponents ("1.05", "1e-07"). */
+          if (digits == 0 && c == '0' && i + 1 < len && g_ascii_isdigit (data[i + 1]) &&
+              !in_fraction_or_exponent (data, i))
+            return fail (error, TV_SIG_ERR_BAD_JSON, "number with a leading zero");
           if (++digits > MAX_NUMBER_DIGITS)
             {
               g_autofree char *label = label_for (key ? key : "", key ? (gssize) key_len : 0);
