@@ -843,6 +843,12 @@ tv_test_peer_is_open (TvTestPeer *peer)
 }
 
 gboolean
+tv_test_peer_is_closed (TvTestPeer *peer)
+{
+  return peer->closed;
+}
+
+gboolean
 tv_test_peer_was_opened (TvTestPeer *peer)
 {
   return peer->opened;

@@ -196,6 +196,8 @@ JsonObject *tv_test_peer_join_at (TvTestPeer *peer, const char *token, const cha
  * Returns: TRUE once the connection is closed (by either side), FALSE on timeout. */
 gboolean tv_test_peer_wait_closed (TvTestPeer *peer, guint timeout_ms);
 gboolean tv_test_peer_is_open (TvTestPeer *peer);
+/* TRUE once closed or failed (no waiting). */
+gboolean tv_test_peer_is_closed (TvTestPeer *peer);
 gboolean tv_test_peer_was_opened (TvTestPeer *peer);
 /* Close code the server sent (0 if none) and the transport error, once closed. */
 int tv_test_peer_get_close_code (TvTestPeer *peer);

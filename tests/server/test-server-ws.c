@@ -1137,6 +1137,295 @@ test_ping_pong (void)
   consult_clear (&c);
 }
 
+/* A clean WebSocket close without "leave" is still a drop for the protocol. */
+static void
+test_close_without_leave (void)
+{
+  Consult c;
+
+  consult_init (&c);
+  consult_pair (&c);
+  tv_test_peer_close (c.patient);
+  g_assert_true (tv_test_peer_wait_closed (c.patient, CLOSE_WAIT_MS));
+  g_assert_null (tv_test_peer_get_close_error (c.patient));
+  expect_peer_left (c.doctor, "patient", "dropped");
+  consult_clear (&c);
+}
+
+/* ---- the WSS client library against the real server ------------------------ */
+
+typedef struct {
+  guint opened;
+  guint messages;
+  guint closed;
+  int close_code;
+  gboolean had_error;
+  int free_in;        /* 0 none, 1 opened, 2 message, 3 closed: free the client there */
+  TvWsClient *ws;
+} Probe;
+
+static void
+probe_opened (TvWsClient *ws, gpointer data)
+{
+  Probe *p = data;
+
+  p->opened++;
+  if (p->free_in == 1) {
+    tv_ws_client_free (ws);
+    p->ws = NULL;
+  }
+}
+
+static void
+probe_message (TvWsClient *ws, const char *text, gsize len, gpointer data)
+{
+  Probe *p = data;
+
+  g_assert_cmpuint (strlen (text), ==, len);
+  p->messages++;
+  if (p->free_in == 2) {
+    tv_ws_client_free (ws);
+    p->ws = NULL;
+  }
+}
+
+static void
+probe_closed (TvWsClient *ws, int close_code, const GError *error, gpointer data)
+{
+  Probe *p = data;
+
+  p->closed++;
+  p->close_code = close_code;
+  p->had_error = error != NULL;
+  if (p->free_in == 3) {
+    tv_ws_client_free (ws);
+    p->ws = NULL;
+  }
+}
+
+static const TvWsClientCallbacks probe_callbacks = { probe_opened, probe_message, probe_closed };
+
+static gboolean
+probe_done (gpointer data)
+{
+  Probe *p = data;
+
+  return p->closed > 0 || (p->free_in > 0 && p->ws == NULL);
+}
+
+static gboolean
+probe_has_message (gpointer data)
+{
+  Probe *p = data;
+
+  return p->messages > 0 || p->closed > 0;
+}
+
+static void
+test_client_bad_urls (void)
+{
+  static const char *const urls[] = {
+    "http://127.0.0.1:1/", "ws://127.0.0.1:1/", "wss://", "wss://127.0.0.1:99999/", "not a url", "wss://u@127.0.0.1:1/",
+  };
+  Probe probe = { 0 };
+
+  ensure_server ();
+  for (gsize i = 0; i < G_N_ELEMENTS (urls); i++) {
+    g_autoptr (GError) error = NULL;
+    TvWsClient *ws = tv_ws_client_connect (hub, urls[i], &probe_callbacks, &probe, &error);
+
+    g_test_message ("URL %s", urls[i]);
+    g_assert_null (ws);
+    g_assert_error (error, TV_WS_ERROR, TV_WS_ERR_BAD_URL);
+  }
+  g_assert_cmpuint (probe.opened + probe.messages + probe.closed, ==, 0);
+}
+
+/* Connection failures are reported once, through "closed", with an error. */
+static void
+test_client_connect_failures (void)
+{
+  g_autoptr (GError) error = NULL;
+  const char *other_dir = tv_test_tmpdir ();
+  TvTestServer *other;
+  TvWsHub *wrong_ca;
+  TvWsHub *insecure;
+  Probe refused = { 0 }, untrusted = { 0 }, trusted = { 0 };
+  TvWsClient *ws;
+
+  ensure_server ();
+  /* Nothing listens there any more once the other server is stopped. */
+  other = tv_test_server_start (other_dir, NULL);
+  wrong_ca = tv_test_hub_new (other); /* trusts the other server's certificate only */
+  g_autofree char *dead_url = g_strdup (tv_test_server_get_url (other));
+  g_assert_cmpint (tv_test_server_stop (other, 10000), ==, 0);
+  tv_test_server_free (other);
+
+  ws = tv_ws_client_connect (hub, dead_url, &probe_callbacks, &refused, &error);
+  g_assert_no_error (error);
+  g_assert_true (tv_test_wait_until (probe_done, &refused, CLOSE_WAIT_MS));
+  g_assert_cmpuint (refused.opened, ==, 0);
+  g_assert_true (refused.had_error);
+  tv_ws_client_free (ws);
+
+  /* A certificate we do not trust: refused at the TLS handshake. */
+  ws = tv_ws_client_connect (wrong_ca, tv_test_server_get_url (shared), &probe_callbacks, &untrusted, &error);
+  g_assert_no_error (error);
+  g_assert_true (tv_test_wait_until (probe_done, &untrusted, CLOSE_WAIT_MS));
+  g_assert_cmpuint (untrusted.opened, ==, 0);
+  g_assert_true (untrusted.had_error);
+  tv_ws_client_free (ws);
+  tv_ws_hub_free (wrong_ca);
+
+  /* Insecure mode accepts it (first run / tests only). */
+  insecure = tv_ws_hub_new (NULL, TRUE, &error);
+  g_assert_no_error (error);
+  ws = tv_ws_client_connect (insecure, tv_test_server_get_url (shared), &probe_callbacks, &trusted, &error);
+  g_assert_no_error (error);
+  tv_ws_client_send (ws, "{\"type\":\"ping\",\"id\":1}", &error);
+  g_assert_no_error (error);
+  g_assert_true (tv_test_wait_until (probe_has_message, &trusted, CLOSE_WAIT_MS));
+  g_assert_cmpuint (trusted.opened, ==, 1);
+  g_assert_cmpuint (trusted.messages, ==, 1);
+  g_assert_cmpuint (trusted.closed, ==, 0);
+  tv_ws_client_free (ws);
+  tv_ws_hub_free (insecure);
+  g_assert_cmpuint (refused.closed, ==, 1);
+  g_assert_cmpuint (untrusted.closed, ==, 1);
+}
+
+/* Freeing a client from inside each of its callbacks is safe; the hub goes on. */
+static void
+test_client_free_in_callbacks (void)
+{
+  g_autoptr (TvTestPeer) witness = NULL;
+  g_autoptr (GError) error = NULL;
+  Probe in_open = { .free_in = 1 }, in_msg = { .free_in = 2 }, in_closed = { .free_in = 3 };
+
+  ensure_server ();
+  in_open.ws = tv_ws_client_connect (hub, tv_test_server_get_url (shared), &probe_callbacks, &in_open, &error);
+  g_assert_no_error (error);
+  in_msg.ws = tv_ws_client_connect (hub, tv_test_server_get_url (shared), &probe_callbacks, &in_msg, &error);
+  g_assert_no_error (error);
+  tv_ws_client_send (in_msg.ws, "{\"type\":\"ping\",\"id\":5}", &error);
+  g_assert_no_error (error);
+  in_closed.ws = tv_ws_client_connect (hub, tv_test_server_get_url (shared), &probe_callbacks, &in_closed, &error);
+  g_assert_no_error (error);
+  /* The server closes this one: an unknown token is fatal. */
+  tv_ws_client_send (in_closed.ws, "{\"type\":\"join\",\"token\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}", &error);
+  g_assert_no_error (error);
+
+  g_assert_true (tv_test_wait_until (probe_done, &in_open, CLOSE_WAIT_MS));
+  g_assert_true (tv_test_wait_until (probe_done, &in_msg, CLOSE_WAIT_MS));
+  g_assert_true (tv_test_wait_until (probe_done, &in_closed, CLOSE_WAIT_MS));
+  g_assert_cmpuint (in_open.opened, ==, 1);
+  g_assert_cmpuint (in_open.closed, ==, 0);     /* freed: no callback afterwards */
+  g_assert_cmpuint (in_msg.messages, ==, 1);
+  g_assert_cmpuint (in_msg.closed, ==, 0);
+  g_assert_cmpuint (in_closed.messages, ==, 1);  /* the 4102 error */
+  g_assert_cmpuint (in_closed.closed, ==, 1);
+  g_assert_cmpint (in_closed.close_code, ==, CLOSE_POLICY);
+
+  witness = peer_named (hub, tv_test_server_get_url (shared), "witness");
+  tv_test_peer_sync (witness);
+}
+
+/* The send queue holds at most 256 messages. */
+static void
+test_client_queue_bound (void)
+{
+  g_autoptr (GError) error = NULL;
+  Probe probe = { 0 };
+  TvWsClient *ws;
+
+  ensure_server ();
+  ws = tv_ws_client_connect (hub, tv_test_server_get_url (shared), &probe_callbacks, &probe, &error);
+  g_assert_no_error (error);
+  /* Still connecting: nothing can be written yet, so everything queues. */
+  for (guint i = 0; i < 256; i++) {
+    tv_ws_client_send (ws, "{\"type\":\"ping\"}", &error);
+    g_assert_no_error (error);
+  }
+  g_assert_cmpuint (tv_ws_client_get_queued (ws), ==, 256);
+  g_assert_false (tv_ws_client_send (ws, "{\"type\":\"ping\"}", &error));
+  g_assert_error (error, TV_WS_ERROR, TV_WS_ERR_QUEUE_FULL);
+  g_assert_cmpuint (tv_ws_client_get_queued (ws), ==, 256);
+  tv_ws_client_free (ws);
+}
+
+typedef struct {
+  TvTestPeer **peers;
+  guint n;
+} PeerSet;
+
+static gboolean
+all_open_or_closed (gpointer data)
+{
+  PeerSet *set = data;
+
+  for (guint i = 0; i < set->n; i++)
+    if (!tv_test_peer_is_open (set->peers[i]) && !tv_test_peer_is_closed (set->peers[i]))
+      return FALSE;
+  return TRUE;
+}
+
+/* One hub, a few hundred connections at once, each answered. */
+static void
+test_client_many_connections (void)
+{
+  enum { N = 300 };
+  g_autofree TvTestPeer **peers = g_new0 (TvTestPeer *, N);
+  PeerSet set = { peers, N };
+
+  ensure_server ();
+  for (guint i = 0; i < N; i++)
+    peers[i] = tv_test_peer_new (hub, tv_test_server_get_url (shared), NULL);
+  g_assert_true (tv_test_wait_until (all_open_or_closed, &set, 30000));
+  for (guint i = 0; i < N; i++) {
+    g_assert_true (tv_test_peer_is_open (peers[i]));
+    tv_test_peer_sendf (peers[i], "{\"type\":\"ping\",\"id\":%u}", i);
+  }
+  for (guint i = 0; i < N; i++) {
+    g_autoptr (JsonObject) pong = tv_test_peer_expect (peers[i], "pong", 10000);
+
+    g_assert_cmpint (tv_test_json_int (pong, "id", -1), ==, i);
+  }
+  for (guint i = 0; i < N; i++)
+    tv_test_peer_free (peers[i]);
+  bystander_check ();
+}
+
+/* Freeing a hub with open connections: no callbacks, and the owners' structs
+ * stay valid until they free them. */
+static void
+test_client_hub_free_with_open_connections (void)
+{
+  g_autoptr (GError) error = NULL;
+  Probe probes[3] = { { 0 } };
+  TvWsClient *ws[3];
+  TvWsHub *h;
+
+  ensure_server ();
+  h = tv_test_hub_new (shared);
+  for (guint i = 0; i < 3; i++) {
+    ws[i] = tv_ws_client_connect (h, tv_test_server_get_url (shared), &probe_callbacks, &probes[i], &error);
+    g_assert_no_error (error);
+    tv_ws_client_send (ws[i], "{\"type\":\"ping\"}", &error);
+    g_assert_no_error (error);
+    g_assert_true (tv_test_wait_until (probe_has_message, &probes[i], CLOSE_WAIT_MS));
+    g_assert_true (tv_ws_client_is_open (ws[i]));
+  }
+  tv_ws_hub_free (h);
+  for (guint i = 0; i < 3; i++) {
+    g_assert_cmpuint (probes[i].closed, ==, 0);
+    g_assert_false (tv_ws_client_is_open (ws[i]));
+    g_assert_false (tv_ws_client_send (ws[i], "{}", NULL));
+    tv_ws_client_free (ws[i]);
+  }
+  /* Let the server notice; the shared hub still works. */
+  bystander_check ();
+}
+
 /* Last: the shared server survived everything, logged no token or patient
  * name, and stops cleanly on SIGTERM. */
 static void
@@ -1208,6 +1497,13 @@ main (int argc, char **argv)
   ADD ("/server-ws/bad/rate-limit", test_rate_limit);
   ADD ("/server-ws/handshake/subprotocol-required", test_subprotocol_required);
   ADD ("/server-ws/handshake/plain-ws-refused", test_plain_ws_refused);
+  ADD ("/server-ws/session/close-without-leave", test_close_without_leave);
+  ADD ("/server-ws/client/bad-urls", test_client_bad_urls);
+  ADD ("/server-ws/client/connect-failures", test_client_connect_failures);
+  ADD ("/server-ws/client/free-in-callbacks", test_client_free_in_callbacks);
+  ADD ("/server-ws/client/queue-bound", test_client_queue_bound);
+  ADD ("/server-ws/client/many-connections", test_client_many_connections);
+  ADD ("/server-ws/client/hub-free-with-open-connections", test_client_hub_free_with_open_connections);
   ADD ("/server-ws/zz/shutdown-and-logs", test_shutdown_and_logs);
   ADD ("/server-ws/zz/rate-limit-flood", test_rate_limit_flood);
 
