@@ -334,6 +334,27 @@ handle_ping (Conn *c, const TvSigMsg *msg)
   conn_send_take (c, tv_sig_msg_to_json (pong));
 }
 
+/* A consult without a live room but with an open connected interval was left
+ * so by a server that died (SIGKILL, crash) while media was up; a graceful stop
+ * closes intervals. Close it at the last moment the store knows the call was
+ * alive (its last participation row, at least the interval start), so the
+ * downtime is not counted and the next "both up" can open a new interval. */
+static gboolean
+close_stale_interval (TvServer *s, const TvConsult *consult, gint64 now, GError **error)
+{
+  gint64 end = consult->media_up_since;
+  g_autoptr (GPtrArray) rows = tv_store_participation_list (s->store, consult->id, NULL);
+  for (guint i = 0; rows && i < rows->len; i++) {
+    const TvParticipation *p = g_ptr_array_index (rows, i);
+    if (p->at > end)
+      end = p->at;
+  }
+  if (end > now)
+    end = now;
+  g_warning ("consult %s: closing a connected interval left open by an unclean server stop", consult->id);
+  return tv_store_consult_media_stopped (s->store, consult->id, end, error);
+}
+
 static void
 handle_join (Conn *c, const TvSigMsg *msg)
 {
@@ -404,6 +425,11 @@ handle_join (Conn *c, const TvSigMsg *msg)
                      role == TV_SIG_ROLE_DOCTOR ? "the doctor is already connected"
                                                 : "the patient is already connected",
                      TV_SIG_MSG_JOIN);
+    return;
+  }
+  if (created && consult->media_up_since != 0 && !close_stale_interval (s, consult, now, &err)) {
+    conn_store_failed (c, consult_id, "stale interval", err, TV_SIG_MSG_JOIN);
+    room_remove (s, room);
     return;
   }
   if (!tv_store_record_participation (s->store, consult_id, role, TV_PART_JOIN, NULL, now, &err)) {
@@ -802,6 +828,12 @@ consult_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
     if (!pss || !pss->conn)
       return 0;
     return on_writeable (pss->conn, wsi);
+
+  case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+    /* The peer's close answering ours: done, without echoing a second close. */
+    if (pss && pss->conn && pss->conn->close_sent)
+      return -1;
+    return 0;
 
   case LWS_CALLBACK_CLOSED:
   case LWS_CALLBACK_WSI_DESTROY:
