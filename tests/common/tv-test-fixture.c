@@ -317,6 +317,12 @@ server_gone (gpointer data)
 TvTestServer *
 tv_test_server_start (const char *data_dir, const char *const *extra_args)
 {
+  return tv_test_server_start_full (data_dir, extra_args, NULL);
+}
+
+TvTestServer *
+tv_test_server_start_full (const char *data_dir, const char *const *extra_args, const char *const *env)
+{
   g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GError) error = NULL;
@@ -348,6 +354,13 @@ tv_test_server_start (const char *data_dir, const char *const *extra_args)
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_set_stderr_file_path (launcher, server->stderr_path);
   g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  for (gsize i = 0; env != NULL && env[i] != NULL; i++) {
+    g_auto (GStrv) kv = g_strsplit (env[i], "=", 2);
+
+    g_assert_nonnull (kv[0]);
+    g_assert_nonnull (kv[1]);
+    g_subprocess_launcher_setenv (launcher, kv[0], kv[1], TRUE);
+  }
   server->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   if (server->proc == NULL)
     g_error ("cannot start %s: %s (built with make B=... ?)", (char *) argv->pdata[0], error->message);

@@ -68,6 +68,10 @@ typedef struct _TvTestServer TvTestServer;
  * Returns: (transfer full) the running server; fails the test (showing the
  * server's stderr) if it exits or stays silent. */
 TvTestServer *tv_test_server_start (const char *data_dir, const char *const *extra_args);
+/* Same, with @env ("NAME=VALUE" strings, NULL-terminated, may be NULL) added to
+ * the inherited environment (e.g. TV_STORE_FAULT for fault injection). */
+TvTestServer *tv_test_server_start_full (const char *data_dir, const char *const *extra_args,
+                                         const char *const *env);
 
 /* Accessors, (transfer none), valid until tv_test_server_free(). */
 const char *tv_test_server_get_url (TvTestServer *server);        /* "wss://127.0.0.1:PORT/" */

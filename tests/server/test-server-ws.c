@@ -908,6 +908,7 @@ test_relay_before_pairing (void)
                    TV_SIG_ERR_NOT_PAIRED, TRUE, "candidate");
   expect_rejected (c.doctor, "{\"type\":\"answer\",\"sdp\":\"" SDP_ANSWER_JSON "\"}", TV_SIG_ERR_NOT_PAIRED, TRUE,
                    "answer");
+  expect_rejected (c.doctor, "{\"type\":\"media\",\"state\":\"connected\"}", TV_SIG_ERR_NOT_PAIRED, TRUE, "media");
   /* After pairing the same offer goes through. */
   c.patient = peer_named (hub, tv_test_server_get_url (shared), "patient");
   expect_pairing_after_patient_join (&c);
@@ -939,6 +940,9 @@ test_out_of_order (void)
 
   tv_test_peer_send (c.doctor, "{\"type\":\"offer\",\"sdp\":\"" SDP_OFFER_JSON "\"}");
   offer = tv_test_peer_expect (c.patient, "offer", 0);
+  /* Media cannot be connected before an answer was relayed in this pairing. */
+  expect_rejected (c.doctor, "{\"type\":\"media\",\"state\":\"connected\"}", TV_SIG_ERR_OUT_OF_ORDER, TRUE,
+                   "media");
   tv_test_peer_send (c.patient, "{\"type\":\"answer\",\"sdp\":\"" SDP_ANSWER_JSON "\"}");
   answer = tv_test_peer_expect (c.doctor, "answer", 0);
   /* The offer is answered: a second answer is out of order. */
@@ -966,7 +970,13 @@ test_not_allowed (void)
   expect_rejected (c.patient, "{\"type\":\"offer\",\"sdp\":\"" SDP_OFFER_JSON "\"}", TV_SIG_ERR_NOT_ALLOWED, TRUE,
                    "offer");
   negotiate (&c);
+  /* The doctor never answers. */
+  expect_rejected (c.doctor, "{\"type\":\"answer\",\"sdp\":\"" SDP_ANSWER_JSON "\"}", TV_SIG_ERR_NOT_ALLOWED, TRUE,
+                   "answer");
   media_up (&c);
+  /* Repeating the current media state is accepted and changes nothing. */
+  tv_test_peer_send (c.patient, "{\"type\":\"media\",\"state\":\"connected\"}");
+  tv_test_peer_sync (c.patient);
   expect_rejected (c.patient, "{\"type\":\"end\"}", TV_SIG_ERR_NOT_ALLOWED, TRUE, "end");
   /* Nothing ended: the doctor saw nothing, the store still says in progress. */
   tv_test_peer_sync (c.doctor);
@@ -1057,7 +1067,68 @@ test_rate_limit_flood (void)
     g_assert_cmpuint (pongs, ==, 50);
   }
   negotiate (&other);
+
+  /* A stopping server tells everyone (5001, fatal) and exits cleanly. */
+  g_assert_cmpint (tv_test_server_stop (server, 10000), ==, 0);
+  expect_fatal (other.doctor, TV_SIG_ERR_SHUTTING_DOWN, NULL, tv_test_peer_get_close_code (other.doctor));
+  expect_fatal (other.patient, TV_SIG_ERR_SHUTTING_DOWN, NULL, tv_test_peer_get_close_code (other.patient));
   consult_clear (&other);
+  tv_ws_hub_free (h);
+  tv_test_server_free (server);
+}
+
+/* Store failures: error 5000 to the sender, nothing changed, the connection
+ * and the other consults go on. Uses the store's test-only fault injection. */
+static void
+test_store_failure_join (void)
+{
+  static const char *const env[] = { "TV_STORE_FAULT=fail:token-lookup", NULL };
+  const char *dir = tv_test_tmpdir ();
+  TvTestServer *server = tv_test_server_start_full (dir, NULL, env);
+  TvWsHub *h = tv_test_hub_new (server);
+  g_autoptr (TvTestPeer) p = NULL;
+  g_autoptr (JsonObject) err = NULL;
+  Consult c;
+
+  consult_init_full (&c, dir, 3600);
+  p = peer_named (h, tv_test_server_get_url (server), "doctor (store down)");
+  tv_test_peer_sendf (p, "{\"type\":\"join\",\"token\":\"%s\"}", c.dtok);
+  err = tv_test_peer_expect_error_ref (p, TV_SIG_ERR_INTERNAL, "join");
+  /* Not fatal; nothing was recorded. */
+  tv_test_peer_sync (p);
+  g_assert_cmpuint (count_participation (&c, TV_SIG_ROLE_DOCTOR, TV_PART_JOIN, NULL), ==, 0);
+  g_clear_pointer (&p, tv_test_peer_free);
+  consult_clear (&c);
+  tv_ws_hub_free (h);
+  g_assert_cmpint (tv_test_server_stop (server, 10000), ==, 0);
+  tv_test_server_free (server);
+}
+
+static void
+test_store_failure_media (void)
+{
+  static const char *const env[] = { "TV_STORE_FAULT=fail:media-started", NULL };
+  const char *dir = tv_test_tmpdir ();
+  TvTestServer *server = tv_test_server_start_full (dir, NULL, env);
+  TvWsHub *h = tv_test_hub_new (server);
+  g_autoptr (JsonObject) err = NULL;
+  g_autoptr (TvConsult) row = NULL;
+  Consult c;
+
+  consult_init_full (&c, dir, 3600);
+  consult_pair_on (&c, h, tv_test_server_get_url (server));
+  negotiate (&c);
+  tv_test_peer_send (c.doctor, "{\"type\":\"media\",\"state\":\"connected\"}");
+  tv_test_peer_sync (c.doctor);
+  tv_test_peer_send (c.patient, "{\"type\":\"media\",\"state\":\"connected\"}");
+  err = tv_test_peer_expect_error_ref (c.patient, TV_SIG_ERR_INTERNAL, "media");
+  tv_test_peer_sync (c.patient);
+  row = tv_test_get_consult (c.dir, c.id);
+  g_assert_cmpint (row->status, ==, TV_CONSULT_SCHEDULED);
+  g_assert_cmpint (row->started_at, ==, 0);
+  /* The pair still negotiates (an ICE restart). */
+  negotiate (&c);
+  consult_clear (&c);
   tv_ws_hub_free (h);
   g_assert_cmpint (tv_test_server_stop (server, 10000), ==, 0);
   tv_test_server_free (server);
@@ -1495,6 +1566,8 @@ main (int argc, char **argv)
   ADD ("/server-ws/bad/out-of-order", test_out_of_order);
   ADD ("/server-ws/bad/not-allowed", test_not_allowed);
   ADD ("/server-ws/bad/rate-limit", test_rate_limit);
+  ADD ("/server-ws/bad/store-failure-join", test_store_failure_join);
+  ADD ("/server-ws/bad/store-failure-media", test_store_failure_media);
   ADD ("/server-ws/handshake/subprotocol-required", test_subprotocol_required);
   ADD ("/server-ws/handshake/plain-ws-refused", test_plain_ws_refused);
   ADD ("/server-ws/session/close-without-leave", test_close_without_leave);
