@@ -14,6 +14,9 @@
  * both links are cleared together (detach_party). Writes happen only in the
  * WRITEABLE callback, out of the Conn's queue.
  *
+ * The join timeout runs from the WebSocket opening until a successful join;
+ * pings answer but do not stop it (a connection cannot idle unjoined).
+ *
  * Logs carry consult ids, roles and connection numbers; never tokens or names,
  * SDP only at debug level.
  * Thread: main loop only.
@@ -807,7 +810,15 @@ consult_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       return 1;
     }
     if (g_hash_table_size (s->conns) >= s->cfg->max_connections) {
-      g_warning ("refused a connection: max-connections (%u) reached", s->cfg->max_connections);
+      /* At most one warning per 10 s, so a connection flood cannot flood the log. */
+      gint64 now = g_get_monotonic_time ();
+      s->refused_since_warning++;
+      if (s->last_full_warning == 0 || now - s->last_full_warning >= 10 * G_USEC_PER_SEC) {
+        g_warning ("refused %u connection(s): max-connections (%u) reached", s->refused_since_warning,
+                   s->cfg->max_connections);
+        s->last_full_warning = now;
+        s->refused_since_warning = 0;
+      }
       return 1;
     }
     return 0;
