@@ -73,6 +73,8 @@ struct _TvWsClient {
   guint in_dispatch;     /* > 0 while one of the owner's callbacks runs */
   gboolean in_connect;   /* inside lws_client_connect_via_info(): failures are returned, not called back */
   gboolean closed_reported;
+  gboolean established;   /* the WebSocket handshake completed */
+  gboolean require_protocol; /* fail the handshake unless the server accepted @offered */
   gboolean got_peer_close;
   gboolean write_failed; /* the socket refused a write: only reading until it ends */
   int peer_close_code;
@@ -117,7 +119,7 @@ client_finish (TvWsClient *ws, struct lws *wsi, const char *lws_error)
   ws->wsi = NULL;
 
   if (ws->error == NULL) {
-    if (ws->state == TV_WS_STATE_CONNECTING)
+    if (!ws->established)
       ws->error = g_error_new (TV_WS_ERROR, TV_WS_ERR_CONNECT, "connection failed: %s",
                                lws_error != NULL ? lws_error : "unknown reason");
     else if (!ws->got_peer_close && ws->state != TV_WS_STATE_CLOSING)
@@ -235,7 +237,7 @@ tv_ws_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *use
       ws->protocol = g_strndup (proto, (gsize) n);
     /* lws 4.1 accepts a response without Sec-WebSocket-Protocol even when we
      * offered one; we don't: the server must speak our protocol version. */
-    if (ws->offered != NULL && g_strcmp0 (ws->protocol, ws->offered) != 0) {
+    if (ws->require_protocol && g_strcmp0 (ws->protocol, ws->offered) != 0) {
       ws->error = g_error_new (TV_WS_ERROR, TV_WS_ERR_CONNECT,
                                "server did not accept subprotocol %s", ws->offered);
       return 1;
@@ -244,6 +246,7 @@ tv_ws_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *use
   }
 
   case LWS_CALLBACK_CLIENT_ESTABLISHED:
+    ws->established = TRUE;
     ws->state = ws->state == TV_WS_STATE_CLOSING ? TV_WS_STATE_CLOSING : TV_WS_STATE_OPEN;
     if (ws->freed)
       return -1;
@@ -464,6 +467,9 @@ tv_ws_client_connect_full (TvWsHub *hub, const char *url, const TvWsConnectOptio
   ws->state = TV_WS_STATE_CONNECTING;
   ws->rx = g_byte_array_new ();
   g_queue_init (&ws->queue);
+  /* Our own protocol must be accepted; a test offering something else wants
+   * to see what the server does, so nothing is enforced then. */
+  ws->require_protocol = options->subprotocol == NULL;
   if (options->subprotocol == NULL)
     ws->offered = g_strdup (TV_SIG_SUBPROTOCOL);
   else if (options->subprotocol[0] != '\0')
@@ -590,14 +596,14 @@ const char *
 tv_ws_client_get_protocol (TvWsClient *ws)
 {
   g_return_val_if_fail (ws != NULL, NULL);
-  return ws->state == TV_WS_STATE_CONNECTING ? NULL : ws->protocol;
+  return ws->established ? ws->protocol : NULL;
 }
 
 gboolean
 tv_ws_client_is_open (TvWsClient *ws)
 {
   g_return_val_if_fail (ws != NULL, FALSE);
-  return ws->state == TV_WS_STATE_OPEN || ws->state == TV_WS_STATE_CLOSING;
+  return ws->established && (ws->state == TV_WS_STATE_OPEN || ws->state == TV_WS_STATE_CLOSING);
 }
 
 guint

@@ -33,7 +33,9 @@ typedef struct _TvWsClient TvWsClient;
  * and first-run only; logged as a warning).
  * Returns: (transfer full) a hub, or NULL with @error (TV_WS_ERR_CONTEXT). */
 TvWsHub *tv_ws_hub_new (const char *ca_file, gboolean insecure, GError **error);
-/* Closes every connection still open (without callbacks) and destroys the context. NULL accepted. */
+/* Closes every connection still open (without callbacks) and destroys the context.
+ * Clients not yet freed stay valid (dead) until tv_ws_client_free(). Not from
+ * inside a client callback. NULL accepted. */
 void tv_ws_hub_free (TvWsHub *hub);
 
 typedef struct {
@@ -41,9 +43,13 @@ typedef struct {
   /* One complete text message (fragments joined), not NUL-terminated beyond @len
    * (a NUL is appended for convenience). */
   void (*message) (TvWsClient *ws, const char *data, gsize len, gpointer user_data);
-  /* Connection failed before opening (@error set) or closed after opening
-   * (@error NULL for a clean close; close_code from the peer, 0 if none). After
-   * this callback the TvWsClient is dead: free it (not from inside is fine too). */
+  /* Called exactly once, unless the client was freed first or its hub was freed.
+   * Connection failed before opening (@error TV_WS_ERR_CONNECT: refused, TLS,
+   * handshake, subprotocol not accepted) or closed after opening: @error NULL
+   * for a close handshake (either side), TV_WS_ERR_CLOSED when the connection
+   * was lost without one; @close_code is the code the server sent in its close
+   * frame, 0 if none. After this callback the TvWsClient is dead: free it
+   * (from inside the callback is fine). Binary messages are never delivered. */
   void (*closed) (TvWsClient *ws, int close_code, const GError *error, gpointer user_data);
 } TvWsClientCallbacks;
 
@@ -83,8 +89,10 @@ gboolean tv_ws_client_is_open (TvWsClient *ws);
 guint tv_ws_client_get_queued (TvWsClient *ws);
 
 /* tv_ws_client_send:
- * Queues one text message (copied). At most 256 queued messages.
- * Returns: FALSE with QUEUE_FULL or CLOSED; nothing queued then. */
+ * Queues one text message (copied). At most 256 queued messages. Allowed while
+ * still connecting: the queue is written once the WebSocket is open.
+ * Returns: FALSE with QUEUE_FULL or CLOSED (closed, closing, or a write already
+ * failed); nothing queued then. */
 gboolean tv_ws_client_send (TvWsClient *ws, const char *text, GError **error);
 
 /* tv_ws_client_send_raw:
@@ -95,7 +103,9 @@ gboolean tv_ws_client_send_raw (TvWsClient *ws, const void *data, gsize len, gbo
 /* Starts a clean close after the queue drains; "closed" follows. */
 void tv_ws_client_close (TvWsClient *ws);
 
-/* Frees a connection; if still open, it is dropped without the closed callback. NULL accepted. */
+/* Frees a connection; if still open, it is dropped (no close frame: the server
+ * sees a lost connection) without the closed callback. Safe from inside the
+ * client's own callbacks. NULL accepted. */
 void tv_ws_client_free (TvWsClient *ws);
 
 G_END_DECLS
