@@ -5,7 +5,10 @@
  * Why: a missing plugin otherwise shows up as an obscure "no element" failure
  * in the middle of a consult; we fail before the consult with a fix.
  *
- * Threading: any thread (gst_init is thread-safe and idempotent).
+ * Also the DTLS certificate prewarm (see tv_media_prewarm in tv-media.h).
+ *
+ * Threading: any thread (gst_init is thread-safe and idempotent); the prewarm
+ * runs in its own short-lived thread.
  */
 #define G_LOG_DOMAIN "tv-media"
 
@@ -35,6 +38,36 @@ tv_media_state_to_string (TvMediaState state)
   return "unknown";
 }
 
+/* Creating a dtlsdec makes GStreamer generate its process-wide DTLS
+ * certificate (gstdtlsdec.c keeps one agent with a generated certificate,
+ * built under g_once: a call that needs it meanwhile simply waits). */
+static gpointer
+prewarm_main (gpointer data)
+{
+  GstElement *dec = gst_element_factory_make ("dtlsdec", NULL);
+  if (dec)
+    gst_object_unref (gst_object_ref_sink (dec));
+  return NULL;
+}
+
+void
+tv_media_prewarm (void)
+{
+  static gsize started = 0;
+  if (!g_once_init_enter (&started))
+    return;
+  if (gst_init_check (NULL, NULL, NULL)) {
+    GError *err = NULL;
+    GThread *t = g_thread_try_new ("tv-media-prewarm", prewarm_main, NULL, &err);
+    if (t)
+      g_thread_unref (t);
+    else
+      g_message ("cannot start the DTLS prewarm thread: %s", err->message);
+    g_clear_error (&err);
+  }
+  g_once_init_leave (&started, 1);
+}
+
 typedef struct {
   const char *element;
   const char *package;
@@ -44,6 +77,7 @@ typedef struct {
 static const Requirement always[] = {
   { "webrtcbin", "gstreamer1.0-plugins-bad" },
   { "dtlssrtpenc", "gstreamer1.0-plugins-bad" },
+  { "dtlsdec", "gstreamer1.0-plugins-bad" },
   { "srtpenc", "gstreamer1.0-plugins-bad" },
   { "nicesrc", "gstreamer1.0-nice" },
   { "nicesink", "gstreamer1.0-nice" },
@@ -116,6 +150,7 @@ tv_media_check_plugins (const TvMediaConfig *cfg, GError **error)
   }
   if (!check_list (always, G_N_ELEMENTS (always), error))
     return FALSE;
+  tv_media_prewarm ();
   if (cfg->test_media ? !check_list (test_sources, G_N_ELEMENTS (test_sources), error)
                       : !check_list (device_sources, G_N_ELEMENTS (device_sources), error))
     return FALSE;

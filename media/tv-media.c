@@ -60,7 +60,7 @@ typedef struct {
   GMutex lock;        /* protects everything below */
   guint64 video_frames, audio_buffers, frames_sent;
   gint64 first_frame_us;
-  gboolean have_video_branch, have_audio_branch;
+  gboolean have_video_branch, have_audio_branch, remote_media_seen;
   /* Immutable after creation, read by pad-added. */
   gboolean headless;
   int width, height;
@@ -144,6 +144,7 @@ typedef enum {
   EV_ERROR,
   EV_FIRST_FRAME,
   EV_STATS,
+  EV_REMOTE_MEDIA, /* first remote RTP arrived: the peer's DTLS-SRTP is up */
 } EventKind;
 
 typedef struct {
@@ -464,6 +465,22 @@ count_frame_sent (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+/* The first remote packet of any stream: the peer has finished its side of
+ * DTLS, so from now on our packets are decrypted there (see EV_REMOTE_MEDIA). */
+static GstPadProbeReturn
+first_remote_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  TvMediaShared *sh = data;
+  gboolean first;
+  g_mutex_lock (&sh->lock);
+  first = !sh->remote_media_seen;
+  sh->remote_media_seen = TRUE;
+  g_mutex_unlock (&sh->lock);
+  if (first && !shared_closing (sh))
+    post_event (sh, EV_REMOTE_MEDIA, NULL, 0);
+  return GST_PAD_PROBE_REMOVE;
+}
+
 static void
 add_counting_probe (GstElement *el, const char *pad_name, GstPadProbeCallback cb, TvMediaShared *sh)
 {
@@ -645,6 +662,9 @@ on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data)
   if (first) {
     GstPad *sinkpad = gst_element_get_static_pad (first, "sink");
     linked = gst_pad_link (pad, sinkpad) == GST_PAD_LINK_OK;
+    if (linked && known)
+      gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_BUFFER, first_remote_packet, shared_ref (sh),
+                         shared_unref);
     gst_object_unref (sinkpad);
   }
   gst_object_unref (bin);
@@ -733,6 +753,8 @@ dispatch_event (gpointer data)
   if (!call)
     return G_SOURCE_REMOVE; /* freed: drop silently */
 
+  if (call->snap.started_us > 0)
+    g_debug ("+%.1f ms: event %d", (g_get_monotonic_time () - call->snap.started_us) / 1000.0, ev->kind);
   switch (ev->kind) {
   case EV_LOCAL_SDP:
     if (g_strcmp0 (ev->sdp_type, "offer") == 0) {
@@ -768,6 +790,13 @@ dispatch_event (gpointer data)
   }
   case EV_STATS:
     handle_stats (call, ev->stats);
+    break;
+  case EV_REMOTE_MEDIA:
+    /* The keyframe we sent when our side connected may have reached the peer
+     * before its SRTP keys were ready and been dropped; now it will not be.
+     * Cheaper and faster than waiting for the peer's PLI. */
+    g_debug ("first remote media: sending a keyframe");
+    force_keyframe (call);
     break;
   }
   return G_SOURCE_REMOVE;

@@ -80,6 +80,16 @@ typedef struct {
  * and the Debian package that provides it. Calls gst_init if needed. */
 gboolean tv_media_check_plugins (const TvMediaConfig *cfg, GError **error);
 
+/* tv_media_prewarm:
+ * Starts, once per process, a background thread that creates GStreamer's
+ * DTLS certificate (an RSA key: 0.1-0.6 s of CPU) so that the first call does
+ * not wait for it while creating its offer/answer. tv_media_check_plugins()
+ * and tv_media_call_new() call it; calling it at start-up, before connecting
+ * to the server, takes it off the call-setup path entirely. Thread-safe;
+ * calls gst_init if needed; never fails (a failure shows up later as a
+ * pipeline error). */
+void tv_media_prewarm (void);
+
 /* tv_media_call_new:
  * Builds (but does not start) the pipeline. @cfg is copied; @callbacks is
  * copied; @user_data is passed to them.

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <glib.h>
+#include <gst/gst.h>
 #include <json-glib/json-glib.h>
 
 #include "media/tv-media.h"
@@ -202,6 +203,9 @@ peer_init (Peer *p, const char *name, Peer *other)
   cfg.test_media = TRUE;
   cfg.headless = TRUE;
   cfg.local_addresses = loopback;
+  /* For setup-time experiments: TV_MEDIA_TEST_LATENCY_MS=20 etc. */
+  if (g_getenv ("TV_MEDIA_TEST_LATENCY_MS"))
+    cfg.latency_ms = (guint) g_ascii_strtoull (g_getenv ("TV_MEDIA_TEST_LATENCY_MS"), NULL, 10);
   GError *err = NULL;
   p->call = tv_media_call_new (&cfg, &callbacks, p, &err);
   g_assert_no_error (err);
@@ -368,6 +372,11 @@ test_call (void)
 {
   Peer a, b;
   watchdog_start ();
+  /* Measure call setup the way the client sees it: it calls
+   * tv_media_prewarm() at start-up, long before the call, so the DTLS
+   * certificate exists. Creating a dtlsdec waits for that prewarm to finish. */
+  tv_media_prewarm ();
+  gst_object_unref (gst_object_ref_sink (gst_element_factory_make ("dtlsdec", NULL)));
   peer_init (&a, "doctor", &b);
   peer_init (&b, "patient", &a);
   peer_start (&b, FALSE);
