@@ -24,7 +24,7 @@
 
 #include "signaling/tv-sig-message.h"
 
-#define MAX_TRACKED 64
+#define MAX_TRACKED 256
 #define SERVER_READY_TIMEOUT_MS 20000
 #define PEER_OPEN_TIMEOUT_MS 5000
 
@@ -327,16 +327,18 @@ tv_test_server_start_full (const char *data_dir, const char *const *extra_args, 
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GError) error = NULL;
   static guint counter;
+  static const char *stderr_dir;
   TvTestServer *server;
-  const char *stderr_dir;
 
   g_return_val_if_fail (data_dir != NULL, NULL);
 
   server = g_new0 (TvTestServer, 1);
   server->data_dir = g_strdup (data_dir);
   server->cert_path = g_build_filename (data_dir, "tls", "cert.pem", NULL);
-  /* Outside the data dir, so the server's own files are all that is in there. */
-  stderr_dir = tv_test_tmpdir ();
+  /* Outside the data dir, so the server's own files are all that is in there;
+   * one dir for all the servers of this test binary. */
+  if (stderr_dir == NULL)
+    stderr_dir = tv_test_tmpdir ();
   server->stderr_path = g_strdup_printf ("%s/server-%u.stderr", stderr_dir, ++counter);
   server->cancel = g_cancellable_new ();
 
