@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "client/tv-client-options.h"
 #include "client/tv-client-session.h"
@@ -74,6 +75,19 @@ on_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Ends the process once media may be initialised. GStreamer's DTLS element
+ * generates its certificate on a background thread (tv_media_prewarm); plain
+ * exit() runs OpenSSL's cleanup under that thread's feet and crashed about one
+ * run in ten when a join was refused within milliseconds. Everything we own is
+ * written and flushed by now, so skip the exit handlers. */
+static G_GNUC_NORETURN void
+leave_process (int code)
+{
+  fflush (stdout);
+  fflush (stderr);
+  _exit (code);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -120,6 +134,9 @@ main (int argc, char **argv)
   cfg.media.turn_server = opts->turn_url;
   cfg.media.local_addresses = (const char *const *) opts->ice_addresses;
   cfg.media.latency_ms = opts->latency_ms;
+  cfg.media.width = (int) opts->width;
+  cfg.media.height = (int) opts->height;
+  cfg.media.framerate = (int) opts->framerate;
   cfg.duration_s = opts->duration_s;
   cfg.peer_timeout_s = opts->peer_timeout_s;
   cfg.media_timeout_s = opts->media_timeout_s;
@@ -129,7 +146,7 @@ main (int argc, char **argv)
   if (!tv_media_check_plugins (&cfg.media, &error))
     {
       g_printerr ("televisit-client: %s\n", error->message);
-      return TV_CLIENT_EXIT_MEDIA_FAILED;
+      leave_process (TV_CLIENT_EXIT_MEDIA_FAILED);
     }
 
   app.opts = opts;
@@ -138,8 +155,7 @@ main (int argc, char **argv)
   if (app.session == NULL)
     {
       g_printerr ("televisit-client: cannot start: %s\n", error->message);
-      g_main_loop_unref (app.loop);
-      return TV_CLIENT_EXIT_USAGE;
+      leave_process (TV_CLIENT_EXIT_USAGE);
     }
 
   sigint_id = g_unix_signal_add (SIGINT, on_signal, &app);
@@ -151,5 +167,5 @@ main (int argc, char **argv)
   g_source_remove (sigterm_id);
   tv_client_session_free (app.session);
   g_main_loop_unref (app.loop);
-  return app.exit_code;
+  leave_process (app.exit_code);
 }

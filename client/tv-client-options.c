@@ -83,6 +83,11 @@ static const char help_text[] =
 "        TURN server, as turn://USER:PASSWORD@HOST[:PORT].\n"
 "    --latency MS\n"
 "        Jitter-buffer latency in milliseconds (0..5000, 0 = the default).\n"
+"    --video-size WIDTHxHEIGHT\n"
+"        Size of the video we send (160x120..1920x1080, even numbers; default\n"
+"        640x480). Smaller sizes need less CPU and bandwidth.\n"
+"    --framerate FPS\n"
+"        Frame rate of the video we send (1..60, default 30).\n"
 "    --end-on-exit\n"
 "        Doctor only: when leaving (duration elapsed or interrupted), end the\n"
 "        consult for both parties instead of just leaving it.\n"
@@ -304,7 +309,7 @@ tv_client_options_parse (int argc, char **argv, GError **error)
   g_autoptr (TvClientOptions) opts = g_new0 (TvClientOptions, 1);
   g_autofree char *server = NULL, *token = NULL, *token_file = NULL, *ca = NULL, *stats = NULL;
   g_autofree char *duration = NULL, *peer_timeout = NULL, *media_timeout = NULL, *latency = NULL;
-  g_autofree char *stun = NULL, *turn = NULL;
+  g_autofree char *stun = NULL, *turn = NULL, *video_size = NULL, *framerate = NULL;
   g_auto (GStrv) ice = NULL;
   g_auto (GStrv) args = NULL;
   g_autoptr (GOptionContext) ctx = NULL;
@@ -325,6 +330,8 @@ tv_client_options_parse (int argc, char **argv, GError **error)
     { "stun", 0, 0, G_OPTION_ARG_STRING, &stun, NULL, NULL },
     { "turn", 0, 0, G_OPTION_ARG_STRING, &turn, NULL, NULL },
     { "latency", 0, 0, G_OPTION_ARG_STRING, &latency, NULL, NULL },
+    { "video-size", 0, 0, G_OPTION_ARG_STRING, &video_size, NULL, NULL },
+    { "framerate", 0, 0, G_OPTION_ARG_STRING, &framerate, NULL, NULL },
     { "end-on-exit", 0, 0, G_OPTION_ARG_NONE, &opts->end_on_exit, NULL, NULL },
     { "verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) count_verbose, NULL, NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opts->show_version, NULL, NULL },
@@ -436,8 +443,27 @@ tv_client_options_parse (int argc, char **argv, GError **error)
       || !parse_uint ("--peer-timeout", peer_timeout, 1, TV_CLIENT_MAX_PEER_TIMEOUT_S, &opts->peer_timeout_s, error)
       || !parse_uint ("--media-timeout", media_timeout, 1, TV_CLIENT_MAX_MEDIA_TIMEOUT_S,
                       &opts->media_timeout_s, error)
-      || !parse_uint ("--latency", latency, 0, TV_CLIENT_MAX_LATENCY_MS, &opts->latency_ms, error))
+      || !parse_uint ("--latency", latency, 0, TV_CLIENT_MAX_LATENCY_MS, &opts->latency_ms, error)
+      || !parse_uint ("--framerate", framerate, 1, TV_CLIENT_MAX_FRAMERATE, &opts->framerate, error))
     return NULL;
+
+  /* --video-size WxH: two numbers in range; even, as the encoder's 4:2:0 needs. */
+  if (video_size != NULL)
+    {
+      g_auto (GStrv) wh = g_strsplit (video_size, "x", -1);
+      if (g_strv_length (wh) != 2
+          || !parse_uint ("--video-size", wh[0], TV_CLIENT_MIN_VIDEO_WIDTH, TV_CLIENT_MAX_VIDEO_WIDTH, &opts->width,
+                          NULL)
+          || !parse_uint ("--video-size", wh[1], TV_CLIENT_MIN_VIDEO_HEIGHT, TV_CLIENT_MAX_VIDEO_HEIGHT,
+                          &opts->height, NULL)
+          || opts->width % 2 != 0 || opts->height % 2 != 0)
+        {
+          fail (error, "--video-size: expected WIDTHxHEIGHT, even numbers from %dx%d to %dx%d, got \"%s\"",
+                TV_CLIENT_MIN_VIDEO_WIDTH, TV_CLIENT_MIN_VIDEO_HEIGHT, TV_CLIENT_MAX_VIDEO_WIDTH,
+                TV_CLIENT_MAX_VIDEO_HEIGHT, video_size);
+          return NULL;
+        }
+    }
 
   /* --stats-json: the file is written at exit, so check now that it can be. */
   if (stats != NULL)

@@ -29,6 +29,11 @@ typedef enum {
 #define TV_CLIENT_DEFAULT_MEDIA_TIMEOUT_S 30
 #define TV_CLIENT_MAX_MEDIA_TIMEOUT_S 3600
 #define TV_CLIENT_MAX_LATENCY_MS      5000
+#define TV_CLIENT_MIN_VIDEO_WIDTH     160
+#define TV_CLIENT_MAX_VIDEO_WIDTH     1920
+#define TV_CLIENT_MIN_VIDEO_HEIGHT    120
+#define TV_CLIENT_MAX_VIDEO_HEIGHT    1080
+#define TV_CLIENT_MAX_FRAMERATE       60
 
 /* The validated command line. Strings are owned by the struct. */
 typedef struct {
@@ -46,6 +51,8 @@ typedef struct {
   char *stun_url;         /* --stun stun://HOST:PORT, or NULL */
   char *turn_url;         /* --turn turn://USER:PASS@HOST:PORT, or NULL (contains a secret: never log) */
   guint latency_ms;       /* --latency: 0 = the media default */
+  guint width, height;    /* --video-size WxH: 0x0 = the media default (640x480) */
+  guint framerate;        /* --framerate: 0 = the media default (30) */
   gboolean end_on_exit;   /* --end-on-exit */
   int verbosity;          /* number of -v */
   gboolean show_help;     /* --help given: print tv_client_options_help() and exit 0 */

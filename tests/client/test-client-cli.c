@@ -47,7 +47,8 @@ test_help (void)
   const char *sections[] = { "NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS", "EXAMPLES" };
   const char *flags[] = { "--server", "--token", "--token-file", "--ca", "--insecure", "--test-media",
                           "--headless", "--duration", "--stats-json", "--peer-timeout", "--media-timeout",
-                          "--ice-address", "--stun", "--turn", "--latency", "--end-on-exit", "--verbose",
+                          "--ice-address", "--stun", "--turn", "--latency", "--video-size", "--framerate",
+                          "--end-on-exit", "--verbose",
                           "--version", "--help" };
   Child *c = run_client (args);
   g_autofree char *text = NULL;
@@ -126,6 +127,12 @@ test_bad_flags (void)
     { { OKS, OKT, "--latency", "5001", NULL }, "--latency" },
     { { OKS, OKT, "--latency", "1e3", NULL }, "--latency" },
     { { OKS, OKT, "--ice-address", "not-an-ip", NULL }, "--ice-address" },
+    { { OKS, OKT, "--video-size", "640", NULL }, "--video-size" },
+    { { OKS, OKT, "--video-size", "641x480", NULL }, "--video-size" },
+    { { OKS, OKT, "--video-size", "8000x8000", NULL }, "--video-size" },
+    { { OKS, OKT, "--video-size", "x480", NULL }, "--video-size" },
+    { { OKS, OKT, "--framerate", "0", NULL }, "--framerate" },
+    { { OKS, OKT, "--framerate", "61", NULL }, "--framerate" },
     { { OKS, OKT, "--stun", "http://stun.invalid", NULL }, "--stun" },
     { { OKS, OKT, "--turn", "stun://turn.invalid", NULL }, "--turn" },
     { { OKS, OKT, "--stats-json", "/nonexistent/dir/s.json", NULL }, "--stats-json" },
@@ -214,7 +221,7 @@ test_options_parse (void)
   g_autoptr (GError) error = NULL;
   char *argv[] = { "televisit-client", "--server", "wss://LOCALHOST:8443", "--token", UNKNOWN_TOKEN,
                    "--ice-address", "127.0.0.1", "--ice-address", "::1", "-v", "-v", "--latency", "0",
-                   "--end-on-exit", NULL };
+                   "--end-on-exit", "--video-size", "320x240", "--framerate", "15", NULL };
   g_autoptr (TvClientOptions) o = tv_client_options_parse (G_N_ELEMENTS (argv) - 1, argv, &error);
 
   g_assert_no_error (error);
@@ -226,6 +233,9 @@ test_options_parse (void)
   g_assert_cmpuint (o->media_timeout_s, ==, TV_CLIENT_DEFAULT_MEDIA_TIMEOUT_S);
   g_assert_cmpuint (o->duration_s, ==, 0);
   g_assert_true (o->end_on_exit);
+  g_assert_cmpuint (o->width, ==, 320);
+  g_assert_cmpuint (o->height, ==, 240);
+  g_assert_cmpuint (o->framerate, ==, 15);
   g_assert_false (o->insecure);
 
   {
@@ -324,6 +334,18 @@ has_event (GPtrArray *log, TvSigRole role, TvParticipationEvent ev)
   return FALSE;
 }
 
+static guint
+count_role_events (GPtrArray *log, TvSigRole role, TvParticipationEvent ev)
+{
+  guint n = 0;
+  for (guint i = 0; i < log->len; i++)
+    {
+      TvParticipation *p = g_ptr_array_index (log, i);
+      n += p->role == role && p->event == ev;
+    }
+  return n;
+}
+
 static void
 test_peer_never_came (void)
 {
@@ -407,6 +429,50 @@ test_in_use_and_sigterm (void)
   tv_test_watchdog_stop ();
 }
 
+/* The server dies while the doctor waits; a new server on the same port and
+ * data dir comes up: the client reconnects with back-off and joins again. */
+static void
+test_reconnect (void)
+{
+  g_autofree char *id = NULL, *dt = NULL, *pt = NULL;
+  const char *dir = tv_test_tmpdir ();
+  TvTestServer *srv, *srv2;
+  g_autofree char *port = NULL;
+  const char *extra[] = { "--peer-timeout", "60", NULL };
+  const char *pin[3] = { "--port", NULL, NULL };
+  g_auto (GStrv) args = NULL;
+  g_autoptr (GPtrArray) log = NULL;
+  Child *c;
+
+  tv_test_watchdog_start (90, "reconnect");
+  srv = tv_test_server_start (dir, NULL);
+  port = g_strdup_printf ("%u", tv_test_server_get_port (srv));
+  pin[1] = port;
+  tv_test_create_consult (dir, "Dr. Test Doctor", "Pat Synthetic", 3600, &id, &dt, &pt);
+  args = client_args (srv, dt, extra);
+  c = tv_test_client_start ("doctor", (const char *const *) args);
+  g_assert_true (tv_test_client_wait_lines (c, "waiting for the patient", 1, 20000));
+
+  tv_test_server_kill (srv);
+  g_assert_true (tv_test_client_wait_lines (c, "connection lost", 1, 20000));
+  g_assert_true (tv_test_client_wait_lines (c, "reconnecting attempt=1 ", 1, 20000));
+  srv2 = tv_test_server_start (dir, pin);
+  g_assert_cmpuint (tv_test_server_get_port (srv2), ==, tv_test_server_get_port (srv));
+  g_assert_true (tv_test_client_wait_lines (c, "rejoined consult=", 1, 30000));
+  g_assert_true (tv_test_client_wait_lines (c, "waiting for the patient", 2, 5000));
+
+  tv_test_client_signal (c, SIGTERM);
+  tv_test_client_wait_exit (c, 20000);
+  g_assert_cmpint (c->status, ==, TV_CLIENT_EXIT_OK);
+  child_free (c);
+
+  log = tv_test_get_participation (dir, id);
+  g_assert_cmpuint (count_role_events (log, TV_SIG_ROLE_DOCTOR, TV_PART_JOIN), ==, 2);
+  tv_test_server_free (srv2);
+  tv_test_server_free (srv);
+  tv_test_watchdog_stop ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -425,6 +491,7 @@ main (int argc, char **argv)
   g_test_add_func ("/client/cli/consult-ended", test_consult_ended);
   g_test_add_func ("/client/cli/peer-never-came", test_peer_never_came);
   g_test_add_func ("/client/cli/in-use-and-sigterm", test_in_use_and_sigterm);
+  g_test_add_func ("/client/cli/reconnect", test_reconnect);
   rc = g_test_run ();
   tv_test_server_free (server);
   return rc;
