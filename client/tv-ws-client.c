@@ -22,7 +22,11 @@
 
 #include "client/tv-ws-client.h"
 
+#include <errno.h>
 #include <libwebsockets.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -312,6 +316,36 @@ tv_ws_lws_log (int level, const char *line)
   g_debug ("lws[%d]: %.*s", level, (int) n, line);
 }
 
+/* lws 4.1 accepts a missing or unreadable CA file silently (and then fails
+ * every handshake with an opaque TLS error): check it up front instead. */
+static gboolean
+check_ca_file (const char *path, GError **error)
+{
+  BIO *bio = BIO_new_file (path, "r");
+  guint n = 0;
+  X509 *cert;
+
+  if (bio == NULL) {
+    int saved = errno;
+
+    ERR_clear_error ();
+    g_set_error (error, TV_WS_ERROR, TV_WS_ERR_CA_FILE, "cannot read the CA file %s: %s", path,
+                 g_strerror (saved));
+    return FALSE;
+  }
+  while ((cert = PEM_read_bio_X509 (bio, NULL, NULL, NULL)) != NULL) {
+    n++;
+    X509_free (cert);
+  }
+  ERR_clear_error (); /* the read that ends the loop always "fails" */
+  BIO_free (bio);
+  if (n == 0) {
+    g_set_error (error, TV_WS_ERROR, TV_WS_ERR_CA_FILE, "no PEM certificate in the CA file %s", path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 TvWsHub *
 tv_ws_hub_new (const char *ca_file, gboolean insecure, GError **error)
 {
@@ -328,6 +362,9 @@ tv_ws_hub_new (const char *ca_file, gboolean insecure, GError **error)
     lws_set_log_level (lv != NULL ? atoi (lv) : LLL_ERR | LLL_WARN, tv_ws_lws_log);
     g_once_init_leave (&log_once, 1);
   }
+
+  if (ca_file != NULL && !insecure && !check_ca_file (ca_file, error))
+    return NULL;
 
   hub = g_new0 (TvWsHub, 1);
   hub->main_context = g_main_context_ref_thread_default ();
@@ -347,8 +384,7 @@ tv_ws_hub_new (const char *ca_file, gboolean insecure, GError **error)
   hub->context = lws_create_context (&info);
   if (hub->context == NULL) {
     g_set_error (error, TV_WS_ERROR, TV_WS_ERR_CONTEXT,
-                 "could not create the libwebsockets client context (is libwebsockets-evlib-glib installed%s%s?)",
-                 ca_file != NULL ? ", is the CA file readable: " : "", ca_file != NULL ? ca_file : "");
+                 "could not create the libwebsockets client context (is libwebsockets-evlib-glib installed?)");
     g_main_loop_unref (hub->loop);
     g_main_context_unref (hub->main_context);
     g_free (hub);

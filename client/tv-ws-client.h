@@ -21,7 +21,8 @@ typedef enum {
   TV_WS_ERR_CONTEXT,     /* libwebsockets context could not be created (e.g. evlib_glib missing) */
   TV_WS_ERR_CONNECT,     /* connection/TLS/handshake failed */
   TV_WS_ERR_QUEUE_FULL,  /* send queue bound reached */
-  TV_WS_ERR_CLOSED,      /* connection not open */
+  TV_WS_ERR_CLOSED,      /* connection not open / lost */
+  TV_WS_ERR_CA_FILE,     /* CA file unreadable or without a PEM certificate */
 } TvWsErrorCode;
 
 typedef struct _TvWsHub TvWsHub;
@@ -31,7 +32,8 @@ typedef struct _TvWsClient TvWsClient;
  * @ca_file: PEM file with the CA / self-signed server certificate to trust, or
  * NULL to use the system trust store. @insecure: accept any certificate (tests
  * and first-run only; logged as a warning).
- * Returns: (transfer full) a hub, or NULL with @error (TV_WS_ERR_CONTEXT). */
+ * Returns: (transfer full) a hub, or NULL with @error: TV_WS_ERR_CA_FILE (checked
+ * up front unless @insecure), TV_WS_ERR_CONTEXT. */
 TvWsHub *tv_ws_hub_new (const char *ca_file, gboolean insecure, GError **error);
 /* Closes every connection still open (without callbacks) and destroys the context.
  * Clients not yet freed stay valid (dead) until tv_ws_client_free(). Not from

@@ -1312,6 +1312,21 @@ test_client_bad_urls (void)
   g_assert_cmpuint (probe.opened + probe.messages + probe.closed, ==, 0);
 }
 
+static void
+test_client_bad_ca_file (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *garbage = g_build_filename (tv_test_tmpdir (), "not-a-cert.pem", NULL);
+  g_autofree char *missing = g_build_filename (tv_test_tmpdir (), "missing.pem", NULL);
+
+  g_assert_null (tv_ws_hub_new (missing, FALSE, &error));
+  g_assert_error (error, TV_WS_ERROR, TV_WS_ERR_CA_FILE);
+  g_clear_error (&error);
+  g_assert_true (g_file_set_contents (garbage, "-----BEGIN CERTIFICATE-----\nnope\n", -1, NULL));
+  g_assert_null (tv_ws_hub_new (garbage, FALSE, &error));
+  g_assert_error (error, TV_WS_ERROR, TV_WS_ERR_CA_FILE);
+}
+
 /* Connection failures are reported once, through "closed", with an error. */
 static void
 test_client_connect_failures (void)
@@ -1572,6 +1587,7 @@ main (int argc, char **argv)
   ADD ("/server-ws/handshake/plain-ws-refused", test_plain_ws_refused);
   ADD ("/server-ws/session/close-without-leave", test_close_without_leave);
   ADD ("/server-ws/client/bad-urls", test_client_bad_urls);
+  ADD ("/server-ws/client/bad-ca-file", test_client_bad_ca_file);
   ADD ("/server-ws/client/connect-failures", test_client_connect_failures);
   ADD ("/server-ws/client/free-in-callbacks", test_client_free_in_callbacks);
   ADD ("/server-ws/client/queue-bound", test_client_queue_bound);
