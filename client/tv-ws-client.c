@@ -228,9 +228,13 @@ tv_ws_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *use
     return 0; /* vhost-level callbacks, or a connection we already let go of */
 
   switch (reason) {
-  case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-    client_finish (ws, wsi, (const char *) in);
+  case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+    /* @in is lws's reason text; bounded by @len when lws gives one. */
+    g_autofree char *why = in == NULL ? NULL : len > 0 ? g_strndup (in, len) : g_strdup (in);
+
+    client_finish (ws, wsi, why);
     return 0;
+  }
 
   case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH: {
     char proto[128];
