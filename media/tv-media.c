@@ -1236,6 +1236,14 @@ tv_media_call_new (const TvMediaConfig *cfg, const TvMediaCallbacks *callbacks, 
     }
   }
 
+  /* Without a display autovideosink falls back to sinks such as
+   * dfbvideosink, which crashed the process in a test here. */
+  if (!cfg->headless && !g_getenv ("DISPLAY") && !g_getenv ("WAYLAND_DISPLAY")) {
+    g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_DEVICE,
+                 "no display for the call window (DISPLAY/WAYLAND_DISPLAY unset; use headless mode)");
+    return NULL;
+  }
+
   TvMediaCall *call = g_new0 (TvMediaCall, 1);
   call->cfg = *cfg;
   call->stun_server = g_strdup (cfg->stun_server);

@@ -203,6 +203,11 @@ peer_init (Peer *p, const char *name, Peer *other)
   cfg.test_media = TRUE;
   cfg.headless = TRUE;
   cfg.local_addresses = loopback;
+  /* Manual check of the windowed pipeline (needs a display and speakers). */
+  if (g_getenv ("TV_MEDIA_TEST_WINDOWED")) {
+    cfg.headless = FALSE;
+    cfg.window_title = name;
+  }
   /* For setup-time experiments: TV_MEDIA_TEST_LATENCY_MS=20 etc. */
   if (g_getenv ("TV_MEDIA_TEST_LATENCY_MS"))
     cfg.latency_ms = (guint) g_ascii_strtoull (g_getenv ("TV_MEDIA_TEST_LATENCY_MS"), NULL, 10);
