@@ -678,10 +678,12 @@ on_receive (Conn *c, struct lws *wsi, const void *in, gsize len)
     conn_send_error (c, TV_SIG_ERR_BINARY_FRAME, "binary frames are not accepted", TV_SIG_MSG_INVALID);
     return;
   }
+  gsize msg_len = c->rx->len;
   handle_message (c, (const char *) c->rx->data, c->rx->len);
   g_byte_array_set_size (c->rx, 0);
-  /* Do not keep a large buffer around for an idle connection. */
-  if (c->rx->len == 0 && len > RX_BUFFER_SIZE) {
+  /* Do not keep a buffer grown for a large message (up to 64 KiB) around on an
+   * idle connection: thousands of connections would hold it all. */
+  if (msg_len > RX_BUFFER_SIZE) {
     g_byte_array_unref (c->rx);
     c->rx = g_byte_array_sized_new (256);
   }
@@ -915,6 +917,11 @@ tv_server_consult_check_store (TvServer *s)
     g_autoptr (GError) err = NULL;
     g_autoptr (TvConsult) consult = NULL;
     if (!tv_store_consult_get (s->store, id, &consult, &err)) {
+      if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND)) {
+        /* Removed from the store behind our back: nothing left to consult. */
+        end_by_admin (s, room);
+        continue;
+      }
       g_warning ("consult %s: store check failed: %s", id, err->message);
       continue;
     }
