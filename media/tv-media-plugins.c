@@ -12,7 +12,10 @@
  */
 #define G_LOG_DOMAIN "tv-media"
 
+#include <stdlib.h>
+
 #include <gst/gst.h>
+#include <openssl/crypto.h>
 
 #include "media/tv-media.h"
 
@@ -50,6 +53,20 @@ prewarm_main (gpointer data)
   return NULL;
 }
 
+static GThread *prewarm_thread;
+
+/* exit() while the prewarm thread is inside OpenSSL's key generation ran
+ * OpenSSL's atexit cleanup under its feet (a crash in about one run in ten,
+ * seen by the client). atexit handlers run last-registered-first, and OpenSSL
+ * registers its own when it is first initialised, so we initialise it before
+ * registering this one: the join then happens before OpenSSL cleans up. */
+static void
+prewarm_join_at_exit (void)
+{
+  if (prewarm_thread && g_thread_self () != prewarm_thread)
+    g_clear_pointer (&prewarm_thread, g_thread_join);
+}
+
 void
 tv_media_prewarm (void)
 {
@@ -58,9 +75,10 @@ tv_media_prewarm (void)
     return;
   if (gst_init_check (NULL, NULL, NULL)) {
     GError *err = NULL;
-    GThread *t = g_thread_try_new ("tv-media-prewarm", prewarm_main, NULL, &err);
-    if (t)
-      g_thread_unref (t);
+    OPENSSL_init_crypto (0, NULL);
+    prewarm_thread = g_thread_try_new ("tv-media-prewarm", prewarm_main, NULL, &err);
+    if (prewarm_thread)
+      atexit (prewarm_join_at_exit);
     else
       g_message ("cannot start the DTLS prewarm thread: %s", err->message);
     g_clear_error (&err);

@@ -87,7 +87,9 @@ gboolean tv_media_check_plugins (const TvMediaConfig *cfg, GError **error);
  * and tv_media_call_new() call it; calling it at start-up, before connecting
  * to the server, takes it off the call-setup path entirely. Thread-safe;
  * calls gst_init if needed; never fails (a failure shows up later as a
- * pipeline error). */
+ * pipeline error). exit() stays safe while it runs: an atexit handler joins
+ * the thread before OpenSSL's own cleanup (which crashed ~1 exit in 8 when it
+ * ran under the key generation). */
 void tv_media_prewarm (void);
 
 /* tv_media_call_new:
