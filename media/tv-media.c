@@ -39,6 +39,11 @@
 #define VIDEO_PT 96
 #define AUDIO_PT 111
 #define STATS_INTERVAL_MS 1000
+#define HEALTH_INTERVAL_MS 500
+/* Audio alone sends 50 packets/s, so 2 s without any is an outage, not
+ * jitter; after 30 s give up, as browsers do when ICE consent expires. */
+#define DEFAULT_STALL_DISCONNECT_MS 2000
+#define DEFAULT_STALL_FAIL_MS 30000
 /* Candidates queued before the remote description; more means a broken peer. */
 #define MAX_PENDING_CANDIDATES 256
 
@@ -60,7 +65,8 @@ typedef struct {
   GMutex lock;        /* protects everything below */
   guint64 video_frames, audio_buffers, frames_sent;
   gint64 first_frame_us;
-  gboolean have_video_branch, have_audio_branch, remote_media_seen;
+  gboolean have_video_branch, have_audio_branch;
+  guint64 remote_packets; /* RTP packets out of the jitter buffers, all streams */
   /* Immutable after creation, read by pad-added. */
   gboolean headless;
   int width, height;
@@ -92,6 +98,15 @@ struct _TvMediaCall {
   GSource *bus_source, *stats_source;
 
   gboolean started, offerer, remote_set, failed, keyframe_forced, stats_pending;
+  /* Stall watch: webrtcbin 1.22 + libnice keep a peer connection "connected"
+   * forever when the peer vanishes (measured: 40 s and counting), so the
+   * published state also follows whether remote media arrives. */
+  TvMediaState pc_state;   /* as reported by webrtcbin */
+  gboolean stalled;        /* connected, but no remote RTP for stall_disconnect_ms */
+  gboolean stall_failed;   /* ... nor for stall_fail_ms: terminal */
+  guint64 last_packets;
+  gint64 last_progress_us;
+  GSource *health_source;
   NegState neg;
   guint local_mlines, remote_mlines;
   GPtrArray *pending; /* PendingCandidate */
@@ -465,20 +480,21 @@ count_frame_sent (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
-/* The first remote packet of any stream: the peer has finished its side of
- * DTLS, so from now on our packets are decrypted there (see EV_REMOTE_MEDIA). */
+/* Every remote RTP packet (after the jitter buffer, before depayloading):
+ * progress for the stall watch. The very first one also means the peer has
+ * finished its side of DTLS, so our packets are now decrypted there (see
+ * EV_REMOTE_MEDIA). */
 static GstPadProbeReturn
-first_remote_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+count_remote_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   TvMediaShared *sh = data;
   gboolean first;
   g_mutex_lock (&sh->lock);
-  first = !sh->remote_media_seen;
-  sh->remote_media_seen = TRUE;
+  first = sh->remote_packets++ == 0;
   g_mutex_unlock (&sh->lock);
   if (first && !shared_closing (sh))
     post_event (sh, EV_REMOTE_MEDIA, NULL, 0);
-  return GST_PAD_PROBE_REMOVE;
+  return GST_PAD_PROBE_OK;
 }
 
 static void
@@ -663,7 +679,7 @@ on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data)
     GstPad *sinkpad = gst_element_get_static_pad (first, "sink");
     linked = gst_pad_link (pad, sinkpad) == GST_PAD_LINK_OK;
     if (linked && known)
-      gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_BUFFER, first_remote_packet, shared_ref (sh),
+      gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_BUFFER, count_remote_packet, shared_ref (sh),
                          shared_unref);
     gst_object_unref (sinkpad);
   }
@@ -688,7 +704,8 @@ report_error (TvMediaCall *call, TvMediaErrorCode code, const char *message)
   if (call->failed)
     return;
   call->failed = TRUE;
-  g_warning ("call failed: %s", message);
+  /* The caller gets the error and decides; a warning would be fatal in tests. */
+  g_message ("call failed: %s", message);
   GError *err = g_error_new_literal (TV_MEDIA_ERROR, code, message);
   if (call->cb.error)
     call->cb.error (call, err, call->user_data);
@@ -705,10 +722,16 @@ force_keyframe (TvMediaCall *call)
   gst_object_unref (src);
 }
 
+/* Publishes the state derived from webrtcbin's and the stall watch. */
 static void
-handle_state (TvMediaCall *call, TvMediaState state)
+publish_state (TvMediaCall *call)
 {
   TvMediaShared *sh = call->shared;
+  TvMediaState state = call->pc_state;
+  if (call->stall_failed)
+    state = TV_MEDIA_STATE_FAILED;
+  else if (state == TV_MEDIA_STATE_CONNECTED && call->stalled)
+    state = TV_MEDIA_STATE_DISCONNECTED;
   if (state == call->state)
     return;
   g_message ("connection state %s -> %s", tv_media_state_to_string (call->state),
@@ -722,7 +745,59 @@ handle_state (TvMediaCall *call, TvMediaState state)
     call->cb.state_changed (call, state, call->user_data);
   /* The callback may have freed the call. */
   if (state == TV_MEDIA_STATE_FAILED && sh->call == call)
-    report_error (call, TV_MEDIA_ERR_ICE_FAILED, "ICE/DTLS connection failed");
+    report_error (call, TV_MEDIA_ERR_ICE_FAILED,
+                  call->stall_failed ? "no media from the peer for too long" : "ICE/DTLS connection failed");
+}
+
+static void
+handle_state (TvMediaCall *call, TvMediaState state)
+{
+  if (state == TV_MEDIA_STATE_CONNECTED && call->pc_state != TV_MEDIA_STATE_CONNECTED) {
+    /* The watch counts from (re)connection. */
+    call->stalled = FALSE;
+    call->last_progress_us = g_get_monotonic_time ();
+  }
+  call->pc_state = state;
+  publish_state (call);
+}
+
+/* Every 500 ms on the main context: has remote media arrived since? */
+static gboolean
+on_health_timer (gpointer data)
+{
+  TvMediaShared *sh = data;
+  TvMediaCall *call = sh->call;
+  if (!call)
+    return G_SOURCE_REMOVE;
+  if (call->pc_state != TV_MEDIA_STATE_CONNECTED || call->stall_failed)
+    return G_SOURCE_CONTINUE;
+  g_mutex_lock (&sh->lock);
+  guint64 packets = sh->remote_packets;
+  g_mutex_unlock (&sh->lock);
+  gint64 now = g_get_monotonic_time ();
+  if (packets != call->last_packets) {
+    call->last_packets = packets;
+    call->last_progress_us = now;
+    if (call->stalled) {
+      g_message ("remote media flows again");
+      call->stalled = FALSE;
+      /* The peer's decoder lost our stream too: give it a fresh start. */
+      force_keyframe (call);
+      publish_state (call);
+    }
+    return G_SOURCE_CONTINUE;
+  }
+  gint64 idle_ms = (now - call->last_progress_us) / 1000;
+  if (idle_ms >= call->cfg.stall_fail_ms) {
+    g_message ("no remote media for %" G_GINT64_FORMAT " ms: failing the call", idle_ms);
+    call->stall_failed = TRUE;
+    publish_state (call); /* may free the call */
+  } else if (idle_ms >= call->cfg.stall_disconnect_ms && !call->stalled) {
+    g_message ("no remote media for %" G_GINT64_FORMAT " ms", idle_ms);
+    call->stalled = TRUE;
+    publish_state (call); /* may free the call */
+  }
+  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -1264,11 +1339,17 @@ tv_media_call_new (const TvMediaConfig *cfg, const TvMediaCallbacks *callbacks, 
     call->cfg.video_bitrate_kbps = DEFAULT_VIDEO_KBPS;
   if (call->cfg.latency_ms == 0)
     call->cfg.latency_ms = DEFAULT_LATENCY_MS;
+  if (call->cfg.stall_disconnect_ms == 0)
+    call->cfg.stall_disconnect_ms = DEFAULT_STALL_DISCONNECT_MS;
+  if (call->cfg.stall_fail_ms == 0)
+    call->cfg.stall_fail_ms = DEFAULT_STALL_FAIL_MS;
+  call->cfg.stall_fail_ms = MAX (call->cfg.stall_fail_ms, call->cfg.stall_disconnect_ms);
   if (callbacks)
     call->cb = *callbacks;
   call->user_data = user_data;
   call->pending = g_ptr_array_new_with_free_func (pending_free);
   call->state = TV_MEDIA_STATE_NEW;
+  call->pc_state = TV_MEDIA_STATE_NEW;
   call->snap.rtt_ms = -1;
 
   TvMediaShared *sh = g_new0 (TvMediaShared, 1);
@@ -1323,6 +1404,10 @@ tv_media_call_start (TvMediaCall *call, gboolean offerer, GError **error)
     g_free (why);
     return FALSE;
   }
+
+  call->health_source = g_timeout_source_new (HEALTH_INTERVAL_MS);
+  g_source_set_callback (call->health_source, on_health_timer, shared_ref (call->shared), shared_unref);
+  g_source_attach (call->health_source, call->shared->context);
 
   call->stats_source = g_timeout_source_new (STATS_INTERVAL_MS);
   g_source_set_callback (call->stats_source, on_stats_timer, shared_ref (call->shared), shared_unref);
@@ -1491,6 +1576,10 @@ tv_media_call_free (TvMediaCall *call)
   if (call->stats_source) {
     g_source_destroy (call->stats_source);
     g_clear_pointer (&call->stats_source, g_source_unref);
+  }
+  if (call->health_source) {
+    g_source_destroy (call->health_source);
+    g_clear_pointer (&call->health_source, g_source_unref);
   }
   /* Wait for a receive branch being built right now (see on_pad_added). */
   g_mutex_lock (&sh->lock);

@@ -57,6 +57,12 @@ typedef struct {
   guint video_bitrate_kbps;     /* 0 = default */
   guint latency_ms;             /* webrtcbin jitter-buffer latency; 0 = default */
   const char *window_title;     /* non-headless: title of the call window, or NULL */
+  /* Stall watch (webrtcbin alone never notices a vanished peer): while
+   * connected, no remote RTP for stall_disconnect_ms -> state DISCONNECTED
+   * (back to CONNECTED when media returns); for stall_fail_ms -> FAILED and
+   * the error callback with ICE_FAILED. 0 = defaults 2000 / 30000 ms. */
+  guint stall_disconnect_ms;
+  guint stall_fail_ms;
 } TvMediaConfig;
 
 typedef struct _TvMediaCall TvMediaCall;

@@ -190,7 +190,7 @@ static const TvMediaCallbacks callbacks = {
 };
 
 static void
-peer_init (Peer *p, const char *name, Peer *other)
+peer_init_with (Peer *p, const char *name, Peer *other, guint stall_fail_ms)
 {
   memset (p, 0, sizeof *p);
   p->name = name;
@@ -203,6 +203,7 @@ peer_init (Peer *p, const char *name, Peer *other)
   cfg.test_media = TRUE;
   cfg.headless = TRUE;
   cfg.local_addresses = loopback;
+  cfg.stall_fail_ms = stall_fail_ms;
   /* Manual check of the windowed pipeline (needs a display and speakers). */
   if (g_getenv ("TV_MEDIA_TEST_WINDOWED")) {
     cfg.headless = FALSE;
@@ -215,6 +216,12 @@ peer_init (Peer *p, const char *name, Peer *other)
   p->call = tv_media_call_new (&cfg, &callbacks, p, &err);
   g_assert_no_error (err);
   g_assert_nonnull (p->call);
+}
+
+static void
+peer_init (Peer *p, const char *name, Peer *other)
+{
+  peer_init_with (p, name, other, 0);
 }
 
 static void
@@ -620,6 +627,52 @@ test_free_midway (void)
   watchdog_stop ();
 }
 
+static gboolean
+is_disconnected (gpointer data)
+{
+  return ((Peer *) data)->state == TV_MEDIA_STATE_DISCONNECTED;
+}
+
+static gboolean
+is_failed (gpointer data)
+{
+  Peer *p = data;
+  return p->state == TV_MEDIA_STATE_FAILED && p->errors > 0;
+}
+
+/* webrtcbin never notices a vanished peer by itself; the stall watch does:
+ * DISCONNECTED after 2 s without remote media, FAILED (+ ICE_FAILED) later. */
+static void
+test_peer_vanishes (void)
+{
+  Peer a, b;
+  watchdog_start ();
+  peer_init_with (&a, "doctor", &b, 4000);
+  peer_init (&b, "patient", &a);
+  peer_start (&b, FALSE);
+  peer_start (&a, TRUE);
+  Pair pr = { &a, &b, 10, 20 };
+  g_assert_true (wait_for (both_decoded, &pr, WAIT_TIMEOUT_MS));
+  g_assert_true (wait_for (both_connected, &pr, WAIT_TIMEOUT_MS));
+
+  gint64 gone = g_get_monotonic_time ();
+  peer_free_call (&b);
+  a.other = NULL;
+  g_assert_true (wait_for (is_disconnected, &a, 5000));
+  gint64 noticed = g_get_monotonic_time ();
+  g_assert_cmpint (noticed - gone, >=, 1900 * 1000);
+  g_assert_cmpuint (a.errors, ==, 0);
+  g_assert_true (wait_for (is_failed, &a, 5000));
+  g_assert_cmpint (tv_media_call_get_state (a.call), ==, TV_MEDIA_STATE_FAILED);
+  g_assert_cmpuint (a.errors, ==, 1);
+  g_test_message ("peer gone: disconnected after %.1f s, failed after %.1f s",
+                  (noticed - gone) / 1e6, (g_get_monotonic_time () - gone) / 1e6);
+  peer_clear (&a);
+  peer_clear (&b);
+  drain ();
+  watchdog_stop ();
+}
+
 static void
 test_no_device (void)
 {
@@ -645,6 +698,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/call", test_call);
   g_test_add_func ("/media/bad-input", test_bad_input);
   g_test_add_func ("/media/free-midway", test_free_midway);
+  g_test_add_func ("/media/peer-vanishes", test_peer_vanishes);
   g_test_add_func ("/media/no-device", test_no_device);
   return g_test_run ();
 }
