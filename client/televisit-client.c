@@ -140,6 +140,7 @@ main (int argc, char **argv)
   cfg.duration_s = opts->duration_s;
   cfg.peer_timeout_s = opts->peer_timeout_s;
   cfg.media_timeout_s = opts->media_timeout_s;
+  cfg.reconnect_window_ms = opts->reconnect_window_s * 1000;
   cfg.end_on_exit = opts->end_on_exit;
 
   /* Fail before connecting when a plugin is missing: the message names the package. */

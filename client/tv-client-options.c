@@ -39,8 +39,8 @@ static const char help_text[] =
 "    When the other party leaves, the call is torn down and the client waits for\n"
 "    them to come back (up to --peer-timeout). When the connection to the server\n"
 "    drops, the client reconnects with back-off (0.5 s doubling up to 8 s, for up\n"
-"    to 60 s) and joins again with the same token. SIGINT or SIGTERM leave the\n"
-"    consult cleanly (a second signal exits at once).\n"
+"    to --reconnect-window, 60 s by default) and joins again with the same token.\n"
+"    SIGINT or SIGTERM leave the consult cleanly (a second signal exits at once).\n"
 "\n"
 "OPTIONS\n"
 "    --server URL\n"
@@ -75,6 +75,9 @@ static const char help_text[] =
 "    --media-timeout SECONDS\n"
 "        Give up (exit status 5) when the call is not connected SECONDS after the\n"
 "        parties were paired (1..3600, default 30).\n"
+"    --reconnect-window SECONDS\n"
+"        How long to keep trying to reconnect after the connection to the server\n"
+"        dropped before giving up with exit status 6 (1..3600, default 60).\n"
 "    --ice-address ADDR\n"
 "        Use only this local IP address for ICE (repeatable). Tests use 127.0.0.1.\n"
 "    --stun URL\n"
@@ -127,7 +130,7 @@ static const char help_text[] =
 "    4   the other party never came (--peer-timeout)\n"
 "    5   media failed: missing GStreamer plugin, pipeline error, ICE failed, or\n"
 "        no connected call within --media-timeout\n"
-"    6   connection to the server lost and not recovered within 60 s\n"
+"    6   connection to the server lost and not recovered within --reconnect-window\n"
 "\n"
 "EXAMPLES\n"
 "    Join as the patient, trusting the server's self-signed certificate:\n"
@@ -317,6 +320,7 @@ tv_client_options_parse (int argc, char **argv, GError **error)
   g_autoptr (TvClientOptions) opts = g_new0 (TvClientOptions, 1);
   g_autofree char *server = NULL, *token = NULL, *token_file = NULL, *ca = NULL, *stats = NULL;
   g_autofree char *duration = NULL, *peer_timeout = NULL, *media_timeout = NULL, *latency = NULL;
+  g_autofree char *reconnect_window = NULL;
   g_autofree char *stun = NULL, *turn = NULL, *video_size = NULL, *framerate = NULL;
   g_auto (GStrv) ice = NULL;
   g_auto (GStrv) args = NULL;
@@ -334,6 +338,7 @@ tv_client_options_parse (int argc, char **argv, GError **error)
     { "stats-json", 0, 0, G_OPTION_ARG_FILENAME, &stats, NULL, NULL },
     { "peer-timeout", 0, 0, G_OPTION_ARG_STRING, &peer_timeout, NULL, NULL },
     { "media-timeout", 0, 0, G_OPTION_ARG_STRING, &media_timeout, NULL, NULL },
+    { "reconnect-window", 0, 0, G_OPTION_ARG_STRING, &reconnect_window, NULL, NULL },
     { "ice-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ice, NULL, NULL },
     { "stun", 0, 0, G_OPTION_ARG_STRING, &stun, NULL, NULL },
     { "turn", 0, 0, G_OPTION_ARG_STRING, &turn, NULL, NULL },
@@ -353,6 +358,7 @@ tv_client_options_parse (int argc, char **argv, GError **error)
 
   opts->peer_timeout_s = TV_CLIENT_DEFAULT_PEER_TIMEOUT_S;
   opts->media_timeout_s = TV_CLIENT_DEFAULT_MEDIA_TIMEOUT_S;
+  opts->reconnect_window_s = TV_CLIENT_DEFAULT_RECONNECT_WINDOW_S;
 
   /* Our own --help (a manual page) replaces GOption's generated one; the
    * group carries opts so the -v callback can count. */
@@ -451,6 +457,8 @@ tv_client_options_parse (int argc, char **argv, GError **error)
       || !parse_uint ("--peer-timeout", peer_timeout, 1, TV_CLIENT_MAX_PEER_TIMEOUT_S, &opts->peer_timeout_s, error)
       || !parse_uint ("--media-timeout", media_timeout, 1, TV_CLIENT_MAX_MEDIA_TIMEOUT_S,
                       &opts->media_timeout_s, error)
+      || !parse_uint ("--reconnect-window", reconnect_window, 1, TV_CLIENT_MAX_RECONNECT_WINDOW_S,
+                      &opts->reconnect_window_s, error)
       || !parse_uint ("--latency", latency, 0, TV_CLIENT_MAX_LATENCY_MS, &opts->latency_ms, error)
       || !parse_uint ("--framerate", framerate, 1, TV_CLIENT_MAX_FRAMERATE, &opts->framerate, error))
     return NULL;

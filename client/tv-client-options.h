@@ -28,6 +28,8 @@ typedef enum {
 #define TV_CLIENT_MAX_PEER_TIMEOUT_S  (24 * 3600)
 #define TV_CLIENT_DEFAULT_MEDIA_TIMEOUT_S 30
 #define TV_CLIENT_MAX_MEDIA_TIMEOUT_S 3600
+#define TV_CLIENT_DEFAULT_RECONNECT_WINDOW_S 60
+#define TV_CLIENT_MAX_RECONNECT_WINDOW_S 3600
 #define TV_CLIENT_MAX_LATENCY_MS      5000
 #define TV_CLIENT_MIN_VIDEO_WIDTH     160
 #define TV_CLIENT_MAX_VIDEO_WIDTH     1920
@@ -47,6 +49,7 @@ typedef struct {
   char *stats_json;       /* --stats-json FILE, or NULL */
   guint peer_timeout_s;   /* --peer-timeout, default 300 */
   guint media_timeout_s;  /* --media-timeout, default 30 */
+  guint reconnect_window_s; /* --reconnect-window, default 60 */
   char **ice_addresses;   /* --ice-address (NULL-terminated), or NULL for all interfaces */
   char *stun_url;         /* --stun stun://HOST:PORT, or NULL */
   char *turn_url;         /* --turn turn://USER:PASS@HOST:PORT, or NULL (contains a secret: never log) */

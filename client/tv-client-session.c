@@ -554,6 +554,8 @@ static void
 schedule_reconnect (TvClientSession *self)
 {
   gint64 now = g_get_monotonic_time ();
+  gint64 remaining_ms;
+  guint delay_ms;
 
   if (!self->reconnecting)
     {
@@ -562,17 +564,20 @@ schedule_reconnect (TvClientSession *self)
       self->reconnect_delay_ms = self->reconnect_initial_ms;
       self->reconnect_deadline_us = now + (gint64) self->reconnect_window_ms * 1000;
     }
-  if (now + (gint64) self->reconnect_delay_ms * 1000 > self->reconnect_deadline_us)
+  remaining_ms = (self->reconnect_deadline_us - now) / 1000;
+  if (remaining_ms <= 0)
     {
       g_printerr ("televisit-client: the connection to the server was lost and could not be restored "
                   "within %u s\n", self->reconnect_window_ms / 1000);
       finish (self, TV_CLIENT_EXIT_CONNECTION_LOST, "connection-lost");
       return;
     }
+  /* The last attempt is made at the end of the window, not skipped. */
+  delay_ms = (guint) MIN ((gint64) self->reconnect_delay_ms, remaining_ms);
   self->reconnect_attempt++;
   self->phase = PHASE_RECONNECTING;
-  say ("reconnecting attempt=%u delay_ms=%u", self->reconnect_attempt, self->reconnect_delay_ms);
-  self->reconnect_timer = g_timeout_add (self->reconnect_delay_ms, reconnect_now, self);
+  say ("reconnecting attempt=%u delay_ms=%u", self->reconnect_attempt, delay_ms);
+  self->reconnect_timer = g_timeout_add (delay_ms, reconnect_now, self);
   self->reconnect_delay_ms = MIN (self->reconnect_delay_ms * 2, self->reconnect_max_ms);
 }
 

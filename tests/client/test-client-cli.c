@@ -46,7 +46,7 @@ test_help (void)
   const char *args[] = { "--help", NULL };
   const char *sections[] = { "NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS", "EXAMPLES" };
   const char *flags[] = { "--server", "--token", "--token-file", "--ca", "--insecure", "--test-media",
-                          "--headless", "--duration", "--stats-json", "--peer-timeout", "--media-timeout",
+                          "--headless", "--duration", "--stats-json", "--peer-timeout", "--media-timeout", "--reconnect-window",
                           "--ice-address", "--stun", "--turn", "--latency", "--video-size", "--framerate",
                           "--end-on-exit", "--verbose",
                           "--version", "--help" };
@@ -132,6 +132,7 @@ test_bad_flags (void)
     { { OKS, OKT, "--video-size", "8000x8000", NULL }, "--video-size" },
     { { OKS, OKT, "--video-size", "x480", NULL }, "--video-size" },
     { { OKS, OKT, "--framerate", "0", NULL }, "--framerate" },
+    { { OKS, OKT, "--reconnect-window", "0", NULL }, "--reconnect-window" },
     { { OKS, OKT, "--framerate", "61", NULL }, "--framerate" },
     { { OKS, OKT, "--stun", "http://stun.invalid", NULL }, "--stun" },
     { { OKS, OKT, "--turn", "stun://turn.invalid", NULL }, "--turn" },
@@ -473,6 +474,123 @@ test_reconnect (void)
   tv_test_watchdog_stop ();
 }
 
+/* The server dies and does not come back: exit 6 after --reconnect-window. */
+static void
+test_connection_lost (void)
+{
+  g_autofree char *id = NULL, *dt = NULL, *pt = NULL;
+  const char *dir = tv_test_tmpdir ();
+  g_autofree char *stats = g_build_filename (dir, "lost.json", NULL);
+  const char *extra[] = { "--reconnect-window", "3", "--stats-json", stats, NULL };
+  g_auto (GStrv) args = NULL;
+  g_autoptr (JsonObject) st = NULL;
+  TvTestServer *srv;
+  gint64 t0;
+  Child *c;
+
+  tv_test_watchdog_start (60, "connection lost");
+  srv = tv_test_server_start (dir, NULL);
+  tv_test_create_consult (dir, "Dr. Test Doctor", "Pat Synthetic", 3600, &id, &dt, &pt);
+  args = client_args (srv, pt, extra);
+  c = tv_test_client_start ("patient", (const char *const *) args);
+  g_assert_true (tv_test_client_wait_lines (c, "waiting for the doctor", 1, 20000));
+
+  tv_test_server_kill (srv);
+  t0 = g_get_monotonic_time ();
+  tv_test_client_wait_exit (c, 30000);
+  g_assert_cmpint (c->status, ==, TV_CLIENT_EXIT_CONNECTION_LOST);
+  /* It kept trying for the whole window (back-off 0.5, 1, 1.5 s), no longer. */
+  g_assert_cmpint (g_get_monotonic_time () - t0, >=, 3 * G_USEC_PER_SEC - 200000);
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, 10 * G_USEC_PER_SEC);
+  g_assert_cmpuint (tv_test_client_count_lines (c, "reconnecting attempt="), >=, 3);
+  g_assert_nonnull (strstr (c->out_text->str, "exit code=6 reason=connection-lost\n"));
+  child_free (c);
+  st = tv_test_client_load_stats (stats);
+  g_assert_cmpint (json_object_get_int_member (st, "exit_code"), ==, 6);
+  tv_test_server_free (srv);
+  tv_test_watchdog_stop ();
+}
+
+/* The peer is a scripted WebSocket client that joins but never answers the
+ * offer: the real client gives up after --media-timeout with exit 5. */
+static void
+test_media_timeout (void)
+{
+  g_autofree char *id = NULL, *dt = NULL, *pt = NULL;
+  TvTestServer *srv = get_server ();
+  const char *extra[] = { "--media-timeout", "2", NULL };
+  TvWsHub *hub;
+  g_autoptr (TvTestPeer) patient = NULL;
+  g_autoptr (JsonObject) joined = NULL, pj = NULL, paired = NULL, offer = NULL;
+  g_auto (GStrv) args = NULL;
+  Child *c;
+
+  tv_test_watchdog_start (60, "media timeout");
+  tv_test_create_consult (tv_test_server_get_data_dir (srv), "Dr. Test Doctor", "Pat Synthetic", 3600, &id, &dt,
+                          &pt);
+  hub = tv_test_hub_new (srv);
+  patient = tv_test_peer_connect (hub, tv_test_server_get_url (srv));
+  tv_test_peer_set_name (patient, "scripted patient");
+  joined = tv_test_peer_join (patient, pt, "patient");
+
+  args = client_args (srv, dt, extra);
+  c = tv_test_client_start ("doctor", (const char *const *) args);
+  pj = tv_test_peer_expect (patient, "peer-joined", 20000);
+  paired = tv_test_peer_expect (patient, "paired", 5000);
+  g_assert_cmpint (tv_test_json_bool (paired, "offerer"), ==, 0);
+  /* The doctor's offer is relayed to us; we never answer. */
+  offer = tv_test_peer_expect (patient, "offer", 20000);
+  g_assert_true (g_str_has_prefix (tv_test_json_str (offer, "sdp"), "v=0"));
+
+  tv_test_client_wait_exit (c, 30000);
+  g_assert_cmpint (c->status, ==, TV_CLIENT_EXIT_MEDIA_FAILED);
+  g_assert_nonnull (strstr (c->out_text->str, "exit code=5 reason=media-timeout\n"));
+  child_free (c);
+  g_clear_pointer (&patient, tv_test_peer_free);
+  tv_ws_hub_free (hub);
+  tv_test_watchdog_stop ();
+}
+
+/* A peer that sends garbage SDP must not crash the client: it refuses the
+ * offer and exits 5. */
+static void
+test_bad_remote_sdp (void)
+{
+  g_autofree char *id = NULL, *dt = NULL, *pt = NULL;
+  TvTestServer *srv = get_server ();
+  TvWsHub *hub;
+  g_autoptr (TvTestPeer) doctor = NULL;
+  g_autoptr (JsonObject) joined = NULL, pj = NULL, paired = NULL, left = NULL;
+  g_auto (GStrv) args = NULL;
+  Child *c;
+
+  tv_test_watchdog_start (60, "bad remote sdp");
+  tv_test_create_consult (tv_test_server_get_data_dir (srv), "Dr. Test Doctor", "Pat Synthetic", 3600, &id, &dt,
+                          &pt);
+  hub = tv_test_hub_new (srv);
+  doctor = tv_test_peer_connect (hub, tv_test_server_get_url (srv));
+  tv_test_peer_set_name (doctor, "scripted doctor");
+  joined = tv_test_peer_join (doctor, dt, "doctor");
+
+  args = client_args (srv, pt, NULL);
+  c = tv_test_client_start ("patient", (const char *const *) args);
+  pj = tv_test_peer_expect (doctor, "peer-joined", 20000);
+  paired = tv_test_peer_expect (doctor, "paired", 5000);
+  g_assert_cmpint (tv_test_json_bool (paired, "offerer"), ==, 1);
+  tv_test_peer_send (doctor, "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\nthis is not a session description\\r\\n\"}");
+
+  tv_test_client_wait_exit (c, 30000);
+  g_assert_cmpint (c->status, ==, TV_CLIENT_EXIT_MEDIA_FAILED);
+  g_assert_nonnull (strstr (c->out_text->str, "exit code=5 reason=bad-sdp\n"));
+  /* It left cleanly: the server tells the doctor. */
+  left = tv_test_peer_expect (doctor, "peer-left", 5000);
+  g_assert_cmpstr (tv_test_json_str (left, "reason"), ==, "left");
+  child_free (c);
+  g_clear_pointer (&doctor, tv_test_peer_free);
+  tv_ws_hub_free (hub);
+  tv_test_watchdog_stop ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -492,6 +610,9 @@ main (int argc, char **argv)
   g_test_add_func ("/client/cli/peer-never-came", test_peer_never_came);
   g_test_add_func ("/client/cli/in-use-and-sigterm", test_in_use_and_sigterm);
   g_test_add_func ("/client/cli/reconnect", test_reconnect);
+  g_test_add_func ("/client/cli/connection-lost", test_connection_lost);
+  g_test_add_func ("/client/cli/media-timeout", test_media_timeout);
+  g_test_add_func ("/client/cli/bad-remote-sdp", test_bad_remote_sdp);
   rc = g_test_run ();
   tv_test_server_free (server);
   return rc;
