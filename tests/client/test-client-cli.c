@@ -430,6 +430,105 @@ test_in_use_and_sigterm (void)
   tv_test_watchdog_stop ();
 }
 
+/* Builds "--server URL --token T --headless --test-media" plus @tls (NULL-terminated). */
+static GStrv
+tls_args (TvTestServer *srv, const char *const *tls)
+{
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  const char *base[] = { "--server", tv_test_server_get_url (srv), "--token", UNKNOWN_TOKEN, "--headless",
+                         "--test-media", NULL };
+
+  g_strv_builder_addv (b, base);
+  g_strv_builder_addv (b, (const char **) tls);
+  return g_strv_builder_end (b);
+}
+
+/* The server's self-signed certificate is not in the system store, nor in a
+ * CA bundle that does not hold it: the TLS handshake fails, exit 2. */
+static void
+test_tls_untrusted (void)
+{
+  const char *none[] = { NULL };
+  const char *bundle[] = { "--ca", "/etc/ssl/certs/ca-certificates.crt", NULL };
+  g_auto (GStrv) a1 = tls_args (get_server (), none);
+  Child *c;
+
+  tv_test_watchdog_start (60, "tls untrusted");
+  c = run_client ((const char *const *) a1);
+  g_assert_cmpint (c->status, ==, TV_CLIENT_EXIT_UNREACHABLE);
+  g_assert_null (strstr (c->out_text->str, "joined"));
+  child_free (c);
+
+  if (g_file_test (bundle[1], G_FILE_TEST_EXISTS))
+    {
+      g_auto (GStrv) a2 = tls_args (get_server (), bundle);
+      c = run_client ((const char *const *) a2);
+      g_assert_cmpint (c->status, ==, TV_CLIENT_EXIT_UNREACHABLE);
+      child_free (c);
+    }
+  tv_test_watchdog_stop ();
+}
+
+/* --insecure skips the certificate check (with a warning): the handshake
+ * succeeds and the unknown token is refused by the server, exit 3. */
+static void
+test_insecure (void)
+{
+  const char *insecure[] = { "--insecure", NULL };
+  g_auto (GStrv) args = tls_args (get_server (), insecure);
+  Child *c;
+
+  tv_test_watchdog_start (60, "insecure");
+  c = run_client ((const char *const *) args);
+  g_assert_cmpint (c->status, ==, TV_CLIENT_EXIT_JOIN_REFUSED);
+  g_assert_nonnull (strstr (c->err_text, "--insecure"));
+  child_free (c);
+  tv_test_watchdog_stop ();
+}
+
+static gboolean
+on_incoming_close (GSocketService *service, GSocketConnection *conn, GObject *source, gpointer data)
+{
+  guint *accepted = data;
+  (*accepted)++;
+  g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
+  return TRUE;
+}
+
+/* Something listens on the port but is no Televisit server (it accepts and
+ * hangs up): exit 2. */
+static void
+test_not_a_server (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketService) service = g_socket_service_new ();
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autofree char *url = NULL;
+  guint accepted = 0;
+  Child *c;
+
+  tv_test_watchdog_start (60, "not a server");
+  g_socket_listener_add_address (G_SOCKET_LISTENER (service), addr, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                 NULL, &bound, &error);
+  g_assert_no_error (error);
+  g_signal_connect (service, "incoming", G_CALLBACK (on_incoming_close), &accepted);
+  g_socket_service_start (service);
+  url = g_strdup_printf ("wss://127.0.0.1:%u/", g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  {
+    const char *args[] = { "--server", url, "--token", UNKNOWN_TOKEN, "--insecure", "--headless", "--test-media",
+                           NULL };
+    c = run_client (args);
+  }
+  g_assert_cmpint (c->status, ==, TV_CLIENT_EXIT_UNREACHABLE);
+  g_assert_cmpuint (accepted, >=, 1);
+  child_free (c);
+  g_socket_service_stop (service);
+  g_socket_listener_close (G_SOCKET_LISTENER (service));
+  tv_test_watchdog_stop ();
+}
+
 /* The server dies while the doctor waits; a new server on the same port and
  * data dir comes up: the client reconnects with back-off and joins again. */
 static void
@@ -604,6 +703,9 @@ main (int argc, char **argv)
   g_test_add_func ("/client/cli/token-not-printed", test_token_not_printed);
   g_test_add_func ("/client/cli/options-parse", test_options_parse);
   g_test_add_func ("/client/cli/unreachable", test_unreachable);
+  g_test_add_func ("/client/cli/not-a-server", test_not_a_server);
+  g_test_add_func ("/client/cli/tls-untrusted", test_tls_untrusted);
+  g_test_add_func ("/client/cli/insecure", test_insecure);
   g_test_add_func ("/client/cli/bad-token", test_bad_token);
   g_test_add_func ("/client/cli/expired-token", test_expired_token);
   g_test_add_func ("/client/cli/consult-ended", test_consult_ended);
