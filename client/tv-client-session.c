@@ -359,7 +359,7 @@ handle_error_msg (TvClientSession *self, const TvSigMsg *msg)
   if (!tv_sig_error_is_fatal (msg->code))
     {
       /* E.g. a "media" report racing with peer-left (4200): the session goes on. */
-      g_warning ("server reported error %d %s%s%s: %s", msg->code, name,
+      g_message ("server reported error %d %s%s%s: %s", msg->code, name,
                  msg->ref ? " for " : "", msg->ref ? msg->ref : "", msg->message);
       return;
     }

@@ -345,6 +345,64 @@ test_patient_killed_rejoins (void)
   tv_test_watchdog_stop ();
 }
 
+/* The server crashes mid-call and comes back on the same port and data dir:
+ * both clients reconnect, rejoin with their tokens, renegotiate, and the
+ * consult goes on in the store as the same consult. */
+static void
+test_server_restart (void)
+{
+  Consult c = { 0 };
+  g_autofree char *dstats = stats_path ("doctor-restart"), *pstats = stats_path ("patient-restart");
+  g_autofree char *port = NULL;
+  const char *dextra[] = { "--end-on-exit", NULL };
+  const char *pin[3] = { "--port", NULL, NULL };
+  g_autoptr (TvConsult) rec = NULL;
+  g_autoptr (GPtrArray) log = NULL;
+  TvTestServer *first;
+  TvTestClient *doctor, *patient;
+
+  tv_test_watchdog_start (150, "e2e server restart");
+  consult_setup (&c);
+  port = g_strdup_printf ("%u", tv_test_server_get_port (c.srv));
+  pin[1] = port;
+  doctor = start_party (&c, "doctor", c.doctor_token, dstats, dextra);
+  patient = start_party (&c, "patient", c.patient_token, pstats, NULL);
+  g_assert_true (tv_test_client_wait_lines (doctor, "first remote frame", 1, EVENT_TIMEOUT_MS));
+  g_assert_true (tv_test_client_wait_lines (patient, "first remote frame", 1, EVENT_TIMEOUT_MS));
+
+  /* Crash: no goodbye to anyone. */
+  first = c.srv;
+  tv_test_server_kill (first);
+  g_assert_true (tv_test_client_wait_lines (doctor, "reconnecting attempt=", 1, EVENT_TIMEOUT_MS));
+  g_assert_true (tv_test_client_wait_lines (patient, "reconnecting attempt=", 1, EVENT_TIMEOUT_MS));
+  c.srv = tv_test_server_start (c.dir, pin);
+
+  g_assert_true (tv_test_client_wait_lines (doctor, "rejoined consult=", 1, EVENT_TIMEOUT_MS));
+  g_assert_true (tv_test_client_wait_lines (patient, "rejoined consult=", 1, EVENT_TIMEOUT_MS));
+  g_assert_true (tv_test_client_wait_lines (doctor, "first remote frame", 2, EVENT_TIMEOUT_MS));
+  g_assert_true (tv_test_client_wait_lines (patient, "first remote frame", 2, EVENT_TIMEOUT_MS));
+
+  /* The doctor ends the consult (--end-on-exit); the patient is told. */
+  tv_test_client_signal (doctor, SIGTERM);
+  tv_test_client_wait_exit (doctor, EXIT_TIMEOUT_MS);
+  tv_test_client_wait_exit (patient, EXIT_TIMEOUT_MS);
+  assert_exit_ok (doctor, "signal");
+  assert_exit_ok (patient, "ended");
+  assert_stats (dstats, "doctor", c.id, 1, 1, "signal");
+  assert_stats (pstats, "patient", c.id, 1, 1, "ended");
+
+  rec = assert_completed (&c, "ended-by-doctor", 0, 120 * G_USEC_PER_SEC);
+  log = tv_test_get_participation (c.dir, c.id);
+  g_assert_cmpuint (count_events (log, TV_SIG_ROLE_DOCTOR, TV_PART_JOIN, NULL), ==, 2);
+  g_assert_cmpuint (count_events (log, TV_SIG_ROLE_PATIENT, TV_PART_JOIN, NULL), ==, 2);
+
+  tv_test_client_free (doctor);
+  tv_test_client_free (patient);
+  tv_test_server_free (first);
+  consult_teardown (&c);
+  tv_test_watchdog_stop ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -353,5 +411,6 @@ main (int argc, char **argv)
   g_test_add_func ("/e2e/call/both-leave", test_both_leave);
   g_test_add_func ("/e2e/call/doctor-ends", test_doctor_ends);
   g_test_add_func ("/e2e/call/patient-killed-rejoins", test_patient_killed_rejoins);
+  g_test_add_func ("/e2e/call/server-restart", test_server_restart);
   return g_test_run ();
 }
