@@ -150,6 +150,19 @@ main (int argc, char **argv)
       leave_process (TV_CLIENT_EXIT_MEDIA_FAILED);
     }
 
+  /* Also build (not start) one call now, so a missing camera, microphone or
+   * display is reported before connecting, not after waiting for the peer. */
+  {
+    static const TvMediaCallbacks probe_callbacks = { NULL };
+    TvMediaCall *probe = tv_media_call_new (&cfg.media, &probe_callbacks, NULL, &error);
+    if (probe == NULL)
+      {
+        g_printerr ("televisit-client: %s\n", error->message);
+        leave_process (TV_CLIENT_EXIT_MEDIA_FAILED);
+      }
+    tv_media_call_free (probe);
+  }
+
   app.opts = opts;
   app.loop = g_main_loop_new (NULL, FALSE);
   app.session = tv_client_session_new (&cfg, on_done, &app, &error);

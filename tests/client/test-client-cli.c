@@ -430,6 +430,26 @@ test_in_use_and_sigterm (void)
   tv_test_watchdog_stop ();
 }
 
+/* Without a display, a windowed client fails at start-up with exit 5 and a
+ * message, before it connects (so nobody waits for a call that cannot show). */
+static void
+test_no_display (void)
+{
+  const char *args[] = { OKS, OKT, "--test-media", NULL };
+  Child *c;
+
+  tv_test_watchdog_start (60, "no display");
+  /* The children inherit our environment. */
+  g_unsetenv ("DISPLAY");
+  g_unsetenv ("WAYLAND_DISPLAY");
+  c = run_client (args);
+  g_assert_cmpint (c->status, ==, TV_CLIENT_EXIT_MEDIA_FAILED);
+  g_assert_nonnull (strstr (c->err_text, "display"));
+  g_assert_null (strstr (c->out_text->str, "connecting"));
+  child_free (c);
+  tv_test_watchdog_stop ();
+}
+
 /* Builds "--server URL --token T --headless --test-media" plus @tls (NULL-terminated). */
 static GStrv
 tls_args (TvTestServer *srv, const char *const *tls)
@@ -703,6 +723,7 @@ main (int argc, char **argv)
   g_test_add_func ("/client/cli/token-not-printed", test_token_not_printed);
   g_test_add_func ("/client/cli/options-parse", test_options_parse);
   g_test_add_func ("/client/cli/unreachable", test_unreachable);
+  g_test_add_func ("/client/cli/no-display", test_no_display);
   g_test_add_func ("/client/cli/not-a-server", test_not_a_server);
   g_test_add_func ("/client/cli/tls-untrusted", test_tls_untrusted);
   g_test_add_func ("/client/cli/insecure", test_insecure);
