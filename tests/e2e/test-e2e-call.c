@@ -174,7 +174,7 @@ assert_participation_basic (Consult *c)
   for (gsize i = 0; i < G_N_ELEMENTS (roles); i++)
     {
       g_assert_cmpuint (count_events (log, roles[i], TV_PART_JOIN, NULL), ==, 1);
-      g_assert_cmpuint (count_events (log, roles[i], TV_PART_LEAVE, NULL), ==, 1);
+      g_assert_cmpuint (count_events (log, roles[i], TV_PART_LEAVE, "left"), ==, 1);
       g_assert_cmpuint (count_events (log, roles[i], TV_PART_MEDIA_UP, NULL), >=, 1);
     }
 }
@@ -259,6 +259,9 @@ test_doctor_ends (void)
     g_assert_cmpuint (count_events (log, TV_SIG_ROLE_PATIENT, TV_PART_JOIN, NULL), ==, 1);
     g_assert_cmpuint (count_events (log, TV_SIG_ROLE_DOCTOR, TV_PART_MEDIA_UP, NULL), >=, 1);
     g_assert_cmpuint (count_events (log, TV_SIG_ROLE_PATIENT, TV_PART_MEDIA_UP, NULL), >=, 1);
+    /* Ending closes both participations. */
+    g_assert_cmpuint (count_events (log, TV_SIG_ROLE_DOCTOR, TV_PART_LEAVE, "ended"), ==, 1);
+    g_assert_cmpuint (count_events (log, TV_SIG_ROLE_PATIENT, TV_PART_LEAVE, "ended"), ==, 1);
   }
 
   tv_test_client_free (doctor);
