@@ -25,6 +25,11 @@
 #include "client/tv-ws-client.h"
 
 #define LEAVE_GUARD_MS 3000  /* how long to wait for the server to close after leave/end */
+/* Keep-alive: a silently dead TCP path (laptop changed networks, NAT timeout)
+ * gives no close for minutes; a ping every KEEPALIVE_MS and no traffic at all
+ * for SILENCE_MS means the connection is gone, and we reconnect. */
+#define KEEPALIVE_MS 3000
+#define SILENCE_MS 10000
 
 typedef enum {
   PHASE_IDLE,
@@ -76,6 +81,9 @@ struct _TvClientSession {
   gboolean have_last_stats;
 
   guint peer_timer, media_timer, duration_timer, reconnect_timer, guard_timer, done_idle, deferred_leave_id;
+  guint keepalive_timer;
+  gint64 last_rx_us;     /* monotonic time of the last message from the server */
+  gint64 ping_id;
 
   /* Outcome: set when the session decides to stop, delivered once. */
   gboolean exit_set;
@@ -85,6 +93,7 @@ struct _TvClientSession {
 };
 
 static void connect_ws (TvClientSession *self);
+static void connection_lost (TvClientSession *self, const char *why);
 static void leave_with (TvClientSession *self, TvClientExitCode code, const char *reason);
 static void finish (TvClientSession *self, TvClientExitCode code, const char *reason);
 static void expect_close (TvClientSession *self);
@@ -428,6 +437,30 @@ handle_sdp (TvClientSession *self, const TvSigMsg *msg)
   leave_with (self, TV_CLIENT_EXIT_MEDIA_FAILED, "bad-sdp");
 }
 
+static gboolean
+keepalive_tick (gpointer data)
+{
+  TvClientSession *self = data;
+  TvSigMsg *ping;
+
+  if (self->phase != PHASE_JOINED || self->ws == NULL)
+    {
+      self->keepalive_timer = 0;
+      return G_SOURCE_REMOVE;
+    }
+  if (g_get_monotonic_time () - self->last_rx_us > (gint64) SILENCE_MS * 1000)
+    {
+      self->keepalive_timer = 0;
+      connection_lost (self, "no answer from the server");
+      return G_SOURCE_REMOVE;
+    }
+  ping = tv_sig_msg_new (TV_SIG_MSG_PING);
+  ping->id = ++self->ping_id;
+  send_json (self, tv_sig_msg_to_json (ping));
+  tv_sig_msg_free (ping);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 handle_message (TvClientSession *self, const TvSigMsg *msg)
 {
@@ -452,6 +485,8 @@ handle_message (TvClientSession *self, const TvSigMsg *msg)
         self->reconnect_attempt = 0;
         self->reconnect_delay_ms = self->reconnect_initial_ms;
         self->role = msg->role;
+        clear_timer (&self->keepalive_timer);
+        self->keepalive_timer = g_timeout_add (KEEPALIVE_MS, keepalive_tick, self);
         g_free (self->consult_id);
         self->consult_id = g_strdup (msg->consult_id);
         say ("%s consult=%s role=%s peer_present=%s", rejoined ? "rejoined" : "joined", msg->consult_id,
@@ -602,6 +637,7 @@ on_ws_message (TvWsClient *ws, const char *data, gsize len, gpointer user_data)
 
   if (ws != self->ws || self->phase == PHASE_DONE)
     return;
+  self->last_rx_us = g_get_monotonic_time ();
   msg = tv_sig_msg_parse (data, len, TV_SIG_FROM_SERVER, NULL, &error);
   if (msg == NULL)
     {
@@ -639,10 +675,20 @@ on_ws_closed (TvWsClient *ws, int close_code, const GError *error, gpointer user
       return;
     }
 
-  /* An unexpected drop: the server treats us as gone (peer gets peer-left),
-   * so the call is over; after rejoining the pair negotiates afresh. */
+  connection_lost (self, error ? error->message : "closed by the server");
+}
+
+/* An unexpected drop (or a silent one, see keepalive_tick): the server treats
+ * us as gone (the peer gets peer-left), so the call is over; reconnect and,
+ * after rejoining, the pair negotiates afresh. */
+static void
+connection_lost (TvClientSession *self, const char *why)
+{
+  drop_ws (self);
+  clear_timer (&self->keepalive_timer);
   if (!self->reconnecting)
     {
+      g_message ("connection to the server lost: %s", why);
       say ("connection lost");
       teardown_call (self);
       clear_timer (&self->peer_timer);
@@ -712,6 +758,7 @@ finish (TvClientSession *self, TvClientExitCode code, const char *reason)
   clear_timer (&self->reconnect_timer);
   clear_timer (&self->guard_timer);
   clear_timer (&self->deferred_leave_id);
+  clear_timer (&self->keepalive_timer);
   drop_ws (self);
   say ("exit code=%d reason=%s", code, r);
   self->done_idle = g_idle_add (deliver_done, self);
@@ -920,6 +967,7 @@ tv_client_session_free (TvClientSession *self)
   clear_timer (&self->done_idle);
   clear_timer (&self->reap_id);
   clear_timer (&self->deferred_leave_id);
+  clear_timer (&self->keepalive_timer);
   g_clear_pointer (&self->call, tv_media_call_free);
   if (self->ws != NULL)
     g_ptr_array_add (self->dead_ws, g_steal_pointer (&self->ws));

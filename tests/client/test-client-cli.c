@@ -593,6 +593,152 @@ test_reconnect (void)
   tv_test_watchdog_stop ();
 }
 
+/* ---- a TCP proxy that can go silent --------------------------------------------
+
+ * Forwards loopback connections to the server. "Freezing" stops forwarding
+ * on the connections open so far and closes their server side, while the
+ * client side stays open and silent: what a client sees when its network
+ * path dies without a reset. New connections are forwarded normally. */
+typedef struct {
+  GSocketService *service;
+  guint16 port;
+  guint16 target_port;
+  GPtrArray *pipes;  /* Pipe* */
+} Proxy;
+
+typedef struct {
+  GIOStream *down, *up;
+  GCancellable *cancel;
+  gboolean done;
+} Pipe;
+
+static void
+pipe_free (Pipe *p)
+{
+  g_cancellable_cancel (p->cancel);
+  while (!p->done)
+    g_main_context_iteration (NULL, TRUE);
+  g_io_stream_close (p->down, NULL, NULL);
+  g_io_stream_close (p->up, NULL, NULL);
+  g_object_unref (p->down);
+  g_object_unref (p->up);
+  g_object_unref (p->cancel);
+  g_free (p);
+}
+
+static void
+on_splice_done (GObject *src, GAsyncResult *res, gpointer data)
+{
+  Pipe *p = data;
+  g_io_stream_splice_finish (res, NULL);
+  p->done = TRUE;
+}
+
+static gboolean
+on_proxy_incoming (GSocketService *service, GSocketConnection *conn, GObject *source, gpointer data)
+{
+  Proxy *proxy = data;
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GError) error = NULL;
+  GSocketConnection *up = g_socket_client_connect_to_host (client, "127.0.0.1", proxy->target_port, NULL, &error);
+  Pipe *p;
+
+  if (up == NULL)
+    {
+      g_test_message ("proxy: cannot reach the server: %s", error->message);
+      return TRUE;
+    }
+  p = g_new0 (Pipe, 1);
+  p->down = G_IO_STREAM (g_object_ref (conn));
+  p->up = G_IO_STREAM (up);
+  p->cancel = g_cancellable_new ();
+  g_io_stream_splice_async (p->down, p->up, G_IO_STREAM_SPLICE_NONE, G_PRIORITY_DEFAULT, p->cancel, on_splice_done,
+                            p);
+  g_ptr_array_add (proxy->pipes, p);
+  return TRUE;
+}
+
+static Proxy *
+proxy_new (guint16 target_port)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  Proxy *proxy = g_new0 (Proxy, 1);
+
+  proxy->target_port = target_port;
+  proxy->pipes = g_ptr_array_new_with_free_func ((GDestroyNotify) pipe_free);
+  proxy->service = g_socket_service_new ();
+  g_socket_listener_add_address (G_SOCKET_LISTENER (proxy->service), addr, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+  g_assert_no_error (error);
+  proxy->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_signal_connect (proxy->service, "incoming", G_CALLBACK (on_proxy_incoming), proxy);
+  g_socket_service_start (proxy->service);
+  return proxy;
+}
+
+/* Stops forwarding on every open connection; their server side is closed. */
+static void
+proxy_freeze (Proxy *proxy)
+{
+  for (guint i = 0; i < proxy->pipes->len; i++)
+    {
+      Pipe *p = g_ptr_array_index (proxy->pipes, i);
+      g_cancellable_cancel (p->cancel);
+      g_io_stream_close (p->up, NULL, NULL);
+    }
+}
+
+static void
+proxy_free (Proxy *proxy)
+{
+  g_socket_service_stop (proxy->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (proxy->service));
+  g_ptr_array_unref (proxy->pipes);
+  g_object_unref (proxy->service);
+  g_free (proxy);
+}
+
+/* The path to the server goes silent (no FIN, no RST): the client notices by
+ * its keep-alive, reconnects and joins again. */
+static void
+test_silent_drop (void)
+{
+  g_autofree char *id = NULL, *dt = NULL, *pt = NULL;
+  TvTestServer *srv = get_server ();
+  Proxy *proxy;
+  g_autofree char *url = NULL;
+  const char *extra[] = { "--peer-timeout", "120", NULL };
+  g_auto (GStrv) args = NULL;
+  Child *c;
+
+  tv_test_watchdog_start (90, "silent drop");
+  tv_test_create_consult (tv_test_server_get_data_dir (srv), "Dr. Test Doctor", "Pat Synthetic", 3600, &id, &dt,
+                          &pt);
+  proxy = proxy_new (tv_test_server_get_port (srv));
+  url = g_strdup_printf ("wss://127.0.0.1:%u/", proxy->port);
+  args = client_args (srv, dt, extra);
+  /* Point the client at the proxy instead of the server. */
+  g_free (args[1]);
+  args[1] = g_strdup (url);
+  c = tv_test_client_start ("doctor", (const char *const *) args);
+  g_assert_true (tv_test_client_wait_lines (c, "waiting for the patient", 1, 20000));
+
+  proxy_freeze (proxy);
+  /* Noticed within the keep-alive silence limit (10 s) plus a ping interval. */
+  g_assert_true (tv_test_client_wait_lines (c, "connection lost", 1, 20000));
+  g_assert_true (tv_test_client_wait_lines (c, "rejoined consult=", 1, 20000));
+
+  tv_test_client_signal (c, SIGTERM);
+  tv_test_client_wait_exit (c, 20000);
+  g_assert_cmpint (c->status, ==, TV_CLIENT_EXIT_OK);
+  child_free (c);
+  proxy_free (proxy);
+  tv_test_watchdog_stop ();
+}
+
 /* The server dies and does not come back: exit 6 after --reconnect-window. */
 static void
 test_connection_lost (void)
@@ -734,6 +880,7 @@ main (int argc, char **argv)
   g_test_add_func ("/client/cli/in-use-and-sigterm", test_in_use_and_sigterm);
   g_test_add_func ("/client/cli/reconnect", test_reconnect);
   g_test_add_func ("/client/cli/connection-lost", test_connection_lost);
+  g_test_add_func ("/client/cli/silent-drop", test_silent_drop);
   g_test_add_func ("/client/cli/media-timeout", test_media_timeout);
   g_test_add_func ("/client/cli/bad-remote-sdp", test_bad_remote_sdp);
   rc = g_test_run ();
