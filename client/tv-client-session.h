@@ -5,8 +5,9 @@
  * (the doctor offers), relays local SDP/candidates to the server and remote ones
  * into the call, reports "media" connected/disconnected from the call's state,
  * tears the call down on "peer-left" and waits for the next "paired", and stops
- * on "ended". An unexpected drop of the WebSocket is repaired by reconnecting
- * with back-off and joining again with the same token. Every way the session
+ * on "ended". An unexpected drop of the WebSocket (closed, or silent: no
+ * answer to the keep-alive pings for 10 s) is repaired by reconnecting with
+ * back-off and joining again with the same token. Every way the session
  * can end maps to one TvClientExitCode, delivered once through the done
  * callback.
  *
