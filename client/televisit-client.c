@@ -117,6 +117,8 @@ main (int argc, char **argv)
   if (opts->verbosity >= 1)
     log_threshold = opts->verbosity >= 2 ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_INFO;
   g_log_set_debug_enabled (TRUE);
+  /* stdout carries the progress events only; every log line goes to stderr. */
+  g_log_writer_default_set_use_stderr (TRUE);
   g_log_set_writer_func (log_writer, NULL, NULL);
   /* A peer that vanishes must not kill us with SIGPIPE; write errors are handled. */
   signal (SIGPIPE, SIG_IGN);

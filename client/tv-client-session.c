@@ -202,7 +202,6 @@ on_local_sdp (TvMediaCall *call, const char *type, const char *sdp, gpointer use
   if (call != self->call)
     return;
   g_info ("sending our %s", type);
-  g_debug ("local %s:\n%s", type, sdp);
   send_json (self, tv_sig_build_sdp (t, sdp));
 }
 
@@ -425,7 +424,6 @@ handle_sdp (TvClientSession *self, const TvSigMsg *msg)
       return;
     }
   g_info ("received the peer's %s", type);
-  g_debug ("remote %s:\n%s", type, msg->sdp);
   if (tv_media_call_set_remote_sdp (self->call, type, msg->sdp, &error))
     return;
   if (g_error_matches (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_WRONG_STATE))

@@ -297,6 +297,34 @@ test_bad_token (void)
   tv_test_watchdog_stop ();
 }
 
+/* With -v -v, logs grow on stderr but stdout still holds only event lines,
+ * so scripts can parse it. */
+static void
+test_verbose_stdout_clean (void)
+{
+  const char *extra[] = { "-v", "-v", NULL };
+  const char *events[] = { "connecting ", "exit code=", NULL };
+  g_auto (GStrv) args = client_args (get_server (), UNKNOWN_TOKEN, extra);
+  g_auto (GStrv) lines = NULL;
+  Child *c;
+
+  tv_test_watchdog_start (60, "verbose");
+  c = run_client ((const char *const *) args);
+  g_assert_cmpint (c->status, ==, TV_CLIENT_EXIT_JOIN_REFUSED);
+  g_assert_nonnull (strstr (c->err_text, "tv-client-INFO"));
+  lines = g_strsplit (c->out_text->str, "\n", -1);
+  for (char **l = lines; *l != NULL && **l != '\0'; l++)
+    {
+      gboolean known = FALSE;
+      for (const char **e = events; *e != NULL; e++)
+        known = known || g_str_has_prefix (*l, *e);
+      if (!known)
+        g_error ("unexpected stdout line: %s", *l);
+    }
+  child_free (c);
+  tv_test_watchdog_stop ();
+}
+
 static void
 test_expired_token (void)
 {
@@ -874,6 +902,7 @@ main (int argc, char **argv)
   g_test_add_func ("/client/cli/tls-untrusted", test_tls_untrusted);
   g_test_add_func ("/client/cli/insecure", test_insecure);
   g_test_add_func ("/client/cli/bad-token", test_bad_token);
+  g_test_add_func ("/client/cli/verbose-stdout-clean", test_verbose_stdout_clean);
   g_test_add_func ("/client/cli/expired-token", test_expired_token);
   g_test_add_func ("/client/cli/consult-ended", test_consult_ended);
   g_test_add_func ("/client/cli/peer-never-came", test_peer_never_came);
