@@ -171,7 +171,7 @@ send_json (TvClientSession *self, char *json)
       return;
     }
   if (!tv_ws_client_send (self->ws, text, &error))
-    g_warning ("could not send to the server: %s", error->message);
+    g_message ("could not send to the server: %s", error->message);
 }
 
 /* ---- media call -------------------------------------------------------------- */
