@@ -247,7 +247,7 @@ on_media_state (TvMediaCall *call, TvMediaState state, gpointer user_data)
       /* --duration counts from the first connect of this run, in wall time:
        * both parties leave on their own clock even if the other one left. */
       if (!self->ever_connected && self->duration_s > 0)
-        self->duration_timer = g_timeout_add_seconds (self->duration_s, duration_elapsed, self);
+        self->duration_timer = g_timeout_add (self->duration_s * 1000u, duration_elapsed, self);
       self->ever_connected = TRUE;
       break;
     case TV_MEDIA_STATE_DISCONNECTED:
@@ -329,7 +329,7 @@ start_call (TvClientSession *self, gboolean offerer)
     }
   self->calls++;
   clear_timer (&self->media_timer);
-  self->media_timer = g_timeout_add_seconds (self->media_timeout_s, media_timeout, self);
+  self->media_timer = g_timeout_add (self->media_timeout_s * 1000u, media_timeout, self);
   if (!tv_media_call_start (self->call, offerer, &error))
     {
       g_printerr ("televisit-client: cannot start the call: %s\n", error->message);
@@ -354,7 +354,10 @@ static void
 arm_peer_timer (TvClientSession *self)
 {
   clear_timer (&self->peer_timer);
-  self->peer_timer = g_timeout_add_seconds (self->peer_timeout_s, peer_timeout, self);
+  /* Not g_timeout_add_seconds: it rounds to a shared second boundary and can
+   * fire up to 250 ms early, i.e. wait less than the user asked for (seen in
+   * the sanitizer run). The same holds for the media and duration timers. */
+  self->peer_timer = g_timeout_add (self->peer_timeout_s * 1000u, peer_timeout, self);
 }
 
 /* ---- protocol ---------------------------------------------------------------- */

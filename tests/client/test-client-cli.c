@@ -110,6 +110,8 @@ test_bad_flags (void)
     { { "--server", "ws://127.0.0.1:9/", OKT, NULL }, "--server" },
     { { "--server", "wss://", OKT, NULL }, "--server" },
     { { "--server", "wss://127.0.0.1:99999/", OKT, NULL }, "--server" },
+    { { "--server", "wss://a%2Fb:443/", OKT, NULL }, "--server" },
+    { { "--server", "wss://[fe80::1%25eth0]:443/", OKT, NULL }, "--server" },
     { { OKS, NULL }, "--token" },
     { { OKS, "--token", "short", NULL }, "--token" },
     { { OKS, "--token", "has spaces in it but is long", NULL }, "--token" },
