@@ -23,7 +23,7 @@ G_DEFINE_QUARK (tv-server-config-error-quark, tv_server_config_error)
 
 static const char *const known_keys[] = {
   "data-dir", "listen", "port", "cert", "key", "hostname", "join-timeout",
-  "max-connections", "stun", "turn", "log-level", NULL
+  "max-connections", "stun", "turn", "log-level", "session-idle-minutes", "session-max-hours", NULL
 };
 
 const char *
@@ -161,6 +161,14 @@ tv_server_config_set (TvServerConfig *cfg, const char *key, const char *value, G
     if (!parse_uint ("join-timeout", value, 1, 300, &u, error))
       return FALSE;
     cfg->join_timeout_s = u;
+  } else if (g_str_equal (key, "session-idle-minutes")) {
+    if (!parse_uint ("session-idle-minutes", value, 1, 1440, &u, error))
+      return FALSE;
+    cfg->session_idle_minutes = u;
+  } else if (g_str_equal (key, "session-max-hours")) {
+    if (!parse_uint ("session-max-hours", value, 1, 720, &u, error))
+      return FALSE;
+    cfg->session_max_hours = u;
   } else if (g_str_equal (key, "max-connections")) {
     if (!parse_uint ("max-connections", value, 1, TV_SERVER_MAX_MAX_CONNECTIONS, &u, error))
       return FALSE;
@@ -217,6 +225,8 @@ tv_server_config_new_default (void)
   cfg->stun = g_new0 (char *, 1);
   cfg->turn = g_new0 (char *, 1);
   cfg->log_level = TV_SERVER_LOG_INFO;
+  cfg->session_idle_minutes = TV_SERVER_DEFAULT_SESSION_IDLE_MINUTES;
+  cfg->session_max_hours = TV_SERVER_DEFAULT_SESSION_MAX_HOURS;
   /* The machine's name is only a default: skip it if it could not go into a SAN. */
   const char *host = g_get_host_name ();
   if (host && (is_dns_name (host) || g_hostname_is_ip_address (host)))
@@ -298,6 +308,7 @@ tv_server_config_load_file (TvServerConfig *cfg, const char *path, GError **erro
 typedef struct {
   char *config, *data_dir, *listen, *port, *cert, *key, *hostname;
   char *join_timeout, *max_connections, *log_level;
+  char *session_idle_minutes, *session_max_hours;
   char **stun, **turn;
   gboolean help, version;
 } RawFlags;
@@ -315,6 +326,8 @@ raw_flags_clear (RawFlags *r)
   g_free (r->join_timeout);
   g_free (r->max_connections);
   g_free (r->log_level);
+  g_free (r->session_idle_minutes);
+  g_free (r->session_max_hours);
   g_strfreev (r->stun);
   g_strfreev (r->turn);
 }
@@ -338,6 +351,9 @@ tv_server_config_from_args (int argc, char **argv, TvServerConfigAction *action,
     { "stun", 0, 0, G_OPTION_ARG_STRING_ARRAY, &raw.stun, "STUN URL", "URL" },
     { "turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &raw.turn, "TURN URL", "URL" },
     { "log-level", 0, 0, G_OPTION_ARG_STRING, &raw.log_level, "Log level", "LEVEL" },
+    { "session-idle-minutes", 0, 0, G_OPTION_ARG_STRING, &raw.session_idle_minutes, "API session idle timeout",
+      "MINUTES" },
+    { "session-max-hours", 0, 0, G_OPTION_ARG_STRING, &raw.session_max_hours, "API session lifetime", "HOURS" },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &raw.version, "Print the version", NULL },
     { "help", 'h', 0, G_OPTION_ARG_NONE, &raw.help, "Print the manual", NULL },
     { NULL }
@@ -347,6 +363,7 @@ tv_server_config_from_args (int argc, char **argv, TvServerConfigAction *action,
     { "cert", &raw.cert }, { "key", &raw.key }, { "hostname", &raw.hostname },
     { "join-timeout", &raw.join_timeout }, { "max-connections", &raw.max_connections },
     { "log-level", &raw.log_level },
+    { "session-idle-minutes", &raw.session_idle_minutes }, { "session-max-hours", &raw.session_max_hours },
   };
 
   TvServerConfig *cfg = NULL;
@@ -448,13 +465,16 @@ tv_server_config_help_text (void)
 "    televisit-server [--config FILE] [--data-dir DIR] [--listen ADDR] [--port PORT]\n"
 "                     [--cert FILE --key FILE] [--hostname NAME] [--join-timeout SECONDS]\n"
 "                     [--max-connections N] [--stun URL]... [--turn URL]...\n"
-"                     [--log-level LEVEL]\n"
+"                     [--log-level LEVEL] [--session-idle-minutes MINUTES]\n"
+"                     [--session-max-hours HOURS]\n"
 "    televisit-server --help | --version\n"
 "\n"
 "DESCRIPTION\n"
 "    Serves the Televisit consult protocol (WebSocket subprotocol televisit.v1) on\n"
-"    wss://ADDR:PORT/. A doctor and a patient join a consult with their join tokens\n"
-"    (created with televisitctl); the server pairs them, relays their WebRTC offer,\n"
+"    wss://ADDR:PORT/, and the clinic's HTTPS JSON API (login, users, ...) under\n"
+"    https://ADDR:PORT/api/v1/ on the same port (see docs/API.md). A doctor and a\n"
+"    patient join a consult with their join tokens (created with televisitctl or\n"
+"    booked through the API); the server pairs them, relays their WebRTC offer,\n"
 "    answer and ICE candidates, and records the consult's progress and connected\n"
 "    time in the session store. Media never passes through the server.\n"
 "    When listening, it prints one line to standard output:\n"
@@ -488,6 +508,12 @@ tv_server_config_help_text (void)
 "                            repeatable. Default: none.\n"
 "        --log-level LEVEL   error, warning, info or debug. SDP is logged only at\n"
 "                            debug. Default: info\n"
+"        --session-idle-minutes MINUTES\n"
+"                            HTTPS API sessions (login tokens) end after this many\n"
+"                            minutes without a request, 1..1440. Default: %d\n"
+"        --session-max-hours HOURS\n"
+"                            HTTPS API sessions end this many hours after login,\n"
+"                            however active, 1..720. Default: %d\n"
 "    -V, --version           Print the version and exit.\n"
 "    -h, --help              Print this manual and exit.\n"
 "\n"
@@ -504,6 +530,8 @@ tv_server_config_help_text (void)
 "        max-connections = 4096\n"
 "        stun = stun:stun.example.org:3478\n"
 "        log-level = info\n"
+"        session-idle-minutes = 15\n"
+"        session-max-hours = 12\n"
 "\n"
 "FILES\n"
 "    DIR/televisit.db        Session store (SQLite), mode 0600.\n"
@@ -532,5 +560,6 @@ tv_server_config_help_text (void)
 "            --cert /etc/televisit/cert.pem --key /etc/televisit/key.pem\n",
     TV_SERVER_DEFAULT_DATA_DIR, TV_SERVER_DEFAULT_LISTEN, TV_SERVER_DEFAULT_PORT,
     TV_SERVER_DEFAULT_JOIN_TIMEOUT, TV_SERVER_MAX_MAX_CONNECTIONS,
-    TV_SERVER_DEFAULT_MAX_CONNECTIONS, TV_SERVER_DEFAULT_DATA_DIR);
+    TV_SERVER_DEFAULT_MAX_CONNECTIONS, TV_SERVER_DEFAULT_SESSION_IDLE_MINUTES,
+    TV_SERVER_DEFAULT_SESSION_MAX_HOURS, TV_SERVER_DEFAULT_DATA_DIR);
 }

@@ -45,6 +45,8 @@ typedef enum {
 #define TV_SERVER_DEFAULT_JOIN_TIMEOUT 10
 #define TV_SERVER_DEFAULT_MAX_CONNECTIONS 4096
 #define TV_SERVER_MAX_MAX_CONNECTIONS 100000
+#define TV_SERVER_DEFAULT_SESSION_IDLE_MINUTES 15
+#define TV_SERVER_DEFAULT_SESSION_MAX_HOURS 12
 
 typedef struct {
   char *config_file;        /* NULL when none was given */
@@ -59,6 +61,8 @@ typedef struct {
   char **stun;              /* NULL-terminated list of stun:/stuns: URLs (never NULL) */
   char **turn;              /* NULL-terminated list of turn:/turns: URLs (never NULL) */
   TvServerLogLevel log_level;
+  guint session_idle_minutes; /* API session idle timeout, 1..1440 */
+  guint session_max_hours;    /* API session absolute lifetime, 1..720 */
 } TvServerConfig;
 
 /* tv_server_config_new_default:

@@ -24,6 +24,7 @@
 #define G_LOG_DOMAIN "tv-consult"
 
 #include "server/tv-consult-ws.h"
+#include "server/tv-http.h"
 #include "server/tv-server-private.h"
 #include "server/tv-tls.h"
 #include "signaling/tv-sig-message.h"
@@ -860,7 +861,7 @@ consult_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 /* protocols[0]: lws binds handshakes without a subprotocol here (its default),
  * so it must refuse them. It also receives the vhost-wide TLS hook and plain
- * HTTP requests. */
+ * HTTP requests, which go to the API router (tv-http.c). */
 static int
 refuse_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -872,18 +873,13 @@ refuse_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, 
     if (user)
       tv_server_tls_harden_ctx (user);
     return 0;
-  case LWS_CALLBACK_HTTP:
-    if (lws_return_http_status (wsi, HTTP_STATUS_NOT_FOUND,
-                                "WebSocket (" TV_SIG_SUBPROTOCOL ") only"))
-      return -1;
-    return lws_http_transaction_completed (wsi) ? -1 : 0;
   default:
-    return lws_callback_http_dummy (wsi, reason, user, in, len);
+    return tv_http_lws_callback (wsi, reason, user, in, len);
   }
 }
 
 static const struct lws_protocols protocols[] = {
-  { "televisit-refuse", refuse_callback, 0, 0, 0, NULL, 0 },
+  { "televisit-refuse", refuse_callback, TV_HTTP_PSS_SIZE, 0, 0, NULL, 0 },
   { TV_SIG_SUBPROTOCOL, consult_callback, sizeof (Pss), RX_BUFFER_SIZE, 0, NULL, 0 },
   { NULL, NULL, 0, 0, 0, NULL, 0 }
 };

@@ -20,6 +20,7 @@ struct _TvServer {
   GMainLoop *loop;
   GMainContext *ctx;           /* the loop's context: our GSources attach here */
   TvStore *store;
+  struct _TvHttp *http;        /* HTTPS API router (tv-http.h); routes from tv-api.c */
   struct lws_context *lws;
   struct lws_vhost *vhost;
   guint port;

@@ -9,7 +9,9 @@
 
 #include "server/tv-server.h"
 #include "server/tv-server-private.h"
+#include "server/tv-api.h"
 #include "server/tv-consult-ws.h"
+#include "server/tv-http.h"
 #include "server/tv-lws-glue.h"
 #include "server/tv-tls.h"
 
@@ -57,6 +59,9 @@ tv_server_new (TvServerConfig *config, GMainLoop *loop, GError **error)
     g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_STORE, "session store %s: %s", db_path, local->message);
     goto fail;
   }
+
+  s->http = tv_http_new (s->store, config);
+  tv_server_api_register_all (s->http, s);
 
   if (config->cert) {
     cert_path = g_strdup (config->cert);
@@ -125,6 +130,20 @@ tv_server_get_url (TvServer *server)
   gboolean v6 = strchr (server->cfg->listen, ':') != NULL;
   return g_strdup_printf ("wss://%s%s%s:%u/", v6 ? "[" : "", server->cfg->listen, v6 ? "]" : "",
                           server->port);
+}
+
+TvStore *
+tv_server_get_store (TvServer *server)
+{
+  g_return_val_if_fail (server != NULL, NULL);
+  return server->store;
+}
+
+TvHttp *
+tv_server_get_http (TvServer *server)
+{
+  g_return_val_if_fail (server != NULL, NULL);
+  return server->http;
 }
 
 const TvServerConfig *
@@ -237,6 +256,7 @@ tv_server_free (TvServer *server)
   }
   g_clear_pointer (&server->rooms, g_hash_table_unref);
   g_clear_pointer (&server->conns, g_hash_table_unref);
+  g_clear_pointer (&server->http, tv_http_free);
   g_clear_pointer (&server->store, tv_store_close);
   g_clear_pointer (&server->cfg, tv_server_config_free);
   g_clear_pointer (&server->ctx, g_main_context_unref);

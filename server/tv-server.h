@@ -48,6 +48,12 @@ char *tv_server_get_url (TvServer *server);
 /* Returns: (transfer none) the configuration in use. */
 const TvServerConfig *tv_server_get_config (TvServer *server);
 
+/* Returns: (transfer none) the server's store (for API handlers and tests). */
+struct _TvStore *tv_server_get_store (TvServer *server);
+
+/* Returns: (transfer none) the HTTPS API router (server/tv-http.h). */
+struct _TvHttp *tv_server_get_http (TvServer *server);
+
 /* Returns: the number of open WebSocket connections / live consult rooms. */
 guint tv_server_get_n_connections (TvServer *server);
 guint tv_server_get_n_rooms (TvServer *server);

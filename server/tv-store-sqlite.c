@@ -14,6 +14,8 @@
 #define G_LOG_DOMAIN "tv-store"
 
 #include "server/tv-store.h"
+#include "server/tv-store-private.h"
+#include "server/tv-store-users.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,6 +83,7 @@ static const char SCHEMA_V1[] =
 /* migrations[i] takes the database from version i to i + 1. */
 static const char *const migrations[] = {
   SCHEMA_V1,
+  TV_STORE_USERS_SCHEMA_V2,   /* accounts: server/tv-store-users.h */
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == TV_STORE_SCHEMA_VERSION);
 
@@ -400,6 +403,104 @@ tv_store_check_name (const char *name, GError **error)
   }
   g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_INVALID, "name is blank");
   return FALSE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Helpers for the area files (server/tv-store-private.h)                     */
+
+sqlite3 *
+tv_store_private_db (TvStore *store)
+{
+  return store->db;
+}
+
+sqlite3_stmt *
+tv_store_private_stmt (TvStore *store, const char *sql, GError **error)
+{
+  return stmt_get (store, sql, error);
+}
+
+void
+tv_store_private_stmt_done (sqlite3_stmt *st)
+{
+  stmt_done (st);
+}
+
+gboolean
+tv_store_private_exec_done (TvStore *store, sqlite3_stmt *st, const char *what, GError **error)
+{
+  if (stmt_exec_done (store, st, what, error))
+    return TRUE;
+  int ext = sqlite3_extended_errcode (store->db);
+  if (error != NULL && *error != NULL
+      && (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY))
+    (*error)->code = TV_STORE_ERR_CONFLICT;
+  return FALSE;
+}
+
+void
+tv_store_private_db_error (TvStore *store, GError **error, const char *what)
+{
+  set_db_error (store, error, what);
+}
+
+gboolean
+tv_store_private_begin (TvStore *store, GError **error)
+{
+  return tx_begin (store, error);
+}
+
+gboolean
+tv_store_private_commit (TvStore *store, GError **error)
+{
+  return tx_commit (store, error);
+}
+
+void
+tv_store_private_rollback (TvStore *store)
+{
+  tx_rollback (store);
+}
+
+gboolean
+tv_store_private_fault_fail (TvStore *store, const char *op, GError **error)
+{
+  return fault_fail (store, op, error);
+}
+
+void
+tv_store_private_fault_point (TvStore *store, const char *point)
+{
+  fault_point (store, point);
+}
+
+gboolean
+tv_store_private_check_text (const char *text, gsize max, const char *what, GError **error)
+{
+  return check_text (text, max, what, error);
+}
+
+static char *column_strdup (sqlite3_stmt *st, int col);
+
+char *
+tv_store_private_column_strdup (sqlite3_stmt *st, int col)
+{
+  return column_strdup (st, col);
+}
+
+static char *token_new (GError **error);
+static char *token_hash (const char *token);
+
+char *
+tv_store_private_token_new (GError **error)
+{
+  return token_new (error);
+}
+
+char *
+tv_store_private_token_hash (const char *token)
+{
+  return token_hash (token);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -44,9 +44,11 @@ typedef enum {
   TV_STORE_ERR_TOKEN_UNKNOWN,  /* no such token */
   TV_STORE_ERR_TOKEN_EXPIRED,  /* token past its expiry */
   TV_STORE_ERR_WRONG_STATE,    /* transition not allowed from the consult's status */
+  TV_STORE_ERR_CONFLICT,       /* a unique value is taken (e.g. a username) */
 } TvStoreErrorCode;
 
-#define TV_STORE_SCHEMA_VERSION 1
+/* v1 consults; v2 accounts (users, sessions: server/tv-store-users.h). */
+#define TV_STORE_SCHEMA_VERSION 2
 
 /* Limits enforced by the store (and by televisitctl, which reuses the checks). */
 #define TV_STORE_MAX_NAME_BYTES   200  /* doctor / patient */

@@ -278,7 +278,7 @@ test_open_fresh (Fixture *f, gconstpointer data)
   umask (old);
 
   g_assert_cmpint (tv_store_schema_version (store), ==, TV_STORE_SCHEMA_VERSION);
-  g_assert_cmpint (raw_int (f->path, "PRAGMA user_version"), ==, 1);
+  g_assert_cmpint (raw_int (f->path, "PRAGMA user_version"), ==, TV_STORE_SCHEMA_VERSION);
   g_autofree char *mode = raw_text (f->path, "PRAGMA journal_mode");
   g_assert_cmpstr (mode, ==, "wal");
   g_assert_cmpint (raw_int (f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
@@ -314,14 +314,16 @@ test_open_reopen (Fixture *f, gconstpointer data)
 static void
 test_open_newer_refused (Fixture *f, gconstpointer data)
 {
-  raw_exec (f->path, "CREATE TABLE future (x); PRAGMA user_version = 2;");
+  g_autofree char *future = g_strdup_printf ("CREATE TABLE future (x); PRAGMA user_version = %d;",
+                                             TV_STORE_SCHEMA_VERSION + 1);
+  raw_exec (f->path, future);
   g_autoptr (GError) error = NULL;
   TvStore *store = tv_store_open (f->path, &error);
   g_assert_null (store);
   g_assert_error (error, TV_STORE_ERROR, TV_STORE_ERR_SCHEMA);
   g_assert_nonnull (strstr (error->message, "newer"));
-  /* Refused before anything was changed: still version 2, still not WAL. */
-  g_assert_cmpint (raw_int (f->path, "PRAGMA user_version"), ==, 2);
+  /* Refused before anything was changed: still the future version, still not WAL. */
+  g_assert_cmpint (raw_int (f->path, "PRAGMA user_version"), ==, TV_STORE_SCHEMA_VERSION + 1);
   g_autofree char *mode = raw_text (f->path, "PRAGMA journal_mode");
   g_assert_cmpstr (mode, ==, "delete");
 }
@@ -351,10 +353,10 @@ test_migrate_v0 (Fixture *f, gconstpointer data)
 
   /* The next open runs the step to completion; the old data is untouched. */
   TvStore *store = open_ok (f);
-  g_assert_cmpint (tv_store_schema_version (store), ==, 1);
+  g_assert_cmpint (tv_store_schema_version (store), ==, TV_STORE_SCHEMA_VERSION);
   g_autoptr (TvConsult) c = create_ok (store, DOCTOR, T0, NULL, NULL);
   tv_store_close (store);
-  g_assert_cmpint (raw_int (f->path, "PRAGMA user_version"), ==, 1);
+  g_assert_cmpint (raw_int (f->path, "PRAGMA user_version"), ==, TV_STORE_SCHEMA_VERSION);
   g_assert_cmpint (raw_int (f->path, "SELECT x FROM leftover"), ==, 7);
 }
 

@@ -1,0 +1,27 @@
+/* tv-api.h — the HTTPS API's route families, registered on the router in one place.
+ *
+ * Why: each area keeps its endpoints in its own file (tv-api-<area>.c) with a
+ * static TvHttpRoute table and one register function declared here;
+ * tv_server_api_register_all() calls them all, for the server and for tests
+ * that list every route (the authorization matrix). To add an area: declare its
+ * register function below and add one call in tv-api.c.
+ * Register functions must not use @server beyond storing it as user_data
+ * (tests pass NULL to list the routes).
+ * Thread: main loop only.
+ */
+#pragma once
+
+#include "server/tv-http.h"
+#include "server/tv-server.h"
+
+G_BEGIN_DECLS
+
+/* Registers every area's routes on @http. @server may be NULL (route listing). */
+void tv_server_api_register_all (TvHttp *http, TvServer *server);
+
+/* accounts (tv-api-auth.c): login, logout, me */
+void tv_server_api_auth_register (TvHttp *http, TvServer *server);
+/* accounts (tv-api-users.c): users */
+void tv_server_api_users_register (TvHttp *http, TvServer *server);
+
+G_END_DECLS

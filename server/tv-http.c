@@ -1,0 +1,805 @@
+/* tv-http.c — the HTTPS JSON API router (see tv-http.h).
+ *
+ * Why: lws delivers an HTTP request as a sequence of callbacks on the
+ * connection (HTTP with the URI, HTTP_BODY chunks, HTTP_BODY_COMPLETION, then
+ * HTTP_WRITEABLE when we asked to write). This file turns that into one
+ * TvHttpRequest per transaction, dispatches it once complete, and writes the
+ * reply from WRITEABLE (headers, then the body in chunks, the last one FINAL),
+ * then hands the connection back to lws for the next keep-alive request.
+ *
+ * Ownership: lws owns the per-connection data (Pss); Pss points to the request
+ * of the transaction in progress (ours, freed when the reply is written or
+ * the connection closes).
+ * Thread: main loop only.
+ */
+#define G_LOG_DOMAIN "tv-http"
+
+#include "server/tv-http.h"
+#include "server/tv-server.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#define MAX_URI_ARGS     32
+#define MAX_ARG_BYTES    1024
+#define MAX_AUTH_BYTES   256
+#define WRITE_CHUNK      (16 * 1024)
+#define HEADER_BUF_BYTES 4096
+
+typedef struct {
+  const TvHttpRoute *route;
+  gpointer user_data;
+  char **segments;       /* pattern split on '/' */
+} Route;
+
+struct _TvHttp {
+  TvStore *store;
+  const TvServerConfig *cfg;
+  GPtrArray *routes;     /* Route* (owned) */
+};
+
+typedef struct {
+  char *name;
+  char *value;
+} Header;
+
+struct _TvHttpRequest {
+  TvHttp *http;
+  struct lws *wsi;
+  char *method;
+  char *path;
+  GHashTable *query;     /* name -> value (first one wins) */
+  GHashTable *params;    /* path parameters */
+  GByteArray *body_raw;
+  gsize content_length;
+  JsonNode *body;
+  TvUser *user;
+  TvSession *session;
+  char *address;
+  char *host;
+  char *auth;            /* Authorization header (never logged) */
+  gint64 now;
+  const Route *route;    /* set once matched */
+  /* The reply. */
+  gboolean replied;
+  guint status;
+  GPtrArray *headers;    /* Header* */
+  char *reply_body;
+  gsize reply_len;
+  gsize reply_sent;
+  gboolean headers_sent;
+  gboolean close_after;  /* e.g. 413 with the body left unread */
+};
+
+typedef struct {
+  TvHttpRequest *req;
+} Pss;
+
+/* ---- routes ---------------------------------------------------------------- */
+
+static void
+route_free (gpointer p)
+{
+  Route *r = p;
+  g_strfreev (r->segments);
+  g_free (r);
+}
+
+TvHttp *
+tv_http_new (TvStore *store, const TvServerConfig *cfg)
+{
+  TvHttp *http = g_new0 (TvHttp, 1);
+  http->store = store;
+  http->cfg = cfg;
+  http->routes = g_ptr_array_new_with_free_func (route_free);
+  return http;
+}
+
+void
+tv_http_free (TvHttp *http)
+{
+  if (http == NULL)
+    return;
+  g_ptr_array_unref (http->routes);
+  g_free (http);
+}
+
+void
+tv_http_add_routes (TvHttp *http, const TvHttpRoute *routes, gsize n_routes, gpointer user_data)
+{
+  g_return_if_fail (http != NULL && (routes != NULL || n_routes == 0));
+  for (gsize i = 0; i < n_routes; i++) {
+    const TvHttpRoute *rt = &routes[i];
+    g_return_if_fail (rt->method != NULL && rt->pattern != NULL && rt->handler != NULL);
+    g_return_if_fail (g_str_has_prefix (rt->pattern, TV_HTTP_API_PREFIX));
+    gboolean dup = FALSE;
+    for (guint j = 0; j < http->routes->len; j++) {
+      const Route *o = g_ptr_array_index (http->routes, j);
+      if (strcmp (o->route->method, rt->method) == 0 && strcmp (o->route->pattern, rt->pattern) == 0)
+        dup = TRUE;
+    }
+    if (dup) {
+      g_critical ("route %s %s registered twice; ignoring the second", rt->method, rt->pattern);
+      continue;
+    }
+    Route *r = g_new0 (Route, 1);
+    r->route = rt;
+    r->user_data = user_data;
+    r->segments = g_strsplit (rt->pattern, "/", -1);
+    g_ptr_array_add (http->routes, r);
+  }
+}
+
+GPtrArray *
+tv_http_list_routes (TvHttp *http)
+{
+  g_return_val_if_fail (http != NULL, NULL);
+  GPtrArray *out = g_ptr_array_new ();
+  for (guint i = 0; i < http->routes->len; i++)
+    g_ptr_array_add (out, (gpointer) ((const Route *) g_ptr_array_index (http->routes, i))->route);
+  return out;
+}
+
+/* Matches @segs (the request path split on '/') against @r; fills @params. */
+static gboolean
+route_matches (const Route *r, char **segs, GHashTable *params)
+{
+  guint n = g_strv_length (segs);
+  if (n != g_strv_length (r->segments))
+    return FALSE;
+  for (guint i = 0; i < n; i++) {
+    const char *p = r->segments[i];
+    gsize plen = strlen (p);
+    if (plen > 2 && p[0] == '{' && p[plen - 1] == '}') {
+      if (segs[i][0] == '\0')
+        return FALSE;
+      if (params != NULL)
+        g_hash_table_insert (params, g_strndup (p + 1, plen - 2), g_strdup (segs[i]));
+    } else if (strcmp (p, segs[i]) != 0) {
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* ---- requests --------------------------------------------------------------- */
+
+static void
+header_free (gpointer p)
+{
+  Header *h = p;
+  g_free (h->name);
+  g_free (h->value);
+  g_free (h);
+}
+
+static void
+request_free (TvHttpRequest *req)
+{
+  if (req == NULL)
+    return;
+  g_free (req->method);
+  g_free (req->path);
+  g_clear_pointer (&req->query, g_hash_table_unref);
+  g_clear_pointer (&req->params, g_hash_table_unref);
+  if (req->body_raw)
+    g_byte_array_unref (req->body_raw);
+  g_clear_pointer (&req->body, json_node_unref);
+  tv_user_free (req->user);
+  tv_session_free (req->session);
+  g_free (req->address);
+  g_free (req->host);
+  if (req->auth) {
+    memset (req->auth, 0, strlen (req->auth));
+    g_free (req->auth);
+  }
+  g_ptr_array_unref (req->headers);
+  g_free (req->reply_body);
+  g_free (req);
+}
+
+const char *
+tv_http_request_method (TvHttpRequest *req)
+{
+  return req->method;
+}
+
+const char *
+tv_http_request_path (TvHttpRequest *req)
+{
+  return req->path;
+}
+
+const char *
+tv_http_request_param (TvHttpRequest *req, const char *name)
+{
+  return g_hash_table_lookup (req->params, name);
+}
+
+const char *
+tv_http_request_query (TvHttpRequest *req, const char *name)
+{
+  return g_hash_table_lookup (req->query, name);
+}
+
+JsonNode *
+tv_http_request_body (TvHttpRequest *req)
+{
+  return req->body;
+}
+
+JsonObject *
+tv_http_request_body_object (TvHttpRequest *req)
+{
+  if (req->body == NULL || !JSON_NODE_HOLDS_OBJECT (req->body)) {
+    tv_http_reply_error (req, 400, "invalid_json", "the request body must be a JSON object");
+    return NULL;
+  }
+  return json_node_get_object (req->body);
+}
+
+const TvUser *
+tv_http_request_user (TvHttpRequest *req)
+{
+  return req->user;
+}
+
+const TvSession *
+tv_http_request_session (TvHttpRequest *req)
+{
+  return req->session;
+}
+
+const char *
+tv_http_request_address (TvHttpRequest *req)
+{
+  return req->address;
+}
+
+const char *
+tv_http_request_host (TvHttpRequest *req)
+{
+  return req->host;
+}
+
+gint64
+tv_http_request_now (TvHttpRequest *req)
+{
+  return req->now;
+}
+
+TvStore *
+tv_http_request_store (TvHttpRequest *req)
+{
+  return req->http->store;
+}
+
+const TvServerConfig *
+tv_http_request_config (TvHttpRequest *req)
+{
+  return req->http->cfg;
+}
+
+gboolean
+tv_http_request_has_role (TvHttpRequest *req, guint roles)
+{
+  return req->user != NULL && (req->user->roles & roles) != 0;
+}
+
+/* ---- replies ------------------------------------------------------------------ */
+
+void
+tv_http_reply_add_header (TvHttpRequest *req, const char *name, const char *value)
+{
+  g_return_if_fail (req != NULL && name != NULL && value != NULL);
+  Header *h = g_new0 (Header, 1);
+  h->name = g_strdup (name);
+  h->value = g_strdup (value);
+  g_ptr_array_add (req->headers, h);
+}
+
+void
+tv_http_reply_json (TvHttpRequest *req, guint status, JsonNode *body)
+{
+  g_return_if_fail (req != NULL);
+  if (req->replied) {
+    g_critical ("%s %s: replied twice; keeping the first reply", req->method,
+                req->route ? req->route->route->pattern : "?");
+    if (body)
+      json_node_unref (body);
+    return;
+  }
+  req->replied = TRUE;
+  req->status = status;
+  if (body != NULL) {
+    req->reply_body = json_to_string (body, FALSE);
+    req->reply_len = strlen (req->reply_body);
+    json_node_unref (body);
+  }
+  if (req->wsi)
+    lws_callback_on_writable (req->wsi);
+}
+
+void
+tv_http_reply_error (TvHttpRequest *req, guint status, const char *code, const char *format, ...)
+{
+  va_list ap;
+  va_start (ap, format);
+  g_autofree char *message = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "error");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "code");
+  json_builder_add_string_value (b, code);
+  json_builder_set_member_name (b, "message");
+  json_builder_add_string_value (b, message);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  tv_http_reply_json (req, status, json_builder_get_root (b));
+}
+
+void
+tv_http_reply_store_error (TvHttpRequest *req, const GError *error, const char *what)
+{
+  if (error != NULL && error->domain == TV_STORE_ERROR) {
+    switch ((TvStoreErrorCode) error->code) {
+    case TV_STORE_ERR_NOT_FOUND:
+      tv_http_reply_error (req, 404, "not_found", "%s", error->message);
+      return;
+    case TV_STORE_ERR_INVALID:
+      tv_http_reply_error (req, 400, "invalid_field", "%s", error->message);
+      return;
+    case TV_STORE_ERR_CONFLICT:
+      tv_http_reply_error (req, 409, "conflict", "%s", error->message);
+      return;
+    case TV_STORE_ERR_WRONG_STATE:
+      tv_http_reply_error (req, 409, "wrong_state", "%s", error->message);
+      return;
+    default:
+      break;
+    }
+  }
+  g_warning ("%s %s: store %s failed: %s", req->method, req->route ? req->route->route->pattern : req->path,
+             what, error ? error->message : "unknown error");
+  tv_http_reply_error (req, 500, "internal", "internal error; nothing was changed");
+}
+
+/* ---- JSON helpers -------------------------------------------------------------- */
+
+char *
+tv_http_format_time (gint64 us)
+{
+  g_autoptr (GDateTime) dt = g_date_time_new_from_unix_utc (us / G_USEC_PER_SEC);
+  if (dt == NULL)
+    return g_strdup ("1970-01-01T00:00:00Z");
+  return g_date_time_format (dt, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+gboolean
+tv_http_parse_time (const char *text, gint64 *out_us)
+{
+  if (text == NULL || strlen (text) < 20 || strlen (text) > 64)
+    return FALSE;
+  /* An offset is required: "Z" or "+hh:mm"/"-hh:mm" at the end. */
+  gsize n = strlen (text);
+  gboolean zulu = text[n - 1] == 'Z' || text[n - 1] == 'z';
+  gboolean offset = n > 6 && (text[n - 6] == '+' || text[n - 6] == '-') && text[n - 3] == ':';
+  if (!zulu && !offset)
+    return FALSE;
+  g_autoptr (GDateTime) dt = g_date_time_new_from_iso8601 (text, NULL);
+  if (dt == NULL)
+    return FALSE;
+  *out_us = g_date_time_to_unix (dt) * G_USEC_PER_SEC + g_date_time_get_microsecond (dt);
+  return TRUE;
+}
+
+JsonNode *
+tv_http_user_to_json (const TvUser *user)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_string_value (b, user->id);
+  json_builder_set_member_name (b, "username");
+  json_builder_add_string_value (b, user->username);
+  json_builder_set_member_name (b, "display_name");
+  json_builder_add_string_value (b, user->display_name);
+  json_builder_set_member_name (b, "roles");
+  json_builder_begin_array (b);
+  g_autofree const char **names = tv_roles_to_strv (user->roles);
+  for (const char **n = names; *n != NULL; n++)
+    json_builder_add_string_value (b, *n);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "disabled");
+  json_builder_add_boolean_value (b, user->disabled);
+  json_builder_set_member_name (b, "time_zone");
+  if (user->time_zone)
+    json_builder_add_string_value (b, user->time_zone);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "slot_minutes");
+  json_builder_add_int_value (b, user->slot_minutes);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+gboolean
+tv_http_get_string (TvHttpRequest *req, JsonObject *obj, const char *name, gboolean required, gsize max_bytes,
+                    const char **out)
+{
+  *out = NULL;
+  JsonNode *n = json_object_get_member (obj, name);
+  if (n == NULL || (!required && JSON_NODE_HOLDS_NULL (n))) {
+    if (!required)
+      return TRUE;
+    tv_http_reply_error (req, 400, "missing_field", "\"%s\" is required", name);
+    return FALSE;
+  }
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING) {
+    tv_http_reply_error (req, 400, "invalid_field", "\"%s\" must be a string", name);
+    return FALSE;
+  }
+  const char *s = json_node_get_string (n);
+  if (!g_utf8_validate (s, -1, NULL) || strlen (s) > max_bytes) {
+    tv_http_reply_error (req, 400, "invalid_field", "\"%s\" must be text of at most %" G_GSIZE_FORMAT " bytes",
+                         name, max_bytes);
+    return FALSE;
+  }
+  *out = s;
+  return TRUE;
+}
+
+/* ---- dispatch ---------------------------------------------------------------------- */
+
+static TvHttp *
+http_of (struct lws *wsi)
+{
+  struct lws_context *ctx = lws_get_context (wsi);
+  TvServer *server = ctx ? lws_context_user (ctx) : NULL;
+  return server ? tv_server_get_http (server) : NULL;
+}
+
+static const char *
+method_of (struct lws *wsi)
+{
+  static const struct {
+    enum lws_token_indexes tok;
+    const char *name;
+  } methods[] = {
+    { WSI_TOKEN_GET_URI, "GET" },
+    { WSI_TOKEN_POST_URI, "POST" },
+    { WSI_TOKEN_PUT_URI, "PUT" },
+    { WSI_TOKEN_DELETE_URI, "DELETE" },
+    { WSI_TOKEN_PATCH_URI, "PATCH" },
+    { WSI_TOKEN_OPTIONS_URI, "OPTIONS" },
+    { WSI_TOKEN_HEAD_URI, "HEAD" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
+    if (lws_hdr_total_length (wsi, methods[i].tok) > 0)
+      return methods[i].name;
+  return "OTHER";
+}
+
+/* Returns: (transfer full) the header @tok, or NULL when absent or longer than @max. */
+static char *
+copy_header (struct lws *wsi, enum lws_token_indexes tok, int max)
+{
+  int n = lws_hdr_total_length (wsi, tok);
+  if (n <= 0 || n > max)
+    return NULL;
+  char *buf = g_malloc (n + 1);
+  if (lws_hdr_copy (wsi, buf, n + 1, tok) < 0) {
+    g_free (buf);
+    return NULL;
+  }
+  return buf;
+}
+
+/* lws splits the query string into fragments at '&' and decodes %XX (and '+')
+ * itself, so a fragment is one decoded "name=value": taking it apart again with
+ * g_uri_parse_params would decode twice ("%2525" -> "%"). First value wins. */
+static void
+read_query (struct lws *wsi, GHashTable *query)
+{
+  char buf[MAX_ARG_BYTES];
+  for (int i = 0; i < MAX_URI_ARGS; i++) {
+    int n = lws_hdr_copy_fragment (wsi, buf, sizeof buf, WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (n < 0)
+      break;
+    if (!g_utf8_validate (buf, -1, NULL))
+      continue;
+    const char *eq = strchr (buf, '=');
+    char *name = eq ? g_strndup (buf, eq - buf) : g_strdup (buf);
+    char *value = g_strdup (eq ? eq + 1 : "");
+    if (*name == '\0' || g_hash_table_contains (query, name)) {
+      g_free (name);
+      g_free (value);
+      continue;
+    }
+    g_hash_table_insert (query, name, value);
+  }
+}
+
+static void
+send_auth_error (TvHttpRequest *req, const char *code, const char *message)
+{
+  tv_http_reply_add_header (req, "WWW-Authenticate", "Bearer realm=\"televisit\"");
+  tv_http_reply_error (req, 401, code, "%s", message);
+}
+
+/* Authenticates the bearer token; FALSE when a reply was sent. */
+static gboolean
+authenticate (TvHttpRequest *req)
+{
+  if (req->http->store == NULL) {
+    tv_http_reply_error (req, 500, "internal", "no store");
+    return FALSE;
+  }
+  const char *token = NULL;
+  if (req->auth != NULL && g_ascii_strncasecmp (req->auth, "Bearer ", 7) == 0) {
+    token = req->auth + 7;
+    while (*token == ' ')
+      token++;
+  }
+  if (token == NULL || *token == '\0') {
+    send_auth_error (req, "unauthenticated", "log in first: Authorization: Bearer <session token>");
+    return FALSE;
+  }
+  g_autoptr (GError) error = NULL;
+  if (!tv_store_session_lookup (req->http->store, token, req->now, &req->session, &req->user, &error)) {
+    if (g_error_matches (error, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_EXPIRED))
+      send_auth_error (req, "session_expired", "the session has expired; log in again");
+    else if (g_error_matches (error, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_UNKNOWN))
+      send_auth_error (req, "unauthenticated", "unknown or ended session; log in again");
+    else
+      tv_http_reply_store_error (req, error, "session lookup");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+dispatch (TvHttpRequest *req)
+{
+  TvHttp *http = req->http;
+  req->now = g_get_real_time ();
+
+  /* Route: 404 when no pattern matches the path, 405 when only other methods do. */
+  g_auto (GStrv) segs = g_strsplit (req->path, "/", -1);
+  g_autoptr (GString) allow = g_string_new (NULL);
+  for (guint i = 0; i < http->routes->len && req->route == NULL; i++) {
+    const Route *r = g_ptr_array_index (http->routes, i);
+    if (!route_matches (r, segs, NULL))
+      continue;
+    if (strcmp (r->route->method, req->method) == 0) {
+      req->route = r;
+      route_matches (r, segs, req->params);
+    } else if (strstr (allow->str, r->route->method) == NULL) {
+      g_string_append_printf (allow, "%s%s", allow->len ? ", " : "", r->route->method);
+    }
+  }
+  if (req->route == NULL) {
+    if (allow->len > 0) {
+      tv_http_reply_add_header (req, "Allow", allow->str);
+      tv_http_reply_error (req, 405, "method_not_allowed", "%s is not allowed here (allowed: %s)", req->method,
+                           allow->str);
+    } else {
+      tv_http_reply_error (req, 404, "not_found", "no such endpoint");
+    }
+    return;
+  }
+
+  if (req->body_raw != NULL && req->body_raw->len > 0) {
+    g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+    g_autoptr (GError) error = NULL;
+    if (!g_utf8_validate ((const char *) req->body_raw->data, req->body_raw->len, NULL)
+        || !json_parser_load_from_data (parser, (const char *) req->body_raw->data, req->body_raw->len, &error)
+        || json_parser_get_root (parser) == NULL) {
+      tv_http_reply_error (req, 400, "invalid_json", "the request body is not valid JSON");
+      return;
+    }
+    req->body = json_node_ref (json_parser_get_root (parser));
+  }
+
+  guint allowed = req->route->route->roles_allowed;
+  if (allowed != 0) {
+    if (!authenticate (req))
+      return;
+    if ((req->user->roles & allowed) == 0) {
+      tv_http_reply_error (req, 403, "forbidden", "your role does not allow this");
+      return;
+    }
+  }
+
+  req->route->route->handler (req, req->route->user_data);
+  if (!req->replied) {
+    g_warning ("%s %s: the handler did not reply", req->method, req->route->route->pattern);
+    tv_http_reply_error (req, 500, "internal", "internal error");
+  }
+}
+
+static void
+log_request (TvHttpRequest *req)
+{
+  g_info ("%s %s -> %u%s%s", req->method, req->route ? req->route->route->pattern : "(no route)", req->status,
+          req->user ? " user " : "", req->user ? req->user->id : "");
+}
+
+/* ---- writing the reply ------------------------------------------------------------- */
+
+static int
+add_header (struct lws *wsi, const char *name, const char *value, unsigned char **p, unsigned char *end)
+{
+  g_autofree char *lname = g_strconcat (name, ":", NULL);
+  return lws_add_http_header_by_name (wsi, (const unsigned char *) lname, (const unsigned char *) value,
+                                      (int) strlen (value), p, end);
+}
+
+static int
+write_headers (TvHttpRequest *req, struct lws *wsi)
+{
+  unsigned char buf[LWS_PRE + HEADER_BUF_BYTES];
+  unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+  if (lws_add_http_header_status (wsi, req->status, &p, end)
+      || add_header (wsi, "content-type", "application/json", &p, end)
+      || lws_add_http_header_content_length (wsi, req->reply_len, &p, end)
+      || add_header (wsi, "cache-control", "no-store", &p, end)
+      || add_header (wsi, "x-content-type-options", "nosniff", &p, end)
+      || add_header (wsi, "strict-transport-security", "max-age=31536000", &p, end)
+      || add_header (wsi, "content-security-policy", "default-src 'none'; frame-ancestors 'none'", &p, end)
+      || add_header (wsi, "referrer-policy", "no-referrer", &p, end))
+    return -1;
+  for (guint i = 0; i < req->headers->len; i++) {
+    Header *h = g_ptr_array_index (req->headers, i);
+    g_autofree char *lower = g_ascii_strdown (h->name, -1);
+    if (add_header (wsi, lower, h->value, &p, end))
+      return -1;
+  }
+  if (req->close_after && add_header (wsi, "connection", "close", &p, end))
+    return -1;
+  if (lws_finalize_write_http_header (wsi, start, &p, end))
+    return -1;
+  req->headers_sent = TRUE;
+  return 0;
+}
+
+/* Returns: 0 to keep going, -1 to close the connection. */
+static int
+on_writeable (Pss *pss, struct lws *wsi)
+{
+  TvHttpRequest *req = pss->req;
+  if (req == NULL || !req->replied)
+    return 0;
+  if (!req->headers_sent) {
+    if (write_headers (req, wsi))
+      return -1;
+    if (req->reply_len > 0) {
+      lws_callback_on_writable (wsi);
+      return 0;
+    }
+  } else if (req->reply_sent < req->reply_len) {
+    gsize n = MIN (WRITE_CHUNK, req->reply_len - req->reply_sent);
+    gboolean last = req->reply_sent + n == req->reply_len;
+    g_autofree unsigned char *chunk = g_malloc (LWS_PRE + n);
+    memcpy (chunk + LWS_PRE, req->reply_body + req->reply_sent, n);
+    if (lws_write (wsi, chunk + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int) n)
+      return -1;
+    req->reply_sent += n;
+    if (!last) {
+      lws_callback_on_writable (wsi);
+      return 0;
+    }
+  }
+  /* Everything is out. */
+  gboolean close_after = req->close_after;
+  log_request (req);
+  pss->req = NULL;
+  request_free (req);
+  if (close_after)
+    return -1;
+  return lws_http_transaction_completed (wsi) ? -1 : 0;
+}
+
+static TvHttpRequest *
+request_new (TvHttp *http, struct lws *wsi, const char *uri, size_t len)
+{
+  TvHttpRequest *req = g_new0 (TvHttpRequest, 1);
+  char addr[64] = "";
+  req->http = http;
+  req->wsi = wsi;
+  req->method = g_strdup (method_of (wsi));
+  req->path = g_utf8_make_valid (uri, (gssize) len);
+  req->query = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  req->params = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  req->headers = g_ptr_array_new_with_free_func (header_free);
+  if (lws_get_peer_simple (wsi, addr, sizeof addr) == NULL)
+    addr[0] = '\0';
+  /* "::ffff:127.0.0.1" on a dual-stack socket: keep the IPv4 form for throttling. */
+  req->address = g_strdup (g_str_has_prefix (addr, "::ffff:") && strchr (addr, '.') ? addr + 7 : addr);
+  req->host = copy_header (wsi, WSI_TOKEN_HOST, 256);
+  if (req->host == NULL)
+    req->host = g_strdup ("");
+  req->auth = copy_header (wsi, WSI_TOKEN_HTTP_AUTHORIZATION, MAX_AUTH_BYTES);
+  read_query (wsi, req->query);
+  return req;
+}
+
+int
+tv_http_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+  Pss *pss = user;
+  TvHttp *http;
+
+  switch (reason) {
+  case LWS_CALLBACK_HTTP: {
+    http = http_of (wsi);
+    if (http == NULL || pss == NULL || !lws_is_ssl (wsi))
+      return -1;
+    request_free (pss->req);
+    TvHttpRequest *req = request_new (http, wsi, in ? (const char *) in : "", in ? len : 0);
+    pss->req = req;
+    if (!g_str_has_prefix (req->path, TV_HTTP_API_PREFIX)) {
+      tv_http_reply_error (req, 404, "not_found", "no such endpoint (the API is under " TV_HTTP_API_PREFIX
+                           "; WebSocket clients use the televisit.v1 subprotocol on /)");
+      return 0;
+    }
+    g_autofree char *cl = copy_header (wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 20);
+    guint64 length = 0;
+    if (cl != NULL && !g_ascii_string_to_unsigned (cl, 10, 0, G_MAXUINT64, &length, NULL)) {
+      req->close_after = TRUE;
+      tv_http_reply_error (req, 400, "invalid_request", "bad Content-Length");
+      return 0;
+    }
+    if (length > TV_HTTP_MAX_BODY) {
+      /* The body is left unread: answer and close instead of reading it. */
+      req->close_after = TRUE;
+      tv_http_reply_error (req, 413, "body_too_large", "the request body is larger than %d bytes",
+                           TV_HTTP_MAX_BODY);
+      return 0;
+    }
+    if (length > 0) {
+      req->content_length = (gsize) length;
+      req->body_raw = g_byte_array_sized_new ((guint) length);
+      return 0;   /* wait for HTTP_BODY ... HTTP_BODY_COMPLETION */
+    }
+    dispatch (req);
+    return 0;
+  }
+
+  case LWS_CALLBACK_HTTP_BODY:
+    if (pss == NULL || pss->req == NULL || pss->req->replied || pss->req->body_raw == NULL)
+      return 0;
+    if (pss->req->body_raw->len + len > TV_HTTP_MAX_BODY) {
+      pss->req->close_after = TRUE;
+      tv_http_reply_error (pss->req, 413, "body_too_large", "the request body is larger than %d bytes",
+                           TV_HTTP_MAX_BODY);
+      return 0;
+    }
+    g_byte_array_append (pss->req->body_raw, in, (guint) len);
+    return 0;
+
+  case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    if (pss == NULL || pss->req == NULL || pss->req->replied)
+      return 0;
+    dispatch (pss->req);
+    return 0;
+
+  case LWS_CALLBACK_HTTP_WRITEABLE:
+    if (pss == NULL)
+      return 0;
+    return on_writeable (pss, wsi);
+
+  case LWS_CALLBACK_CLOSED_HTTP:
+  case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    if (pss != NULL) {
+      request_free (pss->req);
+      pss->req = NULL;
+    }
+    return 0;
+
+  default:
+    return lws_callback_http_dummy (wsi, reason, user, in, len);
+  }
+}

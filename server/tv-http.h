@@ -1,0 +1,158 @@
+/* tv-http.h — the HTTPS JSON API router (/api/v1/...) on the server's lws vhost.
+ *
+ * Why: every area of the API (accounts, schedule, waiting room) registers its
+ * routes from its own file; this router does what they all need the same way:
+ * request body accumulation (<= TV_HTTP_MAX_BODY, else 413), JSON parsing
+ * (400 invalid_json), route and method matching (404 / 405), bearer-session
+ * authentication (401 unauthenticated / session_expired), the role check
+ * (403 forbidden, before the handler runs), JSON replies with the security
+ * headers (Cache-Control: no-store, nosniff, HSTS, CSP default-src 'none'), and
+ * keep-alive. The ownership check ("is this the patient's own consult?") is the
+ * handler's job. Error bodies are {"error": {"code": "...", "message": "..."}}.
+ *
+ * Handlers run on the main loop inside the lws callback and must reply exactly
+ * once before returning (tv_http_reply_json / tv_http_reply_error); the reply
+ * is written from lws' WRITEABLE callback afterwards. A handler that returns
+ * without replying produces a 500.
+ *
+ * Logs: one info line per request with the method, the route pattern (not the
+ * path: no ids or query text), the status and the user id. Never tokens or bodies.
+ * Thread: main loop only.
+ */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <libwebsockets.h>
+
+#include "server/tv-config.h"
+#include "server/tv-roles.h"
+#include "server/tv-store.h"
+#include "server/tv-store-users.h"
+
+G_BEGIN_DECLS
+
+#define TV_HTTP_API_PREFIX "/api/v1/"
+#define TV_HTTP_MAX_BODY   (64 * 1024)
+
+typedef struct _TvHttp TvHttp;
+typedef struct _TvHttpRequest TvHttpRequest;
+
+/* A route handler: reply to @req exactly once before returning. */
+typedef void (*TvHttpHandler) (TvHttpRequest *req, gpointer user_data);
+
+typedef struct {
+  const char *method;     /* "GET", "POST", "PUT", "DELETE", "PATCH" */
+  const char *pattern;    /* "/api/v1/consults/{id}/cancel": {name} matches one non-empty segment */
+  guint roles_allowed;    /* mask of TV_ROLE_*; 0 = no login needed; TV_ROLE_ANY = any logged-in user */
+  TvHttpHandler handler;
+} TvHttpRoute;
+
+/* Size of the per-connection data the lws protocol that serves HTTP must declare. */
+#define TV_HTTP_PSS_SIZE (sizeof (gpointer))
+
+/* tv_http_new:
+ * @store: (transfer none) the server's store (may be NULL for a router used only
+ *   to list routes, e.g. in tests; requests then get 500).
+ * @cfg: (transfer none) the configuration (session timeouts); may be NULL likewise.
+ * Both must outlive the router.
+ * Returns: (transfer full) an empty router. */
+TvHttp *tv_http_new (TvStore *store, const TvServerConfig *cfg);
+
+/* Frees the router; requests still in flight are dropped. NULL accepted. */
+void tv_http_free (TvHttp *http);
+
+/* tv_http_add_routes:
+ * Registers @n_routes routes (the array and its strings must stay valid for the
+ * router's life: use static tables). @user_data goes to their handlers.
+ * A route whose method and pattern are already registered is a programmer
+ * error (g_critical, ignored). */
+void tv_http_add_routes (TvHttp *http, const TvHttpRoute *routes, gsize n_routes, gpointer user_data);
+
+/* Returns: (transfer container) (element-type TvHttpRoute) every registered
+ * route in registration order (the elements point into the callers' tables). */
+GPtrArray *tv_http_list_routes (TvHttp *http);
+
+/* tv_http_lws_callback:
+ * The lws callback for HTTP traffic on the vhost; the protocol that lws binds
+ * plain HTTP to (protocols[0]) forwards every reason it does not handle itself
+ * here, and declares TV_HTTP_PSS_SIZE as its per-session data size. The router
+ * is found through the context user (TvServer, tv_server_get_http). Reasons
+ * that are not about HTTP go to lws_callback_http_dummy. */
+int tv_http_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+
+/* ---- the request, for handlers (all (transfer none), valid during the handler) ---- */
+
+const char *tv_http_request_method (TvHttpRequest *req);
+/* The path as requested, without the query string. */
+const char *tv_http_request_path (TvHttpRequest *req);
+/* Returns: the value of the path parameter {@name}, or NULL if the route has none. */
+const char *tv_http_request_param (TvHttpRequest *req, const char *name);
+/* Returns: the query parameter @name (decoded), or NULL when absent. */
+const char *tv_http_request_query (TvHttpRequest *req, const char *name);
+/* Returns: the parsed JSON body, or NULL when the request had no body. */
+JsonNode *tv_http_request_body (TvHttpRequest *req);
+/* tv_http_request_body_object:
+ * Returns: the body as an object; when the body is missing or not an object,
+ * replies 400 invalid_json itself and returns NULL (the handler then just returns). */
+JsonObject *tv_http_request_body_object (TvHttpRequest *req);
+/* Returns: the authenticated user, or NULL on routes that need no login. */
+const TvUser *tv_http_request_user (TvHttpRequest *req);
+/* Returns: the current session (NULL on routes that need no login). */
+const TvSession *tv_http_request_session (TvHttpRequest *req);
+/* Returns: the peer's IP address as text ("" if unknown). */
+const char *tv_http_request_address (TvHttpRequest *req);
+/* Returns: the Host header as sent ("" if none). */
+const char *tv_http_request_host (TvHttpRequest *req);
+/* Returns: when the request was dispatched (g_get_real_time(), µs UTC). */
+gint64 tv_http_request_now (TvHttpRequest *req);
+/* The router's store and configuration (see tv_http_new). */
+TvStore *tv_http_request_store (TvHttpRequest *req);
+const TvServerConfig *tv_http_request_config (TvHttpRequest *req);
+/* Returns: TRUE when the user holds any role of @roles (FALSE without a user). */
+gboolean tv_http_request_has_role (TvHttpRequest *req, guint roles);
+
+/* ---- replies -------------------------------------------------------------------- */
+
+/* tv_http_reply_json:
+ * Replies @status with @body (transfer full; NULL = empty body, e.g. 204). */
+void tv_http_reply_json (TvHttpRequest *req, guint status, JsonNode *body);
+
+/* tv_http_reply_error:
+ * Replies @status with {"error": {"code": @code, "message": <formatted>}}.
+ * The message must not contain tokens, passwords or patient names. */
+void tv_http_reply_error (TvHttpRequest *req, guint status, const char *code, const char *format, ...)
+  G_GNUC_PRINTF (4, 5);
+
+/* tv_http_reply_store_error:
+ * Maps a store error to the usual reply: NOT_FOUND 404 not_found, INVALID 400
+ * invalid_field, CONFLICT 409 conflict, WRONG_STATE 409 wrong_state, anything
+ * else 500 internal (logged with @what, the client sees no detail). */
+void tv_http_reply_store_error (TvHttpRequest *req, const GError *error, const char *what);
+
+/* Adds a response header (e.g. "Retry-After"); call before replying. Copied. */
+void tv_http_reply_add_header (TvHttpRequest *req, const char *name, const char *value);
+
+/* ---- JSON helpers for handlers ------------------------------------------------------ */
+
+/* Returns: (transfer full) "2026-12-24T09:00:00Z" (RFC 3339, UTC) for @us (µs UTC). */
+char *tv_http_format_time (gint64 us);
+
+/* tv_http_parse_time:
+ * Parses RFC 3339 text WITH an offset ("...Z" or "...+01:00") into µs UTC.
+ * Returns: FALSE for anything else (no offset, garbage). */
+gboolean tv_http_parse_time (const char *text, gint64 *out_us);
+
+/* Returns: (transfer full) {id, username, display_name, roles: [...], disabled,
+ * time_zone (or null), slot_minutes} for @user. */
+JsonNode *tv_http_user_to_json (const TvUser *user);
+
+/* tv_http_get_string:
+ * Reads the string member @name of @obj. Missing: replies 400 missing_field when
+ * @required (else returns TRUE with *@out = NULL). Present but not a string (or
+ * not valid UTF-8, or longer than @max_bytes): replies 400 invalid_field.
+ * Returns: FALSE when a reply was sent (the handler returns). */
+gboolean tv_http_get_string (TvHttpRequest *req, JsonObject *obj, const char *name, gboolean required,
+                             gsize max_bytes, const char **out);
+
+G_END_DECLS

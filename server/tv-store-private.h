@@ -1,0 +1,63 @@
+/* tv-store-private.h — the SQLite helpers shared by the store's area files.
+ *
+ * Why: the store grows by area (tv-store-users.c, tv-store-<area>.c), each in
+ * its own file, but all of them run on the one connection that
+ * tv-store-sqlite.c opens and migrates. These wrappers give those files the
+ * same statement cache, transaction helpers, error mapping, fault injection and
+ * token functions, without exposing the connection outside server/tv-store-*.c.
+ * Only server/tv-store-*.c include this header.
+ * Thread: the store's thread (a TvStore is used by one thread).
+ */
+#pragma once
+
+#include <glib.h>
+#include <sqlite3.h>
+
+#include "server/tv-store.h"
+
+G_BEGIN_DECLS
+
+/* Returns: (transfer none) the connection. */
+sqlite3 *tv_store_private_db (TvStore *store);
+
+/* Returns: (transfer none) the cached prepared statement for @sql, which must be
+ * a string with static storage (cached by address); NULL with @error (IO).
+ * Call tv_store_private_stmt_done() after each use. */
+sqlite3_stmt *tv_store_private_stmt (TvStore *store, const char *sql, GError **error);
+
+/* Resets @st and clears its bindings. NULL accepted. */
+void tv_store_private_stmt_done (sqlite3_stmt *st);
+
+/* Steps a statement that returns no rows; FALSE with @error (IO, or CONFLICT
+ * for a UNIQUE/PRIMARY KEY violation) naming @what. */
+gboolean tv_store_private_exec_done (TvStore *store, sqlite3_stmt *st, const char *what, GError **error);
+
+/* Sets @error (IO) from the connection's last error, prefixed by @what. */
+void tv_store_private_db_error (TvStore *store, GError **error, const char *what);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback is safe without a transaction). */
+gboolean tv_store_private_begin (TvStore *store, GError **error);
+gboolean tv_store_private_commit (TvStore *store, GError **error);
+void tv_store_private_rollback (TvStore *store);
+
+/* Test-only fault injection (TV_STORE_FAULT, see tv-store.h): fault_fail
+ * returns TRUE with @error (IO) when "fail:<op>" is set; fault_point exits the
+ * process with status 99 when @point is set. */
+gboolean tv_store_private_fault_fail (TvStore *store, const char *op, GError **error);
+void tv_store_private_fault_point (TvStore *store, const char *point);
+
+/* Returns: (transfer full) a fresh 43-char base64url token of 32 random bytes
+ * (OpenSSL RAND_bytes); NULL with @error (IO). */
+char *tv_store_private_token_new (GError **error);
+
+/* Returns: (transfer full) the lower-case hex SHA-256 of @token (what the store keeps). */
+char *tv_store_private_token_hash (const char *token);
+
+/* Checks text as the store does for names: non-empty, at most @max bytes, valid
+ * UTF-8, no control characters. FALSE with INVALID naming @what. */
+gboolean tv_store_private_check_text (const char *text, gsize max, const char *what, GError **error);
+
+/* Returns: (transfer full) the text of column @col, NULL for SQL NULL. */
+char *tv_store_private_column_strdup (sqlite3_stmt *st, int col);
+
+G_END_DECLS
