@@ -247,6 +247,14 @@ test_options_parse (void)
     g_assert_no_error (error);
     g_assert_cmpstr (o2->server_url, ==, "wss://[::1]:443/");
   }
+  {
+    /* The path keeps its percent-encoding (decoded it would not be a URL). */
+    char *argv3[] = { "televisit-client", "--server", "wss://example.test:8443/a%25b", "--token", UNKNOWN_TOKEN,
+                      NULL };
+    g_autoptr (TvClientOptions) o3 = tv_client_options_parse (G_N_ELEMENTS (argv3) - 1, argv3, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (o3->server_url, ==, "wss://example.test:8443/a%25b");
+  }
 }
 
 /* ---- tests against a real server --------------------------------------------------- */
