@@ -250,6 +250,8 @@ tv_server_config_free (TvServerConfig *cfg)
   g_free (cfg);
 }
 
+static gboolean apply_key_file (TvServerConfig *cfg, GKeyFile *kf, const char *path, GError **error);
+
 gboolean
 tv_server_config_load_file (TvServerConfig *cfg, const char *path, GError **error)
 {
@@ -263,7 +265,32 @@ tv_server_config_load_file (TvServerConfig *cfg, const char *path, GError **erro
                  "config %s: %s", path, local->message);
     return FALSE;
   }
+  return apply_key_file (cfg, kf, path, error);
+}
 
+gboolean
+tv_server_config_load_data (TvServerConfig *cfg, const char *data, gsize len, const char *origin,
+                            GError **error)
+{
+  g_return_val_if_fail (cfg != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+  g_return_val_if_fail (origin != NULL, FALSE);
+
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autoptr (GError) local = NULL;
+  /* GKeyFile reads exactly @len bytes: no NUL terminator needed. */
+  if (!g_key_file_load_from_data (kf, len ? data : "", len, G_KEY_FILE_NONE, &local)) {
+    g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_FILE,
+                 "config %s: %s", origin, local->message);
+    return FALSE;
+  }
+  return apply_key_file (cfg, kf, origin, error);
+}
+
+/* Applies the [server] group of a loaded key file; @path names it in messages. */
+static gboolean
+apply_key_file (TvServerConfig *cfg, GKeyFile *kf, const char *path, GError **error)
+{
   g_auto (GStrv) groups = g_key_file_get_groups (kf, NULL);
   for (char **g = groups; *g; g++)
     if (!g_str_equal (*g, GROUP)) {
@@ -286,10 +313,12 @@ tv_server_config_load_file (TvServerConfig *cfg, const char *path, GError **erro
     if (g_str_equal (*k, "stun") || g_str_equal (*k, "turn")) {
       /* A list: "stun = stun:a:3478;stun:b:3478" (GKeyFile list syntax). */
       g_auto (GStrv) list = g_key_file_get_string_list (kf, GROUP, *k, NULL, &kerr);
-      ok = list && set_url_list (cfg, *k, (const char *const *) list, &kerr);
+      ok = list && !kerr && set_url_list (cfg, *k, (const char *const *) list, &kerr);
     } else {
+      /* GKeyFile returns the value *and* sets an error for an invalid escape
+       * ("\x41"): refuse it rather than use a half-decoded value (fuzzer find). */
       g_autofree char *v = g_key_file_get_string (kf, GROUP, *k, &kerr);
-      ok = v && tv_server_config_set (cfg, *k, g_strstrip (v), &kerr);
+      ok = v && !kerr && tv_server_config_set (cfg, *k, g_strstrip (v), &kerr);
     }
     if (!ok) {
       g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,

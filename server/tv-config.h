@@ -97,6 +97,15 @@ gboolean tv_server_config_set (TvServerConfig *cfg, const char *key, const char 
  * file's values (callers discard it). */
 gboolean tv_server_config_load_file (TvServerConfig *cfg, const char *path, GError **error);
 
+/* tv_server_config_load_data:
+ * Same as tv_server_config_load_file() for a key file held in memory: @len
+ * bytes at @data (no NUL terminator needed); @origin names it in error
+ * messages (e.g. the file name it came from). Used by the fuzz target.
+ * Returns: FALSE with @error (FILE or INVALID); @cfg may then hold some of the
+ * values (callers discard it). */
+gboolean tv_server_config_load_data (TvServerConfig *cfg, const char *data, gsize len, const char *origin,
+                                     GError **error);
+
 /* tv_server_config_prepare_data_dir:
  * Creates the data directory with mode 0700 if it is missing.
  * Returns: FALSE with @error (IO) when it cannot be created or is not a directory. */

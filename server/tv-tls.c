@@ -286,11 +286,13 @@ tv_server_tls_ensure_self_signed (const char *tls_dir, const char *hostname,
     return TRUE;
   }
 
+  /* Declared before the first goto: jumping past an initialised g_autoptr
+   * would run its cleanup on garbage at return (clang refuses the jump). */
+  g_autoptr (GError) local = NULL;
   if (!generate (hostname, &cert_pem, &cert_len, &key_pem, &key_len, error))
     goto out;
 
   /* Key first: a certificate on disk then always has its key next to it. */
-  g_autoptr (GError) local = NULL;
   if (!g_file_set_contents_full (kpath, key_pem, (gssize) key_len,
                                  G_FILE_SET_CONTENTS_CONSISTENT, 0600, &local) ||
       !g_file_set_contents_full (cpath, cert_pem, (gssize) cert_len,

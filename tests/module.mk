@@ -30,3 +30,6 @@ check-$(1): deps
 	prove -j$$(PROVE_JOBS) $$(PROVE_FLAGS) $$(sort $$(TESTS_$(1)))
 endef
 $(foreach d,$(TEST_DIRS),$(eval $(call test_dir_rules,$(d))))
+
+# Fuzz targets: replayed by `make check`, run by `make fuzz` (see the file).
+include tests/fuzz/fuzz.mk

@@ -5,10 +5,9 @@
  * or a TV_SIG_ERROR, never a crash, a leak or undefined behaviour; and what
  * the parser accepts must re-serialise into a frame that parses to the same
  * serialisation (the server relays re-serialised messages).
- * Build (not wired into the Makefile here):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. $(pkg-config --cflags glib-2.0 json-glib-1.0) \
- *     tests/fuzz/fuzz-sig-message.c signaling/tv-sig-*.c $(pkg-config --libs glib-2.0 json-glib-1.0) -o fuzz-sig-message
- *   ./fuzz-sig-message tests/fuzz/corpus/sig-message
+ * Build and run: `make fuzz FUZZ_TARGETS=sig-message` (clang, libFuzzer, ASan,
+ * UBSan; see tests/fuzz/fuzz.mk); `make check` replays
+ * tests/fuzz/corpus/sig-message/ through tv-fuzz-replay.c.
  * Thread: libFuzzer's thread; the parser keeps no state.
  */
 #define G_LOG_DOMAIN "tv-fuzz"

@@ -207,6 +207,9 @@ test_file_errors (void)
     { "[serveur]\nport = 8443\n", "serveur", TV_SERVER_CONFIG_ERR_FILE },
     { "port = 8443\n", "bad.conf", TV_SERVER_CONFIG_ERR_FILE },
     { "[server\n", "bad.conf", TV_SERVER_CONFIG_ERR_FILE },
+    /* GKeyFile returns "\\x41" half-decoded *and* an error (fuzzer find). */
+    { "[server]\nlisten = \\x41\n", "listen", TV_SERVER_CONFIG_ERR_INVALID },
+    { "[server]\nstun = stun:a.example:1;\\q\n", "stun", TV_SERVER_CONFIG_ERR_INVALID },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_autofree char *path = write_file ("bad.conf", cases[i].text);
