@@ -397,7 +397,8 @@ handle_join (Conn *c, const TvSigMsg *msg)
       conn_store_failed (c, consult_id, "consult get", err, TV_SIG_MSG_JOIN);
     return;
   }
-  if (consult->status == TV_CONSULT_COMPLETED || consult->status == TV_CONSULT_CANCELLED) {
+  if (consult->status == TV_CONSULT_COMPLETED || consult->status == TV_CONSULT_CANCELLED
+      || consult->status == TV_CONSULT_NO_SHOW) {
     g_info ("consult %s: %s join refused: consult %s", consult_id, role_name (role),
             tv_consult_status_to_string (consult->status));
     conn_send_error (c, TV_SIG_ERR_CONSULT_ENDED,
@@ -921,7 +922,8 @@ tv_server_consult_check_store (TvServer *s)
       g_warning ("consult %s: store check failed: %s", id, err->message);
       continue;
     }
-    if (consult->status == TV_CONSULT_COMPLETED || consult->status == TV_CONSULT_CANCELLED)
+    if (consult->status == TV_CONSULT_COMPLETED || consult->status == TV_CONSULT_CANCELLED
+        || consult->status == TV_CONSULT_NO_SHOW)
       end_by_admin (s, room);
   }
   g_ptr_array_unref (ids);

@@ -15,6 +15,7 @@
 
 #include "server/tv-store.h"
 #include "server/tv-store-private.h"
+#include "server/tv-store-schedule.h"
 #include "server/tv-store-users.h"
 
 #include <errno.h>
@@ -84,6 +85,7 @@ static const char SCHEMA_V1[] =
 static const char *const migrations[] = {
   SCHEMA_V1,
   TV_STORE_USERS_SCHEMA_V2,   /* accounts: server/tv-store-users.h */
+  TV_STORE_SCHEDULE_SCHEMA_V3, /* schedule: server/tv-store-schedule.h (rebuilds consults) */
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == TV_STORE_SCHEMA_VERSION);
 
@@ -100,7 +102,8 @@ static const char SQL_TOKEN_LOOKUP[] =
   "SELECT consult_id, role, expires_at FROM join_tokens WHERE sha256 = ?1";
 #define CONSULT_COLUMNS \
   "id, doctor, patient, scheduled_start, status, created_at, started_at, ended_at," \
-  " connected_us, media_up_since, end_reason"
+  " connected_us, media_up_since, end_reason," \
+  " doctor_id, patient_id, scheduled_end, cancelled_at, no_show_at, booked_by"
 static const char SQL_CONSULT_GET[] =
   "SELECT " CONSULT_COLUMNS " FROM consults WHERE id = ?1";
 static const char SQL_CONSULT_LIST[] =
@@ -132,7 +135,7 @@ static const char SQL_CLOSE_OPEN[] =
   "UPDATE consults SET connected_us = connected_us + max(0, ?1 - media_up_since),"
   " media_up_since = 0 WHERE media_up_since <> 0";
 static const char SQL_CANCEL[] =
-  "UPDATE consults SET status = 'cancelled', ended_at = ?2, end_reason = ?3 WHERE id = ?1";
+  "UPDATE consults SET status = 'cancelled', ended_at = ?2, cancelled_at = ?2, end_reason = ?3 WHERE id = ?1";
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                              */
@@ -145,6 +148,7 @@ tv_consult_status_to_string (TvConsultStatus status)
   case TV_CONSULT_IN_PROGRESS: return "in-progress";
   case TV_CONSULT_COMPLETED: return "completed";
   case TV_CONSULT_CANCELLED: return "cancelled";
+  case TV_CONSULT_NO_SHOW: return "no-show";
   }
   return "unknown";
 }
@@ -154,6 +158,7 @@ status_from_string (const char *s, TvConsultStatus *out)
 {
   static const TvConsultStatus all[] = {
     TV_CONSULT_SCHEDULED, TV_CONSULT_IN_PROGRESS, TV_CONSULT_COMPLETED, TV_CONSULT_CANCELLED,
+    TV_CONSULT_NO_SHOW,
   };
   for (guint i = 0; s != NULL && i < G_N_ELEMENTS (all); i++) {
     if (strcmp (s, tv_consult_status_to_string (all[i])) == 0) {
@@ -225,6 +230,9 @@ tv_consult_free (TvConsult *consult)
   g_free (consult->doctor);
   g_free (consult->patient);
   g_free (consult->end_reason);
+  g_free (consult->doctor_id);
+  g_free (consult->patient_id);
+  g_free (consult->booked_by);
   g_free (consult);
 }
 
@@ -583,10 +591,32 @@ check_not_newer (int version, GError **error)
   return TRUE;
 }
 
+/* Inside a migration step: every reference still points at a row. */
+static gboolean
+check_foreign_keys (TvStore *store, GError **error)
+{
+  sqlite3_stmt *st = NULL;
+  gboolean ok = FALSE;
+  if (sqlite3_prepare_v2 (store->db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK) {
+    set_db_error (store, error, "foreign key check");
+  } else {
+    int rc = sqlite3_step (st);
+    if (rc == SQLITE_ROW)
+      g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_SCHEMA, "a row of table %s refers to a missing row",
+                   (const char *) sqlite3_column_text (st, 0));
+    else if (rc != SQLITE_DONE)
+      set_db_error (store, error, "foreign key check");
+    else
+      ok = TRUE;
+  }
+  sqlite3_finalize (st);
+  return ok;
+}
+
 /* One transaction per step; the version is re-read under the write lock so two
  * processes opening a fresh file at once do not both run a step. */
 static gboolean
-migrate (TvStore *store, GError **error)
+migrate_steps (TvStore *store, GError **error)
 {
   for (;;) {
     g_autofree char *bump = NULL;
@@ -608,6 +638,8 @@ migrate (TvStore *store, GError **error)
     if (!exec_sql (store, migrations[version], "schema migration", error))
       goto fail;
     fault_point (store, "migrate-after-step");
+    if (!check_foreign_keys (store, error))
+      goto fail;
     bump = g_strdup_printf ("PRAGMA user_version = %d", version + 1);
     if (!exec_sql (store, bump, "schema migration", error) || !tx_commit (store, error))
       goto fail;
@@ -620,6 +652,24 @@ migrate (TvStore *store, GError **error)
       (*error)->code = TV_STORE_ERR_SCHEMA;
     return FALSE;
   }
+}
+
+/* Foreign keys are off while steps run: a step may rebuild a table (SQLite's
+ * create-copy-drop-rename procedure, e.g. v3 for consults' CHECKs), and DROP
+ * TABLE with foreign keys on would cascade-delete the rows referring to it.
+ * Each step checks the references before it commits (check_foreign_keys).
+ * The pragma cannot change inside a transaction, hence around the steps. */
+static gboolean pragma_text_equals (TvStore *store, const char *sql, const char *want, GError **error);
+
+static gboolean
+migrate (TvStore *store, GError **error)
+{
+  if (!exec_sql (store, "PRAGMA foreign_keys = OFF", "schema migration", error))
+    return FALSE;
+  gboolean ok = migrate_steps (store, error);
+  if (!exec_sql (store, "PRAGMA foreign_keys = ON", "enable foreign keys", ok ? error : NULL))
+    ok = FALSE;
+  return ok && pragma_text_equals (store, "PRAGMA foreign_keys", "1", error);
 }
 
 /* Creates the file ourselves with mode 0600 (SQLite would honour the umask);
@@ -767,6 +817,12 @@ consult_from_row (sqlite3_stmt *st, GError **error)
   c->connected_us = sqlite3_column_int64 (st, 8);
   c->media_up_since = sqlite3_column_int64 (st, 9);
   c->end_reason = column_strdup (st, 10);
+  c->doctor_id = column_strdup (st, 11);
+  c->patient_id = column_strdup (st, 12);
+  c->scheduled_end = sqlite3_column_int64 (st, 13);
+  c->cancelled_at = sqlite3_column_int64 (st, 14);
+  c->no_show_at = sqlite3_column_int64 (st, 15);
+  c->booked_by = column_strdup (st, 16);
   return c;
 }
 
@@ -1121,7 +1177,7 @@ tv_store_consult_media_started (TvStore *store, const char *id, gint64 now, GErr
   gint64 up_since = 0;
   if (!consult_state (store, id, &status, &up_since, error))
     goto fail;
-  if (status == TV_CONSULT_COMPLETED || status == TV_CONSULT_CANCELLED) {
+  if (status == TV_CONSULT_COMPLETED || status == TV_CONSULT_CANCELLED || status == TV_CONSULT_NO_SHOW) {
     g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_WRONG_STATE, "consult %s is %s, cannot start media",
                  id, tv_consult_status_to_string (status));
     goto fail;

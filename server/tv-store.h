@@ -45,10 +45,12 @@ typedef enum {
   TV_STORE_ERR_TOKEN_EXPIRED,  /* token past its expiry */
   TV_STORE_ERR_WRONG_STATE,    /* transition not allowed from the consult's status */
   TV_STORE_ERR_CONFLICT,       /* a unique value is taken (e.g. a username) */
+  TV_STORE_ERR_SLOT_TAKEN,     /* the doctor already has a consult at that time (tv-store-schedule.h) */
 } TvStoreErrorCode;
 
-/* v1 consults; v2 accounts (users, sessions: server/tv-store-users.h). */
-#define TV_STORE_SCHEMA_VERSION 2
+/* v1 consults; v2 accounts (users, sessions: server/tv-store-users.h);
+ * v3 schedule (availability, booking: server/tv-store-schedule.h). */
+#define TV_STORE_SCHEMA_VERSION 3
 
 /* Limits enforced by the store (and by televisitctl, which reuses the checks). */
 #define TV_STORE_MAX_NAME_BYTES   200  /* doctor / patient */
@@ -60,9 +62,10 @@ typedef enum {
   TV_CONSULT_IN_PROGRESS, /* media connected at least once */
   TV_CONSULT_COMPLETED,   /* ended; duration final */
   TV_CONSULT_CANCELLED,
+  TV_CONSULT_NO_SHOW,     /* the patient did not come (tv_store_consult_no_show) */
 } TvConsultStatus;
 
-/* Returns: (transfer none) "scheduled", "in-progress", "completed", "cancelled". */
+/* Returns: (transfer none) "scheduled", "in-progress", "completed", "cancelled", "no-show". */
 const char *tv_consult_status_to_string (TvConsultStatus status);
 
 typedef struct {
@@ -77,6 +80,14 @@ typedef struct {
   gint64 connected_us;    /* total time media was connected, closed intervals only */
   gint64 media_up_since;  /* start of the open connected interval, 0 = none open */
   char *end_reason;       /* "ended-by-doctor", "both-left", "ended-by-admin", NULL while open */
+  /* v3: consults booked on a doctor's schedule (tv-store-schedule.h); for
+   * consults made with tv_store_consult_create the ids are NULL and times 0. */
+  char *doctor_id;        /* user id of the doctor */
+  char *patient_id;       /* user id of the patient */
+  gint64 scheduled_end;   /* end of the booked slot, µs UTC */
+  gint64 cancelled_at;    /* 0 = not cancelled */
+  gint64 no_show_at;      /* 0 = not marked no-show */
+  char *booked_by;        /* user id of whoever booked it, NULL if unknown */
 } TvConsult;
 
 void tv_consult_free (TvConsult *consult);   /* NULL accepted */
@@ -160,7 +171,7 @@ gboolean tv_store_record_participation (TvStore *store, const char *id, TvSigRol
 /* tv_store_consult_media_started:
  * Both parties' media are up at @now: opens a connected interval
  * (media_up_since = now), sets status IN_PROGRESS and started_at (first time).
- * WRONG_STATE for completed/cancelled consults or an interval already open. */
+ * WRONG_STATE for completed/cancelled/no-show consults or an interval already open. */
 gboolean tv_store_consult_media_started (TvStore *store, const char *id, gint64 now, GError **error);
 
 /* tv_store_consult_media_stopped:
@@ -170,13 +181,13 @@ gboolean tv_store_consult_media_stopped (TvStore *store, const char *id, gint64 
 
 /* tv_store_consult_complete:
  * Closes any open interval and sets COMPLETED, ended_at = @now, end_reason.
- * WRONG_STATE when already completed or cancelled. */
+ * WRONG_STATE when already completed, cancelled or no-show. */
 gboolean tv_store_consult_complete (TvStore *store, const char *id, const char *reason,
                                     gint64 now, GError **error);
 
 /* tv_store_consult_cancel:
  * Cancels a consult that never had media (status SCHEDULED, no open interval):
- * status CANCELLED, ended_at = @now, end_reason = @reason (e.g. "cancelled-by-admin").
+ * status CANCELLED, ended_at = cancelled_at = @now, end_reason = @reason (e.g. "cancelled-by-admin").
  * Nobody may join a cancelled consult (the server answers 4105).
  * Returns: TRUE; FALSE with NOT_FOUND, WRONG_STATE (not scheduled), INVALID or IO. */
 gboolean tv_store_consult_cancel (TvStore *store, const char *id, const char *reason,
