@@ -501,6 +501,22 @@ copy_header (struct lws *wsi, enum lws_token_indexes tok, int max)
  * itself, so a fragment is one decoded "name=value": taking it apart again with
  * g_uri_parse_params would decode twice ("%2525" -> "%"). First value wins. */
 static void
+add_query_fragment (GHashTable *query, const char *buf)
+{
+  if (!g_utf8_validate (buf, -1, NULL))
+    return;
+  const char *eq = strchr (buf, '=');
+  char *name = eq ? g_strndup (buf, eq - buf) : g_strdup (buf);
+  char *value = g_strdup (eq ? eq + 1 : "");
+  if (*name == '\0' || g_hash_table_contains (query, name)) {
+    g_free (name);
+    g_free (value);
+    return;
+  }
+  g_hash_table_insert (query, name, value);
+}
+
+static void
 read_query (struct lws *wsi, GHashTable *query)
 {
   char buf[MAX_ARG_BYTES];
@@ -508,17 +524,7 @@ read_query (struct lws *wsi, GHashTable *query)
     int n = lws_hdr_copy_fragment (wsi, buf, sizeof buf, WSI_TOKEN_HTTP_URI_ARGS, i);
     if (n < 0)
       break;
-    if (!g_utf8_validate (buf, -1, NULL))
-      continue;
-    const char *eq = strchr (buf, '=');
-    char *name = eq ? g_strndup (buf, eq - buf) : g_strdup (buf);
-    char *value = g_strdup (eq ? eq + 1 : "");
-    if (*name == '\0' || g_hash_table_contains (query, name)) {
-      g_free (name);
-      g_free (value);
-      continue;
-    }
-    g_hash_table_insert (query, name, value);
+    add_query_fragment (query, buf);
   }
 }
 
@@ -802,4 +808,48 @@ tv_http_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *u
   default:
     return lws_callback_http_dummy (wsi, reason, user, in, len);
   }
+}
+
+/* ---- without a connection (fuzzing, tests) ---------------------------------------- */
+
+guint
+tv_http_handle_detached (TvHttp *http, const char *method, const char *path, const char *const *query,
+                         const char *authorization, const guint8 *body, gsize body_len, char **reply)
+{
+  g_return_val_if_fail (http != NULL && method != NULL && path != NULL, 0);
+  g_return_val_if_fail (body != NULL || body_len == 0, 0);
+
+  /* The same fields request_new() fills from lws, with the same limits. */
+  TvHttpRequest *req = g_new0 (TvHttpRequest, 1);
+  req->http = http;
+  req->method = g_strdup (method);
+  req->path = g_utf8_make_valid (path, -1);
+  req->query = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  req->params = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  req->headers = g_ptr_array_new_with_free_func (header_free);
+  req->address = g_strdup ("127.0.0.1");
+  req->host = g_strdup ("");
+  if (authorization != NULL && strlen (authorization) <= MAX_AUTH_BYTES)
+    req->auth = g_strdup (authorization);
+  for (int i = 0; query != NULL && query[i] != NULL && i < MAX_URI_ARGS; i++)
+    if (strlen (query[i]) < MAX_ARG_BYTES)
+      add_query_fragment (req->query, query[i]);
+
+  if (!g_str_has_prefix (req->path, TV_HTTP_API_PREFIX))
+    tv_http_reply_error (req, 404, "not_found", "no such endpoint");
+  else if (body_len > TV_HTTP_MAX_BODY)
+    tv_http_reply_error (req, 413, "body_too_large", "the request body is larger than %d bytes", TV_HTTP_MAX_BODY);
+  else {
+    if (body_len > 0) {
+      req->body_raw = g_byte_array_sized_new ((guint) body_len);
+      g_byte_array_append (req->body_raw, body, (guint) body_len);
+    }
+    dispatch (req);
+  }
+
+  guint status = req->status;
+  if (reply != NULL)
+    *reply = g_strndup (req->reply_body ? req->reply_body : "", req->reply_len);
+  request_free (req);
+  return status;
 }

@@ -155,4 +155,19 @@ JsonNode *tv_http_user_to_json (const TvUser *user);
 gboolean tv_http_get_string (TvHttpRequest *req, JsonObject *obj, const char *name, gboolean required,
                              gsize max_bytes, const char **out);
 
+/* ---- without a connection ---------------------------------------------------------- */
+
+/* tv_http_handle_detached:
+ * Runs one request through the router as if it had arrived on a connection
+ * (for the fuzz target and tests): @method, @path (no query string), @query
+ * (NULL-terminated "name=value" fragments, already %-decoded as lws delivers
+ * them; may be NULL), @authorization (the header's value, may be NULL),
+ * @body_len bytes of @body. The same checks run as for a real request (API
+ * prefix 404, body limit 413, UTF-8/JSON 400, route 404/405, session 401, role
+ * 403) and then the route's handler, from address 127.0.0.1.
+ * Returns: the HTTP status, and with @reply non-NULL *@reply (transfer full)
+ * the reply body ("" when empty). */
+guint tv_http_handle_detached (TvHttp *http, const char *method, const char *path, const char *const *query,
+                               const char *authorization, const guint8 *body, gsize body_len, char **reply);
+
 G_END_DECLS
