@@ -15,6 +15,7 @@ libnice-dev
 libwebsockets-dev libwebsockets-evlib-glib
 libssl-dev openssl
 libsqlite3-dev sqlite3
+libcurl4-openssl-dev
 iproute2 nftables
 "
 

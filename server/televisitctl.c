@@ -19,6 +19,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "server/tv-ctl-user.h"
 #include "server/tv-store.h"
 
 enum {
@@ -46,6 +47,7 @@ static const char HELP_SYNOPSIS[] =
   "    televisitctl [--data-dir DIR] show ID [--json]\n"
   "    televisitctl [--data-dir DIR] end ID\n"
   "    televisitctl [--data-dir DIR] cancel ID\n"
+  "    televisitctl [--data-dir DIR] user add|list|disable|set-password ...\n"
   "    televisitctl help [COMMAND]\n"
   "    televisitctl --help\n";
 
@@ -112,10 +114,11 @@ print_manual (void)
            "\n"
            "DESCRIPTION\n"
            "    televisitctl creates consults and their join tokens, lists and shows\n"
-           "    them, and ends or cancels them. It works on the SQLite database of the\n"
+           "    them, and ends or cancels them; it also manages the user accounts of the\n"
+           "    HTTPS API (user ...). It works on the SQLite database of the\n"
            "    Televisit server and may run while the server runs.\n"
            "\n"
-           "COMMANDS\n%s\n%s\n%s\n%s\n%s\n%s"
+           "COMMANDS\n%s\n%s\n%s\n%s\n%s\n%s\n%s"
            "\n"
            "OPTIONS\n%s"
            "\n"
@@ -123,7 +126,8 @@ print_manual (void)
            "    0   success\n"
            "    1   usage error (the message names the bad argument)\n"
            "    2   store error (database missing, unreadable, locked or from a newer version)\n"
-           "    3   no consult with that id, or the consult is in the wrong state\n"
+           "    3   no consult with that id, or the consult is in the wrong state;\n"
+           "        for user commands: no such user, or the username is taken\n"
            "\n"
            "ENVIRONMENT\n"
            "    TELEVISIT_DATA_DIR   data directory when --data-dir is not given\n"
@@ -137,8 +141,10 @@ print_manual (void)
            "        --start 2025-03-01T09:30:00+01:00 --token-valid 4\n"
            "    televisitctl --data-dir /tmp/tv list --json\n"
            "    televisitctl show 1b4e28ba-2fa1-41d2-883f-0016d3cca427\n"
-           "    televisitctl end 1b4e28ba-2fa1-41d2-883f-0016d3cca427\n",
-           HELP_SYNOPSIS, HELP_CREATE, HELP_LIST, HELP_SHOW, HELP_END, HELP_CANCEL, HELP_HELP,
+           "    televisitctl end 1b4e28ba-2fa1-41d2-883f-0016d3cca427\n"
+           "    televisitctl user add --username admin --name \"Ada Admin\" --role admin\n"
+           "    printf '%%s\\n' \"$PASSWORD\" | televisitctl user set-password admin --password-stdin\n",
+           HELP_SYNOPSIS, HELP_CREATE, HELP_LIST, HELP_SHOW, HELP_END, HELP_CANCEL, TV_SERVER_CTL_USER_HELP, HELP_HELP,
            HELP_OPTIONS);
 }
 
@@ -735,7 +741,7 @@ main (int argc, char **argv)
     goto out;
   }
   if (n < 2) {
-    usage_error (NULL, "no command given (create, list, show, end, cancel, help)");
+    usage_error (NULL, "no command given (create, list, show, end, cancel, user, help)");
     goto out;
   }
 
@@ -743,6 +749,9 @@ main (int argc, char **argv)
   if (strcmp (name, "help") == 0) {
     if (n == 2) {
       print_manual ();
+      code = EXIT_OK;
+    } else if (n == 3 && strcmp (args[2], "user") == 0) {
+      g_print ("Usage: televisitctl [--data-dir DIR] user ...\n%s", TV_SERVER_CTL_USER_HELP);
       code = EXIT_OK;
     } else if (n == 3 && find_command (args[2]) != NULL) {
       print_command_help (find_command (args[2]));
@@ -754,9 +763,13 @@ main (int argc, char **argv)
     }
     goto out;
   }
+  if (strcmp (name, "user") == 0) {
+    code = tv_server_ctl_user_main (n - 1, args + 1, opts.data_dir);
+    goto out;
+  }
   const Command *cmd = find_command (name);
   if (cmd == NULL) {
-    usage_error (NULL, "unknown command \"%s\" (create, list, show, end, cancel, help)", name);
+    usage_error (NULL, "unknown command \"%s\" (create, list, show, end, cancel, user, help)", name);
     goto out;
   }
 

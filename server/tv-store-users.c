@@ -99,8 +99,11 @@ static const char SQL_FAIL_INSERT[] =
   "INSERT INTO login_failures (username_sha256, user_id, address, at) VALUES (?1, ?2, ?3, ?4)";
 static const char SQL_FAIL_PRUNE[] =
   "DELETE FROM login_failures WHERE at <= ?1";
+/* Forgetting a username's failures keeps them counted for their address:
+ * the rows stay, detached from the username (no SHA-256 is all zeros). */
 static const char SQL_FAIL_CLEAR[] =
-  "DELETE FROM login_failures WHERE username_sha256 = ?1";
+  "UPDATE login_failures SET username_sha256 = '0000000000000000000000000000000000000000000000000000000000000000',"
+  " user_id = NULL WHERE username_sha256 = ?1";
 /* Columns added by the schedule step (v3); absent before it. */
 static const char SQL_PATIENT_OF[] =
   "SELECT 1 FROM consults WHERE doctor_id = ?1 AND patient_id = ?2 LIMIT 1";
@@ -731,7 +734,8 @@ owed_wait (TvStore *store, const char *sql, const char *key, gint64 now, gint64 
     gint64 last = sqlite3_column_int64 (st, 1);
     if (n >= TV_LOGIN_FREE_FAILURES) {
       gint64 steps = n - TV_LOGIN_FREE_FAILURES;
-      gint64 delay = steps >= 20 ? TV_LOGIN_MAX_DELAY_US : MIN (G_USEC_PER_SEC << steps, TV_LOGIN_MAX_DELAY_US);
+      gint64 delay = steps >= 20 ? (gint64) TV_LOGIN_MAX_DELAY_US
+                                 : MIN (((gint64) G_USEC_PER_SEC) << steps, (gint64) TV_LOGIN_MAX_DELAY_US);
       *wait = MAX (0, last + delay - now);
     }
   } else {
