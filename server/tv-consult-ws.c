@@ -24,7 +24,6 @@
 #define G_LOG_DOMAIN "tv-consult"
 
 #include "server/tv-consult-ws.h"
-#include "server/tv-addr-limit.h"
 #include "server/tv-http.h"
 #include "server/tv-server-private.h"
 #include "server/tv-tls.h"
@@ -57,7 +56,6 @@ typedef struct _Conn {
   TvServer *server;
   struct lws *wsi;
   guint id;
-  char *addr;                   /* client IP address (counted in the server's addr_limits) */
   TvSigRole role;               /* NONE until joined; kept after leaving, for logs */
   TvServerRoom *room;           /* NULL unless joined and in a live room */
   gboolean media_up;            /* as last reported by this party, this pairing */
@@ -677,13 +675,6 @@ on_receive (Conn *c, struct lws *wsi, const void *in, gsize len)
     conn_send_error (c, TV_SIG_ERR_RATE_LIMITED, "more than 50 messages per second", TV_SIG_MSG_INVALID);
     return;
   }
-  if (!tv_addr_limits_message (c->server->addr_limits, c->addr, g_get_monotonic_time ())) {
-    g_byte_array_set_size (c->rx, 0);
-    g_info ("conn %u: message rate limit of its address reached", c->id);
-    conn_send_error (c, TV_SIG_ERR_RATE_LIMITED, "too many messages per second from this address",
-                     TV_SIG_MSG_INVALID);
-    return;
-  }
   if (c->rx_binary) {
     c->rx_binary = FALSE;
     conn_send_error (c, TV_SIG_ERR_BINARY_FRAME, "binary frames are not accepted", TV_SIG_MSG_INVALID);
@@ -710,18 +701,6 @@ on_join_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* The client's IP address as text ("?" when lws cannot tell). */
-static char *
-peer_address (struct lws *wsi)
-{
-  char buf[128];
-  const char *a = lws_get_peer_simple (wsi, buf, sizeof buf);
-  /* An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d. */
-  if (a && g_str_has_prefix (a, "::ffff:") && strchr (a, '.'))
-    a += 7;
-  return g_strdup (a && *a ? a : "?");
-}
-
 static Conn *
 conn_new (TvServer *s, struct lws *wsi)
 {
@@ -729,8 +708,6 @@ conn_new (TvServer *s, struct lws *wsi)
   c->server = s;
   c->wsi = wsi;
   c->id = ++s->next_conn_id;
-  c->addr = peer_address (wsi);
-  tv_addr_limits_connected (s->addr_limits, c->addr);
   c->rx = g_byte_array_sized_new (256);
   g_queue_init (&c->out);
   c->join_timer = g_timeout_source_new (s->cfg->join_timeout_s * 1000);
@@ -750,8 +727,6 @@ conn_free (Conn *c)
     g_free (f);
   g_byte_array_unref (c->rx);
   g_hash_table_remove (s->conns, c);
-  tv_addr_limits_disconnected (s->addr_limits, c->addr);
-  g_free (c->addr);
   g_free (c);
   if (s->shutting_down && g_hash_table_size (s->conns) == 0)
     tv_server_private_connections_drained (s);
@@ -849,16 +824,6 @@ consult_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
         s->refused_since_warning = 0;
       }
       return 1;
-    }
-    {
-      g_autofree char *addr = peer_address (wsi);
-      if (!tv_addr_limits_can_connect (s->addr_limits, addr)) {
-        /* Logged at info: a flood must not flood the log (the client address
-         * is not patient data, but a busy NAT would repeat it endlessly). */
-        g_info ("refused a connection from %s: max-connections-per-address (%u) reached", addr,
-                s->cfg->max_connections_per_address);
-        return 1;
-      }
     }
     return 0;
 
