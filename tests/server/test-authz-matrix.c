@@ -1,0 +1,401 @@
+/* test-authz-matrix.c — every /api/v1/ route, with every role, with and without
+ * ownership of the record: allowed or denied, as the rules say.
+ *
+ * Why: authorization mistakes are silent (a patient reading another patient's
+ * record looks like success), so the rules are a table and the test walks it
+ * against a real server. The route list comes from the router itself
+ * (tv_server_api_register_all + tv_http_list_routes): a registered route
+ * without rows for every role fails the test, and so does a row for a route
+ * that no longer exists.
+ *
+ * ADDING ROWS (schedule, waiting room, ...): append to `rows` below, one line
+ * per (route, caller role, record): the path and body may use the placeholders
+ * of the world (see `world_expand`): {admin} {sched} {bill} {doc1} {doc2}
+ * {pat1} {pat2} (user ids), {consult1} (doc1 with pat1) {consult2} (doc2 with
+ * pat2), {uniq} (a fresh word, for usernames), {tomorrow09} (RFC 3339 time).
+ * The caller of each role is: patient pat1, doctor doc1, scheduler sched,
+ * billing bill, admin admin — so "own" records are pat1's / doc1's.
+ * ALLOW means any 2xx; DENY means 403 "forbidden". Requests without a login
+ * (401) are checked automatically for every route that needs one. Add world
+ * fixtures in world_build() if a rule needs more records.
+ * Thread: main thread only; one server for the whole matrix, under a watchdog.
+ */
+#define G_LOG_DOMAIN "test-authz-matrix"
+
+#include <string.h>
+
+#include "server/tv-api.h"
+#include "server/tv-http.h"
+#include "tests/common/tv-test-fixture.h"
+#include "tests/common/tv-test-http.h"
+
+typedef enum { ALLOW, DENY } Expect;
+
+typedef struct {
+  const char *method;
+  const char *pattern;   /* the registered route this row exercises */
+  guint role;            /* the caller's role (see the header); 0 = not logged in */
+  const char *path;      /* concrete path, {placeholders} allowed */
+  const char *body;      /* JSON body, {placeholders} allowed; NULL = none */
+  Expect expect;
+  const char *why;       /* which record / ownership case */
+} Row;
+
+#define P TV_ROLE_PATIENT
+#define D TV_ROLE_DOCTOR
+#define S TV_ROLE_SCHEDULER
+#define B TV_ROLE_BILLING
+#define A TV_ROLE_ADMIN
+
+static const Row rows[] = {
+  /* ---- accounts: login, logout, me ---- */
+  { "POST", "/api/v1/login", 0, "/api/v1/login", "{\"username\":\"pat1\",\"password\":\"" TV_TEST_PASSWORD "\"}",
+    ALLOW, "public" },
+  { "POST", "/api/v1/logout", P, "/api/v1/logout", NULL, ALLOW, "own session" },
+  { "POST", "/api/v1/logout", D, "/api/v1/logout", NULL, ALLOW, "own session" },
+  { "POST", "/api/v1/logout", S, "/api/v1/logout", NULL, ALLOW, "own session" },
+  { "POST", "/api/v1/logout", B, "/api/v1/logout", NULL, ALLOW, "own session" },
+  { "POST", "/api/v1/logout", A, "/api/v1/logout", NULL, ALLOW, "own session" },
+  { "GET", "/api/v1/me", P, "/api/v1/me", NULL, ALLOW, "self" },
+  { "GET", "/api/v1/me", D, "/api/v1/me", NULL, ALLOW, "self" },
+  { "GET", "/api/v1/me", S, "/api/v1/me", NULL, ALLOW, "self" },
+  { "GET", "/api/v1/me", B, "/api/v1/me", NULL, ALLOW, "self" },
+  { "GET", "/api/v1/me", A, "/api/v1/me", NULL, ALLOW, "self" },
+
+  /* ---- accounts: users ---- */
+  { "GET", "/api/v1/users", P, "/api/v1/users", NULL, DENY, "patients list nobody" },
+  { "GET", "/api/v1/users", P, "/api/v1/users?role=patient", NULL, DENY, "not even patients" },
+  { "GET", "/api/v1/users", D, "/api/v1/users", NULL, ALLOW, "own patients" },
+  { "GET", "/api/v1/users", D, "/api/v1/users?role=patient", NULL, ALLOW, "own patients" },
+  { "GET", "/api/v1/users", D, "/api/v1/users?role=doctor", NULL, DENY, "other doctors" },
+  { "GET", "/api/v1/users", D, "/api/v1/users?role=admin", NULL, DENY, "admins" },
+  { "GET", "/api/v1/users", S, "/api/v1/users", NULL, ALLOW, "patients and doctors" },
+  { "GET", "/api/v1/users", S, "/api/v1/users?role=doctor", NULL, ALLOW, "doctors" },
+  { "GET", "/api/v1/users", S, "/api/v1/users?role=admin", NULL, DENY, "admins" },
+  { "GET", "/api/v1/users", S, "/api/v1/users?role=billing", NULL, DENY, "billing staff" },
+  { "GET", "/api/v1/users", B, "/api/v1/users", NULL, DENY, "billing lists nobody" },
+  { "GET", "/api/v1/users", A, "/api/v1/users", NULL, ALLOW, "everyone" },
+  { "GET", "/api/v1/users", A, "/api/v1/users?role=admin&q=ada", NULL, ALLOW, "admins" },
+  { "POST", "/api/v1/users", P, "/api/v1/users",
+    "{\"username\":\"p{uniq}\",\"display_name\":\"Pat New\",\"roles\":[\"patient\"]}", DENY, "patient registers" },
+  { "POST", "/api/v1/users", D, "/api/v1/users",
+    "{\"username\":\"p{uniq}\",\"display_name\":\"Pat New\",\"roles\":[\"patient\"]}", DENY, "doctor registers" },
+  { "POST", "/api/v1/users", S, "/api/v1/users",
+    "{\"username\":\"p{uniq}\",\"display_name\":\"Pat New\",\"roles\":[\"patient\"]}", ALLOW, "a patient" },
+  { "POST", "/api/v1/users", S, "/api/v1/users",
+    "{\"username\":\"d{uniq}\",\"display_name\":\"Dr. New\",\"roles\":[\"doctor\"]}", DENY, "a doctor" },
+  { "POST", "/api/v1/users", S, "/api/v1/users",
+    "{\"username\":\"a{uniq}\",\"display_name\":\"Ad New\",\"roles\":[\"admin\"]}", DENY, "an admin" },
+  { "POST", "/api/v1/users", B, "/api/v1/users",
+    "{\"username\":\"p{uniq}\",\"display_name\":\"Pat New\",\"roles\":[\"patient\"]}", DENY, "billing registers" },
+  { "POST", "/api/v1/users", A, "/api/v1/users",
+    "{\"username\":\"a{uniq}\",\"display_name\":\"Ad New\",\"roles\":[\"admin\",\"doctor\"]}", ALLOW, "any roles" },
+  { "GET", "/api/v1/users/{id}", P, "/api/v1/users/{pat1}", NULL, ALLOW, "self" },
+  { "GET", "/api/v1/users/{id}", P, "/api/v1/users/{pat2}", NULL, DENY, "another patient" },
+  { "GET", "/api/v1/users/{id}", P, "/api/v1/users/{doc1}", NULL, DENY, "own doctor's account" },
+  { "GET", "/api/v1/users/{id}", D, "/api/v1/users/{doc1}", NULL, ALLOW, "self" },
+  { "GET", "/api/v1/users/{id}", D, "/api/v1/users/{pat1}", NULL, ALLOW, "own patient" },
+  { "GET", "/api/v1/users/{id}", D, "/api/v1/users/{pat2}", NULL, DENY, "another doctor's patient" },
+  { "GET", "/api/v1/users/{id}", D, "/api/v1/users/{doc2}", NULL, DENY, "another doctor" },
+  { "GET", "/api/v1/users/{id}", D, "/api/v1/users/{admin}", NULL, DENY, "an admin" },
+  { "GET", "/api/v1/users/{id}", S, "/api/v1/users/{sched}", NULL, ALLOW, "self" },
+  { "GET", "/api/v1/users/{id}", S, "/api/v1/users/{pat2}", NULL, ALLOW, "any patient" },
+  { "GET", "/api/v1/users/{id}", S, "/api/v1/users/{doc2}", NULL, ALLOW, "any doctor" },
+  { "GET", "/api/v1/users/{id}", S, "/api/v1/users/{admin}", NULL, DENY, "an admin" },
+  { "GET", "/api/v1/users/{id}", S, "/api/v1/users/{bill}", NULL, DENY, "billing staff" },
+  { "GET", "/api/v1/users/{id}", B, "/api/v1/users/{bill}", NULL, ALLOW, "self" },
+  { "GET", "/api/v1/users/{id}", B, "/api/v1/users/{pat1}", NULL, DENY, "a patient" },
+  { "GET", "/api/v1/users/{id}", A, "/api/v1/users/{pat2}", NULL, ALLOW, "anyone" },
+  { "GET", "/api/v1/users/{id}", A, "/api/v1/users/{sched}", NULL, ALLOW, "anyone" },
+
+  /* ---- schedule: add rows here ---- */
+
+  /* ---- waiting room: add rows here ---- */
+};
+
+/* ---- the world ---------------------------------------------------------------- */
+
+typedef struct {
+  const char *dir;
+  TvTestServer *server;
+  GHashTable *vars;      /* placeholder name -> value */
+  guint uniq;
+} World;
+
+static World world;
+
+static const struct {
+  guint role;
+  const char *username;
+} callers[] = {
+  { TV_ROLE_PATIENT, "pat1" }, { TV_ROLE_DOCTOR, "doc1" }, { TV_ROLE_SCHEDULER, "sched" },
+  { TV_ROLE_BILLING, "bill" }, { TV_ROLE_ADMIN, "admin" },
+};
+
+static const char *
+caller_of (guint role)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (callers); i++)
+    if (callers[i].role == role)
+      return callers[i].username;
+  return NULL;
+}
+
+/* Links a consult (made as televisitctl does) to user ids, as booking does. */
+static char *
+world_consult (const char *doctor_id, const char *patient_id)
+{
+  g_autofree char *id = NULL;
+  tv_test_create_consult (world.dir, "Dr. Test Doctor", "Pat Synthetic", 24 * 3600, &id, NULL, NULL);
+  g_autofree char *sql = g_strdup_printf ("UPDATE consults SET doctor_id = '%s', patient_id = '%s',"
+                                          " scheduled_end = scheduled_start + 900000000 WHERE id = '%s'",
+                                          doctor_id, patient_id, id);
+  tv_test_store_exec (world.dir, sql);
+  return g_steal_pointer (&id);
+}
+
+static void
+world_build (void)
+{
+  world.dir = tv_test_tmpdir ();
+  world.vars = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  const struct { const char *name, *display; guint roles; } users[] = {
+    { "admin", "Ada Admin", TV_ROLE_ADMIN },
+    { "sched", "Sam Scheduler", TV_ROLE_SCHEDULER },
+    { "bill", "Bo Billing", TV_ROLE_BILLING },
+    { "doc1", "Dr. Test Doctor", TV_ROLE_DOCTOR },
+    { "doc2", "Dr. Other Doctor", TV_ROLE_DOCTOR },
+    { "pat1", "Pat Synthetic", TV_ROLE_PATIENT },
+    { "pat2", "Pia Synthetic", TV_ROLE_PATIENT },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (users); i++)
+    g_hash_table_insert (world.vars, g_strdup (users[i].name),
+                         tv_test_create_user (world.dir, users[i].name, users[i].display, users[i].roles,
+                                              users[i].roles & TV_ROLE_DOCTOR ? "Europe/Paris" : NULL, NULL));
+  g_hash_table_insert (world.vars, g_strdup ("consult1"),
+                       world_consult (g_hash_table_lookup (world.vars, "doc1"), g_hash_table_lookup (world.vars, "pat1")));
+  g_hash_table_insert (world.vars, g_strdup ("consult2"),
+                       world_consult (g_hash_table_lookup (world.vars, "doc2"), g_hash_table_lookup (world.vars, "pat2")));
+  /* Tomorrow 09:00 in doc1's zone, as RFC 3339 UTC. */
+  g_autoptr (GTimeZone) paris = g_time_zone_new_identifier ("Europe/Paris");
+  g_autoptr (GDateTime) now = g_date_time_new_now (paris);
+  g_autoptr (GDateTime) tmr = g_date_time_add_days (now, 1);
+  g_autoptr (GDateTime) nine = g_date_time_new (paris, g_date_time_get_year (tmr), g_date_time_get_month (tmr),
+                                                g_date_time_get_day_of_month (tmr), 9, 0, 0);
+  g_autoptr (GDateTime) utc = g_date_time_to_utc (nine);
+  g_hash_table_insert (world.vars, g_strdup ("tomorrow09"), g_date_time_format (utc, "%Y-%m-%dT%H:%M:%SZ"));
+  world.server = tv_test_server_start (world.dir, NULL);
+}
+
+/* Returns: (transfer full) @text with every {name} replaced. Unknown names fail. */
+static char *
+world_expand (const char *text)
+{
+  if (text == NULL)
+    return NULL;
+  GString *out = g_string_new (NULL);
+  for (const char *p = text; *p;) {
+    /* {name}: lower-case letters, digits and '_' only, so JSON braces pass through. */
+    const char *close = NULL;
+    if (*p == '{') {
+      const char *q = p + 1;
+      while (g_ascii_islower (*q) || g_ascii_isdigit (*q) || *q == '_')
+        q++;
+      if (*q == '}' && q > p + 1)
+        close = q;
+    }
+    if (close == NULL) {
+      g_string_append_c (out, *p++);
+      continue;
+    }
+    g_autofree char *name = g_strndup (p + 1, close - p - 1);
+    if (strcmp (name, "uniq") == 0) {
+      g_string_append_printf (out, "u%u", ++world.uniq);
+    } else {
+      const char *v = g_hash_table_lookup (world.vars, name);
+      if (v == NULL)
+        g_error ("matrix row uses unknown placeholder {%s}: add it in world_build()", name);
+      g_string_append (out, v);
+    }
+    p = close + 1;
+  }
+  return g_string_free (out, FALSE);
+}
+
+/* ---- the matrix ------------------------------------------------------------------ */
+
+static GPtrArray *
+registered_routes (TvHttp **keep)
+{
+  TvHttp *http = tv_http_new (NULL, NULL);
+  tv_server_api_register_all (http, NULL);
+  *keep = http;
+  return tv_http_list_routes (http);
+}
+
+static void
+test_every_route_has_rows (void)
+{
+  TvHttp *http = NULL;
+  g_autoptr (GPtrArray) routes = registered_routes (&http);
+  g_autoptr (GString) missing = g_string_new (NULL);
+  g_assert_cmpuint (routes->len, >, 0);
+  for (guint i = 0; i < routes->len; i++) {
+    const TvHttpRoute *r = g_ptr_array_index (routes, i);
+    guint need = r->roles_allowed == 0 ? 0 : TV_ROLE_ANY;
+    guint have = 0;
+    gboolean public_row = FALSE;
+    for (guint j = 0; j < G_N_ELEMENTS (rows); j++) {
+      if (strcmp (rows[j].method, r->method) != 0 || strcmp (rows[j].pattern, r->pattern) != 0)
+        continue;
+      have |= rows[j].role;
+      public_row |= rows[j].role == 0;
+    }
+    if (need == 0 && !public_row)
+      g_string_append_printf (missing, "  %s %s: no row (public route: one row with role 0)\n", r->method,
+                              r->pattern);
+    for (guint bit = 1; bit & TV_ROLE_ANY; bit <<= 1)
+      if ((need & bit) && !(have & bit))
+        g_string_append_printf (missing, "  %s %s: no row for role %s\n", r->method, r->pattern,
+                                tv_role_to_string (bit));
+  }
+  /* Rows for routes that are not registered (renamed? removed?) are wrong too. */
+  for (guint j = 0; j < G_N_ELEMENTS (rows); j++) {
+    gboolean found = FALSE;
+    for (guint i = 0; i < routes->len && !found; i++) {
+      const TvHttpRoute *r = g_ptr_array_index (routes, i);
+      found = strcmp (rows[j].method, r->method) == 0 && strcmp (rows[j].pattern, r->pattern) == 0;
+    }
+    if (!found)
+      g_string_append_printf (missing, "  row %u: %s %s is not a registered route\n", j, rows[j].method,
+                              rows[j].pattern);
+  }
+  tv_http_free (http);
+  if (missing->len > 0)
+    g_error ("tests/server/test-authz-matrix.c needs rows:\n%s", missing->str);
+}
+
+static const char *
+token_for (guint role)
+{
+  /* A fresh session per row: some rows (logout) end theirs. */
+  static char *last;
+  g_free (last);
+  last = tv_test_login (world.server, caller_of (role), NULL);
+  return last;
+}
+
+static void
+test_matrix (void)
+{
+  g_autoptr (TvTestHttp) c = tv_test_http_new (world.server);
+  guint failures = 0;
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
+    const Row *row = &rows[i];
+    g_autofree char *path = world_expand (row->path);
+    g_autofree char *body = world_expand (row->body);
+    const char *token = row->role ? token_for (row->role) : NULL;
+    g_autoptr (JsonNode) reply = NULL;
+    guint status = tv_test_http_request (c, row->method, path, token, body, -1, &reply);
+    g_autofree char *text = reply ? json_to_string (reply, FALSE) : g_strdup ("");
+    gboolean ok = row->expect == ALLOW ? status >= 200 && status < 300
+                                       : status == 403 && g_strcmp0 (tv_test_http_error_code (reply), "forbidden") == 0;
+    g_test_message ("%s %s as %s (%s): %u %s", row->method, path, row->role ? tv_role_to_string (row->role) : "nobody",
+                    row->why, status, ok ? "ok" : "UNEXPECTED");
+    if (!ok) {
+      g_printerr ("matrix row %u: %s %s as %s (%s): expected %s, got %u %s\n", i, row->method, path,
+                  row->role ? tv_role_to_string (row->role) : "nobody", row->why,
+                  row->expect == ALLOW ? "2xx" : "403 forbidden", status, text);
+      failures++;
+    }
+    /* Nobody, whatever their role, ever gets a password hash back. */
+    g_assert_null (strstr (text, "$scrypt$"));
+    g_assert_null (strstr (text, "password_hash"));
+  }
+  g_assert_cmpuint (failures, ==, 0);
+}
+
+static void
+test_unauthenticated (void)
+{
+  TvHttp *http = NULL;
+  g_autoptr (GPtrArray) routes = registered_routes (&http);
+  g_autoptr (TvTestHttp) c = tv_test_http_new (world.server);
+  for (guint i = 0; i < routes->len; i++) {
+    const TvHttpRoute *r = g_ptr_array_index (routes, i);
+    if (r->roles_allowed == 0)
+      continue;
+    /* Any row's concrete path will do; else the pattern with a made-up id. */
+    g_autofree char *path = NULL;
+    for (guint j = 0; j < G_N_ELEMENTS (rows) && path == NULL; j++)
+      if (strcmp (rows[j].method, r->method) == 0 && strcmp (rows[j].pattern, r->pattern) == 0)
+        path = world_expand (rows[j].path);
+    g_assert_nonnull (path);
+    const char *bad_tokens[] = { NULL, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" };
+    for (guint k = 0; k < G_N_ELEMENTS (bad_tokens); k++) {
+      g_autoptr (JsonNode) reply = NULL;
+      guint status = tv_test_http_request (c, r->method, path, bad_tokens[k], r->method[0] == 'G' ? NULL : "{}", -1,
+                                           &reply);
+      g_test_message ("%s %s without a valid session: %u", r->method, path, status);
+      g_assert_cmpuint (status, ==, 401);
+      g_assert_cmpstr (tv_test_http_error_code (reply), ==, "unauthenticated");
+    }
+  }
+  tv_http_free (http);
+}
+
+/* What the allowed lists contain: a doctor sees exactly their own patients, a
+ * scheduler patients and doctors only. */
+static void
+test_list_contents (void)
+{
+  g_autoptr (TvTestHttp) c = tv_test_http_new (world.server);
+  g_autoptr (JsonNode) r1 = NULL, r2 = NULL;
+  g_autofree char *doc = tv_test_login (world.server, "doc1", NULL);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/api/v1/users", doc, NULL, -1, &r1), ==, 200);
+  JsonArray *a = json_object_get_array_member (json_node_get_object (r1), "users");
+  g_assert_cmpuint (json_array_get_length (a), ==, 1);
+  g_assert_cmpstr (tv_test_json_str (json_array_get_object_element (a, 0), "id"), ==,
+                   g_hash_table_lookup (world.vars, "pat1"));
+
+  g_autofree char *sched = tv_test_login (world.server, "sched", NULL);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/api/v1/users", sched, NULL, -1, &r2), ==, 200);
+  a = json_object_get_array_member (json_node_get_object (r2), "users");
+  g_assert_cmpuint (json_array_get_length (a), >=, 4);
+  for (guint i = 0; i < json_array_get_length (a); i++) {
+    JsonArray *roles = json_object_get_array_member (json_array_get_object_element (a, i), "roles");
+    gboolean pd = FALSE;
+    for (guint k = 0; k < json_array_get_length (roles); k++) {
+      const char *r = json_array_get_string_element (roles, k);
+      pd |= g_str_equal (r, "patient") || g_str_equal (r, "doctor");
+    }
+    g_assert_true (pd);
+  }
+}
+
+static void
+run_with_watchdog (gconstpointer data)
+{
+  tv_test_watchdog_start (120, g_test_get_path ());
+  if (world.server == NULL)
+    world_build ();
+  ((void (*) (void)) data) ();
+  tv_test_watchdog_stop ();
+}
+
+int
+main (int argc, char **argv)
+{
+  tv_test_init (&argc, &argv);
+  g_setenv ("TV_SCRYPT_LN", "10", TRUE);
+  g_test_add_data_func ("/authz/every-route-has-rows", (gconstpointer) test_every_route_has_rows, run_with_watchdog);
+  g_test_add_data_func ("/authz/unauthenticated", (gconstpointer) test_unauthenticated, run_with_watchdog);
+  g_test_add_data_func ("/authz/matrix", (gconstpointer) test_matrix, run_with_watchdog);
+  g_test_add_data_func ("/authz/list-contents", (gconstpointer) test_list_contents, run_with_watchdog);
+  int ret = g_test_run ();
+  if (world.server != NULL) {
+    tv_test_server_stop (world.server, 5000);
+    tv_test_server_free (world.server);
+  }
+  return ret;
+}
