@@ -25,6 +25,10 @@
 #define MAX_AUTH_BYTES   256
 #define WRITE_CHUNK      (16 * 1024)
 #define HEADER_BUF_BYTES 4096
+/* A body over the limit but at most this big is read and thrown away before
+ * the 413, so the client (still sending) gets the answer instead of a reset;
+ * bigger ones are answered at once and the connection closed. */
+#define DISCARD_MAX      (1024 * 1024)
 
 typedef struct {
   const TvHttpRoute *route;
@@ -32,10 +36,16 @@ typedef struct {
   char **segments;       /* pattern split on '/' */
 } Route;
 
+typedef struct {
+  gpointer data;
+  GDestroyNotify destroy;
+} Owned;
+
 struct _TvHttp {
   TvStore *store;
   const TvServerConfig *cfg;
   GPtrArray *routes;     /* Route* (owned) */
+  GArray *owned;         /* Owned: user_data given with tv_http_add_routes_full */
 };
 
 typedef struct {
@@ -44,8 +54,11 @@ typedef struct {
 } Header;
 
 struct _TvHttpRequest {
+  gint ref_count;        /* the connection's Pss holds one; deferred handlers take more */
   TvHttp *http;
-  struct lws *wsi;
+  struct lws *wsi;       /* NULL once the connection is gone (and for detached requests) */
+  gboolean gone;         /* the connection closed: a late reply is dropped */
+  gboolean deferred;     /* the handler replies later (tv_http_request_defer) */
   char *method;
   char *path;
   GHashTable *query;     /* name -> value (first one wins) */
@@ -69,6 +82,7 @@ struct _TvHttpRequest {
   gsize reply_sent;
   gboolean headers_sent;
   gboolean close_after;  /* e.g. 413 with the body left unread */
+  gboolean discard;      /* body over the limit: read and drop it, then 413 */
 };
 
 typedef struct {
@@ -92,6 +106,7 @@ tv_http_new (TvStore *store, const TvServerConfig *cfg)
   http->store = store;
   http->cfg = cfg;
   http->routes = g_ptr_array_new_with_free_func (route_free);
+  http->owned = g_array_new (FALSE, FALSE, sizeof (Owned));
   return http;
 }
 
@@ -100,8 +115,25 @@ tv_http_free (TvHttp *http)
 {
   if (http == NULL)
     return;
+  for (guint i = 0; i < http->owned->len; i++) {
+    Owned *o = &g_array_index (http->owned, Owned, i);
+    o->destroy (o->data);
+  }
+  g_array_unref (http->owned);
   g_ptr_array_unref (http->routes);
   g_free (http);
+}
+
+void
+tv_http_add_routes_full (TvHttp *http, const TvHttpRoute *routes, gsize n_routes, gpointer user_data,
+                         GDestroyNotify destroy)
+{
+  g_return_if_fail (http != NULL);
+  tv_http_add_routes (http, routes, n_routes, user_data);
+  if (destroy != NULL) {
+    Owned o = { user_data, destroy };
+    g_array_append_val (http->owned, o);
+  }
 }
 
 void
@@ -176,7 +208,7 @@ header_free (gpointer p)
 static void
 request_free (TvHttpRequest *req)
 {
-  if (req == NULL)
+  if (req == NULL || !g_atomic_int_dec_and_test (&req->ref_count))
     return;
   g_free (req->method);
   g_free (req->path);
@@ -196,6 +228,44 @@ request_free (TvHttpRequest *req)
   g_ptr_array_unref (req->headers);
   g_free (req->reply_body);
   g_free (req);
+}
+
+TvHttpRequest *
+tv_http_request_ref (TvHttpRequest *req)
+{
+  g_return_val_if_fail (req != NULL, NULL);
+  g_atomic_int_inc (&req->ref_count);
+  return req;
+}
+
+void
+tv_http_request_unref (TvHttpRequest *req)
+{
+  request_free (req);
+}
+
+void
+tv_http_request_defer (TvHttpRequest *req)
+{
+  g_return_if_fail (req != NULL);
+  req->deferred = TRUE;
+}
+
+gboolean
+tv_http_request_is_gone (TvHttpRequest *req)
+{
+  return req->gone;
+}
+
+/* The connection is going away: later replies are dropped; drops the Pss's reference. */
+static void
+request_detach (TvHttpRequest *req)
+{
+  if (req == NULL)
+    return;
+  req->gone = TRUE;
+  req->wsi = NULL;
+  request_free (req);
 }
 
 const char *
@@ -311,6 +381,14 @@ tv_http_reply_json (TvHttpRequest *req, guint status, JsonNode *body)
   }
   req->replied = TRUE;
   req->status = status;
+  if (req->gone) {
+    /* The client left while a deferred handler worked: nobody to tell. */
+    g_info ("%s %s -> %u, but the connection is gone", req->method,
+            req->route ? req->route->route->pattern : "(no route)", status);
+    if (body)
+      json_node_unref (body);
+    return;
+  }
   if (body != NULL) {
     req->reply_body = json_to_string (body, FALSE);
     req->reply_len = strlen (req->reply_body);
@@ -620,7 +698,7 @@ dispatch (TvHttpRequest *req)
   }
 
   req->route->route->handler (req, req->route->user_data);
-  if (!req->replied) {
+  if (!req->replied && !req->deferred) {
     g_warning ("%s %s: the handler did not reply", req->method, req->route->route->pattern);
     tv_http_reply_error (req, 500, "internal", "internal error");
   }
@@ -702,7 +780,7 @@ on_writeable (Pss *pss, struct lws *wsi)
   gboolean close_after = req->close_after;
   log_request (req);
   pss->req = NULL;
-  request_free (req);
+  request_free (req);   /* the Pss's reference; a deferred handler may still hold one */
   if (close_after)
     return -1;
   return lws_http_transaction_completed (wsi) ? -1 : 0;
@@ -713,6 +791,7 @@ request_new (TvHttp *http, struct lws *wsi, const char *uri, size_t len)
 {
   TvHttpRequest *req = g_new0 (TvHttpRequest, 1);
   char addr[64] = "";
+  req->ref_count = 1;
   req->http = http;
   req->wsi = wsi;
   req->method = g_strdup (method_of (wsi));
@@ -743,7 +822,7 @@ tv_http_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *u
     http = http_of (wsi);
     if (http == NULL || pss == NULL || !lws_is_ssl (wsi))
       return -1;
-    request_free (pss->req);
+    request_detach (pss->req);
     TvHttpRequest *req = request_new (http, wsi, in ? (const char *) in : "", in ? len : 0);
     pss->req = req;
     if (!g_str_has_prefix (req->path, TV_HTTP_API_PREFIX)) {
@@ -758,8 +837,12 @@ tv_http_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *u
       tv_http_reply_error (req, 400, "invalid_request", "bad Content-Length");
       return 0;
     }
+    if (length > TV_HTTP_MAX_BODY && length <= DISCARD_MAX) {
+      req->discard = TRUE;
+      return 0;   /* 413 at HTTP_BODY_COMPLETION */
+    }
     if (length > TV_HTTP_MAX_BODY) {
-      /* The body is left unread: answer and close instead of reading it. */
+      /* Too big to drain: answer and close instead of reading it. */
       req->close_after = TRUE;
       tv_http_reply_error (req, 413, "body_too_large", "the request body is larger than %d bytes",
                            TV_HTTP_MAX_BODY);
@@ -775,7 +858,7 @@ tv_http_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *u
   }
 
   case LWS_CALLBACK_HTTP_BODY:
-    if (pss == NULL || pss->req == NULL || pss->req->replied || pss->req->body_raw == NULL)
+    if (pss == NULL || pss->req == NULL || pss->req->replied || pss->req->discard || pss->req->body_raw == NULL)
       return 0;
     if (pss->req->body_raw->len + len > TV_HTTP_MAX_BODY) {
       pss->req->close_after = TRUE;
@@ -789,6 +872,11 @@ tv_http_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *u
   case LWS_CALLBACK_HTTP_BODY_COMPLETION:
     if (pss == NULL || pss->req == NULL || pss->req->replied)
       return 0;
+    if (pss->req->discard) {
+      tv_http_reply_error (pss->req, 413, "body_too_large", "the request body is larger than %d bytes",
+                           TV_HTTP_MAX_BODY);
+      return 0;
+    }
     dispatch (pss->req);
     return 0;
 
@@ -800,7 +888,7 @@ tv_http_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *u
   case LWS_CALLBACK_CLOSED_HTTP:
   case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     if (pss != NULL) {
-      request_free (pss->req);
+      request_detach (pss->req);
       pss->req = NULL;
     }
     return 0;
@@ -821,6 +909,7 @@ tv_http_handle_detached (TvHttp *http, const char *method, const char *path, con
 
   /* The same fields request_new() fills from lws, with the same limits. */
   TvHttpRequest *req = g_new0 (TvHttpRequest, 1);
+  req->ref_count = 1;
   req->http = http;
   req->method = g_strdup (method);
   req->path = g_utf8_make_valid (path, -1);
@@ -845,6 +934,10 @@ tv_http_handle_detached (TvHttp *http, const char *method, const char *path, con
       g_byte_array_append (req->body_raw, body, (guint) body_len);
     }
     dispatch (req);
+    /* A deferred handler (login verifies passwords on a worker thread) replies
+     * from the thread-default main context: run it until the reply is there. */
+    while (req->deferred && !req->replied)
+      g_main_context_iteration (NULL, TRUE);
   }
 
   guint status = req->status;

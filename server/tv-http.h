@@ -11,9 +11,11 @@
  * handler's job. Error bodies are {"error": {"code": "...", "message": "..."}}.
  *
  * Handlers run on the main loop inside the lws callback and must reply exactly
- * once before returning (tv_http_reply_json / tv_http_reply_error); the reply
- * is written from lws' WRITEABLE callback afterwards. A handler that returns
- * without replying produces a 500.
+ * once (tv_http_reply_json / tv_http_reply_error), either before returning or,
+ * after tv_http_request_defer(), later from the main loop (slow work such as
+ * password hashing runs on a worker thread meanwhile); the reply is written
+ * from lws' WRITEABLE callback. A handler that returns without replying and
+ * without deferring produces a 500.
  *
  * Logs: one info line per request with the method, the route pattern (not the
  * path: no ids or query text), the status and the user id. Never tokens or bodies.
@@ -69,6 +71,12 @@ void tv_http_free (TvHttp *http);
  * error (g_critical, ignored). */
 void tv_http_add_routes (TvHttp *http, const TvHttpRoute *routes, gsize n_routes, gpointer user_data);
 
+/* tv_http_add_routes_full:
+ * Same, and the router owns @user_data: @destroy (may be NULL) runs on it in
+ * tv_http_free() (for per-area state, instead of globals). */
+void tv_http_add_routes_full (TvHttp *http, const TvHttpRoute *routes, gsize n_routes, gpointer user_data,
+                              GDestroyNotify destroy);
+
 /* Returns: (transfer container) (element-type TvHttpRoute) every registered
  * route in registration order (the elements point into the callers' tables). */
 GPtrArray *tv_http_list_routes (TvHttp *http);
@@ -111,6 +119,22 @@ TvStore *tv_http_request_store (TvHttpRequest *req);
 const TvServerConfig *tv_http_request_config (TvHttpRequest *req);
 /* Returns: TRUE when the user holds any role of @roles (FALSE without a user). */
 gboolean tv_http_request_has_role (TvHttpRequest *req, guint roles);
+
+/* ---- deferred replies --------------------------------------------------------------- */
+
+/* tv_http_request_defer:
+ * The handler will reply later: the router does not answer 500 when it returns
+ * without a reply. Take a reference (tv_http_request_ref) for the pending work
+ * and reply exactly once, from the main loop, then unref. If the client has
+ * disconnected meanwhile the reply is dropped (tv_http_request_is_gone says so);
+ * accessors stay valid while a reference is held. */
+void tv_http_request_defer (TvHttpRequest *req);
+/* Returns: @req with one more reference. */
+TvHttpRequest *tv_http_request_ref (TvHttpRequest *req);
+/* Drops a reference; the last one frees the request. NULL accepted. */
+void tv_http_request_unref (TvHttpRequest *req);
+/* Returns: TRUE when the connection of @req has closed (a reply would be dropped). */
+gboolean tv_http_request_is_gone (TvHttpRequest *req);
 
 /* ---- replies -------------------------------------------------------------------- */
 

@@ -47,6 +47,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TvTestHttp, tv_test_http_free)
 guint tv_test_http_request (TvTestHttp *client, const char *method, const char *path, const char *token,
                             const char *body, gssize body_len, JsonNode **reply);
 
+/* tv_test_http_set_tolerate_transport_errors:
+ * With TRUE, a request that fails below HTTP (reset, TLS, timeout) returns
+ * status 0 instead of failing the test (for abuse cases where the server may
+ * close the connection while the client is still sending). */
+void tv_test_http_set_tolerate_transport_errors (TvTestHttp *client, gboolean tolerate);
+
 /* Returns: (transfer none) a response header of the last request (name in any
  * case), NULL when absent. */
 const char *tv_test_http_header (TvTestHttp *client, const char *name);

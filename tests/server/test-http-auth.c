@@ -420,19 +420,33 @@ test_body_limit (void)
   g_assert_cmpuint (big->len, ==, 64 * 1024);
   g_autoptr (JsonNode) r1 = NULL;
   g_assert_cmpuint (tv_test_http_request (c, "POST", "/api/v1/users", admin, big->str, -1, &r1), ==, 400);
-  /* ... one byte more is 413, and the connection is closed. */
+  /* ... one byte more is 413; the body is drained, so the connection stays usable. */
   g_string_insert_c (big, 13, 'a');
   g_autoptr (JsonNode) r2 = NULL;
   g_assert_cmpuint (tv_test_http_request (c, "POST", "/api/v1/users", admin, big->str, -1, &r2), ==, 413);
   assert_error (r2, "body_too_large");
-  g_assert_cmpstr (tv_test_http_header (c, "Connection"), ==, "close");
-  /* 10 MiB announced: refused without reading it. */
+  g_autoptr (JsonNode) r2b = NULL;
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/api/v1/me", admin, NULL, -1, &r2b), ==, 200);
+  g_assert_cmpint (tv_test_http_new_connections (c), ==, 0);
+  /* 1 MiB: still drained and answered. */
   GString *huge = g_string_sized_new (10 * 1024 * 1024);
-  g_string_set_size (huge, 10 * 1024 * 1024);
+  g_string_set_size (huge, 1024 * 1024);
   memset (huge->str, ' ', huge->len);
   g_autoptr (JsonNode) r3 = NULL;
   g_assert_cmpuint (tv_test_http_request (c, "POST", "/api/v1/login", NULL, huge->str, (gssize) huge->len, &r3), ==,
                     413);
+  assert_error (r3, "body_too_large");
+  /* 10 MiB announced: answered 413 at once and the connection closed without
+   * reading it — a client still sending may see a reset instead of the answer. */
+  g_string_set_size (huge, 10 * 1024 * 1024);
+  memset (huge->str, ' ', huge->len);
+  tv_test_http_set_tolerate_transport_errors (c, TRUE);
+  g_autoptr (JsonNode) r3b = NULL;
+  guint st = tv_test_http_request (c, "POST", "/api/v1/login", NULL, huge->str, (gssize) huge->len, &r3b);
+  g_assert_true (st == 413 || st == 0);
+  if (st == 413)
+    g_assert_cmpstr (tv_test_http_header (c, "Connection"), ==, "close");
+  tv_test_http_set_tolerate_transport_errors (c, FALSE);
   g_string_free (huge, TRUE);
   g_string_free (big, TRUE);
   g_assert_cmpint (tv_test_store_int (w.dir, "SELECT count(*) FROM users"), ==, 1);
