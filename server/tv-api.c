@@ -14,4 +14,5 @@ tv_server_api_register_all (TvHttp *http, TvServer *server)
   g_return_if_fail (http != NULL);
   tv_server_api_auth_register (http, server);
   tv_server_api_users_register (http, server);
+  tv_server_api_schedule_register (http, server);
 }

@@ -23,5 +23,7 @@ void tv_server_api_register_all (TvHttp *http, TvServer *server);
 void tv_server_api_auth_register (TvHttp *http, TvServer *server);
 /* accounts (tv-api-users.c): users */
 void tv_server_api_users_register (TvHttp *http, TvServer *server);
+/* schedule (tv-api-schedule.c): doctors, availability, exceptions, slots, consults */
+void tv_server_api_schedule_register (TvHttp *http, TvServer *server);
 
 G_END_DECLS
