@@ -524,6 +524,7 @@ tv_ws_client_connect_full (TvWsHub *hub, const char *url, const TvWsConnectOptio
   cc.origin = host;
   cc.protocol = ws->offered;
   cc.local_protocol_name = TV_WS_LOCAL_PROTOCOL;
+  cc.iface = options->local_address;
   cc.opaque_user_data = ws;
   cc.pwsi = &wsi;
   if (tls) {

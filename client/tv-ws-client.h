@@ -69,6 +69,9 @@ typedef struct {
   const char *subprotocol;
   /* Accept "ws://" URLs (plain TCP, no TLS). Tests only: the server must refuse. */
   gboolean allow_plain;
+  /* Local IP address to connect from (bind before connect), NULL = any.
+   * Tests use 127.0.0.N to appear as many client hosts on loopback. */
+  const char *local_address;
 } TvWsConnectOptions;
 
 /* tv_ws_client_connect_full:

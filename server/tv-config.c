@@ -23,7 +23,8 @@ G_DEFINE_QUARK (tv-server-config-error-quark, tv_server_config_error)
 
 static const char *const known_keys[] = {
   "data-dir", "listen", "port", "cert", "key", "hostname", "join-timeout",
-  "max-connections", "stun", "turn", "log-level", "session-idle-minutes", "session-max-hours", NULL
+  "max-connections", "stun", "turn", "log-level", "session-idle-minutes", "session-max-hours",
+  "max-connections-per-address", "max-message-rate-per-address", NULL
 };
 
 const char *
@@ -173,6 +174,14 @@ tv_server_config_set (TvServerConfig *cfg, const char *key, const char *value, G
     if (!parse_uint ("max-connections", value, 1, TV_SERVER_MAX_MAX_CONNECTIONS, &u, error))
       return FALSE;
     cfg->max_connections = u;
+  } else if (g_str_equal (key, "max-connections-per-address")) {
+    if (!parse_uint ("max-connections-per-address", value, 1, TV_SERVER_MAX_MAX_CONNECTIONS, &u, error))
+      return FALSE;
+    cfg->max_connections_per_address = u;
+  } else if (g_str_equal (key, "max-message-rate-per-address")) {
+    if (!parse_uint ("max-message-rate-per-address", value, 1, 1000000, &u, error))
+      return FALSE;
+    cfg->max_message_rate_per_address = u;
   } else if (g_str_equal (key, "cert") || g_str_equal (key, "key")) {
     if (!check_pem_file (key, value, error))
       return FALSE;
@@ -227,6 +236,8 @@ tv_server_config_new_default (void)
   cfg->log_level = TV_SERVER_LOG_INFO;
   cfg->session_idle_minutes = TV_SERVER_DEFAULT_SESSION_IDLE_MINUTES;
   cfg->session_max_hours = TV_SERVER_DEFAULT_SESSION_MAX_HOURS;
+  cfg->max_connections_per_address = TV_SERVER_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+  cfg->max_message_rate_per_address = TV_SERVER_DEFAULT_MAX_MESSAGE_RATE_PER_ADDRESS;
   /* The machine's name is only a default: skip it if it could not go into a SAN. */
   const char *host = g_get_host_name ();
   if (host && (is_dns_name (host) || g_hostname_is_ip_address (host)))
@@ -338,6 +349,7 @@ typedef struct {
   char *config, *data_dir, *listen, *port, *cert, *key, *hostname;
   char *join_timeout, *max_connections, *log_level;
   char *session_idle_minutes, *session_max_hours;
+  char *max_connections_per_address, *max_message_rate_per_address;
   char **stun, **turn;
   gboolean help, version;
 } RawFlags;
@@ -357,6 +369,8 @@ raw_flags_clear (RawFlags *r)
   g_free (r->log_level);
   g_free (r->session_idle_minutes);
   g_free (r->session_max_hours);
+  g_free (r->max_connections_per_address);
+  g_free (r->max_message_rate_per_address);
   g_strfreev (r->stun);
   g_strfreev (r->turn);
 }
@@ -383,6 +397,10 @@ tv_server_config_from_args (int argc, char **argv, TvServerConfigAction *action,
     { "session-idle-minutes", 0, 0, G_OPTION_ARG_STRING, &raw.session_idle_minutes, "API session idle timeout",
       "MINUTES" },
     { "session-max-hours", 0, 0, G_OPTION_ARG_STRING, &raw.session_max_hours, "API session lifetime", "HOURS" },
+    { "max-connections-per-address", 0, 0, G_OPTION_ARG_STRING, &raw.max_connections_per_address,
+      "Connection limit per client address", "N" },
+    { "max-message-rate-per-address", 0, 0, G_OPTION_ARG_STRING, &raw.max_message_rate_per_address,
+      "Message rate limit per client address", "N" },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &raw.version, "Print the version", NULL },
     { "help", 'h', 0, G_OPTION_ARG_NONE, &raw.help, "Print the manual", NULL },
     { NULL }
@@ -393,6 +411,8 @@ tv_server_config_from_args (int argc, char **argv, TvServerConfigAction *action,
     { "join-timeout", &raw.join_timeout }, { "max-connections", &raw.max_connections },
     { "log-level", &raw.log_level },
     { "session-idle-minutes", &raw.session_idle_minutes }, { "session-max-hours", &raw.session_max_hours },
+    { "max-connections-per-address", &raw.max_connections_per_address },
+    { "max-message-rate-per-address", &raw.max_message_rate_per_address },
   };
 
   TvServerConfig *cfg = NULL;
@@ -531,6 +551,15 @@ tv_server_config_help_text (void)
 "                            Default: %d\n"
 "        --max-connections N Simultaneous WebSocket connections, 1..%d; more are\n"
 "                            refused at the handshake. Default: %d\n"
+"        --max-connections-per-address N\n"
+"                            Simultaneous WebSocket connections from one client IP\n"
+"                            address, 1..%d; more are refused at the handshake, so\n"
+"                            one host cannot take every slot. Default: %d\n"
+"        --max-message-rate-per-address N\n"
+"                            Messages per second from one client IP address, summed\n"
+"                            over its connections (each connection is also limited\n"
+"                            to 50/s); the connection whose message goes over it\n"
+"                            gets error 4009 and is closed. Default: %d\n"
 "        --stun URL          STUN server for clients (stun:HOST[:PORT]); repeatable.\n"
 "                            Default: none.\n"
 "        --turn URL          TURN server for clients (turn:HOST[:PORT][?transport=udp]);\n"
@@ -557,6 +586,7 @@ tv_server_config_help_text (void)
 "        hostname = consult.example.org\n"
 "        join-timeout = 10\n"
 "        max-connections = 4096\n"
+"        max-connections-per-address = 512\n"
 "        stun = stun:stun.example.org:3478\n"
 "        log-level = info\n"
 "        session-idle-minutes = 15\n"
@@ -589,6 +619,8 @@ tv_server_config_help_text (void)
 "            --cert /etc/televisit/cert.pem --key /etc/televisit/key.pem\n",
     TV_SERVER_DEFAULT_DATA_DIR, TV_SERVER_DEFAULT_LISTEN, TV_SERVER_DEFAULT_PORT,
     TV_SERVER_DEFAULT_JOIN_TIMEOUT, TV_SERVER_MAX_MAX_CONNECTIONS,
-    TV_SERVER_DEFAULT_MAX_CONNECTIONS, TV_SERVER_DEFAULT_SESSION_IDLE_MINUTES,
+    TV_SERVER_DEFAULT_MAX_CONNECTIONS, TV_SERVER_MAX_MAX_CONNECTIONS,
+    TV_SERVER_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, TV_SERVER_DEFAULT_MAX_MESSAGE_RATE_PER_ADDRESS,
+    TV_SERVER_DEFAULT_SESSION_IDLE_MINUTES,
     TV_SERVER_DEFAULT_SESSION_MAX_HOURS, TV_SERVER_DEFAULT_DATA_DIR);
 }

@@ -45,6 +45,10 @@ typedef enum {
 #define TV_SERVER_DEFAULT_JOIN_TIMEOUT 10
 #define TV_SERVER_DEFAULT_MAX_CONNECTIONS 4096
 #define TV_SERVER_MAX_MAX_CONNECTIONS 100000
+/* One address may hold an eighth of the default slots: a NATed clinic fits,
+ * a single flooding host does not take the server. */
+#define TV_SERVER_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 512
+#define TV_SERVER_DEFAULT_MAX_MESSAGE_RATE_PER_ADDRESS 1000
 #define TV_SERVER_DEFAULT_SESSION_IDLE_MINUTES 15
 #define TV_SERVER_DEFAULT_SESSION_MAX_HOURS 12
 
@@ -63,6 +67,8 @@ typedef struct {
   TvServerLogLevel log_level;
   guint session_idle_minutes; /* API session idle timeout, 1..1440 */
   guint session_max_hours;    /* API session absolute lifetime, 1..720 */
+  guint max_connections_per_address;  /* WebSocket connections per client IP, 1..TV_SERVER_MAX_MAX_CONNECTIONS */
+  guint max_message_rate_per_address; /* messages/s per client IP over all its connections, 1..1000000 */
 } TvServerConfig;
 
 /* tv_server_config_new_default:

@@ -24,8 +24,10 @@
 #define G_LOG_DOMAIN "tv-consult"
 
 #include "server/tv-consult-ws.h"
+#include "server/tv-addr-limit.h"
 #include "server/tv-http.h"
 #include "server/tv-server-private.h"
+#include "server/tv-store-live.h"
 #include "server/tv-tls.h"
 #include "signaling/tv-sig-message.h"
 #include "signaling/tv-sig-room.h"
@@ -44,6 +46,7 @@
 struct _TvServerRoom {
   char *consult_id;
   TvSigRoom *sig;
+  gint64 checkpoint_us;         /* monotonic time of the last connected-interval checkpoint */
   struct _Conn *party[2];       /* [0] doctor, [1] patient; NULL when absent */
 };
 
@@ -56,6 +59,7 @@ typedef struct _Conn {
   TvServer *server;
   struct lws *wsi;
   guint id;
+  char *addr;                   /* client IP address (counted in the server's addr_limits) */
   TvSigRole role;               /* NONE until joined; kept after leaving, for logs */
   TvServerRoom *room;           /* NULL unless joined and in a live room */
   gboolean media_up;            /* as last reported by this party, this pairing */
@@ -359,6 +363,42 @@ close_stale_interval (TvServer *s, const TvConsult *consult, gint64 now, GError 
   return tv_store_consult_media_stopped (s->store, consult->id, end, error);
 }
 
+/* The same unclean stop leaves the participation log with a "join" and no
+ * "leave" for whoever was connected. With no live room nobody is connected:
+ * record each such party's leave ("dropped") at its last known moment, so
+ * every join in the log has its leave and the presence it describes is true. */
+static gboolean
+close_stale_participations (TvServer *s, const char *consult_id, gint64 now, GError **error)
+{
+  g_autoptr (GPtrArray) rows = tv_store_participation_list (s->store, consult_id, error);
+  if (!rows)
+    return FALSE;
+  const TvSigRole roles[] = { TV_SIG_ROLE_DOCTOR, TV_SIG_ROLE_PATIENT };
+  for (gsize r = 0; r < G_N_ELEMENTS (roles); r++) {
+    gboolean present = FALSE;
+    gint64 last = 0;
+    for (guint i = 0; i < rows->len; i++) {
+      const TvParticipation *p = g_ptr_array_index (rows, i);
+      if (p->role != roles[r])
+        continue;
+      if (p->event == TV_PART_JOIN)
+        present = TRUE;
+      else if (p->event == TV_PART_LEAVE)
+        present = FALSE;
+      if (p->at > last)
+        last = p->at;
+    }
+    if (!present)
+      continue;
+    g_warning ("consult %s: %s was connected when the server stopped uncleanly; recording the drop",
+               consult_id, role_name (roles[r]));
+    if (!tv_store_record_participation (s->store, consult_id, roles[r], TV_PART_LEAVE, "dropped",
+                                        MIN (MAX (last, 1), now), error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 static void
 handle_join (Conn *c, const TvSigMsg *msg)
 {
@@ -434,6 +474,11 @@ handle_join (Conn *c, const TvSigMsg *msg)
   }
   if (created && consult->media_up_since != 0 && !close_stale_interval (s, consult, now, &err)) {
     conn_store_failed (c, consult_id, "stale interval", err, TV_SIG_MSG_JOIN);
+    room_remove (s, room);
+    return;
+  }
+  if (created && !close_stale_participations (s, consult_id, now, &err)) {
+    conn_store_failed (c, consult_id, "stale participation", err, TV_SIG_MSG_JOIN);
     room_remove (s, room);
     return;
   }
@@ -675,6 +720,13 @@ on_receive (Conn *c, struct lws *wsi, const void *in, gsize len)
     conn_send_error (c, TV_SIG_ERR_RATE_LIMITED, "more than 50 messages per second", TV_SIG_MSG_INVALID);
     return;
   }
+  if (!tv_addr_limits_message (c->server->addr_limits, c->addr, g_get_monotonic_time ())) {
+    g_byte_array_set_size (c->rx, 0);
+    g_info ("conn %u: message rate limit of its address reached", c->id);
+    conn_send_error (c, TV_SIG_ERR_RATE_LIMITED, "too many messages per second from this address",
+                     TV_SIG_MSG_INVALID);
+    return;
+  }
   if (c->rx_binary) {
     c->rx_binary = FALSE;
     conn_send_error (c, TV_SIG_ERR_BINARY_FRAME, "binary frames are not accepted", TV_SIG_MSG_INVALID);
@@ -701,6 +753,18 @@ on_join_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The client's IP address as text ("?" when lws cannot tell). */
+static char *
+peer_address (struct lws *wsi)
+{
+  char buf[128];
+  const char *a = lws_get_peer_simple (wsi, buf, sizeof buf);
+  /* An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d. */
+  if (a && g_str_has_prefix (a, "::ffff:") && strchr (a, '.'))
+    a += 7;
+  return g_strdup (a && *a ? a : "?");
+}
+
 static Conn *
 conn_new (TvServer *s, struct lws *wsi)
 {
@@ -708,6 +772,8 @@ conn_new (TvServer *s, struct lws *wsi)
   c->server = s;
   c->wsi = wsi;
   c->id = ++s->next_conn_id;
+  c->addr = peer_address (wsi);
+  tv_addr_limits_connected (s->addr_limits, c->addr);
   c->rx = g_byte_array_sized_new (256);
   g_queue_init (&c->out);
   c->join_timer = g_timeout_source_new (s->cfg->join_timeout_s * 1000);
@@ -727,6 +793,8 @@ conn_free (Conn *c)
     g_free (f);
   g_byte_array_unref (c->rx);
   g_hash_table_remove (s->conns, c);
+  tv_addr_limits_disconnected (s->addr_limits, c->addr);
+  g_free (c->addr);
   g_free (c);
   if (s->shutting_down && g_hash_table_size (s->conns) == 0)
     tv_server_private_connections_drained (s);
@@ -824,6 +892,16 @@ consult_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
         s->refused_since_warning = 0;
       }
       return 1;
+    }
+    {
+      g_autofree char *addr = peer_address (wsi);
+      if (!tv_addr_limits_can_connect (s->addr_limits, addr)) {
+        /* Logged at info: a flood must not flood the log (the client address
+         * is not patient data, but a busy NAT would repeat it endlessly). */
+        g_info ("refused a connection from %s: max-connections-per-address (%u) reached", addr,
+                s->cfg->max_connections_per_address);
+        return 1;
+      }
     }
     return 0;
 
@@ -923,8 +1001,19 @@ tv_server_consult_check_store (TvServer *s)
       continue;
     }
     if (consult->status == TV_CONSULT_COMPLETED || consult->status == TV_CONSULT_CANCELLED
-        || consult->status == TV_CONSULT_NO_SHOW)
+        || consult->status == TV_CONSULT_NO_SHOW) {
       end_by_admin (s, room);
+      continue;
+    }
+    /* A live call: fold its connected time into the store now and then, so a
+     * crash loses at most TV_SERVER_CHECKPOINT_S of it (tv-store-live.h). */
+    gint64 mono = g_get_monotonic_time ();
+    if (tv_sig_room_get_state (room->sig) == TV_SIG_ROOM_CONNECTED && consult->media_up_since != 0 &&
+        mono - room->checkpoint_us >= TV_SERVER_CHECKPOINT_S * G_USEC_PER_SEC) {
+      room->checkpoint_us = mono;
+      if (!tv_store_consult_media_checkpoint (s->store, id, g_get_real_time (), &err))
+        g_warning ("consult %s: store checkpoint failed: %s", id, err->message);
+    }
   }
   g_ptr_array_unref (ids);
 }

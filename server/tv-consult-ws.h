@@ -21,6 +21,9 @@ G_BEGIN_DECLS
 #define TV_SERVER_SEND_QUEUE_MAX_BYTES (1024 * 1024)
 /* At most this many messages in any 1 s window per connection (error 4009). */
 #define TV_SERVER_RATE_LIMIT_MSGS 50
+/* A live consult's connected time is checkpointed in the store this often, so
+ * a crashed server loses at most this much of it (tv-store-live.h). */
+#define TV_SERVER_CHECKPOINT_S 2
 
 typedef struct _TvServerRoom TvServerRoom;
 
@@ -35,8 +38,9 @@ void tv_server_room_free (TvServerRoom *room);
 /* tv_server_consult_check_store:
  * For every live room, reads its consult from the store; a consult completed or
  * cancelled outside the server (televisitctl) ends the room: both parties get
- * "ended" (reason "ended-by-admin") and are closed. Store read errors are logged
- * and retried on the next call. */
+ * "ended" (reason "ended-by-admin") and are closed. A room whose media is
+ * connected gets its connected interval checkpointed every
+ * TV_SERVER_CHECKPOINT_S. Store errors are logged and retried on the next call. */
 void tv_server_consult_check_store (TvServer *server);
 
 /* tv_server_consult_shutdown:

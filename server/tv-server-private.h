@@ -27,6 +27,7 @@ struct _TvServer {
   GHashTable *rooms;           /* consult id (owned by the room) -> TvServerRoom (owned) */
   GHashTable *conns;           /* set of open connections (owned by lws' session data) */
   guint next_conn_id;          /* for log lines: "conn 17" */
+  struct _TvAddrLimits *addr_limits; /* per-client-address connection / rate limits (tv-addr-limit.h) */
   gint64 last_full_warning;    /* monotonic time of the last "max-connections reached" warning */
   guint refused_since_warning; /* handshakes refused for that reason since then */
   GSource *status_timer;       /* 1 s: consults ended by televisitctl */

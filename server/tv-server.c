@@ -9,6 +9,7 @@
 
 #include "server/tv-server.h"
 #include "server/tv-server-private.h"
+#include "server/tv-addr-limit.h"
 #include "server/tv-api.h"
 #include "server/tv-consult-ws.h"
 #include "server/tv-http.h"
@@ -47,6 +48,7 @@ tv_server_new (TvServerConfig *config, GMainLoop *loop, GError **error)
   s->ctx = g_main_context_ref (g_main_loop_get_context (loop));
   s->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) tv_server_room_free);
   s->conns = g_hash_table_new (g_direct_hash, g_direct_equal);
+  s->addr_limits = tv_addr_limits_new (config->max_connections_per_address, config->max_message_rate_per_address);
 
   if (!tv_server_config_prepare_data_dir (config, &local)) {
     g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_DATA_DIR, "%s", local->message);
@@ -256,6 +258,7 @@ tv_server_free (TvServer *server)
   }
   g_clear_pointer (&server->rooms, g_hash_table_unref);
   g_clear_pointer (&server->conns, g_hash_table_unref);
+  g_clear_pointer (&server->addr_limits, tv_addr_limits_free);
   g_clear_pointer (&server->http, tv_http_free);
   g_clear_pointer (&server->store, tv_store_close);
   g_clear_pointer (&server->cfg, tv_server_config_free);

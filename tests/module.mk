@@ -8,16 +8,19 @@ $(TCOMMON_LIB): $(TCOMMON_SRCS:%.c=$(B)/%.o)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-TEST_DIRS := signaling server media client e2e
+TEST_DIRS := signaling server media client e2e net
 TEST_LIBS_signaling := $(SIG_LIB)
 TEST_LIBS_media := $(MEDIA_LIB) $(SIG_LIB)
 TEST_LIBS_server := $(TCOMMON_LIB) $(CLI_LIB) $(SRV_LIB) $(SIG_LIB)
 TEST_LIBS_client := $(TCOMMON_LIB) $(CLI_LIB) $(SRV_LIB) $(MEDIA_LIB) $(SIG_LIB)
 TEST_LIBS_e2e := $(TCOMMON_LIB) $(CLI_LIB) $(SRV_LIB) $(MEDIA_LIB) $(SIG_LIB)
+# net: hardening under hostile clients, crashes and network faults (real binaries).
+TEST_LIBS_net := $(TCOMMON_LIB) $(CLI_LIB) $(SRV_LIB) $(MEDIA_LIB) $(SIG_LIB)
 # The end-to-end and server tests run the real binaries.
 TEST_BINS_server := $(filter $(B)/televisit-server $(B)/televisitctl,$(BINS))
 TEST_BINS_client := $(BINS)
 TEST_BINS_e2e := $(BINS)
+TEST_BINS_net := $(BINS)
 
 define test_dir_rules
 TESTS_$(1) := $$(patsubst %.c,$(B)/%,$$(wildcard tests/$(1)/test-*.c))
