@@ -21,6 +21,12 @@ CFLAGS ?= -O2 -g
 ifeq ($(SANITIZE),1)
 CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+# Tests and the servers/clients they spawn inherit these. Leaks inside libraries we cannot fix are
+# suppressed one by one in tests/sanitizers/lsan.supp; a binary may add its own ASan/LSan flags in
+# tests/sanitizers/{asan,lsan}-<binary>.options (%b: the binary's name), see those files.
+export ASAN_OPTIONS ?= detect_leaks=1:include_if_exists=$(CURDIR)/tests/sanitizers/asan-%b.options
+export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0:include_if_exists=$(CURDIR)/tests/sanitizers/lsan-%b.options
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 endif
 DEPS_STAMP := $(B)/.deps-installed
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
