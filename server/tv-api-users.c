@@ -88,15 +88,12 @@ handle_list (TvHttpRequest *req, gpointer user_data)
   guint want = role != 0 ? (guint) role : visible;
 
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) users = tv_store_user_list (tv_http_request_store (req), want, q, &error);
+  TvStore *store = tv_http_request_store (req);
+  g_autoptr (GPtrArray) users = own_patients_only ? tv_store_user_list_patients_of (store, me->id, q, &error)
+                                                  : tv_store_user_list (store, want, q, &error);
   if (users == NULL) {
     tv_http_reply_store_error (req, error, "user list");
     return;
-  }
-  if (own_patients_only) {
-    for (guint i = users->len; i > 0; i--)
-      if (!is_own_patient (req, g_ptr_array_index (users, i - 1)))
-        g_ptr_array_remove_index (users, i - 1);
   }
   tv_http_reply_json (req, 200, users_reply (users));
 }

@@ -104,7 +104,10 @@ static const char SQL_FAIL_PRUNE[] =
 static const char SQL_FAIL_CLEAR[] =
   "UPDATE login_failures SET username_sha256 = '0000000000000000000000000000000000000000000000000000000000000000',"
   " user_id = NULL WHERE username_sha256 = ?1";
-/* Columns added by the schedule step (v3); absent before it. */
+static const char SQL_PATIENTS_OF[] =
+  "SELECT " USER_COLUMNS ", '' FROM users WHERE id IN"
+  " (SELECT patient_id FROM consults WHERE doctor_id = ?1 AND patient_id IS NOT NULL)"
+  " ORDER BY display_name, username";
 static const char SQL_PATIENT_OF[] =
   "SELECT 1 FROM consults WHERE doctor_id = ?1 AND patient_id = ?2 LIMIT 1";
 
@@ -350,15 +353,17 @@ fail:
   return FALSE;
 }
 
-GPtrArray *
-tv_store_user_list (TvStore *store, guint roles_any, const char *query, GError **error)
+/* Runs @sql (user rows; ?1 = @key when non-NULL) and filters by roles and text. */
+static GPtrArray *
+user_list (TvStore *store, const char *sql, const char *key, guint roles_any, const char *query, GError **error)
 {
-  g_return_val_if_fail (store != NULL, NULL);
   if (tv_store_private_fault_fail (store, "user-list", error))
     return NULL;
-  sqlite3_stmt *st = tv_store_private_stmt (store, SQL_USER_LIST, error);
+  sqlite3_stmt *st = tv_store_private_stmt (store, sql, error);
   if (st == NULL)
     return NULL;
+  if (key != NULL)
+    sqlite3_bind_text (st, 1, key, -1, SQLITE_TRANSIENT);
   g_autoptr (GPtrArray) all = g_ptr_array_new_with_free_func ((GDestroyNotify) tv_user_free);
   int rc;
   while ((rc = sqlite3_step (st)) == SQLITE_ROW)
@@ -390,6 +395,20 @@ tv_store_user_list (TvStore *store, guint roles_any, const char *query, GError *
     g_ptr_array_insert (all, (gint) i, NULL);   /* keep indices stable; NULL frees nothing */
   }
   return out;
+}
+
+GPtrArray *
+tv_store_user_list (TvStore *store, guint roles_any, const char *query, GError **error)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  return user_list (store, SQL_USER_LIST, NULL, roles_any, query, error);
+}
+
+GPtrArray *
+tv_store_user_list_patients_of (TvStore *store, const char *doctor_id, const char *query, GError **error)
+{
+  g_return_val_if_fail (store != NULL && doctor_id != NULL, NULL);
+  return user_list (store, SQL_PATIENTS_OF, doctor_id, TV_ROLE_PATIENT, query, error);
 }
 
 static gboolean
@@ -488,8 +507,7 @@ tv_store_user_is_patient_of (TvStore *store, const char *doctor_id, const char *
   g_autoptr (GError) error = NULL;
   sqlite3_stmt *st = tv_store_private_stmt (store, SQL_PATIENT_OF, &error);
   if (st == NULL) {
-    /* Before the schedule schema (v3) consults have no doctor_id: no relation. */
-    g_debug ("patient-of check unavailable: %s", error->message);
+    g_warning ("patient-of check failed: %s", error->message);
     return FALSE;
   }
   sqlite3_bind_text (st, 1, doctor_id, -1, SQLITE_TRANSIENT);

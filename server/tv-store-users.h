@@ -8,9 +8,9 @@
  * µs since the epoch UTC, a time <= 0 is INVALID.
  *
  * TEST-ONLY fault points (TV_STORE_FAULT, see tv-store.h): "fail:user-create",
- * "fail:session-create", "fail:session-lookup", "fail:user-update",
- * "fail:login-failure"; crash point "user-create-after-user" (user row written,
- * roles not yet).
+ * "fail:user-get", "fail:user-list", "fail:user-update", "fail:session-create",
+ * "fail:session-lookup", "fail:login-failure"; crash point
+ * "user-create-after-user" (user row written, roles not yet).
  * Thread: the store's thread.
  */
 #pragma once
@@ -103,6 +103,15 @@ gboolean tv_store_user_get_by_username (TvStore *store, const char *username, Tv
  * then username; NULL with @error (IO). */
 GPtrArray *tv_store_user_list (TvStore *store, guint roles_any, const char *query, GError **error);
 
+/* tv_store_user_list_patients_of:
+ * The patients of a doctor: users holding the patient role who are the patient
+ * of at least one consult (any status) whose doctor is @doctor_id; @query as
+ * for tv_store_user_list.
+ * Returns: (transfer full) (element-type TvUser) ordered by display name; NULL
+ * with @error (IO). */
+GPtrArray *tv_store_user_list_patients_of (TvStore *store, const char *doctor_id, const char *query,
+                                           GError **error);
+
 /* tv_store_user_set_disabled:
  * Disables (or re-enables) a user; disabling ends every open session of the
  * user (end reason "disabled") in the same transaction.
@@ -118,9 +127,8 @@ gboolean tv_store_user_set_password (TvStore *store, const char *id, const char 
                                      GError **error);
 
 /* tv_store_user_is_patient_of:
- * Returns: TRUE when some consult has @doctor_id as its doctor and @patient_id
- * as its patient (needs the schedule schema, v3: until its columns exist the
- * answer is FALSE); FALSE also on errors, which are logged. */
+ * Returns: TRUE when some consult (any status) has @doctor_id as its doctor
+ * and @patient_id as its patient; FALSE also on errors, which are logged. */
 gboolean tv_store_user_is_patient_of (TvStore *store, const char *doctor_id, const char *patient_id);
 
 /* tv_store_session_create:
@@ -173,8 +181,9 @@ gboolean tv_store_login_failure_record (TvStore *store, const char *username, co
                                         const char *address, gint64 now, GError **error);
 
 /* tv_store_login_failures_clear:
- * Forgets the failures of @username (after a successful login). Failures of
- * the address stay. Returns: TRUE; FALSE with IO. */
+ * Forgets the failures of @username (after a successful login): its rows are
+ * detached from the username but still count for their addresses.
+ * Returns: TRUE; FALSE with IO. */
 gboolean tv_store_login_failures_clear (TvStore *store, const char *username, GError **error);
 
 G_END_DECLS

@@ -68,6 +68,15 @@ raw_int (const char *path, const char *sql)
   return v;
 }
 
+static void
+raw_exec (const char *path, const char *sql)
+{
+  sqlite3 *db = NULL;
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+}
+
 static TvUser *
 make_user (Fixture *f, const char *username, guint roles)
 {
@@ -189,6 +198,39 @@ test_user_list (Fixture *f, gconstpointer data)
   g_assert_cmpuint (q2->len, ==, 1);
   g_autoptr (GPtrArray) none = tv_store_user_list (f->store, 0, "no such text", &error);
   g_assert_cmpuint (none->len, ==, 0);
+}
+
+static void
+test_patients_of (Fixture *f, gconstpointer data)
+{
+  g_autoptr (TvUser) doc = make_user (f, "dr.one", TV_ROLE_DOCTOR);
+  g_autoptr (TvUser) other = make_user (f, "dr.two", TV_ROLE_DOCTOR);
+  g_autoptr (TvUser) p1 = make_user (f, "pat.one", TV_ROLE_PATIENT);
+  g_autoptr (TvUser) p2 = make_user (f, "pat.two", TV_ROLE_PATIENT);
+  g_autoptr (GError) error = NULL;
+  /* A consult of dr.one with pat.one (booked: the ids are set), and one of dr.two with pat.two. */
+  const struct { TvUser *d, *p; } links[] = { { doc, p1 }, { other, p2 } };
+  for (guint i = 0; i < G_N_ELEMENTS (links); i++) {
+    g_autoptr (TvConsult) c = NULL;
+    g_autofree char *dt = NULL, *pt = NULL;
+    g_assert_true (tv_store_consult_create (f->store, "Dr. Test Doctor", "Pat Synthetic", T0 + i * 3600 * SEC,
+                                            T0 + 48 * 3600 * SEC, T0, &c, &dt, &pt, &error));
+    g_autofree char *sql = g_strdup_printf ("UPDATE consults SET doctor_id = '%s', patient_id = '%s',"
+                                            " scheduled_end = scheduled_start + 900000000 WHERE id = '%s'",
+                                            links[i].d->id, links[i].p->id, c->id);
+    raw_exec (f->path, sql);
+  }
+  g_assert_true (tv_store_user_is_patient_of (f->store, doc->id, p1->id));
+  g_assert_false (tv_store_user_is_patient_of (f->store, doc->id, p2->id));
+  g_assert_false (tv_store_user_is_patient_of (f->store, p1->id, doc->id));
+  g_autoptr (GPtrArray) mine = tv_store_user_list_patients_of (f->store, doc->id, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (mine->len, ==, 1);
+  g_assert_cmpstr (((TvUser *) g_ptr_array_index (mine, 0))->id, ==, p1->id);
+  g_autoptr (GPtrArray) none = tv_store_user_list_patients_of (f->store, doc->id, "pat.two", &error);
+  g_assert_cmpuint (none->len, ==, 0);
+  g_autoptr (GPtrArray) nobody = tv_store_user_list_patients_of (f->store, p1->id, NULL, &error);
+  g_assert_cmpuint (nobody->len, ==, 0);
 }
 
 /* ---- sessions -------------------------------------------------------------------- */
@@ -531,6 +573,7 @@ main (int argc, char **argv)
   ADD ("user/invalid", test_user_invalid);
   ADD ("user/conflict", test_user_conflict);
   ADD ("user/list", test_user_list);
+  ADD ("user/patients-of", test_patients_of);
   ADD ("session/basic", test_session_basic);
   ADD ("session/idle", test_session_idle);
   ADD ("session/touch-margin", test_session_touch_margin);
