@@ -19,6 +19,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "server/tv-ctl-schedule.h"
 #include "server/tv-ctl-user.h"
 #include "server/tv-store.h"
 
@@ -48,6 +49,11 @@ static const char HELP_SYNOPSIS[] =
   "    televisitctl [--data-dir DIR] end ID\n"
   "    televisitctl [--data-dir DIR] cancel ID\n"
   "    televisitctl [--data-dir DIR] user add|list|disable|set-password ...\n"
+  "    televisitctl [--data-dir DIR] availability show|set DOCTOR ...\n"
+  "    televisitctl [--data-dir DIR] exceptions add|list|remove DOCTOR ...\n"
+  "    televisitctl [--data-dir DIR] slots DOCTOR [--from RFC3339] [--to RFC3339] [--json]\n"
+  "    televisitctl [--data-dir DIR] book --doctor DOCTOR --patient PATIENT --start RFC3339 [--json]\n"
+  "    televisitctl [--data-dir DIR] no-show ID\n"
   "    televisitctl help [COMMAND]\n"
   "    televisitctl --help\n";
 
@@ -115,10 +121,12 @@ print_manual (void)
            "DESCRIPTION\n"
            "    televisitctl creates consults and their join tokens, lists and shows\n"
            "    them, and ends or cancels them; it also manages the user accounts of the\n"
-           "    HTTPS API (user ...). It works on the SQLite database of the\n"
+           "    HTTPS API (user ...) and the scheduling of booked consults (doctors'\n"
+           "    hours and exceptions, free slots, booking, no-show: the same rules as\n"
+           "    the API). It works on the SQLite database of the\n"
            "    Televisit server and may run while the server runs.\n"
            "\n"
-           "COMMANDS\n%s\n%s\n%s\n%s\n%s\n%s\n%s"
+           "COMMANDS\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s"
            "\n"
            "OPTIONS\n%s"
            "\n"
@@ -127,7 +135,10 @@ print_manual (void)
            "    1   usage error (the message names the bad argument)\n"
            "    2   store error (database missing, unreadable, locked or from a newer version)\n"
            "    3   no consult with that id, or the consult is in the wrong state;\n"
-           "        for user commands: no such user, or the username is taken\n"
+           "        for user commands: no such user, or the username is taken;\n"
+           "        for scheduling commands: no such doctor / patient / consult /\n"
+           "        exception, the slot is taken, the patient has an overlapping\n"
+           "        consult, or the consult is in the wrong state\n"
            "\n"
            "ENVIRONMENT\n"
            "    TELEVISIT_DATA_DIR   data directory when --data-dir is not given\n"
@@ -143,8 +154,12 @@ print_manual (void)
            "    televisitctl show 1b4e28ba-2fa1-41d2-883f-0016d3cca427\n"
            "    televisitctl end 1b4e28ba-2fa1-41d2-883f-0016d3cca427\n"
            "    televisitctl user add --username admin --name \"Ada Admin\" --role admin\n"
-           "    printf '%%s\\n' \"$PASSWORD\" | televisitctl user set-password admin --password-stdin\n",
-           HELP_SYNOPSIS, HELP_CREATE, HELP_LIST, HELP_SHOW, HELP_END, HELP_CANCEL, TV_SERVER_CTL_USER_HELP, HELP_HELP,
+           "    printf '%%s\\n' \"$PASSWORD\" | televisitctl user set-password admin --password-stdin\n"
+           "    televisitctl availability set dr.ada --hours mon=09:00-12:00 --hours mon=14:00-17:00\n"
+           "    televisitctl slots dr.ada --from 2030-01-07T00:00:00+01:00\n"
+           "    televisitctl book --doctor dr.ada --patient pat.synthetic --start 2030-01-07T09:00:00+01:00\n",
+           HELP_SYNOPSIS, HELP_CREATE, HELP_LIST, HELP_SHOW, HELP_END, HELP_CANCEL, TV_SERVER_CTL_USER_HELP,
+           TV_SERVER_CTL_SCHEDULE_HELP, HELP_HELP,
            HELP_OPTIONS);
 }
 
@@ -741,7 +756,8 @@ main (int argc, char **argv)
     goto out;
   }
   if (n < 2) {
-    usage_error (NULL, "no command given (create, list, show, end, cancel, user, help)");
+    usage_error (NULL, "no command given (create, list, show, end, cancel, user, availability, exceptions,"
+                       " slots, book, no-show, help)");
     goto out;
   }
 
@@ -752,6 +768,9 @@ main (int argc, char **argv)
       code = EXIT_OK;
     } else if (n == 3 && strcmp (args[2], "user") == 0) {
       g_print ("Usage: televisitctl [--data-dir DIR] user ...\n%s", TV_SERVER_CTL_USER_HELP);
+      code = EXIT_OK;
+    } else if (n == 3 && tv_server_ctl_schedule_handles (args[2])) {
+      g_print ("Usage: televisitctl [--data-dir DIR] %s ...\n%s", args[2], TV_SERVER_CTL_SCHEDULE_HELP);
       code = EXIT_OK;
     } else if (n == 3 && find_command (args[2]) != NULL) {
       print_command_help (find_command (args[2]));
@@ -767,9 +786,14 @@ main (int argc, char **argv)
     code = tv_server_ctl_user_main (n - 1, args + 1, opts.data_dir);
     goto out;
   }
+  if (tv_server_ctl_schedule_handles (name)) {
+    code = tv_server_ctl_schedule_main (n - 1, args + 1, opts.data_dir);
+    goto out;
+  }
   const Command *cmd = find_command (name);
   if (cmd == NULL) {
-    usage_error (NULL, "unknown command \"%s\" (create, list, show, end, cancel, user, help)", name);
+    usage_error (NULL, "unknown command \"%s\" (create, list, show, end, cancel, user, availability, exceptions,"
+                       " slots, book, no-show, help)", name);
     goto out;
   }
 

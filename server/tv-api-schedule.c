@@ -686,17 +686,16 @@ handle_list (TvHttpRequest *req, gpointer user_data)
     filter.doctor_id = doctor_id;
   }
   if (status != NULL && *status != '\0') {
-    static const TvConsultStatus all[] = { TV_CONSULT_SCHEDULED, TV_CONSULT_IN_PROGRESS, TV_CONSULT_COMPLETED,
-                                           TV_CONSULT_CANCELLED, TV_CONSULT_NO_SHOW };
-    for (guint i = 0; i < G_N_ELEMENTS (all) && !filter.has_status; i++) {
-      if (strcmp (status, tv_consult_status_to_string (all[i])) == 0) {
+    /* Every status the store knows (the enumeration grows with the areas). */
+    for (int i = 0; i < 32 && !filter.has_status; i++) {
+      if (strcmp (status, tv_consult_status_to_string ((TvConsultStatus) i)) == 0) {
         filter.has_status = TRUE;
-        filter.status = all[i];
+        filter.status = (TvConsultStatus) i;
       }
     }
-    if (!filter.has_status) {
+    if (!filter.has_status || strcmp (status, "unknown") == 0) {
       tv_http_reply_error (req, 400, "invalid_field",
-                           "status must be scheduled, in-progress, completed, cancelled or no-show");
+                           "status must be scheduled, waiting, in-progress, completed, cancelled or no-show");
       return;
     }
   }

@@ -47,6 +47,13 @@ typedef struct {
 #define B TV_ROLE_BILLING
 #define A TV_ROLE_ADMIN
 
+/* schedule rows: bodies (doc1 and doc2 work all day, every day: see world_build) */
+#define ALL_DAY "{\"hours\":[{\"weekday\":1,\"start\":\"00:00\",\"end\":\"24:00\"}," \
+  "{\"weekday\":2,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":3,\"start\":\"00:00\",\"end\":\"24:00\"}," \
+  "{\"weekday\":4,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":5,\"start\":\"00:00\",\"end\":\"24:00\"}," \
+  "{\"weekday\":6,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":7,\"start\":\"00:00\",\"end\":\"24:00\"}]}"
+#define DAY_OFF "{\"date\":\"2031-01-01\",\"kind\":\"off\"}"
+
 static const Row rows[] = {
   /* ---- accounts: login, logout, me ---- */
   { "POST", "/api/v1/login", 0, "/api/v1/login", "{\"username\":\"pat1\",\"password\":\"" TV_TEST_PASSWORD "\"}",
@@ -109,6 +116,111 @@ static const Row rows[] = {
   { "GET", "/api/v1/users/{id}", A, "/api/v1/users/{sched}", NULL, ALLOW, "anyone" },
 
   /* ---- schedule: add rows here ---- */
+  { "GET", "/api/v1/doctors", P, "/api/v1/doctors", NULL, ALLOW, "any user" },
+  { "GET", "/api/v1/doctors", D, "/api/v1/doctors", NULL, ALLOW, "any user" },
+  { "GET", "/api/v1/doctors", S, "/api/v1/doctors", NULL, ALLOW, "any user" },
+  { "GET", "/api/v1/doctors", B, "/api/v1/doctors", NULL, ALLOW, "any user" },
+  { "GET", "/api/v1/doctors", A, "/api/v1/doctors", NULL, ALLOW, "any user" },
+  { "GET", "/api/v1/doctors/{id}/availability", P, "/api/v1/doctors/{doc1}/availability", NULL, ALLOW, "hours" },
+  { "GET", "/api/v1/doctors/{id}/availability", D, "/api/v1/doctors/{doc2}/availability", NULL, ALLOW, "hours" },
+  { "GET", "/api/v1/doctors/{id}/availability", S, "/api/v1/doctors/{doc1}/availability", NULL, ALLOW, "hours" },
+  { "GET", "/api/v1/doctors/{id}/availability", B, "/api/v1/doctors/{doc1}/availability", NULL, ALLOW, "hours" },
+  { "GET", "/api/v1/doctors/{id}/availability", A, "/api/v1/doctors/{doc1}/availability", NULL, ALLOW, "hours" },
+  { "PUT", "/api/v1/doctors/{id}/availability", P, "/api/v1/doctors/{doc1}/availability", ALL_DAY, DENY, "role" },
+  { "PUT", "/api/v1/doctors/{id}/availability", D, "/api/v1/doctors/{doc1}/availability", ALL_DAY, ALLOW,
+    "own hours" },
+  { "PUT", "/api/v1/doctors/{id}/availability", D, "/api/v1/doctors/{doc2}/availability", ALL_DAY, DENY,
+    "another doctor's hours" },
+  { "PUT", "/api/v1/doctors/{id}/availability", S, "/api/v1/doctors/{doc2}/availability", ALL_DAY, ALLOW,
+    "any doctor" },
+  { "PUT", "/api/v1/doctors/{id}/availability", B, "/api/v1/doctors/{doc1}/availability", ALL_DAY, DENY, "role" },
+  { "PUT", "/api/v1/doctors/{id}/availability", A, "/api/v1/doctors/{doc2}/availability", ALL_DAY, ALLOW,
+    "any doctor" },
+  { "GET", "/api/v1/doctors/{id}/exceptions", P, "/api/v1/doctors/{doc1}/exceptions", NULL, ALLOW, "exceptions" },
+  { "GET", "/api/v1/doctors/{id}/exceptions", D, "/api/v1/doctors/{doc2}/exceptions", NULL, ALLOW, "exceptions" },
+  { "GET", "/api/v1/doctors/{id}/exceptions", S, "/api/v1/doctors/{doc1}/exceptions", NULL, ALLOW, "exceptions" },
+  { "GET", "/api/v1/doctors/{id}/exceptions", B, "/api/v1/doctors/{doc1}/exceptions", NULL, ALLOW, "exceptions" },
+  { "GET", "/api/v1/doctors/{id}/exceptions", A, "/api/v1/doctors/{doc1}/exceptions", NULL, ALLOW, "exceptions" },
+  { "POST", "/api/v1/doctors/{id}/exceptions", P, "/api/v1/doctors/{doc1}/exceptions", DAY_OFF, DENY, "role" },
+  { "POST", "/api/v1/doctors/{id}/exceptions", D, "/api/v1/doctors/{doc1}/exceptions", DAY_OFF, ALLOW, "own" },
+  { "POST", "/api/v1/doctors/{id}/exceptions", D, "/api/v1/doctors/{doc2}/exceptions", DAY_OFF, DENY,
+    "another doctor's" },
+  { "POST", "/api/v1/doctors/{id}/exceptions", S, "/api/v1/doctors/{doc2}/exceptions", DAY_OFF, ALLOW, "any" },
+  { "POST", "/api/v1/doctors/{id}/exceptions", B, "/api/v1/doctors/{doc1}/exceptions", DAY_OFF, DENY, "role" },
+  { "POST", "/api/v1/doctors/{id}/exceptions", A, "/api/v1/doctors/{doc2}/exceptions", DAY_OFF, ALLOW, "any" },
+  { "DELETE", "/api/v1/doctors/{id}/exceptions/{exception_id}", P, "/api/v1/doctors/{doc1}/exceptions/{ex_d}",
+    NULL, DENY, "role" },
+  { "DELETE", "/api/v1/doctors/{id}/exceptions/{exception_id}", D, "/api/v1/doctors/{doc1}/exceptions/{ex_d}",
+    NULL, ALLOW, "own" },
+  { "DELETE", "/api/v1/doctors/{id}/exceptions/{exception_id}", D, "/api/v1/doctors/{doc2}/exceptions/{ex_s}",
+    NULL, DENY, "another doctor's" },
+  { "DELETE", "/api/v1/doctors/{id}/exceptions/{exception_id}", S, "/api/v1/doctors/{doc2}/exceptions/{ex_s}",
+    NULL, ALLOW, "any" },
+  { "DELETE", "/api/v1/doctors/{id}/exceptions/{exception_id}", B, "/api/v1/doctors/{doc2}/exceptions/{ex_a}",
+    NULL, DENY, "role" },
+  { "DELETE", "/api/v1/doctors/{id}/exceptions/{exception_id}", A, "/api/v1/doctors/{doc2}/exceptions/{ex_a}",
+    NULL, ALLOW, "any" },
+  { "GET", "/api/v1/doctors/{id}/slots", P, "/api/v1/doctors/{doc1}/slots", NULL, ALLOW, "free slots" },
+  { "GET", "/api/v1/doctors/{id}/slots", D, "/api/v1/doctors/{doc2}/slots", NULL, ALLOW, "free slots" },
+  { "GET", "/api/v1/doctors/{id}/slots", S, "/api/v1/doctors/{doc1}/slots", NULL, ALLOW, "free slots" },
+  { "GET", "/api/v1/doctors/{id}/slots", B, "/api/v1/doctors/{doc1}/slots", NULL, ALLOW, "free slots" },
+  { "GET", "/api/v1/doctors/{id}/slots", A, "/api/v1/doctors/{doc1}/slots", NULL, ALLOW, "free slots" },
+  { "POST", "/api/v1/consults", P, "/api/v1/consults",
+    "{\"doctor_id\":\"{doc1}\",\"patient_id\":\"{pat1}\",\"start\":\"{tomorrow09}\"}", ALLOW, "for themself" },
+  { "POST", "/api/v1/consults", P, "/api/v1/consults",
+    "{\"doctor_id\":\"{doc1}\",\"patient_id\":\"{pat2}\",\"start\":\"{tomorrow10}\"}", DENY,
+    "for another patient" },
+  { "POST", "/api/v1/consults", D, "/api/v1/consults",
+    "{\"doctor_id\":\"{doc1}\",\"patient_id\":\"{pat1}\",\"start\":\"{tomorrow10}\"}", DENY, "role" },
+  { "POST", "/api/v1/consults", S, "/api/v1/consults",
+    "{\"doctor_id\":\"{doc2}\",\"patient_id\":\"{pat2}\",\"start\":\"{tomorrow10}\"}", ALLOW, "for anyone" },
+  { "POST", "/api/v1/consults", B, "/api/v1/consults",
+    "{\"doctor_id\":\"{doc1}\",\"patient_id\":\"{pat1}\",\"start\":\"{tomorrow10}\"}", DENY, "role" },
+  { "POST", "/api/v1/consults", A, "/api/v1/consults",
+    "{\"doctor_id\":\"{doc1}\",\"patient_id\":\"{pat1}\",\"start\":\"{tomorrow10}\"}", DENY,
+    "role (booking is the front desk's)" },
+  { "GET", "/api/v1/consults", P, "/api/v1/consults", NULL, ALLOW, "own consults" },
+  { "GET", "/api/v1/consults", D, "/api/v1/consults", NULL, ALLOW, "own consults" },
+  { "GET", "/api/v1/consults", S, "/api/v1/consults", NULL, ALLOW, "all consults" },
+  { "GET", "/api/v1/consults", B, "/api/v1/consults", NULL, DENY, "role" },
+  { "GET", "/api/v1/consults", A, "/api/v1/consults", NULL, ALLOW, "all consults" },
+  { "GET", "/api/v1/consults/{id}", P, "/api/v1/consults/{consult1}", NULL, ALLOW, "own" },
+  { "GET", "/api/v1/consults/{id}", P, "/api/v1/consults/{consult2}", NULL, DENY, "another patient's" },
+  { "GET", "/api/v1/consults/{id}", D, "/api/v1/consults/{consult1}", NULL, ALLOW, "own" },
+  { "GET", "/api/v1/consults/{id}", D, "/api/v1/consults/{consult2}", NULL, DENY, "another doctor's" },
+  { "GET", "/api/v1/consults/{id}", S, "/api/v1/consults/{consult2}", NULL, ALLOW, "any" },
+  { "GET", "/api/v1/consults/{id}", B, "/api/v1/consults/{consult1}", NULL, DENY, "role" },
+  { "GET", "/api/v1/consults/{id}", A, "/api/v1/consults/{consult2}", NULL, ALLOW, "any" },
+  { "POST", "/api/v1/consults/{id}/cancel", P, "/api/v1/consults/{c_cancel_p}/cancel", "{}", ALLOW, "own" },
+  { "POST", "/api/v1/consults/{id}/cancel", P, "/api/v1/consults/{consult2}/cancel", "{}", DENY,
+    "another patient's" },
+  { "POST", "/api/v1/consults/{id}/cancel", D, "/api/v1/consults/{c_cancel_d}/cancel", "{}", ALLOW, "own" },
+  { "POST", "/api/v1/consults/{id}/cancel", D, "/api/v1/consults/{consult2}/cancel", "{}", DENY,
+    "another doctor's" },
+  { "POST", "/api/v1/consults/{id}/cancel", S, "/api/v1/consults/{c_cancel_s}/cancel", "{}", ALLOW, "any" },
+  { "POST", "/api/v1/consults/{id}/cancel", B, "/api/v1/consults/{consult1}/cancel", "{}", DENY, "role" },
+  { "POST", "/api/v1/consults/{id}/cancel", A, "/api/v1/consults/{c_cancel_a}/cancel", "{}", ALLOW, "any" },
+  { "POST", "/api/v1/consults/{id}/reschedule", P, "/api/v1/consults/{c_move_p}/reschedule",
+    "{\"start\":\"{tomorrow11}\"}", ALLOW, "own" },
+  { "POST", "/api/v1/consults/{id}/reschedule", P, "/api/v1/consults/{consult2}/reschedule",
+    "{\"start\":\"{tomorrow12}\"}", DENY, "another patient's" },
+  { "POST", "/api/v1/consults/{id}/reschedule", D, "/api/v1/consults/{consult1}/reschedule",
+    "{\"start\":\"{tomorrow12}\"}", DENY, "role" },
+  { "POST", "/api/v1/consults/{id}/reschedule", S, "/api/v1/consults/{c_move_s}/reschedule",
+    "{\"start\":\"{tomorrow12}\"}", ALLOW, "any" },
+  { "POST", "/api/v1/consults/{id}/reschedule", B, "/api/v1/consults/{consult1}/reschedule",
+    "{\"start\":\"{tomorrow12}\"}", DENY, "role" },
+  { "POST", "/api/v1/consults/{id}/reschedule", A, "/api/v1/consults/{consult1}/reschedule",
+    "{\"start\":\"{tomorrow12}\"}", DENY, "role" },
+  { "POST", "/api/v1/consults/{id}/no-show", P, "/api/v1/consults/{c_noshow_d}/no-show", "{}", DENY, "role" },
+  { "POST", "/api/v1/consults/{id}/no-show", D, "/api/v1/consults/{c_noshow_d}/no-show", "{}", ALLOW,
+    "own, after its start" },
+  { "POST", "/api/v1/consults/{id}/no-show", D, "/api/v1/consults/{consult2}/no-show", "{}", DENY,
+    "another doctor's" },
+  { "POST", "/api/v1/consults/{id}/no-show", S, "/api/v1/consults/{c_noshow_s}/no-show", "{}", ALLOW,
+    "any, after its start" },
+  { "POST", "/api/v1/consults/{id}/no-show", B, "/api/v1/consults/{consult1}/no-show", "{}", DENY, "role" },
+  { "POST", "/api/v1/consults/{id}/no-show", A, "/api/v1/consults/{consult1}/no-show", "{}", DENY, "role" },
 
   /* ---- waiting room: add rows here ---- */
 };
@@ -154,6 +266,58 @@ world_consult (const char *doctor_id, const char *patient_id)
   return g_steal_pointer (&id);
 }
 
+/* A consult of doc1 with pat1 starting @minutes from now (negative: already
+ * started), as booking would leave it; for rows that change a consult. */
+static char *
+world_consult_at (gint64 minutes)
+{
+  g_autofree char *id = NULL;
+  tv_test_create_consult (world.dir, "Dr. Test Doctor", "Pat Synthetic", 7 * 24 * 3600, &id, NULL, NULL);
+  gint64 start = g_get_real_time () + minutes * 60 * G_USEC_PER_SEC;
+  g_autofree char *sql = g_strdup_printf ("UPDATE consults SET doctor_id = '%s', patient_id = '%s',"
+                                          " scheduled_start = %" G_GINT64_FORMAT ", scheduled_end = %" G_GINT64_FORMAT
+                                          " WHERE id = '%s'",
+                                          (char *) g_hash_table_lookup (world.vars, "doc1"),
+                                          (char *) g_hash_table_lookup (world.vars, "pat1"), start,
+                                          start + 15 * 60 * G_USEC_PER_SEC, id);
+  tv_test_store_exec (world.dir, sql);
+  return g_steal_pointer (&id);
+}
+
+/* Schedule fixtures: doc1 and doc2 work all day every day (so {tomorrowNN} are
+ * free slots), three exceptions to delete, consults to cancel / reschedule /
+ * mark no-show (away from tomorrow's slots and from consult1). */
+static void
+world_schedule (void)
+{
+  const char *docs[] = { "doc1", "doc2" };
+  for (guint d = 0; d < G_N_ELEMENTS (docs); d++) {
+    for (int wd = 1; wd <= 7; wd++) {
+      g_autofree char *sql = g_strdup_printf ("INSERT INTO availability (doctor_id, weekday, start_min, end_min,"
+                                              " updated_at) VALUES ('%s', %d, 0, 1440, 1)",
+                                              (char *) g_hash_table_lookup (world.vars, docs[d]), wd);
+      tv_test_store_exec (world.dir, sql);
+    }
+  }
+  const struct { const char *name, *doctor; } exs[] = { { "ex_d", "doc1" }, { "ex_s", "doc2" }, { "ex_a", "doc2" } };
+  for (guint i = 0; i < G_N_ELEMENTS (exs); i++) {
+    char *id = g_uuid_string_random ();
+    g_autofree char *sql = g_strdup_printf ("INSERT INTO availability_exceptions (id, doctor_id, date, kind,"
+                                            " start_min, end_min, created_at) VALUES ('%s', '%s', '2031-01-02',"
+                                            " 'off', 0, 0, 1)",
+                                            id, (char *) g_hash_table_lookup (world.vars, exs[i].doctor));
+    tv_test_store_exec (world.dir, sql);
+    g_hash_table_insert (world.vars, g_strdup (exs[i].name), id);
+  }
+  const struct { const char *name; gint64 minutes; } cs[] = {
+    { "c_cancel_p", 3 * 1440 }, { "c_cancel_d", 3 * 1440 + 60 }, { "c_cancel_s", 3 * 1440 + 120 },
+    { "c_cancel_a", 3 * 1440 + 180 }, { "c_move_p", 4 * 1440 }, { "c_move_s", 4 * 1440 + 60 },
+    { "c_noshow_d", -120 }, { "c_noshow_s", -180 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cs); i++)
+    g_hash_table_insert (world.vars, g_strdup (cs[i].name), world_consult_at (cs[i].minutes));
+}
+
 static void
 world_build (void)
 {
@@ -176,6 +340,7 @@ world_build (void)
                        world_consult (g_hash_table_lookup (world.vars, "doc1"), g_hash_table_lookup (world.vars, "pat1")));
   g_hash_table_insert (world.vars, g_strdup ("consult2"),
                        world_consult (g_hash_table_lookup (world.vars, "doc2"), g_hash_table_lookup (world.vars, "pat2")));
+  world_schedule ();
   /* Tomorrow 09:00 in doc1's zone, as RFC 3339 UTC. */
   g_autoptr (GTimeZone) paris = g_time_zone_new_identifier ("Europe/Paris");
   g_autoptr (GDateTime) now = g_date_time_new_now (paris);
@@ -184,6 +349,11 @@ world_build (void)
                                                 g_date_time_get_day_of_month (tmr), 9, 0, 0);
   g_autoptr (GDateTime) utc = g_date_time_to_utc (nine);
   g_hash_table_insert (world.vars, g_strdup ("tomorrow09"), g_date_time_format (utc, "%Y-%m-%dT%H:%M:%SZ"));
+  /* schedule rows: more free slots of tomorrow */
+  for (int h = 10; h <= 12; h++) {
+    g_autoptr (GDateTime) at = g_date_time_add_hours (utc, h - 9);
+    g_hash_table_insert (world.vars, g_strdup_printf ("tomorrow%d", h), g_date_time_format (at, "%Y-%m-%dT%H:%M:%SZ"));
+  }
   world.server = tv_test_server_start (world.dir, NULL);
 }
 
