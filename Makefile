@@ -5,6 +5,7 @@
 #   make check    install packages if needed, build, run every test through prove (TAP)
 #   make clean    remove build/
 #   make check-signaling, check-server, check-media, check-client, check-e2e: one folder's tests
+#   make bench    side-by-side benchmarks (Chromium, Janus; installs them), one table: docs/BENCHMARKS.md
 #   B=dir selects another build folder (e.g. make B=build-asan SANITIZE=1 check)
 #
 # Non-recursive: each folder adds its sources, libraries and tests in its module.mk,
@@ -46,6 +47,7 @@ include server/module.mk
 include media/module.mk
 include client/module.mk
 include tests/module.mk
+include bench/module.mk
 
 .PHONY: build-all build-tests
 build-all: $(BINS)

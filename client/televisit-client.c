@@ -164,6 +164,11 @@ main (int argc, char **argv)
       }
     tv_media_call_free (probe);
   }
+  /* Media ready before joining: the DTLS certificate (0.1-0.6 s of RSA key
+   * generation) must not sit on the path between "paired" and the first
+   * frame, where the other party would wait for it too. */
+  if (!tv_media_prewarm_wait (5000))
+    g_message ("DTLS certificate still being generated after 5 s; joining anyway");
 
   app.opts = opts;
   app.loop = g_main_loop_new (NULL, FALSE);

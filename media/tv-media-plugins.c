@@ -44,12 +44,20 @@ tv_media_state_to_string (TvMediaState state)
 /* Creating a dtlsdec makes GStreamer generate its process-wide DTLS
  * certificate (gstdtlsdec.c keeps one agent with a generated certificate,
  * built under g_once: a call that needs it meanwhile simply waits). */
+static GMutex prewarm_lock;
+static GCond prewarm_cond;
+static gboolean prewarm_done;
+
 static gpointer
 prewarm_main (gpointer data)
 {
   GstElement *dec = gst_element_factory_make ("dtlsdec", NULL);
   if (dec)
     gst_object_unref (gst_object_ref_sink (dec));
+  g_mutex_lock (&prewarm_lock);
+  prewarm_done = TRUE;
+  g_cond_broadcast (&prewarm_cond);
+  g_mutex_unlock (&prewarm_lock);
   return NULL;
 }
 
@@ -83,7 +91,29 @@ tv_media_prewarm (void)
       g_message ("cannot start the DTLS prewarm thread: %s", err->message);
     g_clear_error (&err);
   }
+  if (prewarm_thread == NULL) {
+    /* Nothing will come: waiters must not wait for it. */
+    g_mutex_lock (&prewarm_lock);
+    prewarm_done = TRUE;
+    g_mutex_unlock (&prewarm_lock);
+  }
   g_once_init_leave (&started, 1);
+}
+
+gboolean
+tv_media_prewarm_wait (guint timeout_ms)
+{
+  gint64 until = g_get_monotonic_time () + (gint64) timeout_ms * G_TIME_SPAN_MILLISECOND;
+  gboolean done;
+
+  tv_media_prewarm ();
+  g_mutex_lock (&prewarm_lock);
+  while (!prewarm_done)
+    if (!g_cond_wait_until (&prewarm_cond, &prewarm_lock, until))
+      break;
+  done = prewarm_done;
+  g_mutex_unlock (&prewarm_lock);
+  return done;
 }
 
 typedef struct {

@@ -164,6 +164,11 @@ tv_media_stats_to_json (const TvMediaStats *stats)
   DBL (bitrate_out_kbps);
   I64 (first_remote_frame_us);
   I64 (started_us);
+  I64 (last_remote_frame_us);
+  U64 (video_freezes);
+  I64 (video_max_gap_us);
+  I64 (video_max_gap_end_us);
+  U64 (video_bytes_sent);
 #undef U64
 #undef I64
 #undef DBL

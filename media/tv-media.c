@@ -65,6 +65,9 @@ typedef struct {
   GMutex lock;        /* protects everything below */
   guint64 video_frames, audio_buffers, frames_sent;
   gint64 first_frame_us;
+  /* Decoded-frame timing for freeze and recovery figures (TvMediaStats). */
+  gint64 last_frame_us, max_gap_us, max_gap_end_us;
+  guint64 freezes, video_bytes_sent;
   gboolean have_video_branch, have_audio_branch;
   guint64 remote_packets; /* RTP packets out of the jitter buffers, all streams */
   /* Immutable after creation, read by pad-added. */
@@ -449,11 +452,21 @@ count_video_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   TvMediaShared *sh = data;
   gboolean first = FALSE;
+  gint64 now = g_get_monotonic_time ();
   g_mutex_lock (&sh->lock);
   if (sh->video_frames++ == 0) {
-    sh->first_frame_us = g_get_monotonic_time ();
+    sh->first_frame_us = now;
     first = TRUE;
+  } else {
+    gint64 gap = now - sh->last_frame_us;
+    if (gap > TV_MEDIA_FREEZE_GAP_US)
+      sh->freezes++;
+    if (gap > sh->max_gap_us) {
+      sh->max_gap_us = gap;
+      sh->max_gap_end_us = now;
+    }
   }
+  sh->last_frame_us = now;
   g_mutex_unlock (&sh->lock);
   if (first && !shared_closing (sh))
     post_event (sh, EV_FIRST_FRAME, NULL, 0);
@@ -476,6 +489,35 @@ count_frame_sent (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   TvMediaShared *sh = data;
   g_mutex_lock (&sh->lock);
   sh->frames_sent++;
+  g_mutex_unlock (&sh->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Video RTP payload bytes out of the payloader (the 12-byte fixed RTP header
+ * left out, as W3C bytesSent does): webrtcbin 1.22's get-stats reported one
+ * outbound stream only, so it cannot give the video bitrate. */
+static gboolean
+add_payload_bytes (GstBuffer **buf, guint idx, gpointer data)
+{
+  gsize size = gst_buffer_get_size (*buf);
+  *(guint64 *) data += size > 12 ? size - 12 : 0;
+  return TRUE;
+}
+
+static GstPadProbeReturn
+count_video_bytes (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  TvMediaShared *sh = data;
+  guint64 bytes = 0;
+  /* rtpvp8pay pushes a frame's packets as one buffer list. */
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info), add_payload_bytes, &bytes);
+  else {
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+    add_payload_bytes (&buf, 0, &bytes);
+  }
+  g_mutex_lock (&sh->lock);
+  sh->video_bytes_sent += bytes;
   g_mutex_unlock (&sh->lock);
   return GST_PAD_PROBE_OK;
 }
@@ -530,6 +572,24 @@ make (const char *factory)
   return gst_element_factory_make (factory, NULL);
 }
 
+/* libvpx's VP8 threads synchronise by spinning: with 2 threads on a 2-core
+ * machine that also runs the peer, the spinning took 78 % of a client's CPU
+ * and the call fell to 14 fps (perf, docs/BENCHMARKS.md). Like WebRTC's own
+ * VP8 wrapper, use more than one encoder thread only for frames larger than
+ * 640x480 and with at least 3 cores. */
+static int
+vp8_encoder_threads (const TvMediaConfig *c)
+{
+  guint cores = g_get_num_processors ();
+  int pixels = c->width * c->height;
+
+  if (pixels > 1280 * 960 && cores >= 6)
+    return 3;
+  if (pixels > 640 * 480 && cores >= 3)
+    return 2;
+  return 1;
+}
+
 /* Decoded-remote-video chain. Headless: counted into a fakesink. Otherwise
  * into the compositor at full size, under the self view. */
 static GstElement *
@@ -543,7 +603,9 @@ build_video_branch (TvMediaShared *sh, GstBin *bin)
   /* Start decoding at a keyframe and ask the sender for one right away
    * (PLI) instead of waiting for the next periodic keyframe. */
   g_object_set (depay, "request-keyframe", TRUE, "wait-for-keyframe", TRUE, NULL);
-  g_object_set (dec, "threads", 2, NULL);
+  /* One thread: libvpx's VP8 decoder threads spin-wait for each other (see
+   * vp8_encoder_threads); a 640x480 frame decodes in about a millisecond. */
+  g_object_set (dec, "threads", 1, NULL);
   add_counting_probe (dec, "src", count_video_frame, sh);
 
   if (sh->headless) {
@@ -1065,8 +1127,12 @@ build_video_send (TvMediaCall *call, GstBin *bin, GError **error)
   if (c->test_media) {
     GstElement *src = make_named ("videotestsrc", "tv-video-source", error);
     if (src) {
-      g_object_set (src, "is-live", TRUE, NULL);
-      gst_util_set_object_arg (G_OBJECT (src), "pattern", "ball");
+      /* Colour bars moving sideways: like a camera, this needs the encoder's
+       * whole target bitrate (about 1 Mbit/s at 640x480), where the old
+       * bouncing ball on black compressed to 0.1 Mbit/s and made every
+       * bitrate and CPU figure look better than a real call's. */
+      g_object_set (src, "is-live", TRUE, "horizontal-speed", 3, NULL);
+      gst_util_set_object_arg (G_OBJECT (src), "pattern", "smpte");
     }
     head[n++] = src;
   } else {
@@ -1100,7 +1166,7 @@ build_video_send (TvMediaCall *call, GstBin *bin, GError **error)
   /* Real time: fastest deadline, no look-ahead, CBR at the target, a
    * keyframe at least every 2 s so a lost one heals, error-resilient mode so
    * the decoder survives lost packets. */
-  g_object_set (enc, "deadline", (gint64) 1, "cpu-used", 8, "threads", MIN (g_get_num_processors (), 4),
+  g_object_set (enc, "deadline", (gint64) 1, "cpu-used", 8, "threads", vp8_encoder_threads (c),
                 "lag-in-frames", 0, "keyframe-max-dist", c->framerate * 2, "target-bitrate",
                 (int) (c->video_bitrate_kbps * 1000), "undershoot", 95, "buffer-size", 1000,
                 "buffer-initial-size", 500, "buffer-optimal-size", 600, "max-quantizer", 56, NULL);
@@ -1109,6 +1175,12 @@ build_video_send (TvMediaCall *call, GstBin *bin, GError **error)
   g_object_set (pay, "pt", VIDEO_PT, "mtu", 1200, NULL);
   gst_util_set_object_arg (G_OBJECT (pay), "picture-id-mode", "15-bit");
   add_counting_probe (enc, "sink", count_frame_sent, call->shared);
+  {
+    GstPad *paysrc = gst_element_get_static_pad (pay, "src");
+    gst_pad_add_probe (paysrc, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, count_video_bytes,
+                       shared_ref (call->shared), shared_unref);
+    gst_object_unref (paysrc);
+  }
 
   head[n] = NULL;
   if (!link_chain (bin, error, head) || !link_chain (bin, error, (GstElement *[]){ q, enc, pay, rtpcaps, NULL })
@@ -1550,6 +1622,11 @@ tv_media_call_get_stats (TvMediaCall *call, TvMediaStats *out)
   out->audio_buffers_decoded = call->shared->audio_buffers;
   out->video_frames_sent = call->shared->frames_sent;
   out->first_remote_frame_us = call->shared->first_frame_us;
+  out->last_remote_frame_us = call->shared->last_frame_us;
+  out->video_freezes = call->shared->freezes;
+  out->video_max_gap_us = call->shared->max_gap_us;
+  out->video_max_gap_end_us = call->shared->max_gap_end_us;
+  out->video_bytes_sent = call->shared->video_bytes_sent;
   g_mutex_unlock (&call->shared->lock);
 }
 

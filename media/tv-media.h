@@ -98,6 +98,15 @@ gboolean tv_media_check_plugins (const TvMediaConfig *cfg, GError **error);
  * ran under the key generation). */
 void tv_media_prewarm (void);
 
+/* tv_media_prewarm_wait:
+ * Starts the prewarm if needed and blocks until the certificate exists or
+ * @timeout_ms passed. A client calls it before it connects to the server, so
+ * that "paired" finds its media ready: a cold certificate on the call path
+ * cost 0.3-0.6 s of every first call's setup (docs/BENCHMARKS.md).
+ * Returns: TRUE when the prewarm has finished (or could not start: nothing
+ * to wait for), FALSE on timeout (the call then simply waits for it later). */
+gboolean tv_media_prewarm_wait (guint timeout_ms);
+
 /* tv_media_call_new:
  * Builds (but does not start) the pipeline. @cfg is copied; @callbacks is
  * copied; @user_data is passed to them.
@@ -145,7 +154,17 @@ typedef struct {
   double  bitrate_out_kbps;
   gint64  first_remote_frame_us;  /* monotonic time of the first decoded remote video frame, 0 = none */
   gint64  started_us;             /* monotonic time tv_media_call_start() ran */
+  /* Smoothness (benchmarks, docs/BENCHMARKS.md). Monotonic times are
+   * g_get_monotonic_time() (CLOCK_MONOTONIC), comparable across processes. */
+  gint64  last_remote_frame_us;   /* monotonic time of the latest decoded remote video frame, 0 = none */
+  guint64 video_freezes;          /* gaps between decoded remote frames > TV_MEDIA_FREEZE_GAP_US */
+  gint64  video_max_gap_us;       /* longest gap between two decoded remote frames */
+  gint64  video_max_gap_end_us;   /* monotonic time of the frame that ended that gap */
+  guint64 video_bytes_sent;       /* video RTP payload bytes (header excluded) out of the payloader */
 } TvMediaStats;
+
+/* A gap between two decoded remote video frames longer than this is a freeze. */
+#define TV_MEDIA_FREEZE_GAP_US (500 * G_TIME_SPAN_MILLISECOND)
 
 /* tv_media_call_get_stats:
  * Fills @out with the frame counters (always current) and the last snapshot of

@@ -360,6 +360,15 @@ check_stats_json (Peer *p)
   gint64 started = json_object_get_int_member (o, "started_us");
   g_assert_cmpint (started, >, 0);
   g_assert_cmpint (first, >, started);
+  /* Smoothness fields: the last frame after the first, gaps measured, video
+   * bytes counted at the payloader. */
+  g_assert_cmpint (json_object_get_int_member (o, "last_remote_frame_us"), >, first);
+  g_assert_cmpint (json_object_get_int_member (o, "video_max_gap_us"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (o, "video_max_gap_end_us"), >, first);
+  g_assert_cmpint (json_object_get_int_member (o, "video_freezes"), >=, 0);
+  g_assert_cmpint (json_object_get_int_member (o, "video_bytes_sent"), >, 0);
+  /* At least 60 frames went out: a few kB of VP8 even for a still picture. */
+  g_assert_cmpint (json_object_get_int_member (o, "video_bytes_sent"), >, 10000);
   g_object_unref (parser);
   g_free (json);
 }

@@ -1,0 +1,31 @@
+# bench/ — `make bench` (issue 6): side-by-side benchmarks against Chromium and Janus.
+# The C load client is built like any other binary; the Node driver (bench/bench.mjs)
+# and its npm packages (bench/package.json + package-lock.json, `npm ci`) run
+# everything and print one table. Benchmark-only Debian packages (chromium, janus,
+# nftables) come from scripts/install-bench-deps.sh, so `make check` never needs them.
+# Included after tests/module.mk: its smoke test (tests/bench/, a few seconds,
+# asserts that numbers come out, never a time) joins `make check` through the
+# same test_dir_rules; `make check-bench` runs it alone.
+BENCH_BIN := $(B)/tv-bench-load
+BENCH_BINS := $(BENCH_BIN)
+$(BENCH_BIN): $(B)/bench/tv-bench-load.o $(SRV_LIB) $(SIG_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+TEST_LIBS_bench := $(TCOMMON_LIB) $(CLI_LIB) $(SRV_LIB) $(SIG_LIB)
+TEST_BINS_bench := $(filter $(B)/televisit-server,$(BINS)) $(BENCH_BIN)
+$(eval $(call test_dir_rules,bench))
+
+.PHONY: bench bench-deps bench-smoke
+bench-deps: deps
+	./scripts/install-bench-deps.sh
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
+
+# BENCH_ARGS passes options to bench/bench.mjs (e.g. BENCH_ARGS="--only setup,load").
+bench: bench-deps
+	@$(MAKE) --no-print-directory build-all $(BENCH_BINS)
+	node bench/bench.mjs --build $(B) $(BENCH_ARGS)
+
+# A few seconds of each tool, asserting only that numbers came out.
+bench-smoke: bench-deps
+	@$(MAKE) --no-print-directory build-all $(BENCH_BINS)
+	node bench/bench.mjs --build $(B) --smoke $(BENCH_ARGS)
