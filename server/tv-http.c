@@ -29,6 +29,9 @@
  * the 413, so the client (still sending) gets the answer instead of a reset;
  * bigger ones are answered at once and the connection closed. */
 #define DISCARD_MAX      (1024 * 1024)
+/* API bodies are shallow; a bound on nesting keeps json-glib's recursive
+ * parser far from the stack's end whatever a client sends. */
+#define MAX_JSON_DEPTH   32
 
 typedef struct {
   const TvHttpRoute *route;
@@ -644,6 +647,33 @@ authenticate (TvHttpRequest *req)
   return TRUE;
 }
 
+/* Returns: FALSE when arrays/objects nest deeper than @max (strings skipped). */
+static gboolean
+json_depth_ok (const guint8 *p, gsize len, guint max)
+{
+  guint depth = 0;
+  gboolean in_string = FALSE, escaped = FALSE;
+  for (gsize i = 0; i < len; i++) {
+    guint8 c = p[i];
+    if (in_string) {
+      if (escaped)
+        escaped = FALSE;
+      else if (c == '\\')
+        escaped = TRUE;
+      else if (c == '"')
+        in_string = FALSE;
+    } else if (c == '"') {
+      in_string = TRUE;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max)
+        return FALSE;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      depth--;
+    }
+  }
+  return TRUE;
+}
+
 static void
 dispatch (TvHttpRequest *req)
 {
@@ -675,18 +705,7 @@ dispatch (TvHttpRequest *req)
     return;
   }
 
-  if (req->body_raw != NULL && req->body_raw->len > 0) {
-    g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-    g_autoptr (GError) error = NULL;
-    if (!g_utf8_validate ((const char *) req->body_raw->data, req->body_raw->len, NULL)
-        || !json_parser_load_from_data (parser, (const char *) req->body_raw->data, req->body_raw->len, &error)
-        || json_parser_get_root (parser) == NULL) {
-      tv_http_reply_error (req, 400, "invalid_json", "the request body is not valid JSON");
-      return;
-    }
-    req->body = json_node_ref (json_parser_get_root (parser));
-  }
-
+  /* Who first: nothing of the body is looked at for a caller who may not call. */
   guint allowed = req->route->route->roles_allowed;
   if (allowed != 0) {
     if (!authenticate (req))
@@ -695,6 +714,20 @@ dispatch (TvHttpRequest *req)
       tv_http_reply_error (req, 403, "forbidden", "your role does not allow this");
       return;
     }
+  }
+
+  if (req->body_raw != NULL && req->body_raw->len > 0) {
+    g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+    g_autoptr (GError) error = NULL;
+    if (!g_utf8_validate ((const char *) req->body_raw->data, req->body_raw->len, NULL)
+        || !json_depth_ok (req->body_raw->data, req->body_raw->len, MAX_JSON_DEPTH)
+        || !json_parser_load_from_data (parser, (const char *) req->body_raw->data, req->body_raw->len, &error)
+        || json_parser_get_root (parser) == NULL) {
+      tv_http_reply_error (req, 400, "invalid_json", "the request body is not valid JSON (or nests deeper than %d)",
+                           MAX_JSON_DEPTH);
+      return;
+    }
+    req->body = json_node_ref (json_parser_get_root (parser));
   }
 
   req->route->route->handler (req, req->route->user_data);

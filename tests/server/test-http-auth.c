@@ -339,6 +339,13 @@ test_throttle_address (void)
 
 /* ---- the router ------------------------------------------------------------------ */
 
+/* 40 levels of objects: valid JSON, but deeper than the router parses. */
+#define DEEP_JSON "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":" \
+  "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":" \
+  "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":" \
+  "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":1" \
+  "}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}"
+
 static void
 test_bad_requests (void)
 {
@@ -359,6 +366,9 @@ test_bad_requests (void)
     { "JSON string", "POST", "/api/v1/login", "\"x\"", FALSE, 400, "invalid_json" },
     { "no body", "POST", "/api/v1/login", NULL, FALSE, 400, "invalid_json" },
     { "trailing garbage", "POST", "/api/v1/login", "{\"username\":\"a\"} x", FALSE, 400, "invalid_json" },
+    { "nested too deep", "POST", "/api/v1/login", DEEP_JSON, FALSE, 400, "invalid_json" },
+    { "not UTF-8", "POST", "/api/v1/login", "{\"username\":\"\xff\xfe\",\"password\":\"x\"}", FALSE, 400,
+      "invalid_json" },
     { "missing password", "POST", "/api/v1/login", "{\"username\":\"boss\"}", FALSE, 400, "missing_field" },
     { "missing username", "POST", "/api/v1/login", "{\"password\":\"x\"}", FALSE, 400, "missing_field" },
     { "username a number", "POST", "/api/v1/login", "{\"username\":7,\"password\":\"x\"}", FALSE, 400,
