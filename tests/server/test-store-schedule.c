@@ -476,6 +476,37 @@ test_book (Fixture *f, gconstpointer data)
   booking_clear (&b);
 }
 
+/* Booking on a DST change day: on 2030-10-27 Berlin's 02:00-03:00 happens
+ * twice; both 02:30s are distinct slots, each bookable once. On 2030-03-31
+ * 02:00-03:00 does not exist: 01:30 CET is followed directly by 03:00 CEST. */
+static void
+test_book_dst (Fixture *f, gconstpointer data)
+{
+  g_autofree char *night = user_ok (f->store, "dr.night", "Dr. Night Test", TV_ROLE_DOCTOR, "Europe/Berlin", 30);
+  TvWeeklyRange sunday = { 7, 60, 240 };   /* 01:00-04:00 */
+  set_hours (f->store, night, &sunday, 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) fall = tv_store_free_slots (f->store, night, t ("2030-10-27T00:00:00+02:00"),
+                                                 t ("2030-10-28T00:00:00+01:00"), NOW, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (fall->len, ==, 8);   /* 4 real hours */
+  Booking a, b;
+  book_ok (f, night, f->patient, "2030-10-27T02:30:00+02:00", &a);
+  book_ok (f, night, f->patient2, "2030-10-27T02:30:00+01:00", &b);
+  g_assert_cmpint (b.consult->scheduled_start - a.consult->scheduled_start, ==, HOUR_US);
+  book_refused (f, night, f->patient2, t ("2030-10-27T00:30:00Z"), NOW, TV_STORE_ERR_SLOT_TAKEN, "already booked");
+  g_autoptr (GArray) spring = tv_store_free_slots (f->store, night, t ("2030-03-31T00:00:00+01:00"),
+                                                   t ("2030-04-01T00:00:00+02:00"), NOW, &error);
+  g_assert_cmpuint (spring->len, ==, 4);   /* 2 real hours */
+  g_autofree char *second = tv_schedule_format_rfc3339 (g_array_index (spring, TvInterval, 2).start, NULL);
+  g_assert_cmpstr (second, ==, "2030-03-31T01:00:00+00:00");   /* 03:00 CEST */
+  /* with an explicit offset a wall time in the gap is still an instant: 02:30+01:00 is 03:30 CEST, a slot */
+  g_assert_cmpint (g_array_index (spring, TvInterval, 3).start, ==, t ("2030-03-31T02:30:00+01:00"));
+  book_refused (f, night, f->patient2, t ("2030-03-31T02:15:00+01:00"), NOW, TV_STORE_ERR_INVALID, "slot boundary");
+  booking_clear (&a);
+  booking_clear (&b);
+}
+
 static void
 test_book_refusals (Fixture *f, gconstpointer data)
 {
@@ -847,6 +878,7 @@ main (int argc, char **argv)
   ADD ("/store-schedule/exceptions", test_exceptions);
   ADD ("/store-schedule/free-slots", test_free_slots);
   ADD ("/store-schedule/book", test_book);
+  ADD ("/store-schedule/book-dst", test_book_dst);
   ADD ("/store-schedule/book-refusals", test_book_refusals);
   ADD ("/store-schedule/database-constraints", test_database_constraints);
   ADD ("/store-schedule/race-connections", test_race_connections);
