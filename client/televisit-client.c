@@ -144,6 +144,8 @@ main (int argc, char **argv)
   cfg.media_timeout_s = opts->media_timeout_s;
   cfg.reconnect_window_ms = opts->reconnect_window_s * 1000;
   cfg.end_on_exit = opts->end_on_exit;
+  cfg.admit_mode = opts->admit_mode;
+  cfg.admit_after_ms = opts->admit_after_s * 1000;
 
   /* Fail before connecting when a plugin is missing: the message names the package. */
   if (!tv_media_check_plugins (&cfg.media, &error))

@@ -36,6 +36,11 @@ static const char help_text[] =
 "    relays the call set-up; audio and video flow directly between the two\n"
 "    clients (or through the TURN server given with --turn).\n"
 "\n"
+"    Every consult has a waiting room. A patient who joins before the doctor, or\n"
+"    before the doctor has admitted them, waits there (\"waiting for the doctor\",\n"
+"    then \"the doctor is ready\" once the doctor is in); the call starts when the\n"
+"    doctor admits the patient (see --admit).\n"
+"\n"
 "    When the other party leaves, the call is torn down and the client waits for\n"
 "    them to come back (up to --peer-timeout). When the connection to the server\n"
 "    drops (or goes silent: the client pings every 3 s and gives the connection\n"
@@ -96,6 +101,15 @@ static const char help_text[] =
 "    --end-on-exit\n"
 "        Doctor only: when leaving (duration elapsed or interrupted), end the\n"
 "        consult for both parties instead of just leaving it.\n"
+"    --admit auto|manual\n"
+"        Doctor only: how a patient in the waiting room is admitted. auto (the\n"
+"        default) admits as soon as the patient is seen waiting (after\n"
+"        --admit-after); manual prints \"patient waiting\" and admits when Enter\n"
+"        is pressed (a line on stdin). A patient admitted once stays admitted\n"
+"        when either party reconnects.\n"
+"    --admit-after SECONDS\n"
+"        Doctor only, --admit auto: wait SECONDS after the patient is seen\n"
+"        waiting before admitting (0..3600, default 0).\n"
 "    -v, --verbose\n"
 "        More log output on stderr (repeat for debug output).\n"
 "    --version\n"
@@ -108,6 +122,10 @@ static const char help_text[] =
 "        connecting server=URL\n"
 "        joined consult=ID role=ROLE peer_present=true|false\n"
 "        waiting for the doctor|patient\n"
+"        waiting room doctor_present=true|false   (patient: in the waiting room)\n"
+"        the doctor is ready                      (patient: the doctor is in)\n"
+"        patient waiting                          (doctor: a patient to admit)\n"
+"        admitting                                (doctor: admit sent)\n"
 "        peer-joined role=ROLE\n"
 "        paired peer=ROLE offerer=true|false\n"
 "        media connected | media disconnected\n"
@@ -348,6 +366,7 @@ tv_client_options_parse (int argc, char **argv, GError **error)
   g_autofree char *server = NULL, *token = NULL, *token_file = NULL, *ca = NULL, *stats = NULL;
   g_autofree char *duration = NULL, *peer_timeout = NULL, *media_timeout = NULL, *latency = NULL;
   g_autofree char *reconnect_window = NULL;
+  g_autofree char *admit = NULL, *admit_after = NULL;
   g_autofree char *stun = NULL, *turn = NULL, *video_size = NULL, *framerate = NULL;
   g_auto (GStrv) ice = NULL;
   g_auto (GStrv) args = NULL;
@@ -373,6 +392,8 @@ tv_client_options_parse (int argc, char **argv, GError **error)
     { "video-size", 0, 0, G_OPTION_ARG_STRING, &video_size, NULL, NULL },
     { "framerate", 0, 0, G_OPTION_ARG_STRING, &framerate, NULL, NULL },
     { "end-on-exit", 0, 0, G_OPTION_ARG_NONE, &opts->end_on_exit, NULL, NULL },
+    { "admit", 0, 0, G_OPTION_ARG_STRING, &admit, NULL, NULL },
+    { "admit-after", 0, 0, G_OPTION_ARG_STRING, &admit_after, NULL, NULL },
     { "verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) count_verbose, NULL, NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opts->show_version, NULL, NULL },
     { "help", 'h', 0, G_OPTION_ARG_NONE, &opts->show_help, NULL, NULL },
@@ -487,8 +508,25 @@ tv_client_options_parse (int argc, char **argv, GError **error)
       || !parse_uint ("--reconnect-window", reconnect_window, 1, TV_CLIENT_MAX_RECONNECT_WINDOW_S,
                       &opts->reconnect_window_s, error)
       || !parse_uint ("--latency", latency, 0, TV_CLIENT_MAX_LATENCY_MS, &opts->latency_ms, error)
-      || !parse_uint ("--framerate", framerate, 1, TV_CLIENT_MAX_FRAMERATE, &opts->framerate, error))
+      || !parse_uint ("--framerate", framerate, 1, TV_CLIENT_MAX_FRAMERATE, &opts->framerate, error)
+      || !parse_uint ("--admit-after", admit_after, 0, TV_CLIENT_MAX_ADMIT_AFTER_S, &opts->admit_after_s, error))
     return NULL;
+
+  /* --admit auto|manual; --admit-after only makes sense with auto. */
+  if (admit != NULL && strcmp (admit, "auto") == 0)
+    opts->admit_mode = TV_CLIENT_ADMIT_AUTO;
+  else if (admit != NULL && strcmp (admit, "manual") == 0)
+    opts->admit_mode = TV_CLIENT_ADMIT_MANUAL;
+  else if (admit != NULL)
+    {
+      fail (error, "--admit: must be auto or manual");
+      return NULL;
+    }
+  if (admit_after != NULL && opts->admit_mode == TV_CLIENT_ADMIT_MANUAL)
+    {
+      fail (error, "--admit-after needs --admit auto");
+      return NULL;
+    }
 
   /* --video-size WxH: two numbers in range; even, as the encoder's 4:2:0 needs. */
   if (video_size != NULL)

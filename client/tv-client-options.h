@@ -36,6 +36,13 @@ typedef enum {
 #define TV_CLIENT_MIN_VIDEO_HEIGHT    120
 #define TV_CLIENT_MAX_VIDEO_HEIGHT    1080
 #define TV_CLIENT_MAX_FRAMERATE       60
+#define TV_CLIENT_MAX_ADMIT_AFTER_S   3600
+
+/* Doctor: how a waiting patient is admitted (--admit). */
+typedef enum {
+  TV_CLIENT_ADMIT_AUTO = 0,   /* at once (or --admit-after seconds after the patient is seen waiting) */
+  TV_CLIENT_ADMIT_MANUAL,     /* print the queue; admit when Enter is pressed on stdin */
+} TvClientAdmitMode;
 
 /* The validated command line. Strings are owned by the struct. */
 typedef struct {
@@ -57,6 +64,8 @@ typedef struct {
   guint width, height;    /* --video-size WxH: 0x0 = the media default (640x480) */
   guint framerate;        /* --framerate: 0 = the media default (30) */
   gboolean end_on_exit;   /* --end-on-exit */
+  TvClientAdmitMode admit_mode; /* --admit auto|manual, default auto */
+  guint admit_after_s;    /* --admit-after: 0 = at once (auto mode only) */
   int verbosity;          /* number of -v */
   gboolean show_help;     /* --help given: print tv_client_options_help() and exit 0 */
   gboolean show_version;  /* --version given */

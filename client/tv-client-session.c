@@ -18,9 +18,11 @@
 
 #include "client/tv-client-session.h"
 
+#include <glib-unix.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client/tv-ws-client.h"
 
@@ -52,6 +54,8 @@ struct _TvClientSession {
   char *stun, *turn;
   guint duration_s, peer_timeout_s, media_timeout_s;
   gboolean end_on_exit;
+  TvClientAdmitMode admit_mode;
+  guint admit_after_ms;
   guint reconnect_initial_ms, reconnect_max_ms, reconnect_window_ms;
 
   TvClientSessionDoneFunc done;
@@ -82,6 +86,11 @@ struct _TvClientSession {
 
   guint peer_timer, media_timer, duration_timer, reconnect_timer, guard_timer, done_idle, deferred_leave_id;
   guint keepalive_timer;
+  /* Doctor: a patient waits in the waiting room to be admitted. */
+  gboolean patient_waiting;
+  guint admit_timer, stdin_watch;
+  /* Patient: "waiting for the doctor" already printed for this wait. */
+  gboolean wait_announced;
   gint64 last_rx_us;     /* monotonic time of the last message from the server */
   gint64 ping_id;
 
@@ -367,6 +376,12 @@ handle_error_msg (TvClientSession *self, const TvSigMsg *msg)
 {
   const char *name = tv_sig_error_name (msg->code);
 
+  if (msg->code == TV_SIG_ERR_NOT_WAITING && g_strcmp0 (msg->ref, "admit") == 0)
+    {
+      /* Our admit raced with a pairing (already admitted) or a departure. */
+      g_info ("admit not needed: %s", msg->message);
+      return;
+    }
   if (!tv_sig_error_is_fatal (msg->code))
     {
       /* E.g. a "media" report racing with peer-left (4200): the session goes on. */
@@ -462,6 +477,78 @@ keepalive_tick (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* ---- waiting room (doctor) ---------------------------------------------------- */
+
+static void
+send_admit (TvClientSession *self)
+{
+  clear_timer (&self->admit_timer);
+  if (!self->patient_waiting || self->phase != PHASE_JOINED)
+    return;
+  say ("admitting");
+  send_json (self, tv_sig_build_admit (NULL));
+}
+
+static gboolean
+admit_timer_cb (gpointer data)
+{
+  TvClientSession *self = data;
+  self->admit_timer = 0;
+  send_admit (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* --admit manual: a line on stdin admits the waiting patient. */
+static gboolean
+on_stdin (gint fd, GIOCondition cond, gpointer data)
+{
+  TvClientSession *self = data;
+  char buf[256];
+  ssize_t n = (cond & G_IO_IN) ? read (fd, buf, sizeof buf) : 0;
+
+  if (n <= 0)
+    {
+      /* End of input: nothing more can be admitted by hand. */
+      self->stdin_watch = 0;
+      return G_SOURCE_REMOVE;
+    }
+  if (memchr (buf, '\n', (size_t) n) != NULL)
+    send_admit (self);
+  return G_SOURCE_CONTINUE;
+}
+
+/* The server says a patient waits (joined with the patient present, or
+ * peer-joined): admit it as --admit says. If the patient was admitted before
+ * (a reconnect), "paired" follows at once and a sent admit is answered with a
+ * harmless 4203. */
+static void
+patient_seen_waiting (TvClientSession *self)
+{
+  if (self->role != TV_SIG_ROLE_DOCTOR)
+    return;
+  self->patient_waiting = TRUE;
+  say ("patient waiting");
+  if (self->admit_mode == TV_CLIENT_ADMIT_MANUAL)
+    {
+      say ("press Enter to admit the patient");
+      if (self->stdin_watch == 0)
+        self->stdin_watch = g_unix_fd_add (STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, self);
+      return;
+    }
+  clear_timer (&self->admit_timer);
+  if (self->admit_after_ms == 0)
+    send_admit (self);
+  else
+    self->admit_timer = g_timeout_add (self->admit_after_ms, admit_timer_cb, self);
+}
+
+static void
+patient_not_waiting (TvClientSession *self)
+{
+  self->patient_waiting = FALSE;
+  clear_timer (&self->admit_timer);
+}
+
 static void
 handle_message (TvClientSession *self, const TvSigMsg *msg)
 {
@@ -495,18 +582,43 @@ handle_message (TvClientSession *self, const TvSigMsg *msg)
         if (!msg->peer_present)
           {
             say ("waiting for the %s", tv_sig_role_to_string (peer));
+            self->wait_announced = TRUE;
             arm_peer_timer (self);
           }
+        else
+          patient_seen_waiting (self);
       }
       break;
     case TV_SIG_MSG_PEER_JOINED:
       say ("peer-joined role=%s", tv_sig_role_to_string (msg->role));
       clear_timer (&self->peer_timer);
+      if (msg->role == TV_SIG_ROLE_PATIENT)
+        patient_seen_waiting (self);
+      break;
+    case TV_SIG_MSG_WAITING:
+      /* Patient: in the waiting room until the doctor admits us. */
+      teardown_call (self);
+      say ("waiting room doctor_present=%s", bool_str (msg->doctor_present));
+      if (msg->doctor_present)
+        say ("the doctor is ready");
+      else if (!self->wait_announced)
+        say ("waiting for the doctor");
+      self->wait_announced = TRUE;
+      break;
+    case TV_SIG_MSG_DOCTOR_READY:
+      say ("the doctor is ready");
       break;
     case TV_SIG_MSG_PAIRED:
       say ("paired peer=%s offerer=%s", tv_sig_role_to_string (msg->role), bool_str (msg->offerer));
       clear_timer (&self->peer_timer);
+      patient_not_waiting (self);
+      self->wait_announced = FALSE;
       start_call (self, msg->offerer);
+      break;
+    case TV_SIG_MSG_AUTHED:
+    case TV_SIG_MSG_DASHBOARD:
+      /* Only sent after "auth", which this client does not send. */
+      g_debug ("ignoring a %s message", tv_sig_msg_type_to_string (msg->type));
       break;
     case TV_SIG_MSG_OFFER:
     case TV_SIG_MSG_ANSWER:
@@ -523,8 +635,10 @@ handle_message (TvClientSession *self, const TvSigMsg *msg)
       break;
     case TV_SIG_MSG_PEER_LEFT:
       say ("peer-left role=%s reason=%s", tv_sig_role_to_string (msg->role), msg->reason);
+      patient_not_waiting (self);
       teardown_call (self);
       say ("waiting for the %s", tv_sig_role_to_string (msg->role));
+      self->wait_announced = TRUE;
       arm_peer_timer (self);
       break;
     case TV_SIG_MSG_ENDED:
@@ -691,6 +805,7 @@ connection_lost (TvClientSession *self, const char *why)
     {
       g_message ("connection to the server lost: %s", why);
       say ("connection lost");
+      patient_not_waiting (self);
       teardown_call (self);
       clear_timer (&self->peer_timer);
     }
@@ -760,6 +875,8 @@ finish (TvClientSession *self, TvClientExitCode code, const char *reason)
   clear_timer (&self->guard_timer);
   clear_timer (&self->deferred_leave_id);
   clear_timer (&self->keepalive_timer);
+  clear_timer (&self->admit_timer);
+  clear_timer (&self->stdin_watch);
   drop_ws (self);
   say ("exit code=%d reason=%s", code, r);
   self->done_idle = g_idle_add (deliver_done, self);
@@ -867,6 +984,8 @@ tv_client_session_new (const TvClientSessionConfig *cfg, TvClientSessionDoneFunc
   self->peer_timeout_s = cfg->peer_timeout_s;
   self->media_timeout_s = cfg->media_timeout_s;
   self->end_on_exit = cfg->end_on_exit;
+  self->admit_mode = cfg->admit_mode;
+  self->admit_after_ms = cfg->admit_after_ms;
   self->reconnect_initial_ms = cfg->reconnect_initial_ms ? cfg->reconnect_initial_ms : 500;
   self->reconnect_max_ms = cfg->reconnect_max_ms ? cfg->reconnect_max_ms : 8000;
   self->reconnect_window_ms = cfg->reconnect_window_ms ? cfg->reconnect_window_ms : 60000;
@@ -969,6 +1088,8 @@ tv_client_session_free (TvClientSession *self)
   clear_timer (&self->reap_id);
   clear_timer (&self->deferred_leave_id);
   clear_timer (&self->keepalive_timer);
+  clear_timer (&self->admit_timer);
+  clear_timer (&self->stdin_watch);
   g_clear_pointer (&self->call, tv_media_call_free);
   if (self->ws != NULL)
     g_ptr_array_add (self->dead_ws, g_steal_pointer (&self->ws));

@@ -1,7 +1,10 @@
 /* tv-client-session.h — one participant's signaling session with the Televisit server.
  *
  * The session connects over WSS (TvWsClient), sends "join" with the token, and
- * then follows the consult protocol: on "paired" it builds a fresh TvMediaCall
+ * then follows the consult protocol. A patient may first wait in the waiting
+ * room ("waiting", "doctor-ready"); a doctor admits a waiting patient ("admit")
+ * at once, after a delay, or when Enter is pressed (TvClientAdmitMode). On
+ * "paired" it builds a fresh TvMediaCall
  * (the doctor offers), relays local SDP/candidates to the server and remote ones
  * into the call, reports "media" connected/disconnected from the call's state,
  * tears the call down on "peer-left" and waits for the next "paired", and stops
@@ -36,6 +39,8 @@ typedef struct {
   guint peer_timeout_s;          /* > 0 */
   guint media_timeout_s;         /* > 0 */
   gboolean end_on_exit;          /* doctor: send "end" rather than "leave" on a normal exit */
+  TvClientAdmitMode admit_mode;  /* doctor: how a waiting patient is admitted */
+  guint admit_after_ms;          /* doctor, auto: delay before admitting (0 = at once) */
   /* Reconnection back-off; 0 = defaults (500 ms doubling to 8000 ms, 60000 ms in all). */
   guint reconnect_initial_ms;
   guint reconnect_max_ms;

@@ -14,8 +14,15 @@
  * both links are cleared together (detach_party). Writes happen only in the
  * WRITEABLE callback, out of the Conn's queue.
  *
- * The join timeout runs from the WebSocket opening until a successful join;
- * pings answer but do not stop it (a connection cannot idle unjoined).
+ * The join timeout runs from the WebSocket opening until a successful join
+ * or auth; pings answer but do not stop it (a connection cannot idle unjoined).
+ *
+ * Waiting room (PROTOCOL.md section 10): a joining patient is recorded as
+ * arrived and waits until the doctor is present and has admitted them; a
+ * connection authenticated with "auth" (a doctor's API session) gets the
+ * doctor's "dashboard" (tv-waitroom.c), refreshed after every event of one of
+ * the doctor's rooms and on the 1 s store check, and may join / admit by
+ * consult id.
  *
  * Logs carry consult ids, roles and connection numbers; never tokens or names,
  * SDP only at debug level.
@@ -27,6 +34,9 @@
 #include "server/tv-addr-limit.h"
 #include "server/tv-http.h"
 #include "server/tv-server-private.h"
+#include "server/tv-store-users.h"
+#include "server/tv-store-waitroom.h"
+#include "server/tv-waitroom.h"
 #include "server/tv-store-live.h"
 #include "server/tv-tls.h"
 #include "signaling/tv-sig-message.h"
@@ -48,6 +58,11 @@ struct _TvServerRoom {
   TvSigRoom *sig;
   gint64 checkpoint_us;         /* monotonic time of the last connected-interval checkpoint */
   struct _Conn *party[2];       /* [0] doctor, [1] patient; NULL when absent */
+  /* From the consult row, for "waiting" and the dashboard. */
+  char *doctor_name;            /* display name (sent to the patient; never logged) */
+  char *doctor_id;              /* user id of a booked consult's doctor, NULL for v1 consults */
+  gint64 scheduled_start;
+  gint64 waiting_since;         /* when the patient's current wait began (µs UTC); see patient_waiting */
 };
 
 typedef struct {
@@ -72,6 +87,11 @@ typedef struct _Conn {
   int close_code;               /* close frame to send once the queue is written (0 = none) */
   gboolean close_sent;          /* our close frame is out: waiting for the peer's */
   GSource *join_timer;
+  /* Set by a successful "auth": the doctor this connection is authenticated as. */
+  char *session;                /* the session token, re-checked every second (never logged) */
+  char *user_id;
+  char *user_zone;              /* the doctor's time zone, NULL = UTC */
+  char *last_dashboard;         /* the last "dashboard" sent, to send only changes */
   gint64 rate[TV_SERVER_RATE_LIMIT_MSGS]; /* monotonic times of the last messages */
   guint rate_n, rate_pos;
 } Conn;
@@ -199,6 +219,8 @@ tv_server_room_free (TvServerRoom *room)
     }
   tv_sig_room_unref (room->sig);
   g_free (room->consult_id);
+  g_free (room->doctor_name);
+  g_free (room->doctor_id);
   g_free (room);
 }
 
@@ -255,7 +277,29 @@ room_finish (TvServer *s, TvServerRoom *room, const char *reason)
   room_remove (s, room);
 }
 
-/* Carries out the message side of a join's effects. */
+/* @us (µs UTC) as RFC 3339 in UTC, for "waiting". */
+static char *
+format_utc (gint64 us)
+{
+  g_autoptr (GDateTime) dt = g_date_time_new_from_unix_utc (MAX (us, 0) / G_USEC_PER_SEC);
+  return dt ? g_date_time_format_iso8601 (dt) : g_strdup ("1970-01-01T00:00:00Z");
+}
+
+/* Tells the patient it is in the waiting room; its wait starts @now. */
+static void
+send_waiting (TvServerRoom *room, gint64 now)
+{
+  Conn *patient = room->party[role_slot (TV_SIG_ROLE_PATIENT)];
+  g_autofree char *start = format_utc (room->scheduled_start);
+  room->waiting_since = now;
+  if (patient) {
+    patient->media_up = FALSE;
+    conn_send_take (patient, tv_sig_build_waiting (room->doctor_name ? room->doctor_name : "your doctor", start,
+                                                   room->party[role_slot (TV_SIG_ROLE_DOCTOR)] != NULL));
+  }
+}
+
+/* Carries out the message side of a join's (or an admit's) effects. */
 static void
 apply_pairing (TvServerRoom *room, TvSigRole joiner, TvSigRoomEffects fx)
 {
@@ -263,6 +307,12 @@ apply_pairing (TvServerRoom *room, TvSigRole joiner, TvSigRoomEffects fx)
   Conn *self = room->party[role_slot (joiner)];
   if ((fx & TV_SIG_ROOM_FX_PEER_JOINED) && peer)
     conn_send_take (peer, tv_sig_build_peer_joined (joiner));
+  if (fx & TV_SIG_ROOM_FX_WAITING)
+    send_waiting (room, g_get_real_time ());
+  if ((fx & TV_SIG_ROOM_FX_DOCTOR_READY) && room->party[role_slot (TV_SIG_ROLE_PATIENT)]) {
+    g_autoptr (TvSigMsg) ready = tv_sig_msg_new (TV_SIG_MSG_DOCTOR_READY);
+    conn_send_take (room->party[role_slot (TV_SIG_ROLE_PATIENT)], tv_sig_msg_to_json (ready));
+  }
   if (fx & TV_SIG_ROOM_FX_PAIRED) {
     Conn *doctor = room->party[0], *patient = room->party[1];
     if (doctor) {
@@ -320,6 +370,10 @@ party_leave (Conn *c, const char *detail, gboolean explicit_leave)
     peer->media_up = FALSE;
     conn_send_take (peer, tv_sig_build_peer_left (role, detail));
   }
+  /* The doctor went: a patient who was in a call is back to waiting (the
+   * dashboard shows since when); one already waiting keeps its start. */
+  if (role == TV_SIG_ROLE_DOCTOR && peer && tv_sig_room_is_admitted (room->sig))
+    room->waiting_since = now;
   if (fx & TV_SIG_ROOM_FX_COMPLETED) {
     if (!tv_store_consult_complete (s->store, room->consult_id, "both-left", now, &err)) {
       g_warning ("consult %s: store complete failed: %s", room->consult_id, err->message);
@@ -414,7 +468,16 @@ handle_join (Conn *c, const TvSigMsg *msg)
     return;
   }
 
-  if (!tv_store_token_lookup (s->store, msg->token, now, &consult_id, &role, &err)) {
+  if (msg->consult_id != NULL) {
+    /* By consult id: the doctor of an authenticated connection (PROTOCOL.md 3.1). */
+    if (c->user_id == NULL) {
+      conn_send_error (c, TV_SIG_ERR_NOT_AUTHENTICATED, "authenticate (auth) before joining by consult id",
+                       TV_SIG_MSG_JOIN);
+      return;
+    }
+    consult_id = g_strdup (msg->consult_id);
+    role = TV_SIG_ROLE_DOCTOR;
+  } else if (!tv_store_token_lookup (s->store, msg->token, now, &consult_id, &role, &err)) {
     if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_UNKNOWN)) {
       g_info ("conn %u: join refused: unknown token", c->id);
       conn_send_error (c, TV_SIG_ERR_TOKEN_INVALID, "unknown token", TV_SIG_MSG_JOIN);
@@ -431,10 +494,18 @@ handle_join (Conn *c, const TvSigMsg *msg)
     return;
   }
   if (!tv_store_consult_get (s->store, consult_id, &consult, &err)) {
-    if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND))
+    if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND) && msg->consult_id != NULL)
+      conn_send_error (c, TV_SIG_ERR_NOT_YOUR_CONSULT, "not a consult of yours", TV_SIG_MSG_JOIN);
+    else if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND))
       conn_send_error (c, TV_SIG_ERR_TOKEN_INVALID, "unknown token", TV_SIG_MSG_JOIN);
     else
       conn_store_failed (c, consult_id, "consult get", err, TV_SIG_MSG_JOIN);
+    return;
+  }
+  /* Same answer for another doctor's consult as for none: ids are not probed. */
+  if (msg->consult_id != NULL && g_strcmp0 (consult->doctor_id, c->user_id) != 0) {
+    g_info ("conn %u: join by consult id refused: not the doctor's consult", c->id);
+    conn_send_error (c, TV_SIG_ERR_NOT_YOUR_CONSULT, "not a consult of yours", TV_SIG_MSG_JOIN);
     return;
   }
   if (consult->status == TV_CONSULT_COMPLETED || consult->status == TV_CONSULT_CANCELLED
@@ -455,6 +526,9 @@ handle_join (Conn *c, const TvSigMsg *msg)
     room->consult_id = g_strdup (consult_id);
     room->sig = tv_sig_room_new (consult_id, consult->status == TV_CONSULT_IN_PROGRESS ||
                                                consult->started_at != 0);
+    room->doctor_name = g_strdup (consult->doctor);
+    room->doctor_id = g_strdup (consult->doctor_id);
+    room->scheduled_start = consult->scheduled_start;
     g_hash_table_insert (s->rooms, room->consult_id, room);
     created = TRUE;
   }
@@ -480,6 +554,14 @@ handle_join (Conn *c, const TvSigMsg *msg)
   if (created && !close_stale_participations (s, consult_id, now, &err)) {
     conn_store_failed (c, consult_id, "stale participation", err, TV_SIG_MSG_JOIN);
     room_remove (s, room);
+    return;
+  }
+  /* The patient's arrival (first time: consult waiting, arrived_at) before its
+   * join row: a failure of either leaves the room as it was (5000). */
+  if (role == TV_SIG_ROLE_PATIENT && !tv_store_consult_patient_arrived (s->store, consult_id, now, NULL, &err)) {
+    conn_store_failed (c, consult_id, "arrival", err, TV_SIG_MSG_JOIN);
+    if (created)
+      room_remove (s, room);
     return;
   }
   if (!tv_store_record_participation (s->store, consult_id, role, TV_PART_JOIN, NULL, now, &err)) {
@@ -632,6 +714,224 @@ handle_end (Conn *c)
   room_finish (s, room, "ended-by-doctor");
 }
 
+/* ---- waiting room: admit, send-back, auth, dashboard ------------------- */
+
+static void dispatch_message (Conn *c, const TvSigMsg *msg);
+
+static void
+dashboard_live (const char *consult_id, gboolean *present, gint64 *waiting_since, gpointer data)
+{
+  TvServer *s = data;
+  TvServerRoom *room = g_hash_table_lookup (s->rooms, consult_id);
+  TvSigRoomState st = room ? tv_sig_room_get_state (room->sig) : TV_SIG_ROOM_EMPTY;
+
+  *present = room != NULL && room->party[role_slot (TV_SIG_ROLE_PATIENT)] != NULL;
+  /* In the waiting room: connected and not in a pairing with the doctor. */
+  *waiting_since = *present && st != TV_SIG_ROOM_PAIRED && st != TV_SIG_ROOM_CONNECTED ? room->waiting_since : 0;
+}
+
+/* Sends @c a fresh "dashboard" when it differs from the last one sent. */
+static void
+dashboard_refresh_conn (Conn *c)
+{
+  g_autoptr (GError) err = NULL;
+  g_autofree char *json = NULL;
+
+  if (c->user_id == NULL || c->closing || !c->wsi)
+    return;
+  json = tv_waitroom_dashboard_json (c->server->store, c->user_id, c->user_zone, g_get_real_time (),
+                                     dashboard_live, c->server, &err);
+  if (json == NULL) {
+    g_warning ("conn %u: dashboard: store read failed: %s", c->id, err->message);
+    return;
+  }
+  if (g_strcmp0 (json, c->last_dashboard) == 0)
+    return;
+  conn_send (c, json);
+  g_free (c->last_dashboard);
+  c->last_dashboard = g_steal_pointer (&json);
+}
+
+/* Refreshes the dashboards of doctor @user_id (NULL: nothing to do). */
+static void
+dashboards_refresh (TvServer *s, const char *user_id)
+{
+  GHashTableIter it;
+  gpointer key;
+
+  if (user_id == NULL)
+    return;
+  g_hash_table_iter_init (&it, s->conns);
+  while (g_hash_table_iter_next (&it, &key, NULL)) {
+    Conn *c = key;
+    if (g_strcmp0 (c->user_id, user_id) == 0)
+      dashboard_refresh_conn (c);
+  }
+}
+
+/* The 1 s check: every authenticated connection's session is still valid
+ * (else the same fatal error as for auth), and its dashboard is current
+ * (bookings, cancellations, televisitctl, midnight). */
+static void
+dashboards_poll (TvServer *s)
+{
+  GHashTableIter it;
+  gpointer key;
+  gint64 now = g_get_real_time ();
+
+  g_hash_table_iter_init (&it, s->conns);
+  while (g_hash_table_iter_next (&it, &key, NULL)) {
+    Conn *c = key;
+    g_autoptr (GError) err = NULL;
+    g_autoptr (TvUser) user = NULL;
+
+    if (c->user_id == NULL || c->closing || !c->wsi)
+      continue;
+    if (!tv_store_session_lookup (s->store, c->session, now, NULL, &user, &err)) {
+      if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_UNKNOWN)) {
+        g_info ("conn %u: session ended; closing", c->id);
+        conn_send_error (c, TV_SIG_ERR_TOKEN_INVALID, "the session has ended", TV_SIG_MSG_INVALID);
+      } else if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_EXPIRED)) {
+        g_info ("conn %u: session expired; closing", c->id);
+        conn_send_error (c, TV_SIG_ERR_TOKEN_EXPIRED, "the session has expired", TV_SIG_MSG_INVALID);
+      } else {
+        g_warning ("conn %u: session check failed: %s", c->id, err->message);
+      }
+      continue;
+    }
+    dashboard_refresh_conn (c);
+  }
+}
+
+static void
+handle_auth (Conn *c, const TvSigMsg *msg)
+{
+  TvServer *s = c->server;
+  g_autoptr (GError) err = NULL;
+  g_autoptr (TvUser) user = NULL;
+
+  if (c->user_id != NULL) {
+    conn_send_error (c, TV_SIG_ERR_ALREADY_JOINED, "already authenticated on this connection", TV_SIG_MSG_AUTH);
+    return;
+  }
+  if (!tv_store_session_lookup (s->store, msg->token, g_get_real_time (), NULL, &user, &err)) {
+    if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_UNKNOWN)) {
+      g_info ("conn %u: auth refused: unknown session", c->id);
+      conn_send_error (c, TV_SIG_ERR_TOKEN_INVALID, "unknown session", TV_SIG_MSG_AUTH);
+    } else if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_EXPIRED)) {
+      g_info ("conn %u: auth refused: expired session", c->id);
+      conn_send_error (c, TV_SIG_ERR_TOKEN_EXPIRED, "session expired", TV_SIG_MSG_AUTH);
+    } else {
+      conn_store_failed (c, NULL, "session lookup", err, TV_SIG_MSG_AUTH);
+    }
+    return;
+  }
+  if ((user->roles & TV_ROLE_DOCTOR) == 0) {
+    g_info ("conn %u: auth refused: user %s is not a doctor", c->id, user->id);
+    conn_send_error (c, TV_SIG_ERR_NOT_A_DOCTOR, "the dashboard is for doctors", TV_SIG_MSG_AUTH);
+    return;
+  }
+  c->session = g_strdup (msg->token);
+  c->user_id = g_strdup (user->id);
+  c->user_zone = g_strdup (user->time_zone);
+  conn_cancel_join_timer (c);
+  g_info ("conn %u: authenticated as doctor %s", c->id, user->id);
+  conn_send_take (c, tv_sig_build_authed (user->id, user->display_name));
+  dashboard_refresh_conn (c);
+}
+
+/* Records the admission and carries out its effects; on a store failure the
+ * room is put back (the patient waits again) and the sender gets 5000. */
+static void
+admit_in_room (Conn *c, TvServerRoom *room)
+{
+  TvServer *s = c->server;
+  g_autoptr (GError) err = NULL;
+  TvSigRoomEffects fx = TV_SIG_ROOM_FX_NONE;
+
+  if (!tv_sig_room_admit (room->sig, TV_SIG_ROLE_DOCTOR, &fx, &err)) {
+    conn_send_gerror (c, err, TV_SIG_MSG_ADMIT);
+    return;
+  }
+  if ((fx & TV_SIG_ROOM_FX_ADMITTED) &&
+      !tv_store_consult_admitted (s->store, room->consult_id, g_get_real_time (), &err)) {
+    tv_sig_room_send_back (room->sig, TV_SIG_ROLE_DOCTOR, NULL, NULL);
+    conn_store_failed (c, room->consult_id, "admit", err, TV_SIG_MSG_ADMIT);
+    return;
+  }
+  g_info ("consult %s: patient admitted (conn %u)", room->consult_id, c->id);
+  apply_pairing (room, TV_SIG_ROLE_DOCTOR, fx & ~TV_SIG_ROOM_FX_PEER_JOINED);
+}
+
+static void
+handle_admit (Conn *c, const TvSigMsg *msg)
+{
+  TvServer *s = c->server;
+
+  if (msg->consult_id == NULL) {
+    if (c->role == TV_SIG_ROLE_NONE || !c->room) {
+      conn_send_error (c, TV_SIG_ERR_NOT_JOINED, "join first (or name the consult)", TV_SIG_MSG_ADMIT);
+      return;
+    }
+    if (c->role != TV_SIG_ROLE_DOCTOR) {
+      conn_send_error (c, TV_SIG_ERR_NOT_ALLOWED, "only the doctor admits the patient", TV_SIG_MSG_ADMIT);
+      return;
+    }
+    admit_in_room (c, c->room);
+    return;
+  }
+
+  /* From the dashboard: one of the authenticated doctor's consults. */
+  if (c->user_id == NULL) {
+    conn_send_error (c, TV_SIG_ERR_NOT_AUTHENTICATED, "authenticate (auth) before admitting by consult id",
+                     TV_SIG_MSG_ADMIT);
+    return;
+  }
+  g_autoptr (GError) err = NULL;
+  g_autoptr (TvConsult) consult = NULL;
+  if (!tv_store_consult_get (s->store, msg->consult_id, &consult, &err)) {
+    if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND))
+      conn_send_error (c, TV_SIG_ERR_NOT_YOUR_CONSULT, "not a consult of yours", TV_SIG_MSG_ADMIT);
+    else
+      conn_store_failed (c, msg->consult_id, "consult get", err, TV_SIG_MSG_ADMIT);
+    return;
+  }
+  if (g_strcmp0 (consult->doctor_id, c->user_id) != 0) {
+    conn_send_error (c, TV_SIG_ERR_NOT_YOUR_CONSULT, "not a consult of yours", TV_SIG_MSG_ADMIT);
+    return;
+  }
+  TvServerRoom *room = g_hash_table_lookup (s->rooms, consult->id);
+  if (!room) {
+    conn_send_error (c, TV_SIG_ERR_NOT_WAITING, "the patient is not connected", TV_SIG_MSG_ADMIT);
+    return;
+  }
+  admit_in_room (c, room);
+}
+
+static void
+handle_send_back (Conn *c)
+{
+  TvServer *s = c->server;
+  TvServerRoom *room = c->room;
+  gint64 now = g_get_real_time ();
+  g_autoptr (GError) err = NULL;
+  TvSigRoomEffects fx = TV_SIG_ROOM_FX_NONE;
+
+  if (!tv_sig_room_send_back (room->sig, c->role, &fx, &err)) {
+    conn_send_gerror (c, err, TV_SIG_MSG_SEND_BACK);
+    return;
+  }
+  /* Like a drop, the interval closes whatever the store says (logged). */
+  if ((fx & TV_SIG_ROOM_FX_MEDIA_STOPPED) && !tv_store_consult_media_stopped (s->store, room->consult_id, now, &err))
+    g_warning ("consult %s: store media-stopped failed: %s", room->consult_id, err->message);
+  for (int i = 0; i < 2; i++)
+    if (room->party[i])
+      room->party[i]->media_up = FALSE;
+  g_info ("consult %s: patient sent back to the waiting room (conn %u)", room->consult_id, c->id);
+  if (fx & TV_SIG_ROOM_FX_WAITING)
+    send_waiting (room, now);
+}
+
 /* One complete text message from @c. */
 static void
 handle_message (Conn *c, const char *data, gsize len)
@@ -649,8 +949,33 @@ handle_message (Conn *c, const char *data, gsize len)
     handle_ping (c, msg);
     return;
   }
+  /* The doctors whose dashboards this message may change: refreshed after it. */
+  g_autofree char *doctor_before = c->room ? g_strdup (c->room->doctor_id) : NULL;
+  dispatch_message (c, msg);
+  TvServer *s = c->server;
+  if (msg->type == TV_SIG_MSG_OFFER || msg->type == TV_SIG_MSG_ANSWER || msg->type == TV_SIG_MSG_CANDIDATE
+      || msg->type == TV_SIG_MSG_AUTH)
+    return;
+  dashboards_refresh (s, doctor_before);
+  if (c->room && g_strcmp0 (c->room->doctor_id, doctor_before) != 0)
+    dashboards_refresh (s, c->room->doctor_id);
+  if (c->user_id && g_strcmp0 (c->user_id, doctor_before) != 0)
+    dashboards_refresh (s, c->user_id);
+}
+
+static void
+dispatch_message (Conn *c, const TvSigMsg *msg)
+{
   if (msg->type == TV_SIG_MSG_JOIN) {
     handle_join (c, msg);
+    return;
+  }
+  if (msg->type == TV_SIG_MSG_AUTH) {
+    handle_auth (c, msg);
+    return;
+  }
+  if (msg->type == TV_SIG_MSG_ADMIT) {
+    handle_admit (c, msg);
     return;
   }
   if (c->role == TV_SIG_ROLE_NONE || !c->room) {
@@ -671,6 +996,9 @@ handle_message (Conn *c, const char *data, gsize len)
     break;
   case TV_SIG_MSG_END:
     handle_end (c);
+    break;
+  case TV_SIG_MSG_SEND_BACK:
+    handle_send_back (c);
     break;
   default:
     /* The parser only returns client->server types for FROM_CLIENT. */
@@ -793,6 +1121,12 @@ conn_free (Conn *c)
     g_free (f);
   g_byte_array_unref (c->rx);
   g_hash_table_remove (s->conns, c);
+  if (c->session)
+    memset (c->session, 0, strlen (c->session));
+  g_free (c->session);
+  g_free (c->user_id);
+  g_free (c->user_zone);
+  g_free (c->last_dashboard);
   tv_addr_limits_disconnected (s->addr_limits, c->addr);
   g_free (c->addr);
   g_free (c);
@@ -810,10 +1144,13 @@ on_closed (Pss *pss)
   c->wsi = NULL;
   TvServer *s = c->server;
   if (c->room) {
-    if (s->shutting_down || s->destroying)
+    if (s->shutting_down || s->destroying) {
       detach_party (c->room, c);
-    else
+    } else {
+      g_autofree char *doctor_id = g_strdup (c->room->doctor_id);
       party_leave (c, "dropped", FALSE);
+      dashboards_refresh (s, doctor_id);
+    }
   }
   g_debug ("conn %u: closed", c->id);
   conn_free (c);
@@ -973,6 +1310,8 @@ void
 tv_server_consult_check_store (TvServer *s)
 {
   g_return_if_fail (s != NULL);
+  if (!s->shutting_down)
+    dashboards_poll (s);
   if (s->shutting_down || g_hash_table_size (s->rooms) == 0)
     return;
 

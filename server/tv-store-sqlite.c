@@ -17,6 +17,7 @@
 #include "server/tv-store-private.h"
 #include "server/tv-store-schedule.h"
 #include "server/tv-store-users.h"
+#include "server/tv-store-waitroom.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -86,6 +87,7 @@ static const char *const migrations[] = {
   SCHEMA_V1,
   TV_STORE_USERS_SCHEMA_V2,   /* accounts: server/tv-store-users.h */
   TV_STORE_SCHEDULE_SCHEMA_V3, /* schedule: server/tv-store-schedule.h (rebuilds consults) */
+  TV_STORE_WAITROOM_SCHEMA_V4, /* waitroom: server/tv-store-waitroom.h (arrival, admission) */
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == TV_STORE_SCHEMA_VERSION);
 
@@ -103,7 +105,8 @@ static const char SQL_TOKEN_LOOKUP[] =
 #define CONSULT_COLUMNS \
   "id, doctor, patient, scheduled_start, status, created_at, started_at, ended_at," \
   " connected_us, media_up_since, end_reason," \
-  " doctor_id, patient_id, scheduled_end, cancelled_at, no_show_at, booked_by"
+  " doctor_id, patient_id, scheduled_end, cancelled_at, no_show_at, booked_by," \
+  " arrived_at, admitted_at, wait_us"
 static const char SQL_CONSULT_GET[] =
   "SELECT " CONSULT_COLUMNS " FROM consults WHERE id = ?1";
 static const char SQL_CONSULT_LIST[] =
@@ -149,6 +152,7 @@ tv_consult_status_to_string (TvConsultStatus status)
   case TV_CONSULT_COMPLETED: return "completed";
   case TV_CONSULT_CANCELLED: return "cancelled";
   case TV_CONSULT_NO_SHOW: return "no-show";
+  case TV_CONSULT_WAITING: return "waiting";
   }
   return "unknown";
 }
@@ -158,7 +162,7 @@ status_from_string (const char *s, TvConsultStatus *out)
 {
   static const TvConsultStatus all[] = {
     TV_CONSULT_SCHEDULED, TV_CONSULT_IN_PROGRESS, TV_CONSULT_COMPLETED, TV_CONSULT_CANCELLED,
-    TV_CONSULT_NO_SHOW,
+    TV_CONSULT_NO_SHOW, TV_CONSULT_WAITING,
   };
   for (guint i = 0; s != NULL && i < G_N_ELEMENTS (all); i++) {
     if (strcmp (s, tv_consult_status_to_string (all[i])) == 0) {
@@ -823,6 +827,9 @@ consult_from_row (sqlite3_stmt *st, GError **error)
   c->cancelled_at = sqlite3_column_int64 (st, 14);
   c->no_show_at = sqlite3_column_int64 (st, 15);
   c->booked_by = column_strdup (st, 16);
+  c->arrived_at = sqlite3_column_int64 (st, 17);
+  c->admitted_at = sqlite3_column_int64 (st, 18);
+  c->wait_us = sqlite3_column_int64 (st, 19);
   return c;
 }
 
@@ -1238,8 +1245,9 @@ finish_consult (TvStore *store, const char *id, const char *reason, gint64 now, 
   gint64 up_since = 0;
   if (!consult_state (store, id, &status, &up_since, error))
     goto fail;
-  gboolean allowed = cancel ? (status == TV_CONSULT_SCHEDULED && up_since == 0)
-                            : (status == TV_CONSULT_SCHEDULED || status == TV_CONSULT_IN_PROGRESS);
+  gboolean not_started = status == TV_CONSULT_SCHEDULED || status == TV_CONSULT_WAITING;
+  gboolean allowed = cancel ? (not_started && up_since == 0)
+                            : (not_started || status == TV_CONSULT_IN_PROGRESS);
   if (!allowed) {
     set_wrong_state (error, id, status, op);
     goto fail;

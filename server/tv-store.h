@@ -49,8 +49,9 @@ typedef enum {
 } TvStoreErrorCode;
 
 /* v1 consults; v2 accounts (users, sessions: server/tv-store-users.h);
- * v3 schedule (availability, booking: server/tv-store-schedule.h). */
-#define TV_STORE_SCHEMA_VERSION 3
+ * v3 schedule (availability, booking: server/tv-store-schedule.h);
+ * v4 waiting room (arrival, admission, wait time: server/tv-store-waitroom.h). */
+#define TV_STORE_SCHEMA_VERSION 4
 
 /* Limits enforced by the store (and by televisitctl, which reuses the checks). */
 #define TV_STORE_MAX_NAME_BYTES   200  /* doctor / patient */
@@ -63,9 +64,10 @@ typedef enum {
   TV_CONSULT_COMPLETED,   /* ended; duration final */
   TV_CONSULT_CANCELLED,
   TV_CONSULT_NO_SHOW,     /* the patient did not come (tv_store_consult_no_show) */
+  TV_CONSULT_WAITING,     /* the patient has arrived in the waiting room, no media yet (tv-store-waitroom.h) */
 } TvConsultStatus;
 
-/* Returns: (transfer none) "scheduled", "in-progress", "completed", "cancelled", "no-show". */
+/* Returns: (transfer none) "scheduled", "in-progress", "completed", "cancelled", "no-show", "waiting". */
 const char *tv_consult_status_to_string (TvConsultStatus status);
 
 typedef struct {
@@ -88,6 +90,10 @@ typedef struct {
   gint64 cancelled_at;    /* 0 = not cancelled */
   gint64 no_show_at;      /* 0 = not marked no-show */
   char *booked_by;        /* user id of whoever booked it, NULL if unknown */
+  /* v4: the waiting room (tv-store-waitroom.h); 0 = not yet. */
+  gint64 arrived_at;      /* the patient's first join */
+  gint64 admitted_at;     /* the doctor's first admit */
+  gint64 wait_us;         /* admitted_at - arrived_at (0 until admitted) */
 } TvConsult;
 
 void tv_consult_free (TvConsult *consult);   /* NULL accepted */
@@ -180,16 +186,17 @@ gboolean tv_store_consult_media_started (TvStore *store, const char *id, gint64 
 gboolean tv_store_consult_media_stopped (TvStore *store, const char *id, gint64 now, GError **error);
 
 /* tv_store_consult_complete:
- * Closes any open interval and sets COMPLETED, ended_at = @now, end_reason.
+ * Closes any open interval and sets COMPLETED, ended_at = @now, end_reason
+ * (from scheduled, waiting or in progress).
  * WRONG_STATE when already completed, cancelled or no-show. */
 gboolean tv_store_consult_complete (TvStore *store, const char *id, const char *reason,
                                     gint64 now, GError **error);
 
 /* tv_store_consult_cancel:
- * Cancels a consult that never had media (status SCHEDULED, no open interval):
+ * Cancels a consult that never had media (status SCHEDULED or WAITING, no open interval):
  * status CANCELLED, ended_at = cancelled_at = @now, end_reason = @reason (e.g. "cancelled-by-admin").
  * Nobody may join a cancelled consult (the server answers 4105).
- * Returns: TRUE; FALSE with NOT_FOUND, WRONG_STATE (not scheduled), INVALID or IO. */
+ * Returns: TRUE; FALSE with NOT_FOUND, WRONG_STATE (not scheduled/waiting), INVALID or IO. */
 gboolean tv_store_consult_cancel (TvStore *store, const char *id, const char *reason,
                                   gint64 now, GError **error);
 

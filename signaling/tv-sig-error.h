@@ -35,11 +35,15 @@ typedef enum {
   TV_SIG_ERR_TOKEN_IN_USE    = 4104, /* token's party is already connected (third party) */
   TV_SIG_ERR_CONSULT_ENDED   = 4105, /* consult completed or cancelled: nobody may join */
   TV_SIG_ERR_JOIN_TIMEOUT    = 4106, /* no join within the server's join timeout */
+  TV_SIG_ERR_NOT_AUTHENTICATED = 4107, /* join {consult} / admit {consult} without a successful auth */
+  TV_SIG_ERR_NOT_A_DOCTOR    = 4108, /* auth: the session's user does not have the doctor role */
+  TV_SIG_ERR_NOT_YOUR_CONSULT = 4109, /* the consult is not one of the authenticated doctor's */
 
   /* Ordering and pairing */
   TV_SIG_ERR_NOT_PAIRED      = 4200, /* offer/answer/candidate/media while the peer is absent */
   TV_SIG_ERR_OUT_OF_ORDER    = 4201, /* message not allowed in the current negotiation state */
   TV_SIG_ERR_NOT_ALLOWED     = 4202, /* the sender's role may not send this (e.g. patient "end") */
+  TV_SIG_ERR_NOT_WAITING     = 4203, /* admit / send-back: no patient in that state (waiting / admitted) */
 
   /* The server */
   TV_SIG_ERR_INTERNAL        = 5000, /* the store failed; nothing was changed */

@@ -89,6 +89,7 @@ typedef enum {
   FT_INT,         /* JSON integer -> gint */
   FT_INT64,       /* JSON integer -> gint64, -1 when absent */
   FT_BOOL,        /* JSON true/false -> gboolean */
+  FT_ITEMS,       /* JSON array of objects (dashboard consults) -> GPtrArray of TvSigDashboardItem */
 } FieldTarget;
 
 /* Extra checks on a string's content, after the length limits. */
@@ -100,6 +101,9 @@ typedef enum {
   SC_CANDIDATE, /* "" or "candidate:...", no control characters */
   SC_ID,        /* identifier: [A-Za-z0-9_-] */
   SC_MSG_TYPE,  /* a known wire type name */
+  SC_TIME,      /* RFC 3339 date and time with an offset (GDateTime parses it) */
+  SC_DATE,      /* a calendar date YYYY-MM-DD */
+  SC_ZONE,      /* an IANA time zone name GLib knows */
 } StringCheck;
 
 typedef struct {
@@ -115,7 +119,7 @@ typedef struct {
   gint64 min, max;        /* integers, inclusive */
   StringCheck check;
   const Choice *choices;  /* strings: the allowed words ({NULL} terminated), or NULL for any */
-  gsize offset;           /* where in TvSigMsg */
+  gsize offset;           /* where in TvSigMsg (in TvSigDashboardItem for item fields) */
 } FieldSpec;
 
 enum {
@@ -138,6 +142,9 @@ static const Choice peer_left_reasons[] = {
   { "left", 0 }, { "dropped", 0 }, { NULL, 0 } };
 static const Choice ended_reasons[] = {
   { "ended-by-doctor", 0 }, { "ended-by-admin", 0 }, { "both-left", 0 }, { NULL, 0 } };
+static const Choice status_choices[] = {
+  { "scheduled", 0 }, { "waiting", 0 }, { "in-progress", 0 }, { "completed", 0 },
+  { "cancelled", 0 }, { "no-show", 0 }, { NULL, 0 } };
 
 #define OFF(member) G_STRUCT_OFFSET (TvSigMsg, member)
 #define F_STR(n, req, lo, hi, chk, member) \
@@ -151,8 +158,39 @@ static const Choice ended_reasons[] = {
 #define F_BOOL(n, member) \
   { n, FT_BOOL, TRUE, 0, 0, 0, 0, SC_NONE, NULL, OFF (member) }
 
+/* Exactly one of the two (checked after the table, see check_join). */
 static const FieldSpec join_fields[] = {
-  F_STR ("token", TRUE, 16, TV_SIG_MAX_TOKEN_BYTES, SC_TOKEN, token),
+  F_STR ("token", FALSE, 16, TV_SIG_MAX_TOKEN_BYTES, SC_TOKEN, token),
+  F_STR ("consult", FALSE, 1, MAX_CONSULT_ID_BYTES, SC_ID, consult_id),
+};
+static const FieldSpec auth_fields[] = {
+  F_STR ("session", TRUE, 16, TV_SIG_MAX_TOKEN_BYTES, SC_TOKEN, token),
+};
+static const FieldSpec admit_fields[] = {
+  F_STR ("consult", FALSE, 1, MAX_CONSULT_ID_BYTES, SC_ID, consult_id),
+};
+static const FieldSpec authed_fields[] = {
+  F_STR ("user", TRUE, 1, MAX_CONSULT_ID_BYTES, SC_ID, user_id),
+  F_STR ("name", TRUE, 1, TV_SIG_MAX_NAME_BYTES, SC_TEXT, name),
+};
+static const FieldSpec waiting_fields[] = {
+  F_STR ("doctor", TRUE, 1, TV_SIG_MAX_NAME_BYTES, SC_TEXT, name),
+  F_STR ("scheduled_start", TRUE, 1, 64, SC_TIME, scheduled_start),
+  F_BOOL ("doctor_present", doctor_present),
+};
+#define IOFF(member) G_STRUCT_OFFSET (TvSigDashboardItem, member)
+static const FieldSpec dashboard_item_fields[] = {
+  { "id", FT_STR, TRUE, 1, MAX_CONSULT_ID_BYTES, 0, 0, SC_ID, NULL, IOFF (consult_id) },
+  { "patient", FT_STR, TRUE, 1, TV_SIG_MAX_NAME_BYTES, 0, 0, SC_TEXT, NULL, IOFF (patient) },
+  { "scheduled_start", FT_STR, TRUE, 1, 64, 0, 0, SC_TIME, NULL, IOFF (scheduled_start) },
+  { "status", FT_STR, TRUE, 1, 16, 0, 0, SC_NONE, status_choices, IOFF (status) },
+  { "waiting_since", FT_STR, FALSE, 1, 64, 0, 0, SC_TIME, NULL, IOFF (waiting_since) },
+  { "patient_present", FT_BOOL, TRUE, 0, 0, 0, 0, SC_NONE, NULL, IOFF (patient_present) },
+};
+static const FieldSpec dashboard_fields[] = {
+  F_STR ("date", TRUE, 10, 10, SC_DATE, date),
+  F_STR ("time_zone", TRUE, 1, 64, SC_ZONE, time_zone),
+  { "consults", FT_ITEMS, TRUE, 0, 0, 0, TV_SIG_MAX_DASHBOARD_ITEMS, SC_NONE, NULL, OFF (items) },
 };
 static const FieldSpec media_fields[] = {
   { "state", FT_MEDIA_STATE, TRUE, 1, 16, 0, 0, SC_NONE, media_choices, OFF (media_up) },
@@ -213,6 +251,13 @@ static const MsgSpec msg_specs[TV_SIG_MSG_N_TYPES] = {
   [TV_SIG_MSG_ENDED]       = { "ended", DIR_SERVER, FIELDS (ended_fields) },
   [TV_SIG_MSG_PONG]        = { "pong", DIR_SERVER, FIELDS (ping_fields) },
   [TV_SIG_MSG_ERROR]       = { "error", DIR_SERVER, FIELDS (error_fields) },
+  [TV_SIG_MSG_AUTH]        = { "auth", DIR_CLIENT, FIELDS (auth_fields) },
+  [TV_SIG_MSG_ADMIT]       = { "admit", DIR_CLIENT, FIELDS (admit_fields) },
+  [TV_SIG_MSG_SEND_BACK]   = { "send-back", DIR_CLIENT, NO_FIELDS },
+  [TV_SIG_MSG_AUTHED]      = { "authed", DIR_SERVER, FIELDS (authed_fields) },
+  [TV_SIG_MSG_WAITING]     = { "waiting", DIR_SERVER, FIELDS (waiting_fields) },
+  [TV_SIG_MSG_DOCTOR_READY] = { "doctor-ready", DIR_SERVER, NO_FIELDS },
+  [TV_SIG_MSG_DASHBOARD]   = { "dashboard", DIR_SERVER, FIELDS (dashboard_fields) },
 };
 
 const char *
@@ -245,11 +290,37 @@ tv_sig_msg_new (TvSigMsgType type)
   return msg;
 }
 
+TvSigDashboardItem *
+tv_sig_dashboard_item_new (void)
+{
+  return g_new0 (TvSigDashboardItem, 1);
+}
+
+void
+tv_sig_dashboard_item_free (TvSigDashboardItem *item)
+{
+  if (item == NULL)
+    return;
+  g_free (item->consult_id);
+  g_free (item->patient);
+  g_free (item->scheduled_start);
+  g_free (item->status);
+  g_free (item->waiting_since);
+  g_free (item);
+}
+
 void
 tv_sig_msg_free (TvSigMsg *msg)
 {
   if (msg == NULL)
     return;
+  g_free (msg->name);
+  g_free (msg->user_id);
+  g_free (msg->scheduled_start);
+  g_free (msg->date);
+  g_free (msg->time_zone);
+  if (msg->items != NULL)
+    g_ptr_array_unref (msg->items);
   g_free (msg->token);
   g_free (msg->sdp);
   g_free (msg->candidate);
@@ -477,6 +548,31 @@ check_string (const FieldSpec *f, const char *s, int *choice_value, GError **err
       if (tv_sig_msg_type_from_string (s) == TV_SIG_MSG_INVALID)
         return fail (error, bad, "field \"%s\": not a message type", f->name);
       break;
+    case SC_TIME:
+      {
+        /* No default zone: a time without an offset is refused. */
+        g_autoptr (GDateTime) t = has_control (s, NULL) ? NULL : g_date_time_new_from_iso8601 (s, NULL);
+        if (t == NULL)
+          return fail (error, bad, "field \"%s\": not an RFC 3339 time with offset", f->name);
+        break;
+      }
+    case SC_DATE:
+      {
+        g_autofree char *midnight = g_strconcat (s, "T00:00:00Z", NULL);
+        g_autoptr (GDateTime) t = NULL;
+        if (n == 10 && s[4] == '-' && s[7] == '-' && !has_control (s, NULL))
+          t = g_date_time_new_from_iso8601 (midnight, NULL);
+        if (t == NULL)
+          return fail (error, bad, "field \"%s\": not a date YYYY-MM-DD", f->name);
+        break;
+      }
+    case SC_ZONE:
+      {
+        g_autoptr (GTimeZone) tz = has_control (s, NULL) ? NULL : g_time_zone_new_identifier (s);
+        if (tz == NULL)
+          return fail (error, bad, "field \"%s\": not a known time zone", f->name);
+        break;
+      }
     }
 
   if (f->choices != NULL)
@@ -502,6 +598,8 @@ json_kind_name (FieldTarget t)
       return "an integer";
     case FT_BOOL:
       return "a boolean";
+    case FT_ITEMS:
+      return "an array of objects";
     case FT_STR:
     case FT_ROLE:
     case FT_MEDIA_STATE:
@@ -528,13 +626,54 @@ json_kind_gtype (FieldTarget t)
     }
 }
 
-/* Validates one present member against @f and stores it into @msg. */
+static gboolean read_object (const FieldSpec *fields, gsize n_fields, const char *what, JsonObject *obj,
+                             gboolean is_message, guint8 *base, GError **error);
+
+/* An FT_ITEMS member: an array (at most f->max elements) of objects checked
+ * against dashboard_item_fields. Errors name the element ("consults[2]: ..."). */
 static gboolean
-read_field (const FieldSpec *f, JsonNode *node, TvSigMsg *msg, GError **error)
+read_items (const FieldSpec *f, JsonNode *node, guint8 *base, GError **error)
 {
-  guint8 *base = (guint8 *) msg;
+  g_autoptr (GPtrArray) items = NULL;
+  JsonArray *array;
+  guint n;
+
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    return fail (error, TV_SIG_ERR_WRONG_TYPE, "field \"%s\": must be %s", f->name, json_kind_name (f->target));
+  array = json_node_get_array (node);
+  n = json_array_get_length (array);
+  if ((gint64) n > f->max)
+    return fail (error, TV_SIG_ERR_INVALID_VALUE, "field \"%s\": more than %" G_GINT64_FORMAT " elements",
+                 f->name, f->max);
+  items = g_ptr_array_new_full (n, (GDestroyNotify) tv_sig_dashboard_item_free);
+  for (guint i = 0; i < n; i++)
+    {
+      JsonNode *el = json_array_get_element (array, i);
+      TvSigDashboardItem *item;
+      if (!JSON_NODE_HOLDS_OBJECT (el))
+        return fail (error, TV_SIG_ERR_WRONG_TYPE, "field \"%s[%u]\": must be an object", f->name, i);
+      item = tv_sig_dashboard_item_new ();
+      g_ptr_array_add (items, item);
+      if (!read_object (dashboard_item_fields, G_N_ELEMENTS (dashboard_item_fields), f->name,
+                        json_node_get_object (el), FALSE, (guint8 *) item, error))
+        {
+          g_prefix_error (error, "%s[%u]: ", f->name, i);
+          return FALSE;
+        }
+    }
+  G_STRUCT_MEMBER (GPtrArray *, base, f->offset) = g_steal_pointer (&items);
+  return TRUE;
+}
+
+/* Validates one present member against @f and stores it at @base (a TvSigMsg,
+ * or a TvSigDashboardItem for item fields). */
+static gboolean
+read_field (const FieldSpec *f, JsonNode *node, guint8 *base, GError **error)
+{
   int choice = 0;
 
+  if (f->target == FT_ITEMS)
+    return read_items (f, node, base, error);
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != json_kind_gtype (f->target))
     return fail (error, TV_SIG_ERR_WRONG_TYPE, "field \"%s\": must be %s",
                  f->name, json_kind_name (f->target));
@@ -573,17 +712,55 @@ read_field (const FieldSpec *f, JsonNode *node, TvSigMsg *msg, GError **error)
     case FT_BOOL:
       G_STRUCT_MEMBER (gboolean, base, f->offset) = json_node_get_boolean (node);
       return TRUE;
+    case FT_ITEMS:
+      break;
     }
   return FALSE;
 }
 
 static const FieldSpec *
-find_field (const MsgSpec *spec, const char *name)
+find_field (const FieldSpec *fields, gsize n_fields, const char *name)
 {
-  for (gsize i = 0; i < spec->n_fields; i++)
-    if (strcmp (spec->fields[i].name, name) == 0)
-      return &spec->fields[i];
+  for (gsize i = 0; i < n_fields; i++)
+    if (strcmp (fields[i].name, name) == 0)
+      return &fields[i];
   return NULL;
+}
+
+/* Checks @obj against a field table and stores the values at @base: unknown
+ * members first (document order; a message's "type" was read by the caller),
+ * then each field in table order (presence, type, value). */
+static gboolean
+read_object (const FieldSpec *fields, gsize n_fields, const char *what, JsonObject *obj, gboolean is_message,
+             guint8 *base, GError **error)
+{
+  g_autoptr (GList) members = json_object_get_members (obj);
+
+  /* Unknown fields are refused, never carried along. */
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      const char *name = l->data;
+      if (find_field (fields, n_fields, name) == NULL && !(is_message && strcmp (name, "type") == 0))
+        {
+          g_autofree char *label = label_for (name, -1);
+          return fail (error, TV_SIG_ERR_UNKNOWN_FIELD, "field \"%s\": not part of \"%s\"", label, what);
+        }
+    }
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      const FieldSpec *f = &fields[i];
+      JsonNode *node = json_object_get_member (obj, f->name);
+
+      if (node == NULL)
+        {
+          if (f->required)
+            return fail (error, TV_SIG_ERR_MISSING_FIELD, "field \"%s\": required", f->name);
+          continue;
+        }
+      if (!read_field (f, node, base, error))
+        return FALSE;
+    }
+  return TRUE;
 }
 
 /* ---- Parsing ------------------------------------------------------------ */
@@ -595,7 +772,6 @@ tv_sig_msg_parse (const char *data, gsize len, TvSigDirection dir,
   g_autoptr (JsonParser) parser = NULL;
   g_autoptr (TvSigMsg) msg = NULL;
   g_autoptr (GError) json_error = NULL;
-  g_autoptr (GList) members = NULL;
   JsonNode *root, *type_node;
   JsonObject *obj;
   const MsgSpec *spec;
@@ -678,37 +854,17 @@ tv_sig_msg_parse (const char *data, gsize len, TvSigDirection dir,
       return NULL;
     }
 
-  /* Unknown fields are refused, never carried along. */
-  members = json_object_get_members (obj);
-  for (GList *l = members; l != NULL; l = l->next)
-    {
-      const char *name = l->data;
-      if (strcmp (name, "type") != 0 && find_field (spec, name) == NULL)
-        {
-          g_autofree char *label = label_for (name, -1);
-          fail (error, TV_SIG_ERR_UNKNOWN_FIELD, "field \"%s\": not part of \"%s\"",
-                label, spec->name);
-          return NULL;
-        }
-    }
-
   msg = tv_sig_msg_new (type);
-  for (gsize i = 0; i < spec->n_fields; i++)
+  if (!read_object (spec->fields, spec->n_fields, spec->name, obj, TRUE, (guint8 *) msg, error))
+    return NULL;
+  /* "join" names its consult one way: a join token, or (authenticated) its id. */
+  if (type == TV_SIG_MSG_JOIN && (msg->token == NULL) == (msg->consult_id == NULL))
     {
-      const FieldSpec *f = &spec->fields[i];
-      JsonNode *node = json_object_get_member (obj, f->name);
-
-      if (node == NULL)
-        {
-          if (f->required)
-            {
-              fail (error, TV_SIG_ERR_MISSING_FIELD, "field \"%s\": required", f->name);
-              return NULL;
-            }
-          continue;
-        }
-      if (!read_field (f, node, msg, error))
-        return NULL;
+      if (msg->token == NULL)
+        fail (error, TV_SIG_ERR_MISSING_FIELD, "field \"token\": required (or \"consult\")");
+      else
+        fail (error, TV_SIG_ERR_INVALID_VALUE, "fields \"token\" and \"consult\": give only one");
+      return NULL;
     }
 
   return g_steal_pointer (&msg);
@@ -716,28 +872,13 @@ tv_sig_msg_parse (const char *data, gsize len, TvSigDirection dir,
 
 /* ---- Serialisation ------------------------------------------------------ */
 
-char *
-tv_sig_msg_to_json (const TvSigMsg *msg)
+/* Adds the members of one object (without "type") from @base. */
+static void
+write_fields (JsonBuilder *builder, const FieldSpec *fields, gsize n_fields, const guint8 *base)
 {
-  g_autoptr (JsonBuilder) builder = NULL;
-  g_autoptr (JsonGenerator) gen = NULL;
-  g_autoptr (JsonNode) root = NULL;
-  const MsgSpec *spec;
-  const guint8 *base;
-
-  g_return_val_if_fail (msg != NULL, NULL);
-  g_return_val_if_fail (msg->type > TV_SIG_MSG_INVALID && msg->type < TV_SIG_MSG_N_TYPES, NULL);
-
-  spec = &msg_specs[msg->type];
-  base = (const guint8 *) msg;
-  builder = json_builder_new_immutable ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "type");
-  json_builder_add_string_value (builder, spec->name);
-
-  for (gsize i = 0; i < spec->n_fields; i++)
+  for (gsize i = 0; i < n_fields; i++)
     {
-      const FieldSpec *f = &spec->fields[i];
+      const FieldSpec *f = &fields[i];
 
       switch (f->target)
         {
@@ -779,8 +920,42 @@ tv_sig_msg_to_json (const TvSigMsg *msg)
           json_builder_set_member_name (builder, f->name);
           json_builder_add_boolean_value (builder, G_STRUCT_MEMBER (gboolean, base, f->offset) != FALSE);
           break;
+        case FT_ITEMS:
+          {
+            GPtrArray *items = G_STRUCT_MEMBER (GPtrArray *, base, f->offset);
+            json_builder_set_member_name (builder, f->name);
+            json_builder_begin_array (builder);
+            for (guint k = 0; items != NULL && k < items->len && (gint64) k < f->max; k++)
+              {
+                json_builder_begin_object (builder);
+                write_fields (builder, dashboard_item_fields, G_N_ELEMENTS (dashboard_item_fields),
+                              g_ptr_array_index (items, k));
+                json_builder_end_object (builder);
+              }
+            json_builder_end_array (builder);
+            break;
+          }
         }
     }
+}
+
+char *
+tv_sig_msg_to_json (const TvSigMsg *msg)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+  g_autoptr (JsonGenerator) gen = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  const MsgSpec *spec;
+
+  g_return_val_if_fail (msg != NULL, NULL);
+  g_return_val_if_fail (msg->type > TV_SIG_MSG_INVALID && msg->type < TV_SIG_MSG_N_TYPES, NULL);
+
+  spec = &msg_specs[msg->type];
+  builder = json_builder_new_immutable ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, spec->name);
+  write_fields (builder, spec->fields, spec->n_fields, (const guint8 *) msg);
   json_builder_end_object (builder);
 
   root = json_builder_get_root (builder);
@@ -924,4 +1099,82 @@ tv_sig_build_candidate (guint mline_index, const char *candidate)
   msg->mline_index = (gint) MIN (mline_index, (guint) G_MAXINT);
   msg->candidate = g_strdup (candidate ? candidate : "");
   return finish (msg);
+}
+
+char *
+tv_sig_build_join_consult (const char *consult_id)
+{
+  TvSigMsg *msg;
+
+  g_return_val_if_fail (consult_id != NULL, NULL);
+
+  msg = tv_sig_msg_new (TV_SIG_MSG_JOIN);
+  msg->consult_id = g_strdup (consult_id);
+  return finish (msg);
+}
+
+char *
+tv_sig_build_auth (const char *session_token)
+{
+  TvSigMsg *msg;
+
+  g_return_val_if_fail (session_token != NULL, NULL);
+
+  msg = tv_sig_msg_new (TV_SIG_MSG_AUTH);
+  msg->token = g_strdup (session_token);
+  return finish (msg);
+}
+
+char *
+tv_sig_build_admit (const char *consult_id)
+{
+  TvSigMsg *msg = tv_sig_msg_new (TV_SIG_MSG_ADMIT);
+  msg->consult_id = g_strdup (consult_id);
+  return finish (msg);
+}
+
+char *
+tv_sig_build_authed (const char *user_id, const char *name)
+{
+  TvSigMsg *msg;
+
+  g_return_val_if_fail (user_id != NULL && name != NULL, NULL);
+
+  msg = tv_sig_msg_new (TV_SIG_MSG_AUTHED);
+  msg->user_id = g_strdup (user_id);
+  msg->name = g_strdup (name);
+  return finish (msg);
+}
+
+char *
+tv_sig_build_waiting (const char *doctor_name, const char *scheduled_start, gboolean doctor_present)
+{
+  TvSigMsg *msg;
+
+  g_return_val_if_fail (doctor_name != NULL && scheduled_start != NULL, NULL);
+
+  msg = tv_sig_msg_new (TV_SIG_MSG_WAITING);
+  msg->name = g_strdup (doctor_name);
+  msg->scheduled_start = g_strdup (scheduled_start);
+  msg->doctor_present = doctor_present;
+  return finish (msg);
+}
+
+char *
+tv_sig_build_dashboard (const char *date, const char *time_zone, GPtrArray *items)
+{
+  TvSigMsg *msg;
+  char *json;
+
+  g_return_val_if_fail (date != NULL && time_zone != NULL, NULL);
+
+  msg = tv_sig_msg_new (TV_SIG_MSG_DASHBOARD);
+  msg->date = g_strdup (date);
+  msg->time_zone = g_strdup (time_zone);
+  /* Borrowed for the serialisation only. */
+  msg->items = items;
+  json = tv_sig_msg_to_json (msg);
+  msg->items = NULL;
+  tv_sig_msg_free (msg);
+  return json;
 }

@@ -26,6 +26,8 @@ G_BEGIN_DECLS
 #define TV_SIG_MAX_TOKEN_BYTES   128
 #define TV_SIG_MAX_TEXT_BYTES    256   /* error messages, reasons */
 #define TV_SIG_MAX_MLINE_INDEX   15
+#define TV_SIG_MAX_NAME_BYTES    200   /* display names (waiting, authed, dashboard) */
+#define TV_SIG_MAX_DASHBOARD_ITEMS 500 /* consults in one "dashboard" message */
 
 typedef enum {
   TV_SIG_ROLE_NONE = 0,
@@ -60,6 +62,14 @@ typedef enum {
   TV_SIG_MSG_ENDED,       /* reason: the consult is over, the server closes */
   TV_SIG_MSG_PONG,        /* id (echoed) */
   TV_SIG_MSG_ERROR,       /* code, message, ref (type of the offending message, if known) */
+  /* waiting room (PROTOCOL.md 3.16-3.22) */
+  TV_SIG_MSG_AUTH,        /* C->S session: authenticate the connection as a logged-in user (doctor) */
+  TV_SIG_MSG_ADMIT,       /* C->S doctor: admit the waiting patient; consult_id optional (dashboard) */
+  TV_SIG_MSG_SEND_BACK,   /* C->S doctor: return the patient to the waiting room */
+  TV_SIG_MSG_AUTHED,      /* S->C user_id, name: auth succeeded */
+  TV_SIG_MSG_WAITING,     /* S->C (patient) name (doctor), scheduled_start, doctor_present */
+  TV_SIG_MSG_DOCTOR_READY,/* S->C (patient) the doctor is in the room */
+  TV_SIG_MSG_DASHBOARD,   /* S->C (doctor) date, time_zone, items: today's consults */
   TV_SIG_MSG_N_TYPES
 } TvSigMsgType;
 
@@ -75,16 +85,30 @@ const char *tv_sig_msg_type_to_string (TvSigMsgType type);
 /* Returns: the type for a wire name, TV_SIG_MSG_INVALID when unknown. */
 TvSigMsgType tv_sig_msg_type_from_string (const char *name);
 
+/* One consult of a "dashboard" message. Strings owned by the item. */
+typedef struct {
+  char *consult_id;      /* "id" */
+  char *patient;         /* patient display name (personal data: never log) */
+  char *scheduled_start; /* RFC 3339 with offset, in the doctor's time zone */
+  char *status;          /* "scheduled", "waiting", "in-progress", "completed", "cancelled", "no-show" */
+  char *waiting_since;   /* RFC 3339, NULL unless the patient is in the waiting room now */
+  gboolean patient_present; /* the patient is connected to the consult right now */
+} TvSigDashboardItem;
+
+/* Returns: (transfer full) a zeroed item. Free with tv_sig_dashboard_item_free (NULL accepted). */
+TvSigDashboardItem *tv_sig_dashboard_item_new (void);
+void tv_sig_dashboard_item_free (TvSigDashboardItem *item);
+
 /* A parsed message. Only the fields of its type are meaningful; strings are
  * owned by the struct (NULL when absent). */
 typedef struct {
   TvSigMsgType type;
-  char *token;          /* join */
+  char *token;          /* join (either token or consult_id), auth ("session") */
   char *sdp;            /* offer, answer */
   char *candidate;      /* candidate ("" = end of candidates) */
   gint mline_index;     /* candidate: sdpMLineIndex, 0..TV_SIG_MAX_MLINE_INDEX */
   gboolean media_up;    /* media: "state": "connected" (TRUE) / "disconnected" (FALSE) */
-  char *consult_id;     /* joined */
+  char *consult_id;     /* joined; join and admit by consult id (optional) */
   TvSigRole role;       /* joined: own role; peer-joined, peer-left, paired: the peer's */
   gboolean peer_present;/* joined */
   gboolean offerer;     /* paired */
@@ -93,6 +117,13 @@ typedef struct {
   gint code;            /* error: a TvSigErrorCode */
   char *message;        /* error: human-readable text */
   char *ref;            /* error: wire type of the message that caused it, or NULL */
+  char *name;           /* waiting: the doctor's display name; authed: the user's */
+  char *user_id;        /* authed */
+  char *scheduled_start;/* waiting: RFC 3339 with offset */
+  gboolean doctor_present; /* waiting */
+  char *date;           /* dashboard: the doctor's local date, YYYY-MM-DD */
+  char *time_zone;      /* dashboard: IANA name of the doctor's zone */
+  GPtrArray *items;     /* dashboard: (element-type TvSigDashboardItem), never NULL after parsing */
 } TvSigMsg;
 
 /* tv_sig_msg_new:
@@ -111,7 +142,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TvSigMsg, tv_sig_msg_free)
  * TV_SIG_MSG_INVALID, so error replies can carry "ref". The checks and their
  * order are in PROTOCOL.md section 2: 4007 for len > TV_SIG_MAX_FRAME_BYTES
  * (before anything else), 4000..4006 for the JSON and the field tables, and
- * 4102 (TV_SIG_ERR_TOKEN_INVALID) for a malformed join token. */
+ * 4102 (TV_SIG_ERR_TOKEN_INVALID) for a malformed join or session token.
+ * "join" carries exactly one of "token" and "consult" (neither: 4003, both: 4006). */
 TvSigMsg *tv_sig_msg_parse (const char *data, gsize len, TvSigDirection dir,
                             TvSigMsgType *ref_type, GError **error);
 
@@ -140,5 +172,14 @@ char *tv_sig_build_join (const char *token);
 char *tv_sig_build_media (gboolean up);
 char *tv_sig_build_sdp (TvSigMsgType offer_or_answer, const char *sdp);
 char *tv_sig_build_candidate (guint mline_index, const char *candidate);
+/* Waiting room. tv_sig_build_join_consult / tv_sig_build_admit: @consult_id
+ * NULL for admit gives the in-room form (no "consult"). tv_sig_build_dashboard:
+ * @items (element-type TvSigDashboardItem) may be NULL or empty. */
+char *tv_sig_build_join_consult (const char *consult_id);
+char *tv_sig_build_auth (const char *session_token);
+char *tv_sig_build_admit (const char *consult_id);
+char *tv_sig_build_authed (const char *user_id, const char *name);
+char *tv_sig_build_waiting (const char *doctor_name, const char *scheduled_start, gboolean doctor_present);
+char *tv_sig_build_dashboard (const char *date, const char *time_zone, GPtrArray *items);
 
 G_END_DECLS

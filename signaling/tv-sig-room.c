@@ -16,6 +16,7 @@ struct _TvSigRoom {
   char *consult_id;
   gboolean ended;           /* final: doctor/admin ended it, or both left after media */
   gboolean started;         /* media was up on both sides at least once (ever) */
+  gboolean admitted;        /* the doctor admitted the patient (until send-back) */
   gboolean present[2];      /* indexed by role_index() */
   gboolean media_up[2];     /* as last reported, this pairing */
   gboolean interval_open;   /* both media up: a connected interval is running */
@@ -61,6 +62,13 @@ both_present (TvSigRoom *room)
   return room->present[0] && room->present[1];
 }
 
+/* Paired: both present and the patient admitted. */
+static gboolean
+is_paired (TvSigRoom *room)
+{
+  return both_present (room) && room->admitted;
+}
+
 TvSigRoom *
 tv_sig_room_new (const char *consult_id, gboolean was_started)
 {
@@ -72,6 +80,7 @@ tv_sig_room_new (const char *consult_id, gboolean was_started)
   g_ref_count_init (&room->ref);
   room->consult_id = g_strdup (consult_id);
   room->started = was_started;
+  room->admitted = was_started;
   return room;
 }
 
@@ -110,8 +119,10 @@ tv_sig_room_get_state (TvSigRoom *room)
 
   if (room->ended)
     return TV_SIG_ROOM_ENDED;
-  if (both_present (room))
+  if (is_paired (room))
     return room->interval_open ? TV_SIG_ROOM_CONNECTED : TV_SIG_ROOM_PAIRED;
+  if (both_present (room))
+    return TV_SIG_ROOM_READY;
   if (room->present[0] || room->present[1])
     return TV_SIG_ROOM_WAITING;
   return TV_SIG_ROOM_EMPTY;
@@ -126,6 +137,8 @@ tv_sig_room_state_to_string (TvSigRoomState state)
       return "empty";
     case TV_SIG_ROOM_WAITING:
       return "waiting";
+    case TV_SIG_ROOM_READY:
+      return "ready";
     case TV_SIG_ROOM_PAIRED:
       return "paired";
     case TV_SIG_ROOM_CONNECTED:
@@ -149,6 +162,13 @@ tv_sig_room_was_started (TvSigRoom *room)
 {
   g_return_val_if_fail (room != NULL, FALSE);
   return room->started;
+}
+
+gboolean
+tv_sig_room_is_admitted (TvSigRoom *room)
+{
+  g_return_val_if_fail (room != NULL, FALSE);
+  return room->admitted;
 }
 
 /* Closes the connected interval if one is open. */
@@ -183,11 +203,15 @@ tv_sig_room_join (TvSigRoom *room, TvSigRole role, TvSigRoomEffects *fx, GError 
 
   room->present[role_index (role)] = TRUE;
   room->media_up[role_index (role)] = FALSE;
-  if (both_present (room))
+  if (is_paired (room))
     {
       reset_pairing (room);
       set_fx (fx, TV_SIG_ROOM_FX_PEER_JOINED | TV_SIG_ROOM_FX_PAIRED);
     }
+  else if (role == TV_SIG_ROLE_PATIENT)
+    set_fx (fx, TV_SIG_ROOM_FX_WAITING | (both_present (room) ? TV_SIG_ROOM_FX_PEER_JOINED : 0));
+  else if (both_present (room))
+    set_fx (fx, TV_SIG_ROOM_FX_DOCTOR_READY);
   g_debug ("consult %s: %s joined, now %s", room->consult_id, tv_sig_role_to_string (role),
            tv_sig_room_state_to_string (tv_sig_room_get_state (room)));
   return TRUE;
@@ -225,7 +249,7 @@ tv_sig_room_leave (TvSigRoom *room, TvSigRole role, TvSigRoomEffects *fx)
            tv_sig_room_state_to_string (tv_sig_room_get_state (room)));
 }
 
-/* The checks common to relay and media: not ended, both present. */
+/* The checks common to relay and media: not ended, both present, admitted. */
 static gboolean
 check_paired (TvSigRoom *room, GError **error)
 {
@@ -237,6 +261,11 @@ check_paired (TvSigRoom *room, GError **error)
   if (!both_present (room))
     {
       g_set_error_literal (error, TV_SIG_ERROR, TV_SIG_ERR_NOT_PAIRED, "the peer is not connected");
+      return FALSE;
+    }
+  if (!room->admitted)
+    {
+      g_set_error_literal (error, TV_SIG_ERROR, TV_SIG_ERR_NOT_PAIRED, "the patient has not been admitted");
       return FALSE;
     }
   return TRUE;
@@ -355,5 +384,76 @@ tv_sig_room_end (TvSigRoom *room, TvSigRole role, TvSigRoomEffects *fx, GError *
   set_fx (fx, stop_media (room) | TV_SIG_ROOM_FX_COMPLETED);
   g_debug ("consult %s: ended by %s", room->consult_id,
            role == TV_SIG_ROLE_NONE ? "the server" : tv_sig_role_to_string (role));
+  return TRUE;
+}
+
+/* The checks common to admit and send-back, in their documented order. */
+static gboolean
+check_admission (TvSigRoom *room, TvSigRole role, gboolean want_admitted, GError **error)
+{
+  if (role != TV_SIG_ROLE_DOCTOR)
+    {
+      g_set_error_literal (error, TV_SIG_ERROR, TV_SIG_ERR_NOT_ALLOWED, "only the doctor admits or sends back");
+      return FALSE;
+    }
+  if (room->ended)
+    {
+      g_set_error_literal (error, TV_SIG_ERROR, TV_SIG_ERR_CONSULT_ENDED, "the consult has ended");
+      return FALSE;
+    }
+  if (!room->present[role_index (TV_SIG_ROLE_PATIENT)])
+    {
+      g_set_error_literal (error, TV_SIG_ERROR, TV_SIG_ERR_NOT_WAITING, "the patient is not connected");
+      return FALSE;
+    }
+  if (room->admitted != want_admitted)
+    {
+      g_set_error_literal (error, TV_SIG_ERROR, TV_SIG_ERR_NOT_WAITING,
+                           want_admitted ? "the patient is in the waiting room" : "the patient is already admitted");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+tv_sig_room_admit (TvSigRoom *room, TvSigRole role, TvSigRoomEffects *fx, GError **error)
+{
+  TvSigRoomEffects effects = TV_SIG_ROOM_FX_ADMITTED;
+
+  g_return_val_if_fail (room != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  set_fx (fx, TV_SIG_ROOM_FX_NONE);
+  if (!check_admission (room, role, FALSE, error))
+    return FALSE;
+  room->admitted = TRUE;
+  if (both_present (room))
+    {
+      reset_pairing (room);
+      effects |= TV_SIG_ROOM_FX_PAIRED;
+    }
+  set_fx (fx, effects);
+  g_debug ("consult %s: patient admitted, now %s", room->consult_id,
+           tv_sig_room_state_to_string (tv_sig_room_get_state (room)));
+  return TRUE;
+}
+
+gboolean
+tv_sig_room_send_back (TvSigRoom *room, TvSigRole role, TvSigRoomEffects *fx, GError **error)
+{
+  TvSigRoomEffects effects;
+
+  g_return_val_if_fail (room != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  set_fx (fx, TV_SIG_ROOM_FX_NONE);
+  if (!check_admission (room, role, TRUE, error))
+    return FALSE;
+  room->admitted = FALSE;
+  effects = stop_media (room) | TV_SIG_ROOM_FX_WAITING;
+  reset_pairing (room);
+  set_fx (fx, effects);
+  g_debug ("consult %s: patient sent back, now %s", room->consult_id,
+           tv_sig_room_state_to_string (tv_sig_room_get_state (room)));
   return TRUE;
 }

@@ -835,10 +835,12 @@ test_media_timeout (void)
   patient = tv_test_peer_connect (hub, tv_test_server_get_url (srv));
   tv_test_peer_set_name (patient, "scripted patient");
   joined = tv_test_peer_join (patient, pt, "patient");
+  json_object_unref (tv_test_peer_expect (patient, "waiting", 5000));
 
+  /* The doctor client admits the waiting patient by itself (--admit auto). */
   args = client_args (srv, dt, extra);
   c = tv_test_client_start ("doctor", (const char *const *) args);
-  pj = tv_test_peer_expect (patient, "peer-joined", 20000);
+  pj = tv_test_peer_expect (patient, "doctor-ready", 20000);
   paired = tv_test_peer_expect (patient, "paired", 5000);
   g_assert_cmpint (tv_test_json_bool (paired, "offerer"), ==, 0);
   /* The doctor's offer is relayed to us; we never answer. */
@@ -878,6 +880,7 @@ test_bad_remote_sdp (void)
   args = client_args (srv, pt, NULL);
   c = tv_test_client_start ("patient", (const char *const *) args);
   pj = tv_test_peer_expect (doctor, "peer-joined", 20000);
+  tv_test_peer_send (doctor, "{\"type\":\"admit\"}");
   paired = tv_test_peer_expect (doctor, "paired", 5000);
   g_assert_cmpint (tv_test_json_bool (paired, "offerer"), ==, 1);
   tv_test_peer_send (doctor, "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\nthis is not a session description\\r\\n\"}");

@@ -130,9 +130,22 @@ check_paired (JsonObject *paired, const char *peer_role, gboolean offerer)
   g_assert_cmpint (tv_test_json_bool (paired, "offerer"), ==, offerer ? 1 : 0);
 }
 
-/* The patient joins while the doctor is there: joined, peer-joined, then paired to both. */
+/* The patient waits (not admitted): "waiting" with the doctor's name and presence. */
 static void
-expect_pairing_after_patient_join (Consult *c)
+expect_waiting (TvTestPeer *patient, gboolean doctor_present)
+{
+  g_autoptr (JsonObject) w = tv_test_peer_expect (patient, "waiting", 0);
+
+  g_assert_cmpstr (tv_test_json_str (w, "doctor"), ==, "Dr. Test Doctor");
+  g_assert_nonnull (tv_test_json_str (w, "scheduled_start"));
+  g_assert_cmpint (tv_test_json_bool (w, "doctor_present"), ==, doctor_present ? 1 : 0);
+}
+
+/* The patient joins while the doctor is there: joined, peer-joined; unless
+ * already @admitted (a rejoin) the patient gets "waiting" and the doctor
+ * admits; then paired to both. */
+static void
+expect_pairing_after_patient_join_full (Consult *c, gboolean admitted)
 {
   g_autoptr (JsonObject) pj = NULL;
   g_autoptr (JsonObject) dp = NULL;
@@ -142,10 +155,20 @@ expect_pairing_after_patient_join (Consult *c)
   check_joined (joined, c->id, "patient", TRUE);
   pj = tv_test_peer_expect (c->doctor, "peer-joined", 0);
   g_assert_cmpstr (tv_test_json_str (pj, "role"), ==, "patient");
+  if (!admitted) {
+    expect_waiting (c->patient, TRUE);
+    tv_test_peer_send (c->doctor, "{\"type\":\"admit\"}");
+  }
   dp = tv_test_peer_expect (c->doctor, "paired", 0);
   check_paired (dp, "patient", TRUE);
   pp = tv_test_peer_expect (c->patient, "paired", 0);
   check_paired (pp, "doctor", FALSE);
+}
+
+static void
+expect_pairing_after_patient_join (Consult *c)
+{
+  expect_pairing_after_patient_join_full (c, FALSE);
 }
 
 /* Connects and joins both parties of @c on @url (doctor first). */
@@ -362,11 +385,14 @@ test_patient_first (void)
   c.patient = peer_named (hub, tv_test_server_get_url (shared), "patient");
   pj = tv_test_peer_join (c.patient, c.ptok, "patient");
   check_joined (pj, c.id, "patient", FALSE);
+  expect_waiting (c.patient, FALSE);
   c.doctor = peer_named (hub, tv_test_server_get_url (shared), "doctor");
   dj = tv_test_peer_join (c.doctor, c.dtok, "doctor");
   check_joined (dj, c.id, "doctor", TRUE);
-  peer_joined = tv_test_peer_expect (c.patient, "peer-joined", 0);
-  g_assert_cmpstr (tv_test_json_str (peer_joined, "role"), ==, "doctor");
+  peer_joined = tv_test_peer_expect (c.patient, "doctor-ready", 0);
+  g_assert_cmpuint (json_object_get_size (peer_joined), ==, 1);
+  tv_test_peer_sync (c.doctor);
+  tv_test_peer_send (c.doctor, "{\"type\":\"admit\"}");
   pp = tv_test_peer_expect (c.patient, "paired", 0);
   check_paired (pp, "doctor", FALSE);
   dp = tv_test_peer_expect (c.doctor, "paired", 0);
@@ -420,7 +446,7 @@ test_media_in_progress (void)
   tv_test_peer_send (c.doctor, "{\"type\":\"media\",\"state\":\"connected\"}");
   tv_test_peer_sync (c.doctor);
   before = tv_test_get_consult (c.dir, c.id);
-  g_assert_cmpint (before->status, ==, TV_CONSULT_SCHEDULED);
+  g_assert_cmpint (before->status, ==, TV_CONSULT_WAITING);
   g_assert_cmpint (before->started_at, ==, 0);
 
   tv_test_peer_send (c.patient, "{\"type\":\"media\",\"state\":\"connected\"}");
@@ -462,9 +488,9 @@ test_leave_and_rejoin (void)
   g_assert_true (tv_test_peer_wait_closed (c.patient, CLOSE_WAIT_MS));
   tv_test_peer_free (c.patient);
 
-  /* Same token again: a fresh pairing. */
+  /* Same token again: a fresh pairing (still admitted: no new admit). */
   c.patient = peer_named (hub, url, "patient (rejoined)");
-  expect_pairing_after_patient_join (&c);
+  expect_pairing_after_patient_join_full (&c, TRUE);
   negotiate (&c);
 
   /* Drop without leave: peer-left "dropped". */
@@ -474,7 +500,7 @@ test_leave_and_rejoin (void)
 
   /* The doctor leaves and comes back too. */
   c.patient = peer_named (hub, url, "patient (again)");
-  expect_pairing_after_patient_join (&c);
+  expect_pairing_after_patient_join_full (&c, TRUE);
   tv_test_peer_send (c.doctor, "{\"type\":\"leave\"}");
   expect_peer_left (c.patient, "doctor", "left");
   g_assert_true (tv_test_peer_wait_closed (c.doctor, CLOSE_WAIT_MS));
@@ -490,9 +516,9 @@ test_leave_and_rejoin (void)
   check_paired (dp, "patient", TRUE);
   negotiate (&c);
 
-  /* Media never connected: still scheduled; the log has the leaves. */
+  /* Media never connected: still waiting; the log has the leaves. */
   row = tv_test_get_consult (c.dir, c.id);
-  g_assert_cmpint (row->status, ==, TV_CONSULT_SCHEDULED);
+  g_assert_cmpint (row->status, ==, TV_CONSULT_WAITING);
   g_assert_cmpuint (count_participation (&c, TV_SIG_ROLE_PATIENT, TV_PART_LEAVE, "left"), ==, 1);
   g_assert_cmpuint (count_participation (&c, TV_SIG_ROLE_PATIENT, TV_PART_LEAVE, "dropped"), ==, 1);
   g_assert_cmpuint (count_participation (&c, TV_SIG_ROLE_DOCTOR, TV_PART_LEAVE, "left"), ==, 1);
@@ -577,9 +603,9 @@ test_both_left_without_media_stays_open (void)
   tv_test_peer_send (c.doctor, "{\"type\":\"leave\"}");
   g_assert_true (tv_test_peer_wait_closed (c.doctor, CLOSE_WAIT_MS));
   row = tv_test_get_consult (c.dir, c.id);
-  g_assert_cmpint (row->status, ==, TV_CONSULT_SCHEDULED);
+  g_assert_cmpint (row->status, ==, TV_CONSULT_WAITING);
 
-  /* Both may come back. */
+  /* Both may come back (a new room: the patient waits to be admitted again). */
   g_clear_pointer (&c.doctor, tv_test_peer_free);
   g_clear_pointer (&c.patient, tv_test_peer_free);
   c.doctor = peer_named (hub, url, "doctor (back)");
@@ -1124,7 +1150,7 @@ test_store_failure_media (void)
   err = tv_test_peer_expect_error_ref (c.patient, TV_SIG_ERR_INTERNAL, "media");
   tv_test_peer_sync (c.patient);
   row = tv_test_get_consult (c.dir, c.id);
-  g_assert_cmpint (row->status, ==, TV_CONSULT_SCHEDULED);
+  g_assert_cmpint (row->status, ==, TV_CONSULT_WAITING);
   g_assert_cmpint (row->started_at, ==, 0);
   /* The pair still negotiates (an ICE restart). */
   negotiate (&c);

@@ -58,6 +58,26 @@ assert_msg_equal (const TvSigMsg *a, const TvSigMsg *b)
   g_assert_cmpint (a->code, ==, b->code);
   g_assert_cmpstr (a->message, ==, b->message);
   g_assert_cmpstr (a->ref, ==, b->ref);
+  g_assert_cmpstr (a->name, ==, b->name);
+  g_assert_cmpstr (a->user_id, ==, b->user_id);
+  g_assert_cmpstr (a->scheduled_start, ==, b->scheduled_start);
+  g_assert_cmpint (a->doctor_present, ==, b->doctor_present);
+  g_assert_cmpstr (a->date, ==, b->date);
+  g_assert_cmpstr (a->time_zone, ==, b->time_zone);
+  g_assert_cmpint (a->items == NULL, ==, b->items == NULL);
+  for (guint i = 0; a->items != NULL && i < MAX (a->items->len, b->items->len); i++)
+    {
+      const TvSigDashboardItem *x, *y;
+      g_assert_cmpuint (a->items->len, ==, b->items->len);
+      x = a->items->pdata[i];
+      y = b->items->pdata[i];
+      g_assert_cmpstr (x->consult_id, ==, y->consult_id);
+      g_assert_cmpstr (x->patient, ==, y->patient);
+      g_assert_cmpstr (x->scheduled_start, ==, y->scheduled_start);
+      g_assert_cmpstr (x->status, ==, y->status);
+      g_assert_cmpstr (x->waiting_since, ==, y->waiting_since);
+      g_assert_cmpint (x->patient_present, ==, y->patient_present);
+    }
 }
 
 /* Parses, serialises and parses again; both parses must agree and the two
@@ -105,6 +125,11 @@ static const ValidVector valid_vectors[] = {
   { C, "{\"type\":\"ping\",\"id\":0}", TV_SIG_MSG_PING },
   { C, "{\"type\":\"ping\",\"id\":9007199254740992}", TV_SIG_MSG_PING },
   { C, " \r\n\t{ \"id\" : 42 , \"type\" : \"ping\" } \n", TV_SIG_MSG_PING },
+  { C, "{\"type\":\"join\",\"consult\":\"" UUID "\"}", TV_SIG_MSG_JOIN },
+  { C, "{\"type\":\"auth\",\"session\":\"" TOKEN43 "\"}", TV_SIG_MSG_AUTH },
+  { C, "{\"type\":\"admit\"}", TV_SIG_MSG_ADMIT },
+  { C, "{\"type\":\"admit\",\"consult\":\"" UUID "\"}", TV_SIG_MSG_ADMIT },
+  { C, "{\"type\":\"send-back\"}", TV_SIG_MSG_SEND_BACK },
   /* both ways */
   { C, "{\"type\":\"offer\",\"sdp\":\"" SDP_MIN "\"}", TV_SIG_MSG_OFFER },
   { S, "{\"type\":\"offer\",\"sdp\":\"" SDP_MIN "\"}", TV_SIG_MSG_OFFER },
@@ -131,6 +156,19 @@ static const ValidVector valid_vectors[] = {
   { S, "{\"type\":\"error\",\"code\":4200,\"message\":\"the peer is not connected\",\"ref\":\"offer\"}", TV_SIG_MSG_ERROR },
   { S, "{\"type\":\"error\",\"code\":4106,\"message\":\"no join in time\"}", TV_SIG_MSG_ERROR },
   { S, "{\"type\":\"error\",\"code\":5000,\"message\":\"caf\\u00e9 \\\"quoted\\\" \xc3\xa9\"}", TV_SIG_MSG_ERROR },
+  { S, "{\"type\":\"authed\",\"user\":\"" UUID "\",\"name\":\"Dr. Test Doctor\"}", TV_SIG_MSG_AUTHED },
+  { S, "{\"type\":\"waiting\",\"doctor\":\"Dr. Test Doctor\",\"scheduled_start\":\"2026-05-14T09:30:00+02:00\","
+       "\"doctor_present\":false}", TV_SIG_MSG_WAITING },
+  { S, "{\"type\":\"waiting\",\"doctor\":\"Dr. T\\u00e9st\",\"scheduled_start\":\"2026-05-14T07:30:00Z\","
+       "\"doctor_present\":true}", TV_SIG_MSG_WAITING },
+  { S, "{\"type\":\"doctor-ready\"}", TV_SIG_MSG_DOCTOR_READY },
+  { S, "{\"type\":\"dashboard\",\"date\":\"2026-05-14\",\"time_zone\":\"Europe/Berlin\",\"consults\":[]}",
+    TV_SIG_MSG_DASHBOARD },
+  { S, "{\"type\":\"dashboard\",\"date\":\"2026-05-14\",\"time_zone\":\"UTC\",\"consults\":["
+       "{\"id\":\"" UUID "\",\"patient\":\"Pat Synthetic\",\"scheduled_start\":\"2026-05-14T09:30:00+02:00\","
+       "\"status\":\"waiting\",\"waiting_since\":\"2026-05-14T09:25:12.5+02:00\",\"patient_present\":true},"
+       "{\"id\":\"c2\",\"patient\":\"Pat Two\",\"scheduled_start\":\"2026-05-14T10:00:00+02:00\","
+       "\"status\":\"scheduled\",\"patient_present\":false}]}", TV_SIG_MSG_DASHBOARD },
 };
 
 static void
@@ -152,8 +190,8 @@ test_valid_vectors (void)
   /* Every type is covered in every direction it may travel. */
   for (int t = TV_SIG_MSG_INVALID + 1; t < TV_SIG_MSG_N_TYPES; t++)
     {
-      gboolean from_client = t <= TV_SIG_MSG_CANDIDATE;
-      gboolean from_server = t >= TV_SIG_MSG_OFFER;
+      gboolean from_client = t <= TV_SIG_MSG_CANDIDATE || (t >= TV_SIG_MSG_AUTH && t <= TV_SIG_MSG_SEND_BACK);
+      gboolean from_server = (t >= TV_SIG_MSG_OFFER && t <= TV_SIG_MSG_ERROR) || t >= TV_SIG_MSG_AUTHED;
       if (from_client)
         g_assert_true (seen[t][C]);
       if (from_server)
@@ -221,6 +259,40 @@ test_valid_fields (void)
   tv_sig_msg_free (m);
   m = PARSE (S, "{\"type\":\"error\",\"code\":4200,\"message\":\"x\"}");
   g_assert_null (m->ref);
+  tv_sig_msg_free (m);
+
+  /* Waiting room. */
+  m = PARSE (C, "{\"type\":\"join\",\"consult\":\"" UUID "\"}");
+  g_assert_cmpstr (m->consult_id, ==, UUID);
+  g_assert_null (m->token);
+  tv_sig_msg_free (m);
+  m = PARSE (C, "{\"type\":\"auth\",\"session\":\"" TOKEN43 "\"}");
+  g_assert_cmpstr (m->token, ==, TOKEN43);
+  tv_sig_msg_free (m);
+  m = PARSE (C, "{\"type\":\"admit\"}");
+  g_assert_null (m->consult_id);
+  tv_sig_msg_free (m);
+  m = PARSE (S, "{\"type\":\"waiting\",\"doctor\":\"Dr. Test Doctor\",\"scheduled_start\":\"2026-05-14T09:30:00+02:00\","
+                "\"doctor_present\":true}");
+  g_assert_cmpstr (m->name, ==, "Dr. Test Doctor");
+  g_assert_cmpstr (m->scheduled_start, ==, "2026-05-14T09:30:00+02:00");
+  g_assert_true (m->doctor_present);
+  tv_sig_msg_free (m);
+  m = PARSE (S, "{\"type\":\"dashboard\",\"date\":\"2026-05-14\",\"time_zone\":\"Europe/Berlin\",\"consults\":["
+                "{\"id\":\"c1\",\"patient\":\"Pat Synthetic\",\"scheduled_start\":\"2026-05-14T09:30:00+02:00\","
+                "\"status\":\"waiting\",\"waiting_since\":\"2026-05-14T09:25:00+02:00\",\"patient_present\":true}]}");
+  g_assert_no_error (error);
+  g_assert_cmpstr (m->date, ==, "2026-05-14");
+  g_assert_cmpstr (m->time_zone, ==, "Europe/Berlin");
+  g_assert_cmpuint (m->items->len, ==, 1);
+  {
+    TvSigDashboardItem *it = m->items->pdata[0];
+    g_assert_cmpstr (it->consult_id, ==, "c1");
+    g_assert_cmpstr (it->patient, ==, "Pat Synthetic");
+    g_assert_cmpstr (it->status, ==, "waiting");
+    g_assert_cmpstr (it->waiting_since, ==, "2026-05-14T09:25:00+02:00");
+    g_assert_true (it->patient_present);
+  }
   tv_sig_msg_free (m);
 #undef PARSE
 }
@@ -376,6 +448,45 @@ static const BadVector bad_vectors[] = {
   { C, "{\"type\":\"join\",\"token\":\"abcdefghijklmnop+/==\"}", -1, TV_SIG_ERR_TOKEN_INVALID, "token", TV_SIG_MSG_JOIN },
   { C, "{\"type\":\"join\",\"token\":\"abcdefgh ijklmnop\"}", -1, TV_SIG_ERR_TOKEN_INVALID, "token", TV_SIG_MSG_JOIN },
   { C, "{\"type\":\"join\",\"token\":\"abcdefghijklmnop\\u00e9\"}", -1, TV_SIG_ERR_TOKEN_INVALID, "token", TV_SIG_MSG_JOIN },
+  /* waiting room */
+  { C, "{\"type\":\"join\",\"token\":\"" TOKEN43 "\",\"consult\":\"" UUID "\"}", -1, TV_SIG_ERR_INVALID_VALUE, "consult", TV_SIG_MSG_JOIN },
+  { C, "{\"type\":\"join\",\"consult\":\"a/b\"}", -1, TV_SIG_ERR_INVALID_VALUE, "consult", TV_SIG_MSG_JOIN },
+  { C, "{\"type\":\"join\",\"consult\":\"\"}", -1, TV_SIG_ERR_INVALID_VALUE, "consult", TV_SIG_MSG_JOIN },
+  { C, "{\"type\":\"auth\"}", -1, TV_SIG_ERR_MISSING_FIELD, "session", TV_SIG_MSG_AUTH },
+  { C, "{\"type\":\"auth\",\"session\":\"short\"}", -1, TV_SIG_ERR_TOKEN_INVALID, "session", TV_SIG_MSG_AUTH },
+  { C, "{\"type\":\"auth\",\"session\":\"" TOKEN43 "\",\"user\":\"x\"}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "user", TV_SIG_MSG_AUTH },
+  { C, "{\"type\":\"admit\",\"consult\":5}", -1, TV_SIG_ERR_WRONG_TYPE, "consult", TV_SIG_MSG_ADMIT },
+  { C, "{\"type\":\"send-back\",\"consult\":\"c1\"}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "consult", TV_SIG_MSG_SEND_BACK },
+  { C, "{\"type\":\"waiting\",\"doctor\":\"D\",\"scheduled_start\":\"2026-05-14T09:30:00Z\",\"doctor_present\":true}", -1,
+    TV_SIG_ERR_UNKNOWN_TYPE, "type", TV_SIG_MSG_WAITING },
+  { S, "{\"type\":\"admit\"}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "type", TV_SIG_MSG_ADMIT },
+  { S, "{\"type\":\"waiting\",\"doctor\":\"D\",\"scheduled_start\":\"2026-05-14T09:30:00\",\"doctor_present\":true}", -1,
+    TV_SIG_ERR_INVALID_VALUE, "scheduled_start", TV_SIG_MSG_WAITING },
+  { S, "{\"type\":\"waiting\",\"doctor\":\"D\",\"scheduled_start\":\"tomorrow\",\"doctor_present\":true}", -1,
+    TV_SIG_ERR_INVALID_VALUE, "scheduled_start", TV_SIG_MSG_WAITING },
+  { S, "{\"type\":\"waiting\",\"doctor\":\"D\\u0007\",\"scheduled_start\":\"2026-05-14T09:30:00Z\",\"doctor_present\":true}", -1,
+    TV_SIG_ERR_INVALID_VALUE, "doctor", TV_SIG_MSG_WAITING },
+  { S, "{\"type\":\"waiting\",\"doctor\":\"D\",\"scheduled_start\":\"2026-05-14T09:30:00Z\"}", -1,
+    TV_SIG_ERR_MISSING_FIELD, "doctor_present", TV_SIG_MSG_WAITING },
+  { S, "{\"type\":\"doctor-ready\",\"doctor\":\"D\"}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "doctor", TV_SIG_MSG_DOCTOR_READY },
+  { S, "{\"type\":\"authed\",\"user\":\"u1\"}", -1, TV_SIG_ERR_MISSING_FIELD, "name", TV_SIG_MSG_AUTHED },
+  { S, "{\"type\":\"dashboard\",\"date\":\"2026-02-30\",\"time_zone\":\"UTC\",\"consults\":[]}", -1,
+    TV_SIG_ERR_INVALID_VALUE, "date", TV_SIG_MSG_DASHBOARD },
+  { S, "{\"type\":\"dashboard\",\"date\":\"2026-05-14\",\"time_zone\":\"Mars/Olympus\",\"consults\":[]}", -1,
+    TV_SIG_ERR_INVALID_VALUE, "time_zone", TV_SIG_MSG_DASHBOARD },
+  { S, "{\"type\":\"dashboard\",\"date\":\"2026-05-14\",\"time_zone\":\"UTC\",\"consults\":{}}", -1,
+    TV_SIG_ERR_WRONG_TYPE, "consults", TV_SIG_MSG_DASHBOARD },
+  { S, "{\"type\":\"dashboard\",\"date\":\"2026-05-14\",\"time_zone\":\"UTC\",\"consults\":[7]}", -1,
+    TV_SIG_ERR_WRONG_TYPE, "consults[0]", TV_SIG_MSG_DASHBOARD },
+  { S, "{\"type\":\"dashboard\",\"date\":\"2026-05-14\",\"time_zone\":\"UTC\",\"consults\":[{\"id\":\"c1\","
+       "\"patient\":\"P\",\"scheduled_start\":\"2026-05-14T09:30:00Z\",\"status\":\"lost\",\"patient_present\":true}]}", -1,
+    TV_SIG_ERR_INVALID_VALUE, "consults[0]: field \"status\"", TV_SIG_MSG_DASHBOARD },
+  { S, "{\"type\":\"dashboard\",\"date\":\"2026-05-14\",\"time_zone\":\"UTC\",\"consults\":[{\"id\":\"c1\","
+       "\"patient\":\"P\",\"scheduled_start\":\"2026-05-14T09:30:00Z\",\"status\":\"waiting\",\"patient_present\":true,"
+       "\"type\":\"x\"}]}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "type", TV_SIG_MSG_DASHBOARD },
+  { S, "{\"type\":\"dashboard\",\"date\":\"2026-05-14\",\"time_zone\":\"UTC\",\"consults\":[{\"id\":\"c1\","
+       "\"scheduled_start\":\"2026-05-14T09:30:00Z\",\"status\":\"waiting\",\"patient_present\":true}]}", -1,
+    TV_SIG_ERR_MISSING_FIELD, "patient", TV_SIG_MSG_DASHBOARD },
 };
 #undef X
 
@@ -620,6 +731,48 @@ test_builders (void)
   g_assert_cmpstr (m->message, ==, "the peer is not connected");
   g_assert_cmpstr (m->ref, ==, "offer");
   tv_sig_msg_free (m);
+
+  m = parse_built (tv_sig_build_join_consult (UUID), C);
+  g_assert_cmpstr (m->consult_id, ==, UUID);
+  g_assert_null (m->token);
+  tv_sig_msg_free (m);
+  m = parse_built (tv_sig_build_auth (TOKEN43), C);
+  g_assert_cmpint (m->type, ==, TV_SIG_MSG_AUTH);
+  g_assert_cmpstr (m->token, ==, TOKEN43);
+  tv_sig_msg_free (m);
+  m = parse_built (tv_sig_build_admit (NULL), C);
+  g_assert_cmpint (m->type, ==, TV_SIG_MSG_ADMIT);
+  g_assert_null (m->consult_id);
+  tv_sig_msg_free (m);
+  m = parse_built (tv_sig_build_admit (UUID), C);
+  g_assert_cmpstr (m->consult_id, ==, UUID);
+  tv_sig_msg_free (m);
+  m = parse_built (tv_sig_build_authed (UUID, "Dr. Test Doctor"), S);
+  g_assert_cmpstr (m->user_id, ==, UUID);
+  g_assert_cmpstr (m->name, ==, "Dr. Test Doctor");
+  tv_sig_msg_free (m);
+  m = parse_built (tv_sig_build_waiting ("Dr. Test Doctor", "2026-05-14T09:30:00+02:00", FALSE), S);
+  g_assert_cmpint (m->type, ==, TV_SIG_MSG_WAITING);
+  g_assert_cmpstr (m->name, ==, "Dr. Test Doctor");
+  g_assert_false (m->doctor_present);
+  tv_sig_msg_free (m);
+  {
+    g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func ((GDestroyNotify) tv_sig_dashboard_item_free);
+    TvSigDashboardItem *it = tv_sig_dashboard_item_new ();
+    it->consult_id = g_strdup (UUID);
+    it->patient = g_strdup ("Pat Synthetic");
+    it->scheduled_start = g_strdup ("2026-05-14T09:30:00+02:00");
+    it->status = g_strdup ("scheduled");
+    g_ptr_array_add (items, it);
+    m = parse_built (tv_sig_build_dashboard ("2026-05-14", "Europe/Berlin", items), S);
+    g_assert_cmpuint (m->items->len, ==, 1);
+    g_assert_null (((TvSigDashboardItem *) m->items->pdata[0])->waiting_since);
+    g_assert_false (((TvSigDashboardItem *) m->items->pdata[0])->patient_present);
+    tv_sig_msg_free (m);
+    m = parse_built (tv_sig_build_dashboard ("2026-05-14", "UTC", NULL), S);
+    g_assert_cmpuint (m->items->len, ==, 0);
+    tv_sig_msg_free (m);
+  }
 }
 
 /* The error builder must always produce a frame the client accepts, even
@@ -710,8 +863,10 @@ static const struct {
   { 4006, "INVALID_VALUE", FALSE }, { 4007, "FRAME_TOO_LARGE", TRUE }, { 4008, "BINARY_FRAME", FALSE },
   { 4009, "RATE_LIMITED", TRUE }, { 4100, "NOT_JOINED", FALSE }, { 4101, "ALREADY_JOINED", FALSE },
   { 4102, "TOKEN_INVALID", TRUE }, { 4103, "TOKEN_EXPIRED", TRUE }, { 4104, "TOKEN_IN_USE", TRUE },
-  { 4105, "CONSULT_ENDED", TRUE }, { 4106, "JOIN_TIMEOUT", TRUE }, { 4200, "NOT_PAIRED", FALSE },
-  { 4201, "OUT_OF_ORDER", FALSE }, { 4202, "NOT_ALLOWED", FALSE }, { 5000, "INTERNAL", FALSE },
+  { 4105, "CONSULT_ENDED", TRUE }, { 4106, "JOIN_TIMEOUT", TRUE }, { 4107, "NOT_AUTHENTICATED", FALSE },
+  { 4108, "NOT_A_DOCTOR", TRUE }, { 4109, "NOT_YOUR_CONSULT", FALSE }, { 4200, "NOT_PAIRED", FALSE },
+  { 4201, "OUT_OF_ORDER", FALSE }, { 4202, "NOT_ALLOWED", FALSE }, { 4203, "NOT_WAITING", FALSE },
+  { 5000, "INTERNAL", FALSE },
   { 5001, "SHUTTING_DOWN", TRUE },
 };
 

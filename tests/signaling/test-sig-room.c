@@ -26,7 +26,7 @@ on_alarm (int sig)
   _exit (1);
 }
 
-typedef enum { JOIN, LEAVE, OFFER, ANSWER, CAND, UP, DOWN, END } Op;
+typedef enum { JOIN, LEAVE, OFFER, ANSWER, CAND, UP, DOWN, END, ADMIT, SENDBACK } Op;
 
 typedef struct {
   Op op;
@@ -54,16 +54,25 @@ typedef struct {
 #define START TV_SIG_ROOM_FX_MEDIA_STARTED
 #define STOP TV_SIG_ROOM_FX_MEDIA_STOPPED
 #define DONE TV_SIG_ROOM_FX_COMPLETED
+#define WAITFX TV_SIG_ROOM_FX_WAITING
+#define READYFX TV_SIG_ROOM_FX_DOCTOR_READY
+#define ADM TV_SIG_ROOM_FX_ADMITTED
+#define S_READY TV_SIG_ROOM_READY
 #define S_EMPTY TV_SIG_ROOM_EMPTY
 #define S_WAIT TV_SIG_ROOM_WAITING
 #define S_PAIRED TV_SIG_ROOM_PAIRED
 #define S_CONN TV_SIG_ROOM_CONNECTED
 #define S_ENDED TV_SIG_ROOM_ENDED
 
-/* Both join, full negotiation, both media up. */
+/* The patient joins the waiting doctor: it waits until admitted, then both are paired. */
+#define PATIENT_ADMITTED \
+  { JOIN, P, OK, PJ | WAITFX, S_READY }, \
+  { ADMIT, D, OK, ADM | PAIR, S_PAIRED }
+
+/* Both join, the doctor admits, full negotiation, both media up. */
 #define CONNECT_STEPS \
   { JOIN, D, OK, NONE, S_WAIT }, \
-  { JOIN, P, OK, PJ | PAIR, S_PAIRED }, \
+  PATIENT_ADMITTED, \
   { OFFER, D, OK, NONE, S_PAIRED }, \
   { ANSWER, P, OK, NONE, S_PAIRED }, \
   { UP, D, OK, NONE, S_PAIRED }, \
@@ -71,7 +80,7 @@ typedef struct {
 
 static const Step first_consult[] = {
   { JOIN, D, OK, NONE, S_WAIT },
-  { JOIN, P, OK, PJ | PAIR, S_PAIRED },
+  PATIENT_ADMITTED,
   { OFFER, D, OK, NONE, S_PAIRED },
   { CAND, D, OK, NONE, S_PAIRED },
   { ANSWER, P, OK, NONE, S_PAIRED },
@@ -86,15 +95,20 @@ static const Step first_consult[] = {
 };
 
 static const Step patient_first[] = {
-  { JOIN, P, OK, NONE, S_WAIT },
-  { JOIN, D, OK, PJ | PAIR, S_PAIRED },
+  { JOIN, P, OK, WAITFX, S_WAIT },
+  { JOIN, D, OK, READYFX, S_READY },
+  { OFFER, D, TV_SIG_ERR_NOT_PAIRED, NONE, S_READY },   /* not admitted yet */
+  { UP, P, TV_SIG_ERR_NOT_PAIRED, NONE, S_READY },
+  { ADMIT, D, OK, ADM | PAIR, S_PAIRED },
   { OFFER, D, OK, NONE, S_PAIRED },
 };
 
 static const Step join_twice[] = {
   { JOIN, D, OK, NONE, S_WAIT },
   { JOIN, D, TV_SIG_ERR_TOKEN_IN_USE, NONE, S_WAIT },
-  { JOIN, P, OK, PJ | PAIR, S_PAIRED },
+  { JOIN, P, OK, PJ | WAITFX, S_READY },
+  { JOIN, P, TV_SIG_ERR_TOKEN_IN_USE, NONE, S_READY },
+  { ADMIT, D, OK, ADM | PAIR, S_PAIRED },
   { JOIN, P, TV_SIG_ERR_TOKEN_IN_USE, NONE, S_PAIRED },
   { JOIN, D, TV_SIG_ERR_TOKEN_IN_USE, NONE, S_PAIRED },
 };
@@ -108,13 +122,17 @@ static const Step relay_before_pairing[] = {
   { OFFER, P, TV_SIG_ERR_NOT_PAIRED, NONE, S_WAIT }, /* pairing is checked before the role */
   { UP, D, TV_SIG_ERR_NOT_PAIRED, NONE, S_WAIT },
   { DOWN, D, TV_SIG_ERR_NOT_PAIRED, NONE, S_WAIT },
-  { JOIN, P, OK, PJ | PAIR, S_PAIRED },
+  { JOIN, P, OK, PJ | WAITFX, S_READY },
+  { OFFER, D, TV_SIG_ERR_NOT_PAIRED, NONE, S_READY },   /* admission is part of pairing */
+  { CAND, P, TV_SIG_ERR_NOT_PAIRED, NONE, S_READY },
+  { DOWN, P, TV_SIG_ERR_NOT_PAIRED, NONE, S_READY },
+  { ADMIT, D, OK, ADM | PAIR, S_PAIRED },
   { OFFER, D, OK, NONE, S_PAIRED },
 };
 
 static const Step answer_without_offer[] = {
   { JOIN, D, OK, NONE, S_WAIT },
-  { JOIN, P, OK, PJ | PAIR, S_PAIRED },
+  PATIENT_ADMITTED,
   { ANSWER, P, TV_SIG_ERR_OUT_OF_ORDER, NONE, S_PAIRED },
   { OFFER, D, OK, NONE, S_PAIRED },
   { ANSWER, P, OK, NONE, S_PAIRED },
@@ -123,7 +141,7 @@ static const Step answer_without_offer[] = {
 
 static const Step candidate_before_offer[] = {
   { JOIN, D, OK, NONE, S_WAIT },
-  { JOIN, P, OK, PJ | PAIR, S_PAIRED },
+  PATIENT_ADMITTED,
   { CAND, D, TV_SIG_ERR_OUT_OF_ORDER, NONE, S_PAIRED },
   { CAND, P, TV_SIG_ERR_OUT_OF_ORDER, NONE, S_PAIRED },
   { OFFER, D, OK, NONE, S_PAIRED },
@@ -133,7 +151,7 @@ static const Step candidate_before_offer[] = {
 
 static const Step wrong_role[] = {
   { JOIN, D, OK, NONE, S_WAIT },
-  { JOIN, P, OK, PJ | PAIR, S_PAIRED },
+  PATIENT_ADMITTED,
   { OFFER, P, TV_SIG_ERR_NOT_ALLOWED, NONE, S_PAIRED },
   { OFFER, D, OK, NONE, S_PAIRED },
   { ANSWER, D, TV_SIG_ERR_NOT_ALLOWED, NONE, S_PAIRED },
@@ -150,7 +168,7 @@ static const Step patient_end[] = {
 
 static const Step media_before_answer[] = {
   { JOIN, D, OK, NONE, S_WAIT },
-  { JOIN, P, OK, PJ | PAIR, S_PAIRED },
+  PATIENT_ADMITTED,
   { UP, D, TV_SIG_ERR_OUT_OF_ORDER, NONE, S_PAIRED },
   { OFFER, D, OK, NONE, S_PAIRED },
   { UP, D, TV_SIG_ERR_OUT_OF_ORDER, NONE, S_PAIRED },
@@ -193,14 +211,14 @@ static const Step doctor_drops_and_rejoins[] = {
 
 static const Step no_media_stays_open[] = {
   { JOIN, D, OK, NONE, S_WAIT },
-  { JOIN, P, OK, PJ | PAIR, S_PAIRED },
+  PATIENT_ADMITTED,
   { OFFER, D, OK, NONE, S_PAIRED },
   { ANSWER, P, OK, NONE, S_PAIRED },
   { UP, D, OK, NONE, S_PAIRED },           /* only one side ever came up */
   { LEAVE, P, OK, PL, S_WAIT },
   { LEAVE, D, OK, NONE, S_EMPTY },         /* never started: not completed */
   { JOIN, D, OK, NONE, S_WAIT },
-  { JOIN, P, OK, PJ | PAIR, S_PAIRED },
+  { JOIN, P, OK, PJ | PAIR, S_PAIRED },    /* admission lasts for the room's life */
 };
 
 static const Step wait_alone_and_leave[] = {
@@ -237,7 +255,7 @@ static const Step completion_after_earlier_media[] = {
 
 static const Step ended_room_refuses[] = {
   { JOIN, D, OK, NONE, S_WAIT },
-  { JOIN, P, OK, PJ | PAIR, S_PAIRED },
+  PATIENT_ADMITTED,
   { END, D, OK, DONE, S_ENDED },           /* no interval was open: no MEDIA_STOPPED */
   { OFFER, D, TV_SIG_ERR_CONSULT_ENDED, NONE, S_ENDED },
   { ANSWER, P, TV_SIG_ERR_CONSULT_ENDED, NONE, S_ENDED },
@@ -246,6 +264,9 @@ static const Step ended_room_refuses[] = {
   { DOWN, P, TV_SIG_ERR_CONSULT_ENDED, NONE, S_ENDED },
   { END, D, TV_SIG_ERR_CONSULT_ENDED, NONE, S_ENDED },
   { END, ADMIN, TV_SIG_ERR_CONSULT_ENDED, NONE, S_ENDED },
+  { ADMIT, D, TV_SIG_ERR_CONSULT_ENDED, NONE, S_ENDED },
+  { SENDBACK, D, TV_SIG_ERR_CONSULT_ENDED, NONE, S_ENDED },
+  { ADMIT, P, TV_SIG_ERR_NOT_ALLOWED, NONE, S_ENDED },   /* the role is refused before the state */
   { LEAVE, P, OK, NONE, S_ENDED },
   { JOIN, P, TV_SIG_ERR_CONSULT_ENDED, NONE, S_ENDED },
   { LEAVE, D, OK, NONE, S_ENDED },
@@ -304,14 +325,70 @@ static const Step media_flap[] = {
 /* Created with was_started (media connected before a server restart). */
 static const Step started_before_restart[] = {
   { JOIN, D, OK, NONE, S_WAIT },
-  { JOIN, P, OK, PJ | PAIR, S_PAIRED },
+  { JOIN, P, OK, PJ | PAIR, S_PAIRED },    /* admitted since the start */
   { LEAVE, P, OK, PL, S_WAIT },
   { LEAVE, D, OK, DONE, S_ENDED },
 };
 
 static const Step started_before_restart_one_party[] = {
-  { JOIN, P, OK, NONE, S_WAIT },
+  { JOIN, P, OK, WAITFX, S_WAIT },         /* admitted, but the doctor is not there */
   { LEAVE, P, OK, DONE, S_ENDED },
+};
+
+/* The doctor admits from the dashboard before joining the consult. */
+static const Step admit_before_doctor_joins[] = {
+  { JOIN, P, OK, WAITFX, S_WAIT },
+  { ADMIT, P, TV_SIG_ERR_NOT_ALLOWED, NONE, S_WAIT },
+  { ADMIT, D, OK, ADM, S_WAIT },
+  { ADMIT, D, TV_SIG_ERR_NOT_WAITING, NONE, S_WAIT },   /* already admitted */
+  { JOIN, D, OK, PJ | PAIR, S_PAIRED },
+};
+
+static const Step admission_errors[] = {
+  { ADMIT, D, TV_SIG_ERR_NOT_WAITING, NONE, S_EMPTY },
+  { SENDBACK, D, TV_SIG_ERR_NOT_WAITING, NONE, S_EMPTY },
+  { JOIN, D, OK, NONE, S_WAIT },
+  { ADMIT, D, TV_SIG_ERR_NOT_WAITING, NONE, S_WAIT },   /* no patient */
+  { SENDBACK, D, TV_SIG_ERR_NOT_WAITING, NONE, S_WAIT },
+  { JOIN, P, OK, PJ | WAITFX, S_READY },
+  { SENDBACK, D, TV_SIG_ERR_NOT_WAITING, NONE, S_READY }, /* not admitted */
+  { SENDBACK, P, TV_SIG_ERR_NOT_ALLOWED, NONE, S_READY },
+  { ADMIT, P, TV_SIG_ERR_NOT_ALLOWED, NONE, S_READY },
+  { ADMIT, ADMIN, TV_SIG_ERR_NOT_ALLOWED, NONE, S_READY },
+  { ADMIT, D, OK, ADM | PAIR, S_PAIRED },
+  { ADMIT, D, TV_SIG_ERR_NOT_WAITING, NONE, S_PAIRED },
+};
+
+static const Step send_back[] = {
+  CONNECT_STEPS,
+  { SENDBACK, D, OK, STOP | WAITFX, S_READY },
+  { OFFER, D, TV_SIG_ERR_NOT_PAIRED, NONE, S_READY },
+  { UP, P, TV_SIG_ERR_NOT_PAIRED, NONE, S_READY },
+  { ADMIT, D, OK, ADM | PAIR, S_PAIRED },
+  /* A fresh pairing: nothing of the one before counts. */
+  { ANSWER, P, TV_SIG_ERR_OUT_OF_ORDER, NONE, S_PAIRED },
+  { OFFER, D, OK, NONE, S_PAIRED },
+  { ANSWER, P, OK, NONE, S_PAIRED },
+  { UP, D, OK, NONE, S_PAIRED },
+  { UP, P, OK, START, S_CONN },
+  { END, D, OK, DONE | STOP, S_ENDED },
+};
+
+static const Step send_back_then_rejoin[] = {
+  { JOIN, D, OK, NONE, S_WAIT },
+  PATIENT_ADMITTED,
+  { SENDBACK, D, OK, WAITFX, S_READY },    /* no media yet: nothing to stop */
+  { LEAVE, P, OK, PL, S_WAIT },
+  { JOIN, P, OK, PJ | WAITFX, S_READY },   /* sent back: waits again */
+};
+
+static const Step doctor_leaves_waiting_patient[] = {
+  { JOIN, P, OK, WAITFX, S_WAIT },
+  { JOIN, D, OK, READYFX, S_READY },
+  { LEAVE, D, OK, PL, S_WAIT },
+  { JOIN, D, OK, READYFX, S_READY },
+  { LEAVE, P, OK, PL, S_WAIT },
+  { LEAVE, D, OK, NONE, S_EMPTY },         /* never started: not completed */
 };
 
 #define SCENARIO(name, started) { #name, started, name, G_N_ELEMENTS (name) }
@@ -341,9 +418,15 @@ static const Scenario scenarios[] = {
   SCENARIO (media_flap, FALSE),
   SCENARIO (started_before_restart, TRUE),
   SCENARIO (started_before_restart_one_party, TRUE),
+  SCENARIO (admit_before_doctor_joins, FALSE),
+  SCENARIO (admission_errors, FALSE),
+  SCENARIO (send_back, FALSE),
+  SCENARIO (send_back_then_rejoin, FALSE),
+  SCENARIO (doctor_leaves_waiting_patient, FALSE),
 };
 
-static const char *op_names[] = { "join", "leave", "offer", "answer", "candidate", "up", "down", "end" };
+static const char *op_names[] = { "join", "leave", "offer", "answer", "candidate", "up", "down", "end",
+                                  "admit", "send-back" };
 
 /* Runs one step; returns the effects and sets @error on refusal. */
 static TvSigRoomEffects
@@ -376,6 +459,12 @@ run_step (TvSigRoom *room, const Step *s, GError **error)
       break;
     case END:
       tv_sig_room_end (room, s->role, &fx, error);
+      break;
+    case ADMIT:
+      tv_sig_room_admit (room, s->role, &fx, error);
+      break;
+    case SENDBACK:
+      tv_sig_room_send_back (room, s->role, &fx, error);
       break;
     }
   return fx;
@@ -438,10 +527,10 @@ test_coverage (void)
 {
   TvSigRoomEffects all_fx = 0;
   gboolean states[TV_SIG_ROOM_ENDED + 1] = { FALSE };
-  gboolean codes[5] = { FALSE };
+  gboolean codes[6] = { FALSE };
   static const int room_codes[] = {
     TV_SIG_ERR_TOKEN_IN_USE, TV_SIG_ERR_CONSULT_ENDED, TV_SIG_ERR_NOT_PAIRED,
-    TV_SIG_ERR_OUT_OF_ORDER, TV_SIG_ERR_NOT_ALLOWED,
+    TV_SIG_ERR_OUT_OF_ORDER, TV_SIG_ERR_NOT_ALLOWED, TV_SIG_ERR_NOT_WAITING,
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (scenarios); i++)
@@ -454,7 +543,7 @@ test_coverage (void)
           if (s->code == room_codes[k])
             codes[k] = TRUE;
       }
-  g_assert_cmpint (all_fx, ==, PJ | PAIR | PL | START | STOP | DONE);
+  g_assert_cmpint (all_fx, ==, PJ | PAIR | PL | START | STOP | DONE | WAITFX | READYFX | ADM);
   for (int st = 0; st <= TV_SIG_ROOM_ENDED; st++)
     g_assert_true (states[st]);
   for (gsize k = 0; k < G_N_ELEMENTS (room_codes); k++)
@@ -478,6 +567,7 @@ test_basics (void)
 
   g_assert_cmpstr (tv_sig_room_state_to_string (TV_SIG_ROOM_EMPTY), ==, "empty");
   g_assert_cmpstr (tv_sig_room_state_to_string (TV_SIG_ROOM_WAITING), ==, "waiting");
+  g_assert_cmpstr (tv_sig_room_state_to_string (TV_SIG_ROOM_READY), ==, "ready");
   g_assert_cmpstr (tv_sig_room_state_to_string (TV_SIG_ROOM_PAIRED), ==, "paired");
   g_assert_cmpstr (tv_sig_room_state_to_string (TV_SIG_ROOM_CONNECTED), ==, "connected");
   g_assert_cmpstr (tv_sig_room_state_to_string (TV_SIG_ROOM_ENDED), ==, "ended");
@@ -487,6 +577,10 @@ test_basics (void)
   g_assert_false (tv_sig_room_join (room, D, NULL, NULL));
   g_assert_true (tv_sig_room_join (room, P, NULL, &error));
   g_assert_no_error (error);
+  g_assert_false (tv_sig_room_is_admitted (room));
+  g_assert_true (tv_sig_room_admit (room, D, NULL, NULL));
+  g_assert_true (tv_sig_room_is_admitted (room));
+  g_assert_true (tv_sig_room_is_admitted (other));   /* was_started: admitted from the start */
   g_assert_true (tv_sig_room_relay (room, D, TV_SIG_MSG_OFFER, NULL));
   g_assert_true (tv_sig_room_relay (room, P, TV_SIG_MSG_ANSWER, NULL));
   g_assert_true (tv_sig_room_media (room, D, TRUE, NULL, NULL));
@@ -528,9 +622,9 @@ test_random_walk (void)
       for (int i = 0; i < 300; i++)
         {
           static const TvSigRole roles[] = { D, P, ADMIN };
-          /* Weighted so that rooms live long enough to connect: leave and
-           * end are rare. Percentages per op, in Op order. */
-          static const int weight[] = { 15, 5, 20, 20, 10, 20, 8, 2 };
+          /* Weighted so that rooms live long enough to connect: leave,
+           * end and send-back are rare. Percentages per op, in Op order. */
+          static const int weight[] = { 14, 5, 18, 18, 9, 18, 7, 2, 7, 2 };
           int pick = g_rand_int_range (rand, 0, 100), op = 0;
           while (pick >= weight[op])
             pick -= weight[op++];
@@ -541,7 +635,7 @@ test_random_walk (void)
           gboolean p_before = tv_sig_room_is_present (room, P);
           TvSigRoomEffects fx;
 
-          s.role = roles[g_rand_int_range (rand, 0, s.op == END ? 3 : 2)];
+          s.role = roles[g_rand_int_range (rand, 0, s.op == END || s.op == ADMIT ? 3 : 2)];
           fx = run_step (room, &s, &error);
           after = tv_sig_room_get_state (room);
 
@@ -583,6 +677,7 @@ test_random_walk (void)
               int n = tv_sig_room_is_present (room, D) + tv_sig_room_is_present (room, P);
               g_assert_cmpint (after == TV_SIG_ROOM_EMPTY, ==, n == 0);
               g_assert_cmpint (after == TV_SIG_ROOM_WAITING, ==, n == 1);
+              g_assert_cmpint (after == TV_SIG_ROOM_READY, ==, n == 2 && !tv_sig_room_is_admitted (room));
             }
           if (fx & TV_SIG_ROOM_FX_COMPLETED)
             {
