@@ -36,3 +36,5 @@ $(foreach d,$(TEST_DIRS),$(eval $(call test_dir_rules,$(d))))
 
 # Fuzz targets: replayed by `make check`, run by `make fuzz` (see the file).
 include tests/fuzz/fuzz.mk
+# `make check-valgrind` (see the file).
+include tests/valgrind/valgrind.mk
