@@ -245,7 +245,15 @@ login_verify (gpointer data, gpointer pool_data)
   if (job->hash != NULL)
     job->match = tv_password_verify (job->password, job->hash, &job->error) && job->user != NULL;
   memset (job->password, 0, strlen (job->password));
-  g_main_context_invoke (job->state->ctx, login_finish, job);
+  /* Always through a source: g_main_context_invoke() would run login_finish
+   * right here, on this worker, whenever it can acquire a context nobody is
+   * iterating at that instant (seen with the fuzz target's detached requests:
+   * the store used off the main thread, and the waiting loop never woken). */
+  GSource *src = g_idle_source_new ();
+  g_source_set_priority (src, G_PRIORITY_DEFAULT);
+  g_source_set_callback (src, login_finish, job, NULL);
+  g_source_attach (src, job->state->ctx);
+  g_source_unref (src);
 }
 
 static void
