@@ -373,18 +373,16 @@ tv_schedule_add_exception (TvSchedule *s, const TvScheduleException *ex, GError 
 /* ------------------------------------------------------------------------ */
 /* Slot arithmetic                                                            */
 
+/* GDate's Julian day number of 1970-01-01 (day 1 is 0001-01-01); a constant
+ * rather than a lazily computed static so that any thread may use this file.
+ * test-schedule checks it against GDate. */
+#define EPOCH_JULIAN G_GINT64_CONSTANT (719163)
+
 /* Seconds of local midnight of @date as if the local clock were UTC ("naive"). */
 static gint64
 naive_midnight (const GDate *date)
 {
-  static guint32 epoch_julian;
-  if (epoch_julian == 0) {
-    GDate epoch;
-    g_date_clear (&epoch, 1);
-    g_date_set_dmy (&epoch, 1, G_DATE_JANUARY, 1970);
-    epoch_julian = g_date_get_julian (&epoch);
-  }
-  return ((gint64) g_date_get_julian (date) - epoch_julian) * SEC_PER_DAY;
+  return ((gint64) g_date_get_julian (date) - EPOCH_JULIAN) * SEC_PER_DAY;
 }
 
 /* The local date (in @tz) of the instant @secs (UTC). FALSE outside GLib's range. */

@@ -344,6 +344,23 @@ test_match_slot (void)
   g_assert_cmpint (tv_schedule_match_slot (s, t ("2026-10-25T04:00:00+01:00"), NULL), ==, TV_SLOT_OUTSIDE);
 }
 
+/* The slot arithmetic counts days from GDate's Julian number of 1970-01-01:
+ * the UTC doctor's slot on the epoch's own day lands exactly on its hour. */
+static void
+test_epoch_day (void)
+{
+  GDate epoch;
+  g_date_clear (&epoch, 1);
+  g_date_set_dmy (&epoch, 1, G_DATE_JANUARY, 1970);
+  g_assert_cmpuint (g_date_get_julian (&epoch), ==, 719163);
+  g_autoptr (GTimeZone) utc = g_time_zone_new_utc ();
+  g_autoptr (TvSchedule) s = tv_schedule_new (utc, 60);
+  add_weekly_spec (s, "4 01:00 02:00");   /* 1970-01-01 was a Thursday */
+  g_autoptr (GArray) slots = tv_schedule_free_slots (s, 1, 2 * 86400 * G_GINT64_CONSTANT (1000000), NULL, 0, NULL);
+  g_assert_cmpuint (slots->len, ==, 1);
+  g_assert_cmpint (g_array_index (slots, TvInterval, 0).start, ==, G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC);
+}
+
 static void
 test_range_errors (void)
 {
@@ -572,6 +589,7 @@ main (int argc, char **argv)
   }
   g_test_add_func ("/schedule/match-slot", test_match_slot);
   g_test_add_func ("/schedule/range-errors", test_range_errors);
+  g_test_add_func ("/schedule/epoch-day", test_epoch_day);
   g_test_add_func ("/schedule/parse/hhmm", test_parse_hhmm);
   g_test_add_func ("/schedule/parse/date", test_parse_date);
   g_test_add_func ("/schedule/parse/rfc3339", test_parse_rfc3339);
