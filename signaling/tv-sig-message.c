@@ -89,7 +89,8 @@ typedef enum {
   FT_INT,         /* JSON integer -> gint */
   FT_INT64,       /* JSON integer -> gint64, -1 when absent */
   FT_BOOL,        /* JSON true/false -> gboolean */
-  FT_ITEMS,       /* JSON array of objects (dashboard consults) -> GPtrArray of TvSigDashboardItem */
+  FT_ITEMS,       /* JSON array of objects checked against an ItemSpec -> GPtrArray of its structs */
+  FT_STRV,        /* JSON array of strings (each checked as an FT_STR) -> NULL-terminated char ** */
 } FieldTarget;
 
 /* Extra checks on a string's content, after the length limits. */
@@ -104,6 +105,7 @@ typedef enum {
   SC_TIME,      /* RFC 3339 date and time with an offset (GDateTime parses it) */
   SC_DATE,      /* a calendar date YYYY-MM-DD */
   SC_ZONE,      /* an IANA time zone name GLib knows */
+  SC_ICE_URL,   /* "stun:", "turn:" or "turns:" URL (RFC 7064/7065), no white space or controls */
 } StringCheck;
 
 typedef struct {
@@ -111,16 +113,29 @@ typedef struct {
   int value;
 } Choice;
 
+typedef struct _ItemSpec ItemSpec;
+
 typedef struct {
   const char *name;       /* JSON key */
   FieldTarget target;
   gboolean required;
-  gsize min_len, max_len; /* strings, in bytes */
-  gint64 min, max;        /* integers, inclusive */
+  gsize min_len, max_len; /* strings (FT_STRV: each element), in bytes */
+  gint64 min, max;        /* integers, inclusive; FT_ITEMS/FT_STRV: element count */
   StringCheck check;
   const Choice *choices;  /* strings: the allowed words ({NULL} terminated), or NULL for any */
-  gsize offset;           /* where in TvSigMsg (in TvSigDashboardItem for item fields) */
+  gsize offset;           /* where in TvSigMsg (in the item's struct for item fields) */
+  const ItemSpec *item;   /* FT_ITEMS: what one element is */
 } FieldSpec;
+
+/* The elements of an FT_ITEMS array: objects with their own field table,
+ * stored as zero-allocated structs of @size freed with @free. One mechanism
+ * for every array of objects (dashboard consults, ICE servers). */
+struct _ItemSpec {
+  const FieldSpec *fields;
+  gsize n_fields;
+  gsize size;
+  GDestroyNotify free;
+};
 
 enum {
   DIR_CLIENT = 1 << TV_SIG_FROM_CLIENT,
@@ -187,10 +202,25 @@ static const FieldSpec dashboard_item_fields[] = {
   { "waiting_since", FT_STR, FALSE, 1, 64, 0, 0, SC_TIME, NULL, IOFF (waiting_since) },
   { "patient_present", FT_BOOL, TRUE, 0, 0, 0, 0, SC_NONE, NULL, IOFF (patient_present) },
 };
+static const ItemSpec dashboard_item_spec = {
+  dashboard_item_fields, G_N_ELEMENTS (dashboard_item_fields), sizeof (TvSigDashboardItem),
+  (GDestroyNotify) tv_sig_dashboard_item_free,
+};
 static const FieldSpec dashboard_fields[] = {
   F_STR ("date", TRUE, 10, 10, SC_DATE, date),
   F_STR ("time_zone", TRUE, 1, 64, SC_ZONE, time_zone),
-  { "consults", FT_ITEMS, TRUE, 0, 0, 0, TV_SIG_MAX_DASHBOARD_ITEMS, SC_NONE, NULL, OFF (items) },
+  { "consults", FT_ITEMS, TRUE, 0, 0, 0, TV_SIG_MAX_DASHBOARD_ITEMS, SC_NONE, NULL, OFF (items),
+    &dashboard_item_spec },
+};
+#define EOFF(member) G_STRUCT_OFFSET (TvSigIceServer, member)
+static const FieldSpec ice_server_fields[] = {
+  { "urls", FT_STRV, TRUE, 1, TV_SIG_MAX_ICE_URL_BYTES, 1, TV_SIG_MAX_ICE_URLS, SC_ICE_URL, NULL, EOFF (urls) },
+  { "username", FT_STR, FALSE, 1, TV_SIG_MAX_ICE_CRED_BYTES, 0, 0, SC_TEXT, NULL, EOFF (username) },
+  { "credential", FT_STR, FALSE, 1, TV_SIG_MAX_ICE_CRED_BYTES, 0, 0, SC_TEXT, NULL, EOFF (credential) },
+};
+static const ItemSpec ice_server_spec = {
+  ice_server_fields, G_N_ELEMENTS (ice_server_fields), sizeof (TvSigIceServer),
+  (GDestroyNotify) tv_sig_ice_server_free,
 };
 static const FieldSpec media_fields[] = {
   { "state", FT_MEDIA_STATE, TRUE, 1, 16, 0, 0, SC_NONE, media_choices, OFF (media_up) },
@@ -209,6 +239,8 @@ static const FieldSpec joined_fields[] = {
   F_STR ("consult", TRUE, 1, MAX_CONSULT_ID_BYTES, SC_ID, consult_id),
   F_ROLE ("role"),
   F_BOOL ("peer_present", peer_present),
+  { "ice_servers", FT_ITEMS, FALSE, 0, 0, 1, TV_SIG_MAX_ICE_SERVERS, SC_NONE, NULL, OFF (ice_servers),
+    &ice_server_spec },
 };
 static const FieldSpec peer_joined_fields[] = {
   F_ROLE ("role"),
@@ -309,6 +341,23 @@ tv_sig_dashboard_item_free (TvSigDashboardItem *item)
   g_free (item);
 }
 
+TvSigIceServer *
+tv_sig_ice_server_new (void)
+{
+  return g_new0 (TvSigIceServer, 1);
+}
+
+void
+tv_sig_ice_server_free (TvSigIceServer *server)
+{
+  if (server == NULL)
+    return;
+  g_strfreev (server->urls);
+  g_free (server->username);
+  g_free (server->credential);
+  g_free (server);
+}
+
 void
 tv_sig_msg_free (TvSigMsg *msg)
 {
@@ -321,6 +370,8 @@ tv_sig_msg_free (TvSigMsg *msg)
   g_free (msg->time_zone);
   if (msg->items != NULL)
     g_ptr_array_unref (msg->items);
+  if (msg->ice_servers != NULL)
+    g_ptr_array_unref (msg->ice_servers);
   g_free (msg->token);
   g_free (msg->sdp);
   g_free (msg->candidate);
@@ -396,7 +447,7 @@ static gboolean
 strict_gate (const char *data, gsize len, guint *top_members, GError **error)
 {
   guint depth = 0, digits = 0, members = 0;
-  gboolean in_string = FALSE, escaped = FALSE, closed = FALSE;
+  gboolean in_string = FALSE, escaped = FALSE, closed = FALSE, top_started = FALSE;
   /* Start and end of the last string seen at depth 1, i.e. the current key,
    * so that an oversized number can be reported with its field name. */
   const char *str_start = NULL, *key = NULL;
@@ -419,6 +470,8 @@ strict_gate (const char *data, gsize len, guint *top_members, GError **error)
           else if (c == '"')
             {
               in_string = FALSE;
+              if (depth == 0)
+                closed = TRUE;  /* a top-level string is the whole value */
               if (depth == 1)
                 {
                   key = str_start;
@@ -431,7 +484,20 @@ strict_gate (const char *data, gsize len, guint *top_members, GError **error)
         }
 
       if (closed && !is_json_space (c))
-        return fail (error, TV_SIG_ERR_BAD_JSON, "data after the end of the JSON object");
+        return fail (error, TV_SIG_ERR_BAD_JSON, "data after the end of the JSON value");
+      /* A top-level scalar ends at white space or where another value starts.
+       * json-glib 1.6 parses a second top-level value, keeps the first as the
+       * root and leaks the second's nodes ("0 {...}" lost ~1 KB per frame
+       * under valgrind), so anything after the first value stops here. */
+      if (depth == 0)
+        {
+          if (is_json_space (c))
+            closed = top_started;
+          else if (top_started && (c == '{' || c == '[' || c == '"'))
+            return fail (error, TV_SIG_ERR_BAD_JSON, "data after the end of the JSON value");
+          else
+            top_started = TRUE;
+        }
 
       if (g_ascii_isdigit (c))
         {
@@ -573,6 +639,18 @@ check_string (const FieldSpec *f, const char *s, int *choice_value, GError **err
           return fail (error, bad, "field \"%s\": not a known time zone", f->name);
         break;
       }
+    case SC_ICE_URL:
+      {
+        /* scheme ":" host [":" port] ["?transport=" udp|tcp]: only the
+         * scheme and the absence of spaces/controls are checked here; the
+         * client parses the rest before using it. */
+        const char *colon = strchr (s, ':');
+        gboolean scheme_ok = colon != NULL && colon[1] != '\0'
+            && (g_str_has_prefix (s, "stun:") || g_str_has_prefix (s, "turn:") || g_str_has_prefix (s, "turns:"));
+        if (!scheme_ok || has_control (s, NULL) || strchr (s, ' ') != NULL)
+          return fail (error, bad, "field \"%s\": not a stun:, turn: or turns: URL", f->name);
+        break;
+      }
     }
 
   if (f->choices != NULL)
@@ -600,6 +678,8 @@ json_kind_name (FieldTarget t)
       return "a boolean";
     case FT_ITEMS:
       return "an array of objects";
+    case FT_STRV:
+      return "an array of strings";
     case FT_STR:
     case FT_ROLE:
     case FT_MEDIA_STATE:
@@ -629,32 +709,86 @@ json_kind_gtype (FieldTarget t)
 static gboolean read_object (const FieldSpec *fields, gsize n_fields, const char *what, JsonObject *obj,
                              gboolean is_message, guint8 *base, GError **error);
 
-/* An FT_ITEMS member: an array (at most f->max elements) of objects checked
- * against dashboard_item_fields. Errors name the element ("consults[2]: ..."). */
-static gboolean
-read_items (const FieldSpec *f, JsonNode *node, guint8 *base, GError **error)
+/* The array of an FT_ITEMS or FT_STRV member, with its element count
+ * checked against f->min..f->max. Returns: NULL with the error. */
+static JsonArray *
+read_array (const FieldSpec *f, JsonNode *node, GError **error)
 {
-  g_autoptr (GPtrArray) items = NULL;
   JsonArray *array;
   guint n;
 
   if (!JSON_NODE_HOLDS_ARRAY (node))
-    return fail (error, TV_SIG_ERR_WRONG_TYPE, "field \"%s\": must be %s", f->name, json_kind_name (f->target));
+    {
+      fail (error, TV_SIG_ERR_WRONG_TYPE, "field \"%s\": must be %s", f->name, json_kind_name (f->target));
+      return NULL;
+    }
   array = json_node_get_array (node);
   n = json_array_get_length (array);
   if ((gint64) n > f->max)
-    return fail (error, TV_SIG_ERR_INVALID_VALUE, "field \"%s\": more than %" G_GINT64_FORMAT " elements",
-                 f->name, f->max);
-  items = g_ptr_array_new_full (n, (GDestroyNotify) tv_sig_dashboard_item_free);
+    {
+      fail (error, TV_SIG_ERR_INVALID_VALUE, "field \"%s\": more than %" G_GINT64_FORMAT " elements",
+            f->name, f->max);
+      return NULL;
+    }
+  if ((gint64) n < f->min)
+    {
+      fail (error, TV_SIG_ERR_INVALID_VALUE, "field \"%s\": fewer than %" G_GINT64_FORMAT " elements",
+            f->name, f->min);
+      return NULL;
+    }
+  return array;
+}
+
+/* An FT_STRV member: an array of strings, each checked like an FT_STR
+ * field of the same spec. Errors name the element ("urls[1]"). */
+static gboolean
+read_strv (const FieldSpec *f, JsonNode *node, guint8 *base, GError **error)
+{
+  JsonArray *array = read_array (f, node, error);
+  g_autoptr (GStrvBuilder) builder = NULL;
+  int unused = 0;
+
+  if (array == NULL)
+    return FALSE;
+  builder = g_strv_builder_new ();
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *el = json_array_get_element (array, i);
+      if (!JSON_NODE_HOLDS_VALUE (el) || json_node_get_value_type (el) != G_TYPE_STRING)
+        return fail (error, TV_SIG_ERR_WRONG_TYPE, "field \"%s[%u]\": must be a string", f->name, i);
+      if (!check_string (f, json_node_get_string (el), &unused, error))
+        {
+          g_prefix_error (error, "%s[%u]: ", f->name, i);
+          return FALSE;
+        }
+      g_strv_builder_add (builder, json_node_get_string (el));
+    }
+  G_STRUCT_MEMBER (char **, base, f->offset) = g_strv_builder_end (builder);
+  return TRUE;
+}
+
+/* An FT_ITEMS member: an array (f->min..f->max elements) of objects checked
+ * against f->item's table. Errors name the element ("consults[2]: ..."). */
+static gboolean
+read_items (const FieldSpec *f, JsonNode *node, guint8 *base, GError **error)
+{
+  g_autoptr (GPtrArray) items = NULL;
+  JsonArray *array = read_array (f, node, error);
+  guint n;
+
+  if (array == NULL)
+    return FALSE;
+  n = json_array_get_length (array);
+  items = g_ptr_array_new_full (n, f->item->free);
   for (guint i = 0; i < n; i++)
     {
       JsonNode *el = json_array_get_element (array, i);
-      TvSigDashboardItem *item;
+      gpointer item;
       if (!JSON_NODE_HOLDS_OBJECT (el))
         return fail (error, TV_SIG_ERR_WRONG_TYPE, "field \"%s[%u]\": must be an object", f->name, i);
-      item = tv_sig_dashboard_item_new ();
+      item = g_malloc0 (f->item->size);
       g_ptr_array_add (items, item);
-      if (!read_object (dashboard_item_fields, G_N_ELEMENTS (dashboard_item_fields), f->name,
+      if (!read_object (f->item->fields, f->item->n_fields, f->name,
                         json_node_get_object (el), FALSE, (guint8 *) item, error))
         {
           g_prefix_error (error, "%s[%u]: ", f->name, i);
@@ -674,6 +808,8 @@ read_field (const FieldSpec *f, JsonNode *node, guint8 *base, GError **error)
 
   if (f->target == FT_ITEMS)
     return read_items (f, node, base, error);
+  if (f->target == FT_STRV)
+    return read_strv (f, node, base, error);
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != json_kind_gtype (f->target))
     return fail (error, TV_SIG_ERR_WRONG_TYPE, "field \"%s\": must be %s",
                  f->name, json_kind_name (f->target));
@@ -713,6 +849,7 @@ read_field (const FieldSpec *f, JsonNode *node, guint8 *base, GError **error)
       G_STRUCT_MEMBER (gboolean, base, f->offset) = json_node_get_boolean (node);
       return TRUE;
     case FT_ITEMS:
+    case FT_STRV:
       break;
     }
   return FALSE;
@@ -923,15 +1060,29 @@ write_fields (JsonBuilder *builder, const FieldSpec *fields, gsize n_fields, con
         case FT_ITEMS:
           {
             GPtrArray *items = G_STRUCT_MEMBER (GPtrArray *, base, f->offset);
+            /* An optional array is left out when it has no elements. */
+            if (!f->required && (items == NULL || items->len == 0))
+              continue;
             json_builder_set_member_name (builder, f->name);
             json_builder_begin_array (builder);
             for (guint k = 0; items != NULL && k < items->len && (gint64) k < f->max; k++)
               {
                 json_builder_begin_object (builder);
-                write_fields (builder, dashboard_item_fields, G_N_ELEMENTS (dashboard_item_fields),
-                              g_ptr_array_index (items, k));
+                write_fields (builder, f->item->fields, f->item->n_fields, g_ptr_array_index (items, k));
                 json_builder_end_object (builder);
               }
+            json_builder_end_array (builder);
+            break;
+          }
+        case FT_STRV:
+          {
+            char **strv = G_STRUCT_MEMBER (char **, base, f->offset);
+            if (!f->required && (strv == NULL || strv[0] == NULL))
+              continue;
+            json_builder_set_member_name (builder, f->name);
+            json_builder_begin_array (builder);
+            for (guint k = 0; strv != NULL && strv[k] != NULL && (gint64) k < f->max; k++)
+              json_builder_add_string_value (builder, strv[k]);
             json_builder_end_array (builder);
             break;
           }
@@ -1015,6 +1166,27 @@ tv_sig_build_joined (const char *consult_id, TvSigRole own_role, gboolean peer_p
   msg->role = own_role;
   msg->peer_present = peer_present;
   return finish (msg);
+}
+
+char *
+tv_sig_build_joined_full (const char *consult_id, TvSigRole own_role, gboolean peer_present,
+                          GPtrArray *ice_servers)
+{
+  TvSigMsg *msg;
+  char *json;
+
+  g_return_val_if_fail (consult_id != NULL, NULL);
+
+  msg = tv_sig_msg_new (TV_SIG_MSG_JOINED);
+  msg->consult_id = g_strdup (consult_id);
+  msg->role = own_role;
+  msg->peer_present = peer_present;
+  /* Borrowed for the serialisation only. */
+  msg->ice_servers = ice_servers;
+  json = tv_sig_msg_to_json (msg);
+  msg->ice_servers = NULL;
+  tv_sig_msg_free (msg);
+  return json;
 }
 
 char *

@@ -28,6 +28,10 @@ G_BEGIN_DECLS
 #define TV_SIG_MAX_MLINE_INDEX   15
 #define TV_SIG_MAX_NAME_BYTES    200   /* display names (waiting, authed, dashboard) */
 #define TV_SIG_MAX_DASHBOARD_ITEMS 500 /* consults in one "dashboard" message */
+#define TV_SIG_MAX_ICE_SERVERS   8     /* entries of "ice_servers" in "joined" */
+#define TV_SIG_MAX_ICE_URLS      4     /* "urls" of one ice_servers entry */
+#define TV_SIG_MAX_ICE_URL_BYTES 256
+#define TV_SIG_MAX_ICE_CRED_BYTES 256  /* username, credential */
 
 typedef enum {
   TV_SIG_ROLE_NONE = 0,
@@ -99,6 +103,18 @@ typedef struct {
 TvSigDashboardItem *tv_sig_dashboard_item_new (void);
 void tv_sig_dashboard_item_free (TvSigDashboardItem *item);
 
+/* One STUN/TURN server of "joined"'s "ice_servers" (as WebRTC's RTCIceServer).
+ * Strings owned by the entry. The credential is a secret: never log it. */
+typedef struct {
+  char **urls;           /* NULL-terminated, 1..TV_SIG_MAX_ICE_URLS of "stun:", "turn:" or "turns:" URLs */
+  char *username;        /* TURN username, or NULL (STUN) */
+  char *credential;      /* TURN password, or NULL (STUN) */
+} TvSigIceServer;
+
+/* Returns: (transfer full) a zeroed entry. Free with tv_sig_ice_server_free (NULL accepted). */
+TvSigIceServer *tv_sig_ice_server_new (void);
+void tv_sig_ice_server_free (TvSigIceServer *server);
+
 /* A parsed message. Only the fields of its type are meaningful; strings are
  * owned by the struct (NULL when absent). */
 typedef struct {
@@ -124,6 +140,7 @@ typedef struct {
   char *date;           /* dashboard: the doctor's local date, YYYY-MM-DD */
   char *time_zone;      /* dashboard: IANA name of the doctor's zone */
   GPtrArray *items;     /* dashboard: (element-type TvSigDashboardItem), never NULL after parsing */
+  GPtrArray *ice_servers; /* joined: (element-type TvSigIceServer), NULL when absent (optional field) */
 } TvSigMsg;
 
 /* tv_sig_msg_new:
@@ -164,6 +181,11 @@ char *tv_sig_msg_to_json (const TvSigMsg *msg);
  * tv_sig_build_candidate: @candidate NULL is sent as "" (end of candidates). */
 char *tv_sig_build_error (int code, const char *message, TvSigMsgType ref);
 char *tv_sig_build_joined (const char *consult_id, TvSigRole own_role, gboolean peer_present);
+/* tv_sig_build_joined_full: as tv_sig_build_joined, with "ice_servers" from
+ * @ice_servers (element-type TvSigIceServer, borrowed; NULL or empty: the
+ * field is left out). At most TV_SIG_MAX_ICE_SERVERS entries are sent. */
+char *tv_sig_build_joined_full (const char *consult_id, TvSigRole own_role, gboolean peer_present,
+                                GPtrArray *ice_servers);
 char *tv_sig_build_peer_joined (TvSigRole peer_role);
 char *tv_sig_build_peer_left (TvSigRole peer_role, const char *reason);
 char *tv_sig_build_paired (TvSigRole peer_role, gboolean offerer);

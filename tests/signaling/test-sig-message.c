@@ -26,6 +26,9 @@
 #define CAND "candidate:1 1 UDP 2015363327 127.0.0.1 39207 typ host"
 #define UUID "6f1c7e0e-8c1a-4a51-9d3e-2b7c9f0a1e44"
 
+#define JOINED_ICE(list) "{\"type\":\"joined\",\"consult\":\"c1\",\"role\":\"doctor\",\"peer_present\":false," \
+                         "\"ice_servers\":" list "}"
+
 /* ---- watchdog ----------------------------------------------------------- */
 
 static void
@@ -77,6 +80,17 @@ assert_msg_equal (const TvSigMsg *a, const TvSigMsg *b)
       g_assert_cmpstr (x->status, ==, y->status);
       g_assert_cmpstr (x->waiting_since, ==, y->waiting_since);
       g_assert_cmpint (x->patient_present, ==, y->patient_present);
+    }
+  g_assert_cmpint (a->ice_servers == NULL, ==, b->ice_servers == NULL);
+  for (guint i = 0; a->ice_servers != NULL && i < MAX (a->ice_servers->len, b->ice_servers->len); i++)
+    {
+      const TvSigIceServer *x, *y;
+      g_assert_cmpuint (a->ice_servers->len, ==, b->ice_servers->len);
+      x = a->ice_servers->pdata[i];
+      y = b->ice_servers->pdata[i];
+      g_assert_true (g_strv_equal ((const char *const *) x->urls, (const char *const *) y->urls));
+      g_assert_cmpstr (x->username, ==, y->username);
+      g_assert_cmpstr (x->credential, ==, y->credential);
     }
 }
 
@@ -169,6 +183,12 @@ static const ValidVector valid_vectors[] = {
        "\"status\":\"waiting\",\"waiting_since\":\"2026-05-14T09:25:12.5+02:00\",\"patient_present\":true},"
        "{\"id\":\"c2\",\"patient\":\"Pat Two\",\"scheduled_start\":\"2026-05-14T10:00:00+02:00\","
        "\"status\":\"scheduled\",\"patient_present\":false}]}", TV_SIG_MSG_DASHBOARD },
+  /* "joined" with ICE servers: STUN alone, TURN with short-lived credentials. */
+  { S, JOINED_ICE ("[{\"urls\":[\"stun:198.18.0.1:3478\"]},{\"urls\":[\"turn:198.18.0.3:3478?transport=udp\","
+                   "\"turn:[2001:db8::3]:3478\"],\"username\":\"1790000000:c1\",\"credential\":\"q0/Jx+5Gk2e5XHvIJdYwV0nP1jA=\"}]"),
+    TV_SIG_MSG_JOINED },
+  { S, JOINED_ICE ("[{\"urls\":[\"turns:turn.example.org:5349\"],\"username\":\"u\",\"credential\":\"p\"}]"),
+    TV_SIG_MSG_JOINED },
 };
 
 static void
@@ -487,6 +507,31 @@ static const BadVector bad_vectors[] = {
   { S, "{\"type\":\"dashboard\",\"date\":\"2026-05-14\",\"time_zone\":\"UTC\",\"consults\":[{\"id\":\"c1\","
        "\"scheduled_start\":\"2026-05-14T09:30:00Z\",\"status\":\"waiting\",\"patient_present\":true}]}", -1,
     TV_SIG_ERR_MISSING_FIELD, "patient", TV_SIG_MSG_DASHBOARD },
+  /* joined: ice_servers */
+  { S, JOINED_ICE ("[]"), -1, TV_SIG_ERR_INVALID_VALUE, "ice_servers", TV_SIG_MSG_JOINED },
+  { S, JOINED_ICE ("{}"), -1, TV_SIG_ERR_WRONG_TYPE, "ice_servers", TV_SIG_MSG_JOINED },
+  { S, JOINED_ICE ("[\"stun:h\"]"), -1, TV_SIG_ERR_WRONG_TYPE, "ice_servers[0]", TV_SIG_MSG_JOINED },
+  { S, JOINED_ICE ("[{\"username\":\"u\"}]"), -1, TV_SIG_ERR_MISSING_FIELD, "ice_servers[0]: field \"urls\"",
+    TV_SIG_MSG_JOINED },
+  { S, JOINED_ICE ("[{\"urls\":[]}]"), -1, TV_SIG_ERR_INVALID_VALUE, "ice_servers[0]: field \"urls\"", TV_SIG_MSG_JOINED },
+  { S, JOINED_ICE ("[{\"urls\":\"stun:h\"}]"), -1, TV_SIG_ERR_WRONG_TYPE, "ice_servers[0]: field \"urls\"",
+    TV_SIG_MSG_JOINED },
+  { S, JOINED_ICE ("[{\"urls\":[7]}]"), -1, TV_SIG_ERR_WRONG_TYPE, "urls[0]", TV_SIG_MSG_JOINED },
+  { S, JOINED_ICE ("[{\"urls\":[\"http://h\"]}]"), -1, TV_SIG_ERR_INVALID_VALUE, "urls[0]", TV_SIG_MSG_JOINED },
+  { S, JOINED_ICE ("[{\"urls\":[\"turn:\"]}]"), -1, TV_SIG_ERR_INVALID_VALUE, "urls[0]", TV_SIG_MSG_JOINED },
+  { S, JOINED_ICE ("[{\"urls\":[\"turn:h 1\"]}]"), -1, TV_SIG_ERR_INVALID_VALUE, "urls[0]", TV_SIG_MSG_JOINED },
+  { S, JOINED_ICE ("[{\"urls\":[\"turn:h\\u0007\"]}]"), -1, TV_SIG_ERR_INVALID_VALUE, "urls[0]", TV_SIG_MSG_JOINED },
+  { S, JOINED_ICE ("[{\"urls\":[\"stun:a\",\"stun:b\",\"stun:c\",\"stun:d\",\"stun:e\"]}]"), -1,
+    TV_SIG_ERR_INVALID_VALUE, "urls", TV_SIG_MSG_JOINED },
+  { S, JOINED_ICE ("[{\"urls\":[\"turn:h\"],\"username\":\"\"}]"), -1, TV_SIG_ERR_INVALID_VALUE,
+    "ice_servers[0]: field \"username\"", TV_SIG_MSG_JOINED },
+  { S, JOINED_ICE ("[{\"urls\":[\"turn:h\"],\"credential\":5}]"), -1, TV_SIG_ERR_WRONG_TYPE,
+    "ice_servers[0]: field \"credential\"", TV_SIG_MSG_JOINED },
+  { S, JOINED_ICE ("[{\"urls\":[\"turn:h\"],\"password\":\"p\"}]"), -1, TV_SIG_ERR_UNKNOWN_FIELD, "password",
+    TV_SIG_MSG_JOINED },
+  { S, JOINED_ICE ("[{\"urls\":[\"stun:h\"]},{\"urls\":[\"stun:h\"]},{\"urls\":[\"stun:h\"]},{\"urls\":[\"stun:h\"]},"
+                   "{\"urls\":[\"stun:h\"]},{\"urls\":[\"stun:h\"]},{\"urls\":[\"stun:h\"]},{\"urls\":[\"stun:h\"]},"
+                   "{\"urls\":[\"stun:h\"]}]"), -1, TV_SIG_ERR_INVALID_VALUE, "more than 8", TV_SIG_MSG_JOINED },
 };
 #undef X
 
@@ -772,6 +817,30 @@ test_builders (void)
     m = parse_built (tv_sig_build_dashboard ("2026-05-14", "UTC", NULL), S);
     g_assert_cmpuint (m->items->len, ==, 0);
     tv_sig_msg_free (m);
+  }
+  {
+    g_autoptr (GPtrArray) ice = g_ptr_array_new_with_free_func ((GDestroyNotify) tv_sig_ice_server_free);
+    TvSigIceServer *stun = tv_sig_ice_server_new (), *turn = tv_sig_ice_server_new ();
+    stun->urls = g_strsplit ("stun:198.18.0.3:3478", " ", -1);
+    turn->urls = g_strsplit ("turn:198.18.0.3:3478?transport=udp", " ", -1);
+    turn->username = g_strdup ("1790000000:" UUID);
+    turn->credential = g_strdup ("q0/Jx+5Gk2e5XHvIJdYwV0nP1jA=");
+    g_ptr_array_add (ice, stun);
+    g_ptr_array_add (ice, turn);
+    m = parse_built (tv_sig_build_joined_full (UUID, TV_SIG_ROLE_PATIENT, TRUE, ice), S);
+    g_assert_cmpint (m->type, ==, TV_SIG_MSG_JOINED);
+    g_assert_cmpuint (m->ice_servers->len, ==, 2);
+    g_assert_null (((TvSigIceServer *) m->ice_servers->pdata[0])->username);
+    g_assert_cmpstr (((TvSigIceServer *) m->ice_servers->pdata[1])->urls[0], ==, "turn:198.18.0.3:3478?transport=udp");
+    g_assert_cmpstr (((TvSigIceServer *) m->ice_servers->pdata[1])->username, ==, "1790000000:" UUID);
+    g_assert_cmpstr (((TvSigIceServer *) m->ice_servers->pdata[1])->credential, ==, "q0/Jx+5Gk2e5XHvIJdYwV0nP1jA=");
+    tv_sig_msg_free (m);
+    /* Without servers the field is left out (the plain form). */
+    g_ptr_array_set_size (ice, 0);
+    g_autofree char *plain = tv_sig_build_joined_full (UUID, TV_SIG_ROLE_PATIENT, TRUE, ice);
+    g_autofree char *plain2 = tv_sig_build_joined (UUID, TV_SIG_ROLE_PATIENT, TRUE);
+    g_assert_cmpstr (plain, ==, plain2);
+    g_assert_null (strstr (plain, "ice_servers"));
   }
 }
 
