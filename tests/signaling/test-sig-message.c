@@ -356,7 +356,17 @@ static const BadVector bad_vectors[] = {
   { C, "\xef\xbb\xbf{\"type\":\"leave\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
   /* found by the fuzzer: json-glib's error text quoted invalid UTF-8 */
   { C, "{\"t0\\udc00x\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  /* a second top-level value after a scalar (the seeded mutation test's input: json-glib 1.6
+   * kept the scalar as the root and leaked the object's nodes) */
+  { C, " 0\n\t{ \"id\" : 42 , \"type\" : \"ping\" } \n", -1, TV_SIG_ERR_BAD_JSON, "after the end", X },
+  { C, "0{\"type\":\"leave\"}", -1, TV_SIG_ERR_BAD_JSON, "after the end", X },
+  { C, "\"join\" {\"type\":\"leave\"}", -1, TV_SIG_ERR_BAD_JSON, "after the end", X },
+  { C, "\"join\"{}", -1, TV_SIG_ERR_BAD_JSON, "after the end", X },
+  { C, "true [1]", -1, TV_SIG_ERR_BAD_JSON, "after the end", X },
+  { C, "1 2", -1, TV_SIG_ERR_BAD_JSON, "after the end", X },
+  { C, "[1] [2]", -1, TV_SIG_ERR_BAD_JSON, "after the end", X },
   /* 4001 NOT_OBJECT */
+  { C, " 42 ", -1, TV_SIG_ERR_NOT_OBJECT, NULL, X },
   { C, "[]", -1, TV_SIG_ERR_NOT_OBJECT, NULL, X },
   { C, "[{\"type\":\"leave\"}]", -1, TV_SIG_ERR_NOT_OBJECT, NULL, X },
   { C, "\"join\"", -1, TV_SIG_ERR_NOT_OBJECT, NULL, X },
