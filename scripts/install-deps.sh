@@ -17,6 +17,7 @@ libssl-dev openssl
 libsqlite3-dev sqlite3
 libcurl4-openssl-dev
 iproute2 nftables
+testssl.sh valgrind
 "
 
 missing=""

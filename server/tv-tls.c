@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -100,9 +101,14 @@ generate (const char *hostname, char **cert_pem, gsize *cert_len, char **key_pem
     set_ssl_error (error, TV_SERVER_TLS_ERR_CRYPTO, "serial number");
     goto out;
   }
-  /* Back-date by an hour so a client with a slightly slow clock accepts it. */
-  if (!X509_gmtime_adj (X509_getm_notBefore (cert), -3600) ||
-      !X509_gmtime_adj (X509_getm_notAfter (cert), (long) TV_SERVER_TLS_VALID_DAYS * 24 * 3600) ||
+  /* Back-date by an hour so a client with a slightly slow clock accepts it.
+   * The lifetime (notBefore to notAfter) stays exactly TV_SERVER_TLS_VALID_DAYS:
+   * one second more than 825 days is a finding for scanners (testssl.sh rates
+   * certificates issued after 2018-03-01 that live longer as MEDIUM), so both
+   * ends are computed from one reading of the clock. */
+  time_t now = time (NULL);
+  if (!X509_time_adj_ex (X509_getm_notBefore (cert), 0, -3600, &now) ||
+      !X509_time_adj_ex (X509_getm_notAfter (cert), TV_SERVER_TLS_VALID_DAYS, -3600, &now) ||
       !X509_set_pubkey (cert, pkey)) {
     set_ssl_error (error, TV_SERVER_TLS_ERR_CRYPTO, "validity / public key");
     goto out;

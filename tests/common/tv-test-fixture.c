@@ -227,6 +227,7 @@ struct _TvTestServer {
   char *cert_path;
   char *stderr_path;
   char *url;
+  GString *out_text;    /* every stdout line so far, each ending in \n */
   guint16 port;
   pid_t pid;
   gboolean exited;
@@ -256,6 +257,8 @@ server_line_cb (GObject *src, GAsyncResult *res, gpointer data)
   server = data;
   if (line == NULL)
     return; /* EOF or error: the process is ending */
+  g_string_append (server->out_text, line);
+  g_string_append_c (server->out_text, '\n');
   if (server->url == NULL && g_str_has_prefix (line, "listening on ")) {
     const char *url = line + strlen ("listening on ");
     g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
@@ -341,6 +344,7 @@ tv_test_server_start_full (const char *data_dir, const char *const *extra_args, 
     stderr_dir = tv_test_tmpdir ();
   server->stderr_path = g_strdup_printf ("%s/server-%u.stderr", stderr_dir, ++counter);
   server->cancel = g_cancellable_new ();
+  server->out_text = g_string_new (NULL);
 
   g_ptr_array_add (argv, g_build_filename (tv_test_build_dir (), "televisit-server", NULL));
   g_ptr_array_add (argv, g_strdup ("--data-dir"));
@@ -439,6 +443,12 @@ tv_test_server_read_stderr (TvTestServer *server)
   return contents;
 }
 
+const char *
+tv_test_server_get_stdout (TvTestServer *server)
+{
+  return server->out_text->str;
+}
+
 int
 tv_test_server_stop (TvTestServer *server, guint timeout_ms)
 {
@@ -477,6 +487,7 @@ tv_test_server_free (TvTestServer *server)
   g_free (server->data_dir);
   g_free (server->cert_path);
   g_free (server->stderr_path);
+  g_string_free (server->out_text, TRUE);
   g_free (server->url);
   g_free (server);
 }

@@ -84,6 +84,10 @@ gboolean tv_test_server_is_running (TvTestServer *server);
 
 /* Returns: (transfer full) everything the server wrote to stderr so far ("" if nothing). */
 char *tv_test_server_read_stderr (TvTestServer *server);
+/* Returns: (transfer none) every stdout line the server wrote so far (readiness line
+ * included, each line ending in \n), as read by the main loop; valid until the next
+ * main-loop iteration or tv_test_server_free(). */
+const char *tv_test_server_get_stdout (TvTestServer *server);
 
 /* tv_test_server_stop:
  * Sends SIGTERM and waits up to @timeout_ms for the exit.
