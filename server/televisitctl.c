@@ -345,6 +345,9 @@ json_add_consult (JsonBuilder *b, const TvConsult *c, gboolean with_patient, gin
   json_add_string (b, "status", tv_consult_status_to_string (c->status));
   json_add_time (b, "scheduled_start", c->scheduled_start);
   json_add_time (b, "created_at", c->created_at);
+  json_add_time (b, "arrived_at", c->arrived_at);
+  json_add_time (b, "admitted_at", c->admitted_at);
+  json_add_int (b, "wait_s", c->wait_us / G_USEC_PER_SEC);
   json_add_time (b, "started_at", c->started_at);
   json_add_time (b, "ended_at", c->ended_at);
   json_add_int (b, "duration_s", connected_now (c, now) / G_USEC_PER_SEC);
@@ -621,6 +624,9 @@ cmd_show (const Options *o, const char *data_dir, const char *arg)
 
   g_autofree char *start = format_time (c->scheduled_start);
   g_autofree char *created = format_time (c->created_at);
+  g_autofree char *arrived = format_time (c->arrived_at);
+  g_autofree char *admitted = format_time (c->admitted_at);
+  g_autofree char *wait = c->admitted_at != 0 ? format_duration (c->wait_us) : NULL;
   g_autofree char *started = format_time (c->started_at);
   g_autofree char *ended = format_time (c->ended_at);
   g_autofree char *up_since = format_time (c->media_up_since);
@@ -633,6 +639,8 @@ cmd_show (const Options *o, const char *data_dir, const char *arg)
            "status           %s\n"
            "scheduled start  %s\n"
            "created          %s\n"
+           "patient arrived  %s\n"
+           "admitted         %s (waited %s)\n"
            "started          %s\n"
            "ended            %s\n"
            "duration         %s\n"
@@ -640,6 +648,7 @@ cmd_show (const Options *o, const char *data_dir, const char *arg)
            "\n"
            "participation:\n",
            c->id, c->doctor, c->patient, tv_consult_status_to_string (c->status), start, created,
+           arrived != NULL ? arrived : "-", admitted != NULL ? admitted : "-", wait != NULL ? wait : "-",
            started != NULL ? started : "-", ended != NULL ? ended : "-", dur_text,
            c->end_reason != NULL ? c->end_reason : "-");
   if (log->len == 0)
