@@ -18,6 +18,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchBooking as bookingRun } from './booking.mjs';
 import { Child, monoUs, sleep, median, percentile, cpuSeconds, treeCpu, treeCpuDelta, sh, trySh, machine } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -163,18 +164,18 @@ async function benchSetup () {
   log(`setup: ${CALLS} calls each`);
   const server = await startServer({ dir: path.join(TMP, 'srv-setup') });
   const { pairs } = makeConsults(server, CALLS);
-  const ours = [];
+  const ours = [], chrome = [];
+  // Interleaved (ours, Chromium, ours, ...) so both meet the same background load.
+  const cr = await launchChromium();
   for (let i = 0; i < CALLS; i++) {
     const r = await ourCall(server, pairs[i], { duration: 1, tag: `setup${i}` });
     const t0 = Math.min(r.doctor.started_us, r.patient.started_us);
     ours.push((r.doctor.first_remote_frame_us - t0) / 1000, (r.patient.first_remote_frame_us - t0) / 1000);
+    chrome.push(...await cr.page.evaluate(() => window.tvb.setup()));
   }
+  await cr.close();
   server.srv.kill();
   await server.srv.wait(10000);
-  const cr = await launchChromium();
-  const chrome = [];
-  for (let i = 0; i < CALLS; i++) chrome.push(...await cr.page.evaluate(() => window.tvb.setup()));
-  await cr.close();
   results.setup = {
     ours_ms: ours, chromium_ms: chrome, chromium_capture: cr.settings,
     ours_median: median(ours), ours_p90: percentile(ours, 0.9),
@@ -183,9 +184,25 @@ async function benchSetup () {
 }
 
 // ---- 2. CPU per call ------------------------------------------------------
+const ROUNDS = SMOKE ? 1 : 2;
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+// Alternates ours and the reference ROUNDS times; keeps every round and the means.
 async function benchCpu () {
+  const rounds = [];
+  for (let i = 0; i < ROUNDS; i++) rounds.push(await cpuRound());
+  const avgOf = (side, f) => mean(rounds.map((r) => r[side][f]));
+  const avgArr = (side, f) => [0, 1].map((k) => mean(rounds.map((r) => r[side][f][k])));
+  results.cpu = {
+    seconds: CPU_S, rounds,
+    ours: { cpu_s: avgOf('ours', 'cpu_s'), fps: avgArr('ours', 'fps'), video_kbps: avgArr('ours', 'video_kbps') },
+    chromium: { cpu_s: avgOf('chromium', 'cpu_s'), fps: avgArr('chromium', 'fps'), video_kbps: avgArr('chromium', 'video_kbps'), processes: rounds[0].chromium.processes },
+  };
+}
+
+async function cpuRound () {
   log(`cpu: ${CPU_S} s call each`);
-  const server = await startServer({ dir: path.join(TMP, 'srv-cpu') });
+  const server = await startServer({ dir: fs.mkdtempSync(path.join(TMP, 'srv-cpu-')) });
   const { pairs } = makeConsults(server, 1);
   const r = await ourCall(server, pairs[0], {
     duration: CPU_S + 3, tag: 'cpu',
@@ -220,7 +237,7 @@ async function benchCpu () {
     fps: [0, 1].map((i) => (s1.sides[i].framesDecoded - s0.sides[i].framesDecoded) / dt),
     video_kbps: [0, 1].map((i) => (s1.sides[i].videoBytesSent - s0.sides[i].videoBytesSent) * 8 / 1000 / dt),
   };
-  results.cpu = { seconds: CPU_S, ours, chromium: chrome };
+  return { ours, chromium: chrome, load: os.loadavg()[0] };
 }
 
 // ---- 3. signaling load ------------------------------------------------------
@@ -248,7 +265,7 @@ async function runLoad (args) {
 }
 
 async function startJanus (server) {
-  const dir = path.join(TMP, 'janus');
+  const dir = fs.mkdtempSync(path.join(TMP, 'janus-'));
   for (const d of ['plugins', 'transports', 'none']) fs.mkdirSync(path.join(dir, d), { recursive: true });
   const lib = '/usr/lib/x86_64-linux-gnu/janus';
   fs.symlinkSync(`${lib}/plugins/libjanus_videocall.so`, path.join(dir, 'plugins', 'libjanus_videocall.so'));
@@ -266,8 +283,19 @@ async function startJanus (server) {
 }
 
 async function benchLoad () {
+  const rounds = [];
+  for (let i = 0; i < ROUNDS; i++) rounds.push(await loadRound());
+  const avg = (side) => {
+    const o = {};
+    for (const k of Object.keys(rounds[0][side])) if (typeof rounds[0][side][k] === 'number') o[k] = mean(rounds.map((r) => r[side][k]));
+    return o;
+  };
+  results.load = { rounds, ours: avg('ours'), janus: avg('janus') };
+}
+
+async function loadRound () {
   log(`load: ${LOAD_CLIENTS} clients, ${LOAD_S} s each`);
-  const server = await startServer({ dir: path.join(TMP, 'srv-load') });
+  const server = await startServer({ dir: fs.mkdtempSync(path.join(TMP, 'srv-load-')) });
   const { file } = makeConsults(server, Math.ceil(LOAD_CLIENTS / 2));
   const common = ['--clients', String(LOAD_CLIENTS), '--duration', String(LOAD_S), '--warmup', String(LOAD_WARMUP_S), '--ca', server.ca];
   const ours = await runLoad(['--target', 'televisit', '--url', server.url + '/', '--tokens', file, '--server-pid', String(server.srv.pid), ...common]);
@@ -277,16 +305,20 @@ async function benchLoad () {
   const theirs = await runLoad(['--target', 'janus', '--url', janus.url, '--server-pid', String(janus.j.pid), ...common]);
   janus.j.kill();
   await janus.j.wait(20000).catch(() => janus.j.kill('SIGKILL'));
-  results.load = { ours, janus: theirs };
+  return { ours, janus: theirs };
 }
 
 // ---- 4. booking throughput -------------------------------------------------
 async function benchBooking () {
-  // Needs POST /api/v1/consults (issue 3). Until it is on main this part is
-  // reported as missing, not faked.
-  const has = fs.existsSync(path.join(ROOT, 'server', 'tv-http.c')) &&
-              trySh('grep', ['-l', '/api/v1/consults', '-r', path.join(ROOT, 'server')]) !== '';
-  results.booking = { available: has, note: has ? 'booking API present: driver not written yet (TODO, docs/BENCHMARKS.md)' : 'booking API (POST /api/v1/consults) not on main yet' };
+  const seconds = SMOKE ? 3 : 30, clients = SMOKE ? 8 : 64;
+  log(`booking: ${clients} clients, ${seconds} s`);
+  const server = await startServer({ dir: path.join(TMP, 'srv-booking') });
+  try {
+    results.booking = await bookingRun({ server, ctl: bin('televisitctl'), seconds, clients, doctors: 16 });
+  } finally {
+    server.srv.kill();
+    await server.srv.wait(10000);
+  }
 }
 
 // ---- 5. bad network ---------------------------------------------------------
@@ -382,7 +414,7 @@ async function benchBadnet () {
   await sleep(OUTAGE_S * 1000);
   setOutage(both, false);
   const endMs = Date.now();
-  await sleep((SMOKE ? 4 : 8) * 1000);
+  await sleep((SMOKE ? 4 : 10) * 1000);
   const s2 = await cr.page.evaluate(() => window.tvb.sample());
   chrome.recovery_ms = [0, 1].map((i) => (s2.frames[i].maxGapEnd > endMs ? s2.frames[i].maxGapEnd - endMs : NaN));
   await cr.page.evaluate(() => window.tvb.stop());
@@ -422,7 +454,12 @@ function table () {
     row('  server RSS per client, KiB', f1(o.rss_per_client_kb), f1(j.rss_per_client_kb), o.rss_per_client_kb / j.rss_per_client_kb, '<= 0.5x', o.rss_per_client_kb <= 0.5 * j.rss_per_client_kb);
     row('  server CPU s in the window', f1(o.server_cpu_s), f1(j.server_cpu_s), o.server_cpu_s / j.server_cpu_s, '', undefined);
   }
-  if (r.booking) rows.push(['booking throughput', 'n/a', '-', '-', '>= 5000/s', r.booking.note]);
+  if (r.booking) {
+    const b = r.booking;
+    row(`bookings/s (${b.clients} clients, book + cancel)`, f1(b.bookings_per_s), '-', NaN, '>= 5000/s', b.bookings_per_s >= 5000);
+    row('  booking latency p99, ms', f1(b.p99_ms), '-', NaN, '', undefined);
+    row('  double bookings (live / in store)', `${b.double_bookings_live} / ${b.double_bookings_store}`, '-', NaN, '0', b.double_bookings_live === 0 && b.double_bookings_store === 0);
+  }
   if (r.badnet) {
     const o = r.badnet.ours, c = r.badnet.chromium;
     row(`${r.badnet.loss_pct} % loss: decoded fps (worse side)`, f1(Math.min(...o.fps)), f1(Math.min(...c.fps)), Math.min(...o.fps) / Math.min(...c.fps), '>= 1x', Math.min(...o.fps) >= Math.min(...c.fps));
@@ -468,6 +505,7 @@ if (SMOKE) {
   if (results.setup && !(results.setup.ours_median > 0 && results.setup.chromium_median > 0)) bad.push('setup');
   if (results.cpu && !(results.cpu.ours && results.cpu.ours.cpu_s > 0 && results.cpu.chromium.cpu_s > 0)) bad.push('cpu');
   if (results.load && !(results.load.ours && results.load.ours.round_trips > 0 && results.load.janus.round_trips > 0)) bad.push('load');
+  if (results.booking && !(results.booking.bookings > 0)) bad.push('booking');
   if (results.badnet && !(results.badnet.ours && results.badnet.ours.fps[0] > 0 && results.badnet.chromium.fps[0] > 0)) bad.push('badnet');
   if (bad.length) { log(`smoke: no numbers from ${bad.join(', ')}`); failed++; }
 }

@@ -75,6 +75,7 @@ typedef struct {
   gint64 next_send_us;     /* pacing: earliest time of the next round trip */
   lws_sorted_usec_list_t pace;
   GString *in;             /* fragments of the message being received */
+  char source[16];         /* local address to bind, "" = any */
 } Conn;
 
 struct Bench {
@@ -466,6 +467,8 @@ connect_one (Bench *b, Conn *c)
   i.protocol = b->target == TARGET_TELEVISIT ? "televisit.v1" : "janus-protocol";
   i.local_protocol_name = "tv-bench-load";
   i.opaque_user_data = c;
+  if (c->source[0] != '\0')
+    i.iface = c->source;
   c->state = CS_CONNECTING;
   b->in_handshake++;
   c->wsi = lws_client_connect_via_info (&i);
@@ -693,7 +696,7 @@ static const char usage[] =
   "Usage:\n"
   "  tv-bench-load --target televisit|janus --url wss://HOST:PORT/ [--ca FILE]\n"
   "                [--tokens FILE] [--clients N] [--duration S] [--warmup S] [--server-pid PID]\n"
-  "                [--rate-per-conn R]\n"
+  "                [--rate-per-conn R] [--per-address K]\n"
   "  tv-bench-load tokens --db FILE --consults N --out FILE\n"
   "\n"
   "Signaling load client of `make bench` (docs/BENCHMARKS.md). Opens N WSS\n"
@@ -706,6 +709,9 @@ static const char usage[] =
   "--rate-per-conn R caps each connection at R round trips/s (default 40, under\n"
   "televisit's limit of 50 messages/s per connection; 0 = no cap); the cap only\n"
   "binds when a server answers faster than N*R round trips/s in all.\n"
+  "--per-address K binds K connections to each source address 127.1.x.y\n"
+  "(default 10, like 10 users behind one NAT; 0 = the kernel's choice, all from\n"
+  "127.0.0.1), so per-address limits of a server apply as they would to users.\n"
   "Prints one JSON object: authenticated, round_trips_per_s, p50_ms, p99_ms,\n"
   "max_ms, rss_per_client_kb (RSS growth / authenticated connections),\n"
   "server_cpu_s and client_cpu_s over the round-trip phase, errors.\n"
@@ -718,7 +724,7 @@ int
 main (int argc, char **argv)
 {
   g_autofree char *target = NULL, *url = NULL, *ca = NULL, *tokens_path = NULL, *db = NULL, *out = NULL;
-  int clients = 2000, server_pid = 0, consults = 0, rate_per_conn = 40;
+  int clients = 2000, server_pid = 0, consults = 0, rate_per_conn = 40, per_address = 10;
   double duration = 15, warmup = 3;
   g_autoptr (GError) error = NULL;
   g_autoptr (GOptionContext) octx = g_option_context_new (NULL);
@@ -732,6 +738,7 @@ main (int argc, char **argv)
     { "warmup", 0, 0, G_OPTION_ARG_DOUBLE, &warmup, "seconds not measured", NULL },
     { "server-pid", 0, 0, G_OPTION_ARG_INT, &server_pid, "server process for RSS/CPU", NULL },
     { "rate-per-conn", 0, 0, G_OPTION_ARG_INT, &rate_per_conn, "max round trips/s per connection", NULL },
+    { "per-address", 0, 0, G_OPTION_ARG_INT, &per_address, "connections per 127.1.x.y source address", NULL },
     { "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "store (tokens)", NULL },
     { "consults", 0, 0, G_OPTION_ARG_INT, &consults, "consults to create (tokens)", NULL },
     { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "token file to write (tokens)", NULL },
@@ -761,7 +768,7 @@ main (int argc, char **argv)
       return make_tokens (db, (guint) consults, out);
     }
   if (argc != 1 || target == NULL || url == NULL || clients < 1 || clients > 100000 || duration <= 0
-      || warmup < 0 || warmup >= duration || rate_per_conn < 0 || rate_per_conn > 1000000)
+      || warmup < 0 || warmup >= duration || rate_per_conn < 0 || rate_per_conn > 1000000 || per_address < 0)
     {
       g_printerr ("%s", usage);
       return 1;
@@ -830,6 +837,13 @@ main (int argc, char **argv)
       b.conns[i].index = i;
       b.conns[i].in = g_string_sized_new (256);
       b.conns[i].state = CS_DEAD;
+      if (per_address > 0)
+        {
+          /* Loopback is all of 127.0.0.0/8: spread the clients over source
+           * addresses like real users, so per-address limits see users. */
+          guint k = i / (guint) per_address;
+          g_snprintf (b.conns[i].source, sizeof b.conns[i].source, "127.1.%u.%u", k / 250, k % 250 + 1);
+        }
     }
   b.parser = json_parser_new ();
   b.lat_us = g_array_sized_new (FALSE, FALSE, sizeof (guint32), 1 << 20);

@@ -1,0 +1,121 @@
+// booking.mjs — booking throughput of `make bench` (issue 6, item 4).
+//
+// 64 concurrent clients (one keep-alive HTTPS connection each) book and cancel
+// through the real API for 30 s: POST /api/v1/consults as a scheduler, then
+// POST /api/v1/consults/{id}/cancel, over 16 doctors (UTC, 15-min slots, open
+// every day 00:00-24:00) and 64 patients (one per client: a patient may not
+// hold two overlapping consults). Each client picks a random future slot of a
+// random doctor, so clients collide on slots now and then (409 slot_taken is
+// counted, not an error).
+// Double bookings are counted twice: (a) live — a 201 for a doctor and slot
+// that, by our own bookkeeping, another booking holds between its 201 and its
+// cancel's 200; (b) in the store afterwards — live consults of one doctor
+// whose times overlap (sqlite3 on the server's database).
+// No reference system: the target is absolute (>= 5,000 bookings/s).
+import https from 'node:https';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { monoUs, percentile } from './lib.mjs';
+
+function request (agent, port, ca, method, p, token, body) {
+  return new Promise((resolve, reject) => {
+    const data = body ? JSON.stringify(body) : '';
+    const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const req = https.request({ host: '127.0.0.1', port, method, path: p, ca, agent, headers, servername: 'localhost' }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json = null;
+        try { json = JSON.parse(text); } catch {}
+        resolve({ status: res.statusCode, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+function ctlUser (ctl, dataDir, args) {
+  const out = execFileSync(ctl, ['--data-dir', dataDir, 'user', 'add', ...args, '--json'], { encoding: 'utf8', input: 'bench-password-1\n' });
+  return JSON.parse(out).user;
+}
+
+export async function benchBooking ({ server, ctl, seconds, clients, doctors: nDoctors }) {
+  const port = Number(server.url.split(':').pop());
+  const ca = fs.readFileSync(server.ca);
+  const pw = ['--password-stdin'];
+  ctlUser(ctl, server.dir, ['--username', 'bench.scheduler', '--name', 'Bench Scheduler', '--role', 'scheduler', ...pw]);
+  const doctors = [], patients = [];
+  for (let i = 0; i < nDoctors; i++)
+    doctors.push(ctlUser(ctl, server.dir, ['--username', `bench.dr${i}`, '--name', `Dr. Test Doctor ${i}`, '--role', 'doctor', '--time-zone', 'UTC', '--slot-minutes', '15', ...pw]).id);
+  for (let i = 0; i < clients; i++)
+    patients.push(ctlUser(ctl, server.dir, ['--username', `bench.pat${i}`, '--name', `Pat Synthetic ${i}`, '--role', 'patient', ...pw]).id);
+
+  const setupAgent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+  const login = await request(setupAgent, port, ca, 'POST', '/api/v1/login', null, { username: 'bench.scheduler', password: 'bench-password-1' });
+  if (login.status !== 200) throw new Error(`login: ${login.status} ${JSON.stringify(login.json)}`);
+  const token = login.json.token;
+  const hours = [];
+  for (let d = 1; d <= 7; d++) hours.push({ weekday: d, start: '00:00', end: '24:00' });
+  for (const id of doctors) {
+    const r = await request(setupAgent, port, ca, 'PUT', `/api/v1/doctors/${id}/availability`, token, { hours });
+    if (r.status !== 200) throw new Error(`availability: ${r.status} ${JSON.stringify(r.json)}`);
+  }
+  setupAgent.destroy();
+
+  // Slots: the next 7 days from tomorrow 00:00 UTC, every 15 minutes.
+  const day0 = new Date(); day0.setUTCHours(0, 0, 0, 0); day0.setUTCDate(day0.getUTCDate() + 1);
+  const nSlots = 7 * 96;
+  const slotIso = (k) => new Date(day0.getTime() + k * 15 * 60000).toISOString().replace('.000Z', 'Z');
+
+  const held = new Map();      // "doctor|slot" -> booking count holding it (should never exceed 1)
+  const lat = [];
+  let booked = 0, taken = 0, conflicts = 0, errors = 0, cancelled = 0, doubleLive = 0;
+  const t0 = monoUs(), until = t0 + seconds * 1e6;
+  const worker = async (w) => {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    while (monoUs() < until) {
+      const doc = doctors[Math.floor(Math.random() * doctors.length)];
+      const k = Math.floor(Math.random() * nSlots);
+      const key = `${doc}|${k}`;
+      const s = monoUs();
+      let r;
+      try {
+        r = await request(agent, port, ca, 'POST', '/api/v1/consults', token, { doctor_id: doc, patient_id: patients[w], start: slotIso(k) });
+      } catch (e) { errors++; continue; }
+      const e = monoUs();
+      if (r.status === 201) {
+        booked++;
+        lat.push((e - s) / 1000);
+        if ((held.get(key) || 0) > 0) doubleLive++;
+        held.set(key, (held.get(key) || 0) + 1);
+        const c = await request(agent, port, ca, 'POST', `/api/v1/consults/${r.json.consult.id}/cancel`, token, null).catch(() => null);
+        held.set(key, held.get(key) - 1);
+        if (c && c.status === 200) cancelled++; else errors++;
+      } else if (r.status === 409 && r.json && r.json.error && r.json.error.code === 'slot_taken') taken++;
+      else if (r.status === 409) conflicts++;
+      else { errors++; if (errors <= 3) process.stderr.write(`bench: booking: ${r.status} ${JSON.stringify(r.json)}\n`); }
+    }
+    agent.destroy();
+  };
+  await Promise.all(Array.from({ length: clients }, (_, w) => worker(w)));
+  const elapsed = (monoUs() - t0) / 1e6;
+
+  // Overlapping live consults of one doctor, straight from the store.
+  let doubleStore = null;
+  try {
+    doubleStore = Number(execFileSync('sqlite3', [path.join(server.dir, 'televisit.db'),
+      "SELECT count(*) FROM consults a JOIN consults b ON a.doctor_id = b.doctor_id AND a.id < b.id " +
+      "WHERE a.doctor_id IS NOT NULL AND a.status NOT IN ('cancelled','no-show') AND b.status NOT IN ('cancelled','no-show') " +
+      'AND a.scheduled_start < b.scheduled_end AND b.scheduled_start < a.scheduled_end;'], { encoding: 'utf8' }).trim());
+  } catch (e) { process.stderr.write(`bench: booking: store check failed: ${e.message}\n`); }
+  return {
+    clients, doctors: nDoctors, seconds: elapsed,
+    bookings: booked, bookings_per_s: booked / elapsed, cancelled, slot_taken: taken, conflicts, errors,
+    p50_ms: percentile(lat, 0.5), p99_ms: percentile(lat, 0.99),
+    double_bookings_live: doubleLive, double_bookings_store: doubleStore,
+  };
+}
