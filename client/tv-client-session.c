@@ -32,6 +32,12 @@
  * for SILENCE_MS means the connection is gone, and we reconnect. */
 #define KEEPALIVE_MS 3000
 #define SILENCE_MS 10000
+/* A failed peer connection ends the run only if no "peer-left"/"ended"
+ * explains it within this time: when the other party leaves, its ICE agent
+ * goes away at once (with TURN, the relay allocation is deleted and our
+ * checks fail within milliseconds), often before the server's message about
+ * the departure reaches us. */
+#define ICE_FAIL_GRACE_MS 1500
 
 typedef enum {
   PHASE_IDLE,
@@ -51,7 +57,10 @@ struct _TvClientSession {
   gboolean insecure;
   TvMediaConfig media_cfg;
   char **local_addresses;
-  char *stun, *turn;
+  char *stun, *turn;     /* --stun / --turn: override what the server offers */
+  /* From "joined"'s ice_servers, in webrtcbin's form (stun://, turn://user:pass@):
+   * used when the flag above is not given. turn holds a credential: wiped. */
+  char *offered_stun, *offered_turn;
   guint duration_s, peer_timeout_s, media_timeout_s;
   gboolean end_on_exit;
   TvClientAdmitMode admit_mode;
@@ -86,6 +95,7 @@ struct _TvClientSession {
 
   guint peer_timer, media_timer, duration_timer, reconnect_timer, guard_timer, done_idle, deferred_leave_id;
   guint keepalive_timer;
+  guint ice_fail_timer;  /* ICE_FAIL_GRACE_MS after the call failed */
   /* Doctor: a patient waits in the waiting room to be admitted. */
   gboolean patient_waiting;
   guint admit_timer, stdin_watch;
@@ -197,6 +207,7 @@ teardown_call (TvClientSession *self)
   self->audio_total += self->last_stats.audio_buffers_decoded;
   g_clear_pointer (&self->call, tv_media_call_free);
   clear_timer (&self->media_timer);
+  clear_timer (&self->ice_fail_timer);
   if (self->media_reported_up)
     say ("media disconnected");
   self->media_reported_up = FALSE;
@@ -235,6 +246,20 @@ duration_elapsed (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The call failed and nothing explained it (the timer is cleared when the
+ * call is torn down on "peer-left"; "ended" closes the session). */
+static gboolean
+ice_fail_grace_over (gpointer data)
+{
+  TvClientSession *self = data;
+  self->ice_fail_timer = 0;
+  if (self->finished || self->phase == PHASE_CLOSING || self->call == NULL)
+    return G_SOURCE_REMOVE;
+  g_printerr ("televisit-client: the media connection failed (ICE/DTLS)\n");
+  leave_with (self, TV_CLIENT_EXIT_MEDIA_FAILED, "ice-failed");
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_media_state (TvMediaCall *call, TvMediaState state, gpointer user_data)
 {
@@ -268,11 +293,8 @@ on_media_state (TvMediaCall *call, TvMediaState state, gpointer user_data)
           say ("media disconnected");
           send_json (self, tv_sig_build_media (FALSE));
         }
-      if (state == TV_MEDIA_STATE_FAILED)
-        {
-          g_printerr ("televisit-client: the media connection failed (ICE/DTLS)\n");
-          defer_leave (self, TV_CLIENT_EXIT_MEDIA_FAILED, "ice-failed");
-        }
+      if (state == TV_MEDIA_STATE_FAILED && self->ice_fail_timer == 0)
+        self->ice_fail_timer = g_timeout_add (ICE_FAIL_GRACE_MS, ice_fail_grace_over, self);
       break;
     case TV_MEDIA_STATE_NEW:
     case TV_MEDIA_STATE_CONNECTING:
@@ -288,6 +310,13 @@ on_media_error (TvMediaCall *call, const GError *error, gpointer user_data)
 
   if (call != self->call)
     return;
+  /* A failed ICE/DTLS connection also comes here: same grace as above. */
+  if (g_error_matches (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_ICE_FAILED))
+    {
+      if (self->ice_fail_timer == 0)
+        self->ice_fail_timer = g_timeout_add (ICE_FAIL_GRACE_MS, ice_fail_grace_over, self);
+      return;
+    }
   g_printerr ("televisit-client: media error: %s\n", error->message);
   defer_leave (self, TV_CLIENT_EXIT_MEDIA_FAILED, "media-error");
 }
@@ -320,12 +349,73 @@ media_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Frees a string that may hold a credential, overwriting it first. */
+static void
+wipe_free (char *s)
+{
+  if (s != NULL)
+    memset (s, 0, strlen (s));
+  g_free (s);
+}
+
+/* "host" or "[v6]" for a URL authority. */
+static char *
+url_host (const char *host)
+{
+  return strchr (host, ':') != NULL ? g_strdup_printf ("[%s]", host) : g_strdup (host);
+}
+
+/* Turns "joined"'s ice_servers (RFC 7064/7065 URLs + username/credential, as
+ * WebRTC's RTCIceServer) into webrtcbin's one STUN and one TURN URL: the first
+ * usable of each. webrtcbin takes TURN credentials inside the URL, so they are
+ * percent-encoded (GLib) to survive ':' '/' '+' '=' in them. Never logs the
+ * credential. */
+static void
+take_offered_ice_servers (TvClientSession *self, GPtrArray *servers)
+{
+  g_clear_pointer (&self->offered_stun, g_free);
+  g_clear_pointer (&self->offered_turn, wipe_free);
+  for (guint i = 0; servers != NULL && i < servers->len; i++)
+    {
+      const TvSigIceServer *srv = g_ptr_array_index (servers, i);
+      for (guint k = 0; srv->urls != NULL && srv->urls[k] != NULL; k++)
+        {
+          g_autofree char *scheme = NULL, *host = NULL, *transport = NULL, *h = NULL;
+          guint16 port = 0;
+          if (!tv_sig_ice_url_parse (srv->urls[k], &scheme, &host, &port, &transport))
+            continue;
+          h = url_host (host);
+          if (g_str_equal (scheme, "stun") && self->offered_stun == NULL)
+            {
+              self->offered_stun = g_strdup_printf ("stun://%s:%u", h, port);
+              say ("ice server offered stun=%s:%u", host, port);
+            }
+          else if (!g_str_equal (scheme, "stun") && self->offered_turn == NULL && srv->username != NULL
+                   && srv->credential != NULL)
+            {
+              g_autofree char *user = g_uri_escape_string (srv->username, NULL, FALSE);
+              g_autofree char *pass = g_uri_escape_string (srv->credential, NULL, FALSE);
+              gboolean tcp = g_strcmp0 (transport, "tcp") == 0;
+              self->offered_turn = g_strdup_printf ("%s://%s:%s@%s:%u%s", scheme, user, pass, h, port,
+                                                    tcp ? "?transport=tcp" : "");
+              memset (pass, 0, strlen (pass));
+              say ("ice server offered %s=%s:%u transport=%s", scheme, host, port, tcp ? "tcp" : "udp");
+            }
+        }
+    }
+}
+
 static void
 start_call (TvClientSession *self, gboolean offerer)
 {
   g_autoptr (GError) error = NULL;
   TvMediaConfig cfg = self->media_cfg;
 
+  /* --stun / --turn win over what the server offers. */
+  if (cfg.stun_server == NULL)
+    cfg.stun_server = self->offered_stun;
+  if (cfg.turn_server == NULL)
+    cfg.turn_server = self->offered_turn;
   teardown_call (self);
   cfg.window_title = self->role == TV_SIG_ROLE_DOCTOR ? "Televisit: consult (doctor)"
                                                       : "Televisit: consult (patient)";
@@ -579,6 +669,8 @@ handle_message (TvClientSession *self, const TvSigMsg *msg)
         self->consult_id = g_strdup (msg->consult_id);
         say ("%s consult=%s role=%s peer_present=%s", rejoined ? "rejoined" : "joined", msg->consult_id,
              tv_sig_role_to_string (msg->role), bool_str (msg->peer_present));
+        /* Fresh TURN credentials come with every (re)join. */
+        take_offered_ice_servers (self, msg->ice_servers);
         if (!msg->peer_present)
           {
             say ("waiting for the %s", tv_sig_role_to_string (peer));
@@ -1090,6 +1182,7 @@ tv_client_session_free (TvClientSession *self)
   clear_timer (&self->keepalive_timer);
   clear_timer (&self->admit_timer);
   clear_timer (&self->stdin_watch);
+  clear_timer (&self->ice_fail_timer);
   g_clear_pointer (&self->call, tv_media_call_free);
   if (self->ws != NULL)
     g_ptr_array_add (self->dead_ws, g_steal_pointer (&self->ws));
@@ -1103,7 +1196,9 @@ tv_client_session_free (TvClientSession *self)
   g_free (self->ca_file);
   g_strfreev (self->local_addresses);
   g_free (self->stun);
-  g_free (self->turn);
+  wipe_free (self->turn);
+  g_free (self->offered_stun);
+  wipe_free (self->offered_turn);
   g_free (self->consult_id);
   g_free (self->exit_reason);
   g_free (self);

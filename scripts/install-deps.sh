@@ -16,7 +16,7 @@ libwebsockets-dev libwebsockets-evlib-glib
 libssl-dev openssl
 libsqlite3-dev sqlite3
 libcurl4-openssl-dev
-iproute2 nftables
+iproute2 nftables coturn
 testssl.sh valgrind
 "
 

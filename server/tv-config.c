@@ -10,6 +10,8 @@
 #define G_LOG_DOMAIN "tv-config"
 
 #include "server/tv-config.h"
+#include "server/tv-turn.h"
+#include "signaling/tv-sig-message.h"
 
 #include <errno.h>
 #include <string.h>
@@ -24,7 +26,8 @@ G_DEFINE_QUARK (tv-server-config-error-quark, tv_server_config_error)
 static const char *const known_keys[] = {
   "data-dir", "listen", "port", "cert", "key", "hostname", "join-timeout",
   "max-connections", "stun", "turn", "log-level", "session-idle-minutes", "session-max-hours",
-  "max-connections-per-address", "max-message-rate-per-address", NULL
+  "max-connections-per-address", "max-message-rate-per-address", "turn-url", "turn-secret-file",
+  "turn-credential-ttl", NULL
 };
 
 const char *
@@ -113,6 +116,42 @@ check_pem_file (const char *key, const char *path, GError **error)
   return TRUE;
 }
 
+/* The TURN shared secret: a regular file only its owner may read (mode
+ * 0600 or 0400), whose first line (without surrounding white space) is the
+ * secret, 16..512 bytes of printable ASCII. Read once here to validate (the
+ * text is wiped); the server reads it again when it starts. Never logged. */
+static gboolean
+check_secret_file (const char *path, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  if (!check_pem_file ("turn-secret-file", path, error))
+    return FALSE;
+  char *secret = tv_server_turn_read_secret (path, &local);
+  if (!secret) {
+    g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID, "turn-secret-file: %s",
+                 local->message);
+    return FALSE;
+  }
+  tv_server_turn_secret_free (secret);
+  return TRUE;
+}
+
+/* The TURN server credentials are issued for: turn:HOST[:PORT][?transport=udp|tcp]
+ * or turns:... (RFC 7065), split by the protocol's own URL parser so that
+ * what the server accepts is what "joined" may carry. */
+static gboolean
+check_turn_url (const char *value, GError **error)
+{
+  g_autofree char *scheme = NULL;
+  if (strlen (value) > TV_SIG_MAX_ICE_URL_BYTES || !tv_sig_ice_url_parse (value, &scheme, NULL, NULL, NULL)
+      || g_str_equal (scheme, "stun")) {
+    g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
+                 "turn-url: \"%s\" is not a TURN URL (e.g. turn:turn.example.org:3478?transport=udp)", value);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 set_url_list (TvServerConfig *cfg, const char *key, const char *const *urls, GError **error)
 {
@@ -182,6 +221,21 @@ tv_server_config_set (TvServerConfig *cfg, const char *key, const char *value, G
     if (!parse_uint ("max-message-rate-per-address", value, 1, 1000000, &u, error))
       return FALSE;
     cfg->max_message_rate_per_address = u;
+  } else if (g_str_equal (key, "turn-url")) {
+    if (!check_turn_url (value, error))
+      return FALSE;
+    g_free (cfg->turn_url);
+    cfg->turn_url = g_strdup (value);
+  } else if (g_str_equal (key, "turn-secret-file")) {
+    if (!check_secret_file (value, error))
+      return FALSE;
+    g_free (cfg->turn_secret_file);
+    cfg->turn_secret_file = g_canonicalize_filename (value, NULL);
+  } else if (g_str_equal (key, "turn-credential-ttl")) {
+    if (!parse_uint ("turn-credential-ttl", value, TV_SERVER_MIN_TURN_CREDENTIAL_TTL,
+                     TV_SERVER_MAX_TURN_CREDENTIAL_TTL, &u, error))
+      return FALSE;
+    cfg->turn_credential_ttl_s = u;
   } else if (g_str_equal (key, "cert") || g_str_equal (key, "key")) {
     if (!check_pem_file (key, value, error))
       return FALSE;
@@ -238,6 +292,7 @@ tv_server_config_new_default (void)
   cfg->session_max_hours = TV_SERVER_DEFAULT_SESSION_MAX_HOURS;
   cfg->max_connections_per_address = TV_SERVER_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
   cfg->max_message_rate_per_address = TV_SERVER_DEFAULT_MAX_MESSAGE_RATE_PER_ADDRESS;
+  cfg->turn_credential_ttl_s = TV_SERVER_DEFAULT_TURN_CREDENTIAL_TTL;
   /* The machine's name is only a default: skip it if it could not go into a SAN. */
   const char *host = g_get_host_name ();
   if (host && (is_dns_name (host) || g_hostname_is_ip_address (host)))
@@ -258,6 +313,8 @@ tv_server_config_free (TvServerConfig *cfg)
   g_free (cfg->hostname);
   g_strfreev (cfg->stun);
   g_strfreev (cfg->turn);
+  g_free (cfg->turn_url);
+  g_free (cfg->turn_secret_file);
   g_free (cfg);
 }
 
@@ -350,6 +407,7 @@ typedef struct {
   char *join_timeout, *max_connections, *log_level;
   char *session_idle_minutes, *session_max_hours;
   char *max_connections_per_address, *max_message_rate_per_address;
+  char *turn_url, *turn_secret_file, *turn_credential_ttl;
   char **stun, **turn;
   gboolean help, version;
 } RawFlags;
@@ -371,6 +429,9 @@ raw_flags_clear (RawFlags *r)
   g_free (r->session_max_hours);
   g_free (r->max_connections_per_address);
   g_free (r->max_message_rate_per_address);
+  g_free (r->turn_url);
+  g_free (r->turn_secret_file);
+  g_free (r->turn_credential_ttl);
   g_strfreev (r->stun);
   g_strfreev (r->turn);
 }
@@ -401,6 +462,10 @@ tv_server_config_from_args (int argc, char **argv, TvServerConfigAction *action,
       "Connection limit per client address", "N" },
     { "max-message-rate-per-address", 0, 0, G_OPTION_ARG_STRING, &raw.max_message_rate_per_address,
       "Message rate limit per client address", "N" },
+    { "turn-url", 0, 0, G_OPTION_ARG_STRING, &raw.turn_url, "TURN server for issued credentials", "URL" },
+    { "turn-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &raw.turn_secret_file, "TURN shared secret", "FILE" },
+    { "turn-credential-ttl", 0, 0, G_OPTION_ARG_STRING, &raw.turn_credential_ttl, "TURN credential lifetime",
+      "SECONDS" },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &raw.version, "Print the version", NULL },
     { "help", 'h', 0, G_OPTION_ARG_NONE, &raw.help, "Print the manual", NULL },
     { NULL }
@@ -413,6 +478,8 @@ tv_server_config_from_args (int argc, char **argv, TvServerConfigAction *action,
     { "session-idle-minutes", &raw.session_idle_minutes }, { "session-max-hours", &raw.session_max_hours },
     { "max-connections-per-address", &raw.max_connections_per_address },
     { "max-message-rate-per-address", &raw.max_message_rate_per_address },
+    { "turn-url", &raw.turn_url }, { "turn-secret-file", &raw.turn_secret_file },
+    { "turn-credential-ttl", &raw.turn_credential_ttl },
   };
 
   TvServerConfig *cfg = NULL;
@@ -468,6 +535,12 @@ tv_server_config_from_args (int argc, char **argv, TvServerConfigAction *action,
       goto fail;
     }
   }
+  if ((cfg->turn_url == NULL) != (cfg->turn_secret_file == NULL)) {
+    g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
+                 "%s: --turn-url and --turn-secret-file must be given together",
+                 cfg->turn_url ? "turn-secret-file" : "turn-url");
+    goto fail;
+  }
   if ((cfg->cert == NULL) != (cfg->key == NULL)) {
     g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
                  "%s: --cert and --key must be given together (or neither, to use a generated certificate)",
@@ -516,6 +589,7 @@ tv_server_config_help_text (void)
 "                     [--max-connections N] [--stun URL]... [--turn URL]...\n"
 "                     [--log-level LEVEL] [--session-idle-minutes MINUTES]\n"
 "                     [--session-max-hours HOURS]\n"
+"                     [--turn-url URL --turn-secret-file FILE [--turn-credential-ttl SECONDS]]\n"
 "    televisit-server --help | --version\n"
 "\n"
 "DESCRIPTION\n"
@@ -561,9 +635,28 @@ tv_server_config_help_text (void)
 "                            to 50/s); the connection whose message goes over it\n"
 "                            gets error 4009 and is closed. Default: %d\n"
 "        --stun URL          STUN server for clients (stun:HOST[:PORT]); repeatable.\n"
+"                            Sent to every client in \"joined\" (ice_servers, up to\n"
+"                            4 URLs). Default: none.\n"
+"        --turn URL          TURN server (turn:HOST[:PORT][?transport=udp]);\n"
+"                            repeatable. Accepted for compatibility but not sent to\n"
+"                            clients (it has no credentials): use --turn-url.\n"
 "                            Default: none.\n"
-"        --turn URL          TURN server for clients (turn:HOST[:PORT][?transport=udp]);\n"
-"                            repeatable. Default: none.\n"
+"        --turn-url URL      TURN server (turn:HOST[:PORT][?transport=udp|tcp], or\n"
+"                            turns:) for which the server issues short-lived\n"
+"                            credentials to every client in \"joined\" (ice_servers;\n"
+"                            TURN REST API scheme: username EXPIRY:CONSULT-ID,\n"
+"                            password base64(HMAC-SHA1(secret, username)); coturn:\n"
+"                            use-auth-secret + static-auth-secret). --stun URLs go\n"
+"                            into ice_servers too. Needs --turn-secret-file.\n"
+"                            Default: none.\n"
+"        --turn-secret-file FILE\n"
+"                            File holding the TURN shared secret (its first line,\n"
+"                            16..512 printable characters). Refused unless only\n"
+"                            its owner may read it (chmod 600). Never logged.\n"
+"        --turn-credential-ttl SECONDS\n"
+"                            Lifetime of issued TURN credentials, 60..86400; a\n"
+"                            client gets fresh ones each time it (re)joins.\n"
+"                            Default: %d\n"
 "        --log-level LEVEL   error, warning, info or debug. SDP is logged only at\n"
 "                            debug. Default: info\n"
 "        --session-idle-minutes MINUTES\n"
@@ -621,6 +714,6 @@ tv_server_config_help_text (void)
     TV_SERVER_DEFAULT_JOIN_TIMEOUT, TV_SERVER_MAX_MAX_CONNECTIONS,
     TV_SERVER_DEFAULT_MAX_CONNECTIONS, TV_SERVER_MAX_MAX_CONNECTIONS,
     TV_SERVER_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, TV_SERVER_DEFAULT_MAX_MESSAGE_RATE_PER_ADDRESS,
-    TV_SERVER_DEFAULT_SESSION_IDLE_MINUTES,
+    TV_SERVER_DEFAULT_TURN_CREDENTIAL_TTL, TV_SERVER_DEFAULT_SESSION_IDLE_MINUTES,
     TV_SERVER_DEFAULT_SESSION_MAX_HOURS, TV_SERVER_DEFAULT_DATA_DIR);
 }

@@ -49,6 +49,11 @@ typedef enum {
  * a single flooding host does not take the server. */
 #define TV_SERVER_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 512
 #define TV_SERVER_DEFAULT_MAX_MESSAGE_RATE_PER_ADDRESS 1000
+/* TURN credentials (tv-turn.h): long enough for a consult, short enough
+ * that a leaked one is soon useless. */
+#define TV_SERVER_DEFAULT_TURN_CREDENTIAL_TTL 3600
+#define TV_SERVER_MIN_TURN_CREDENTIAL_TTL 60
+#define TV_SERVER_MAX_TURN_CREDENTIAL_TTL 86400
 #define TV_SERVER_DEFAULT_SESSION_IDLE_MINUTES 15
 #define TV_SERVER_DEFAULT_SESSION_MAX_HOURS 12
 
@@ -69,6 +74,9 @@ typedef struct {
   guint session_max_hours;    /* API session absolute lifetime, 1..720 */
   guint max_connections_per_address;  /* WebSocket connections per client IP, 1..TV_SERVER_MAX_MAX_CONNECTIONS */
   guint max_message_rate_per_address; /* messages/s per client IP over all its connections, 1..1000000 */
+  char *turn_url;             /* turn:/turns: URL credentials are issued for, NULL = none */
+  char *turn_secret_file;     /* file with the TURN shared secret; set exactly when turn_url is */
+  guint turn_credential_ttl_s; /* lifetime of issued TURN credentials, 60..86400 */
 } TvServerConfig;
 
 /* tv_server_config_new_default:

@@ -39,6 +39,7 @@
 #include "server/tv-waitroom.h"
 #include "server/tv-store-live.h"
 #include "server/tv-tls.h"
+#include "server/tv-turn.h"
 #include "signaling/tv-sig-message.h"
 #include "signaling/tv-sig-room.h"
 
@@ -587,7 +588,13 @@ handle_join (Conn *c, const TvSigMsg *msg)
   gboolean peer_present = room_peer (room, role) != NULL;
   g_info ("consult %s: %s joined (conn %u)%s", consult_id, role_name (role), c->id,
           peer_present ? ", peer present" : "");
-  conn_send_take (c, tv_sig_build_joined (consult_id, role, peer_present));
+  /* STUN and fresh TURN credentials (tv-turn.h), bound to this consult and
+   * valid for turn-credential-ttl from now; a rejoin gets new ones. The
+   * credential is never logged. */
+  g_autoptr (GPtrArray) ice = tv_server_ice_servers_new ((const char *const *) s->cfg->stun, s->cfg->turn_url,
+                                                         s->turn_secret, consult_id, now / G_USEC_PER_SEC,
+                                                         s->cfg->turn_credential_ttl_s);
+  conn_send_take (c, tv_sig_build_joined_full (consult_id, role, peer_present, ice));
   apply_pairing (room, role, fx);
 }
 

@@ -15,6 +15,7 @@
 #include "server/tv-http.h"
 #include "server/tv-lws-glue.h"
 #include "server/tv-tls.h"
+#include "server/tv-turn.h"
 
 #include <gio/gio.h>
 
@@ -49,6 +50,14 @@ tv_server_new (TvServerConfig *config, GMainLoop *loop, GError **error)
   s->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) tv_server_room_free);
   s->conns = g_hash_table_new (g_direct_hash, g_direct_equal);
   s->addr_limits = tv_addr_limits_new (config->max_connections_per_address, config->max_message_rate_per_address);
+
+  if (config->turn_secret_file) {
+    s->turn_secret = tv_server_turn_read_secret (config->turn_secret_file, &local);
+    if (!s->turn_secret) {
+      g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_TURN, "turn-secret-file: %s", local->message);
+      goto fail;
+    }
+  }
 
   if (!tv_server_config_prepare_data_dir (config, &local)) {
     g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_DATA_DIR, "%s", local->message);
@@ -259,6 +268,7 @@ tv_server_free (TvServer *server)
   g_clear_pointer (&server->rooms, g_hash_table_unref);
   g_clear_pointer (&server->conns, g_hash_table_unref);
   g_clear_pointer (&server->addr_limits, tv_addr_limits_free);
+  g_clear_pointer (&server->turn_secret, tv_server_turn_secret_free);
   g_clear_pointer (&server->http, tv_http_free);
   g_clear_pointer (&server->store, tv_store_close);
   g_clear_pointer (&server->cfg, tv_server_config_free);

@@ -311,6 +311,62 @@ tv_sig_msg_type_from_string (const char *name)
   return TV_SIG_MSG_INVALID;
 }
 
+/* ---- ICE server URLs ------------------------------------------------------ */
+
+gboolean
+tv_sig_ice_url_parse (const char *url, char **scheme, char **host, guint16 *port, char **transport)
+{
+  static const char *const schemes[] = { "stun", "turn", "turns" };
+  const char *colon, *query, *found = NULL;
+  g_autofree char *authority = NULL, *as_uri = NULL;
+  g_autoptr (GUri) uri = NULL;
+  const char *transport_value = NULL;
+  int p;
+
+  if (url == NULL || (colon = strchr (url, ':')) == NULL)
+    return FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS (schemes); i++)
+    if ((gsize) (colon - url) == strlen (schemes[i]) && strncmp (url, schemes[i], colon - url) == 0)
+      found = schemes[i];
+  if (found == NULL || colon[1] == '\0' || colon[1] == '/' || strpbrk (url, " @#\\") != NULL)
+    return FALSE;
+  /* These URLs have no "//": give GUri the part after the scheme as an
+   * authority so that it splits host and port (and brackets IPv6). */
+  query = strchr (colon + 1, '?');
+  authority = query ? g_strndup (colon + 1, query - colon - 1) : g_strdup (colon + 1);
+  as_uri = g_strconcat ("x://", authority, NULL);
+  uri = g_uri_parse (as_uri, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0' || g_uri_get_userinfo (uri) != NULL
+      || *g_uri_get_path (uri) != '\0' || g_uri_get_query (uri) != NULL || g_uri_get_fragment (uri) != NULL)
+    return FALSE;
+  if (query != NULL)
+    {
+      /* The only parameter RFC 7065 defines. */
+      if (strcmp (found, "stun") == 0)
+        return FALSE;
+      if (strcmp (query, "?transport=udp") == 0)
+        transport_value = "udp";
+      else if (strcmp (query, "?transport=tcp") == 0)
+        transport_value = "tcp";
+      else
+        return FALSE;
+    }
+  p = g_uri_get_port (uri);
+  if (p == 0 || p > 65535)
+    return FALSE;
+  if (p < 0)
+    p = strcmp (found, "turns") == 0 ? 5349 : 3478;
+  if (scheme != NULL)
+    *scheme = g_strdup (found);
+  if (host != NULL)
+    *host = g_strdup (g_uri_get_host (uri));
+  if (port != NULL)
+    *port = (guint16) p;
+  if (transport != NULL)
+    *transport = g_strdup (transport_value);
+  return TRUE;
+}
+
 /* ---- Message objects ---------------------------------------------------- */
 
 TvSigMsg *
@@ -641,13 +697,7 @@ check_string (const FieldSpec *f, const char *s, int *choice_value, GError **err
       }
     case SC_ICE_URL:
       {
-        /* scheme ":" host [":" port] ["?transport=" udp|tcp]: only the
-         * scheme and the absence of spaces/controls are checked here; the
-         * client parses the rest before using it. */
-        const char *colon = strchr (s, ':');
-        gboolean scheme_ok = colon != NULL && colon[1] != '\0'
-            && (g_str_has_prefix (s, "stun:") || g_str_has_prefix (s, "turn:") || g_str_has_prefix (s, "turns:"));
-        if (!scheme_ok || has_control (s, NULL) || strchr (s, ' ') != NULL)
+        if (has_control (s, NULL) || !tv_sig_ice_url_parse (s, NULL, NULL, NULL, NULL))
           return fail (error, bad, "field \"%s\": not a stun:, turn: or turns: URL", f->name);
         break;
       }

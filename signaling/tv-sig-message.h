@@ -115,6 +115,16 @@ typedef struct {
 TvSigIceServer *tv_sig_ice_server_new (void);
 void tv_sig_ice_server_free (TvSigIceServer *server);
 
+/* tv_sig_ice_url_parse:
+ * Splits a STUN/TURN URL (RFC 7064/7065): "stun:HOST[:PORT]",
+ * "turn:HOST[:PORT][?transport=udp|tcp]", "turns:..."; HOST a name, an IPv4
+ * address or a bracketed IPv6 address. Parsed with GUri; no user info, path
+ * or fragment allowed. Outputs may be NULL. *@host, *@scheme and *@transport
+ * are (transfer full); *@transport is NULL when the URL has none; *@port is
+ * the default (3478, 5349 for turns) when the URL has none.
+ * Returns: FALSE (outputs untouched) when @url is not such a URL. */
+gboolean tv_sig_ice_url_parse (const char *url, char **scheme, char **host, guint16 *port, char **transport);
+
 /* A parsed message. Only the fields of its type are meaningful; strings are
  * owned by the struct (NULL when absent). */
 typedef struct {

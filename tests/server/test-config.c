@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "server/tv-config.h"
+#include "server/tv-turn.h"
+#include "signaling/tv-sig-message.h"
 
 static char *tmpdir;
 
@@ -151,6 +153,15 @@ static const Bad bad_values[] = {
   { "cert", "/nonexistent/cert.pem" },
   { "key", "/nonexistent/key.pem" },
   { "data-dir", "" },
+  { "turn-url", "http://turn.example.org" },
+  { "turn-url", "turn:" },
+  { "turn-url", "stun:turn.example.org:3478" },
+  { "turn-url", "turn:turn.example.org:3478?transport=sctp" },
+  { "turn-url", "turn:user@turn.example.org" },
+  { "turn-credential-ttl", "59" },
+  { "turn-credential-ttl", "86401" },
+  { "turn-credential-ttl", "1h" },
+  { "turn-secret-file", "/nonexistent/turn-secret" },
 };
 
 /* Every invalid value fails, from the file and from the flags, and the message
@@ -262,9 +273,83 @@ test_help_text (void)
     g_assert_nonnull (strstr (help, sections[i]));
   const char *flags[] = { "--config", "--data-dir", "--listen", "--port", "--cert", "--key", "--hostname",
                           "--join-timeout", "--max-connections", "--stun", "--turn", "--log-level",
+                          "--turn-url", "--turn-secret-file", "--turn-credential-ttl", "Default: 3600",
                           "--version", "--help", "Default: 8443", "/var/lib/televisit" };
   for (gsize i = 0; i < G_N_ELEMENTS (flags); i++)
     g_assert_nonnull (strstr (help, flags[i]));
+}
+
+/* TURN: the secret file (owner-only, one valid line), URL and secret given
+ * together, the TTL default, and the credentials themselves. */
+static void
+test_turn (void)
+{
+  g_autofree char *secret = write_file ("turn-secret", "  tv-test-turn-secret-0123456789 \nignored\n");
+  g_autofree char *short_secret = write_file ("turn-short", "tooshort\n");
+  g_assert_cmpint (g_chmod (secret, 0644), ==, 0);
+  g_assert_cmpint (g_chmod (short_secret, 0600), ==, 0);
+  const char *url = "--turn-url=turn:198.18.0.3:3478?transport=udp";
+  {
+    /* Readable by others: refused, with the fix in the message. */
+    g_autoptr (GError) error = NULL;
+    g_autoptr (TvServerConfig) cfg = parse (NULL, &error, url, "--turn-secret-file", secret, NULL);
+    g_assert_null (cfg);
+    g_assert_nonnull (error);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "turn-secret-file"));
+    g_assert_nonnull (strstr (error->message, "chmod 600"));
+    g_assert_null (strstr (error->message, "tv-test-turn-secret"));
+  }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (TvServerConfig) cfg = parse (NULL, &error, url, "--turn-secret-file", short_secret, NULL);
+    g_assert_null (cfg);
+    g_assert_nonnull (strstr (error->message, "turn-secret-file"));
+  }
+  g_assert_cmpint (g_chmod (secret, 0600), ==, 0);
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (TvServerConfig) cfg = parse (NULL, &error, url, NULL);
+    g_assert_null (cfg);
+    g_assert_nonnull (strstr (error->message, "turn-secret-file"));
+  }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (TvServerConfig) cfg = parse (NULL, &error, url, "--turn-secret-file", secret, NULL);
+    g_assert_no_error (error);
+    g_assert_cmpstr (cfg->turn_url, ==, "turn:198.18.0.3:3478?transport=udp");
+    g_assert_cmpuint (cfg->turn_credential_ttl_s, ==, 3600);
+    g_autofree char *text = g_strdup_printf ("[server]\nturn-url = turns:turn.example.org\n"
+                                             "turn-secret-file = %s\nturn-credential-ttl = 86400\n", secret);
+    g_autofree char *conf = write_file ("turn.conf", text);
+    g_autoptr (TvServerConfig) fcfg = parse (NULL, &error, "--config", conf, NULL);
+    g_assert_no_error (error);
+    g_assert_cmpuint (fcfg->turn_credential_ttl_s, ==, 86400);
+  }
+  /* The secret is the first line, stripped; the credential is
+   * base64(HMAC-SHA1(secret, "EXPIRY:LABEL")) (value from Python's hmac). */
+  g_autoptr (GError) error = NULL;
+  char *s = tv_server_turn_read_secret (secret, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (s, ==, "tv-test-turn-secret-0123456789");
+  g_autofree char *user = NULL, *pass = NULL;
+  g_assert_true (tv_server_turn_credentials (s, "c1", 1790000000, 3600, &user, &pass));
+  g_assert_cmpstr (user, ==, "1790003600:c1");
+  g_assert_cmpstr (pass, ==, "3qwkN9OCQeLhR3sBCy2s7XWEvDg=");
+
+  /* ice_servers for "joined": STUN URLs the protocol accepts, then TURN. */
+  const char *stun[] = { "stun:198.18.0.3:3478", "stuns:not-sent.example.org", NULL };
+  g_autoptr (GPtrArray) ice = tv_server_ice_servers_new (stun, "turn:198.18.0.3:3478?transport=udp", s, "c1",
+                                                         1790000000, 3600);
+  g_assert_cmpuint (ice->len, ==, 2);
+  const TvSigIceServer *st = ice->pdata[0], *tu = ice->pdata[1];
+  g_assert_cmpuint (g_strv_length (st->urls), ==, 1);
+  g_assert_null (st->username);
+  g_assert_cmpstr (tu->urls[0], ==, "turn:198.18.0.3:3478?transport=udp");
+  g_assert_cmpstr (tu->username, ==, "1790003600:c1");
+  g_assert_cmpstr (tu->credential, ==, "3qwkN9OCQeLhR3sBCy2s7XWEvDg=");
+  g_assert_null (tv_server_ice_servers_new (NULL, NULL, NULL, "c1", 0, 60));
+  tv_server_turn_secret_free (s);
 }
 
 static void
@@ -324,6 +409,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/usage", test_usage);
   g_test_add_func ("/config/help-text", test_help_text);
   g_test_add_func ("/config/data-dir-created-0700", test_data_dir_created);
+  g_test_add_func ("/config/turn", test_turn);
   int rc = g_test_run ();
   rm_rf (tmpdir);
   g_free (tmpdir);

@@ -854,6 +854,44 @@ test_builders (void)
   }
 }
 
+/* STUN/TURN URLs as "ice_servers" carries them (RFC 7064/7065). */
+static void
+test_ice_url_parse (void)
+{
+  static const struct {
+    const char *url, *scheme, *host;
+    guint16 port;
+    const char *transport;
+  } good[] = {
+    { "stun:198.18.0.3", "stun", "198.18.0.3", 3478, NULL },
+    { "stun:stun.example.org:19302", "stun", "stun.example.org", 19302, NULL },
+    { "turn:198.18.0.3:3478?transport=udp", "turn", "198.18.0.3", 3478, "udp" },
+    { "turn:[2001:db8::3]:3479?transport=tcp", "turn", "2001:db8::3", 3479, "tcp" },
+    { "turns:turn.example.org", "turns", "turn.example.org", 5349, NULL },
+  };
+  static const char *const bad[] = {
+    "", "stun", "stun:", "http://h", "turn://h:3478", "turn:user@h", "turn:h:0", "turn:h:70000", "turn:h:x",
+    "turn:h?transport=sctp", "turn:h?foo=1", "stun:h?transport=udp", "turn:h/path", "turn:h#f", "turn:h 1",
+    "turn:[::1", "TURNX:h",
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      g_autofree char *scheme = NULL, *host = NULL, *transport = NULL;
+      guint16 port = 0;
+      g_test_message ("good %s", good[i].url);
+      g_assert_true (tv_sig_ice_url_parse (good[i].url, &scheme, &host, &port, &transport));
+      g_assert_cmpstr (scheme, ==, good[i].scheme);
+      g_assert_cmpstr (host, ==, good[i].host);
+      g_assert_cmpuint (port, ==, good[i].port);
+      g_assert_cmpstr (transport, ==, good[i].transport);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_test_message ("bad %s", bad[i]);
+      g_assert_false (tv_sig_ice_url_parse (bad[i], NULL, NULL, NULL, NULL));
+    }
+}
+
 /* The error builder must always produce a frame the client accepts, even
  * when its text quotes hostile input. */
 static void
@@ -1077,6 +1115,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sig/message/valid-vectors", test_valid_vectors);
   g_test_add_func ("/sig/message/valid-fields", test_valid_fields);
   g_test_add_func ("/sig/message/bad-vectors", test_bad_vectors);
+  g_test_add_func ("/sig/message/ice-url-parse", test_ice_url_parse);
   g_test_add_func ("/sig/message/limits", test_limits);
   g_test_add_func ("/sig/message/builders", test_builders);
   g_test_add_func ("/sig/message/build-error-sanitises", test_build_error_sanitises);
