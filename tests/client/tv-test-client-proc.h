@@ -10,7 +10,9 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "tests/common/tv-test-fixture.h"
 
@@ -29,6 +31,15 @@ typedef struct {
 } TvTestClient;
 
 static void tv_test_client_read_line_ (TvTestClient *c);
+
+/* Runs in the forked child before exec: never outlive the test binary, however
+ * it ends (an aborted test otherwise left its clients running). The setting
+ * survives the exec chain of the namespace wrappers (sh, ip netns exec). */
+static void
+tv_test_client_child_setup_ (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
 
 static G_GNUC_UNUSED char *
 tv_test_client_path (void)
@@ -105,6 +116,7 @@ tv_test_client_start (const char *name, const char *const *args)
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GOutputStream) mem = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
   TvTestClient *c = g_new0 (TvTestClient, 1);
 
   g_ptr_array_add (argv, tv_test_client_path ());
@@ -115,8 +127,9 @@ tv_test_client_start (const char *name, const char *const *args)
   c->name = g_strdup (name);
   c->cancel = g_cancellable_new ();
   c->out_text = g_string_new (NULL);
-  c->proc = g_subprocess_newv ((const char *const *) argv->pdata,
-                               G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, tv_test_client_child_setup_, NULL, NULL);
+  c->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   g_assert_no_error (error);
   c->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (c->proc));
   tv_test_client_read_line_ (c);

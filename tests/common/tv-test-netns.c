@@ -107,6 +107,30 @@ reaper_main (int fd, const char *a, const char *b)
   _exit (0);
 }
 
+/* TRUE when pe0 in namespace @name is operationally up: `ip -o link` prints
+ * "state UP" exactly when the kernel reports IFF_RUNNING for it. */
+static gboolean
+link_running (const char *name)
+{
+  g_autoptr (GSubprocess) p = g_subprocess_newv (
+    (const char *const[]){ "ip", "-n", name, "-o", "link", "show", "dev", "pe0", NULL },
+    G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL);
+  g_autofree char *out = NULL;
+  if (!p || !g_subprocess_communicate_utf8 (p, NULL, NULL, &out, NULL, NULL))
+    return FALSE;
+  return out != NULL && strstr (out, " state UP ") != NULL;
+}
+
+static gboolean
+both_links_running (gpointer data)
+{
+  TvTestNetns *ns = data;
+  return link_running (ns->a) && link_running (ns->b);
+}
+
+/* How long the kernel may take to call a fresh veth operationally up. */
+#define LINK_UP_TIMEOUT_MS 5000
+
 TvTestNetns *
 tv_test_netns_new (void)
 {
@@ -153,6 +177,15 @@ tv_test_netns_new (void)
     must ((const char *[]){ "ip", "-n", names[i], "link", "set", "pe0", "up", NULL }, NULL);
     must ((const char *[]){ "ip", "-n", names[i], "link", "set", "lo", "up", NULL }, NULL);
   }
+  /* "link set up" returns before the link is operationally up: the kernel's
+   * linkwatch sets the operstate later, batching events up to 1 s apart
+   * (measured: pe0 of the second namespace UP but not RUNNING for 943 ms).
+   * libnice skips interfaces without IFF_RUNNING when it gathers, so a client
+   * that gathered in that window offered no candidates at all and its call
+   * never connected (TCP to the server worked meanwhile). */
+  if (!tv_test_wait_until (both_links_running, ns, LINK_UP_TIMEOUT_MS))
+    g_error ("netns fixture: pe0 not operationally up in %s/%s after %d ms", ns->a, ns->b,
+             LINK_UP_TIMEOUT_MS);
   g_test_message ("network namespaces %s (%s) and %s (%s) ready", ns->a, TV_TEST_NETNS_ADDR_A, ns->b,
                   TV_TEST_NETNS_ADDR_B);
   return ns;

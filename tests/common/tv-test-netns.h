@@ -31,8 +31,9 @@ typedef struct _TvTestNetns TvTestNetns;
 gboolean tv_test_netns_available (char **reason);
 
 /* tv_test_netns_new:
- * Creates the pair (see above). Fails the test on error (after removing
- * whatever was created). Returns: (transfer full) the pair. */
+ * Creates the pair (see above) and returns once pe0 is operationally up
+ * (IFF_RUNNING) in both, as ICE gathering needs. Fails the test on error
+ * (after removing whatever was created). Returns: (transfer full) the pair. */
 TvTestNetns *tv_test_netns_new (void);
 
 /* Returns: (transfer none) the namespace names ("tvA<pid>" / "tvB<pid>"). */
