@@ -4,7 +4,7 @@
 //   setup    call setup, our two clients through our server vs Chromium (2 PCs)
 //   cpu      CPU seconds of a 20 s 640x480@30 VP8+Opus call, both ends
 //   load     2,000 WSS clients: televisit-server vs Janus (same load client)
-//   booking  64 clients booking/cancelling through the HTTPS API (if present)
+//   booking  64 clients booking + cancelling through the HTTPS API for 30 s
 //   badnet   5 % UDP loss (nftables) between two network namespaces, then a
 //            3 s outage: fps, freezes > 500 ms, recovery
 //
