@@ -4,7 +4,10 @@
  * (tv-client-options), check the GStreamer plugins, run one TvClientSession on
  * the process's single GMainLoop, turn SIGINT/SIGTERM into a clean leave, and
  * write --stats-json at the end. The exit status is the session's outcome (see
- * --help, EXIT STATUS). Main thread only.
+ * --help, EXIT STATUS). Doctor mode (--login): log in over HTTPS first
+ * (tv-client-login), run sessions that show the queue one after another (back
+ * to the queue after each call unless --once), log out at the end. Main
+ * thread only.
  */
 #define G_LOG_DOMAIN "tv-client"
 
@@ -13,8 +16,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include "client/tv-client-login.h"
 #include "client/tv-client-options.h"
 #include "client/tv-client-session.h"
 #include "media/tv-media.h"
@@ -24,6 +30,7 @@ typedef struct {
   TvClientSession *session;
   const TvClientOptions *opts;
   int exit_code;
+  char *exit_reason;
   guint signals;   /* how many SIGINT/SIGTERM so far */
 } App;
 
@@ -58,6 +65,8 @@ on_done (TvClientSession *session, TvClientExitCode code, const char *reason, gp
   App *app = user_data;
 
   app->exit_code = code;
+  g_free (app->exit_reason);
+  app->exit_reason = g_strdup (reason);
   write_stats (app);
   g_main_loop_quit (app->loop);
 }
@@ -71,8 +80,57 @@ on_signal (gpointer user_data)
   if (app->signals == 1)
     g_message ("interrupted: leaving the consult");
   /* The second signal makes the session stop waiting for the server. */
-  tv_client_session_leave (app->session, "signal");
+  if (app->session != NULL)
+    tv_client_session_leave (app->session, "signal");
   return G_SOURCE_CONTINUE;
+}
+
+/* Reads the password for --login from stdin (no --password-file): one line,
+ * read byte by byte so nothing after it (manual admission choices) is
+ * swallowed by a buffer; echo is off while a terminal is typing it.
+ * Returns: (transfer full) the password, or NULL with a message printed. */
+static char *
+read_password_stdin (void)
+{
+  GString *pw = g_string_new (NULL);
+  struct termios old, quiet;
+  gboolean tty = isatty (STDIN_FILENO) && tcgetattr (STDIN_FILENO, &old) == 0;
+  gboolean line_end = FALSE;
+  char c;
+
+  if (tty)
+    {
+      g_printerr ("Password: ");
+      quiet = old;
+      quiet.c_lflag &= ~(tcflag_t) ECHO;
+      tcsetattr (STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+  while (read (STDIN_FILENO, &c, 1) == 1)
+    {
+      if (c == '\n')
+        {
+          line_end = TRUE;
+          break;
+        }
+      if (pw->len <= TV_CLIENT_MAX_PASSWORD_BYTES)
+        g_string_append_c (pw, c);
+    }
+  if (tty)
+    {
+      tcsetattr (STDIN_FILENO, TCSAFLUSH, &old);
+      g_printerr ("\n");
+    }
+  if (pw->len > 0 && pw->str[pw->len - 1] == '\r')
+    g_string_truncate (pw, pw->len - 1);
+  if (pw->len == 0 || pw->len > TV_CLIENT_MAX_PASSWORD_BYTES || strlen (pw->str) != pw->len)
+    {
+      g_printerr ("televisit-client: --login: no password on stdin (one line of 1 to %d bytes%s)\n",
+                  TV_CLIENT_MAX_PASSWORD_BYTES, line_end ? "" : "; or use --password-file");
+      memset (pw->str, 0, pw->len);
+      g_string_free (pw, TRUE);
+      return NULL;
+    }
+  return g_string_free (pw, FALSE);
 }
 
 /* Ends the process once media may be initialised. GStreamer's DTLS element
@@ -96,6 +154,8 @@ main (int argc, char **argv)
   TvClientSessionConfig cfg = { 0 };
   App app = { 0 };
   guint sigint_id, sigterm_id;
+  char *api_session = NULL, *password = NULL;
+  gboolean again;
 
   opts = tv_client_options_parse (argc, argv, &error);
   if (opts == NULL)
@@ -147,6 +207,15 @@ main (int argc, char **argv)
   cfg.admit_mode = opts->admit_mode;
   cfg.admit_after_ms = opts->admit_after_s * 1000;
 
+  /* --login without --password-file: the password is the first line of
+   * stdin, read before anything slow so a missing one fails at once. */
+  if (opts->login != NULL)
+    {
+      password = opts->password != NULL ? g_strdup (opts->password) : read_password_stdin ();
+      if (password == NULL)
+        return TV_CLIENT_EXIT_USAGE;
+    }
+
   /* Fail before connecting when a plugin is missing: the message names the package. */
   if (!tv_media_check_plugins (&cfg.media, &error))
     {
@@ -172,23 +241,68 @@ main (int argc, char **argv)
   if (!tv_media_prewarm_wait (5000))
     g_message ("DTLS certificate still being generated after 5 s; joining anyway");
 
-  app.opts = opts;
-  app.loop = g_main_loop_new (NULL, FALSE);
-  app.session = tv_client_session_new (&cfg, on_done, &app, &error);
-  if (app.session == NULL)
+  /* Doctor mode: an API session instead of a join token. */
+  if (opts->login != NULL)
     {
-      g_printerr ("televisit-client: cannot start: %s\n", error->message);
-      leave_process (TV_CLIENT_EXIT_USAGE);
+      TvClientExitCode code = TV_CLIENT_EXIT_OK;
+      api_session = tv_client_login (opts->server_url, opts->ca_file, opts->insecure, opts->login, password, &code,
+                                     &error);
+      memset (password, 0, strlen (password));
+      g_free (password);
+      if (api_session == NULL)
+        {
+          g_printerr ("televisit-client: %s\n", error->message);
+          printf ("exit code=%d reason=%s\n", code, code == TV_CLIENT_EXIT_JOIN_REFUSED ? "login-refused"
+                                                                                        : "unreachable");
+          leave_process (code);
+        }
+      printf ("logged in\n");
+      fflush (stdout);
+      cfg.api_session = api_session;
+      cfg.token = NULL;
     }
 
+  app.opts = opts;
+  app.loop = g_main_loop_new (NULL, FALSE);
   sigint_id = g_unix_signal_add (SIGINT, on_signal, &app);
   sigterm_id = g_unix_signal_add (SIGTERM, on_signal, &app);
-  tv_client_session_start (app.session);
-  g_main_loop_run (app.loop);
+  do
+    {
+      app.session = tv_client_session_new (&cfg, on_done, &app, &error);
+      if (app.session == NULL)
+        {
+          g_printerr ("televisit-client: cannot start: %s\n", error->message);
+          app.exit_code = TV_CLIENT_EXIT_USAGE;
+          break;
+        }
+      tv_client_session_start (app.session);
+      g_main_loop_run (app.loop);
+      tv_client_session_free (app.session);
+      app.session = NULL;
+      /* Doctor mode: after a call that ended normally, the next patient. */
+      again = api_session != NULL && !opts->once && app.exit_code == TV_CLIENT_EXIT_OK && app.signals == 0
+              && g_strcmp0 (app.exit_reason, "signal") != 0;
+      if (again)
+        {
+          printf ("back to the queue\n");
+          fflush (stdout);
+        }
+    }
+  while (again);
 
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
-  tv_client_session_free (app.session);
   g_main_loop_unref (app.loop);
+  if (api_session != NULL)
+    {
+      g_autoptr (GError) logout_error = NULL;
+      if (tv_client_logout (opts->server_url, opts->ca_file, opts->insecure, api_session, &logout_error))
+        printf ("logged out\n");
+      else
+        g_message ("logout failed (the session expires on its own): %s", logout_error->message);
+      memset (api_session, 0, strlen (api_session));
+      g_free (api_session);
+    }
+  g_free (app.exit_reason);
   leave_process (app.exit_code);
 }

@@ -27,6 +27,7 @@ static const char help_text[] =
 "\n"
 "SYNOPSIS\n"
 "    televisit-client --server wss://HOST:PORT (--token TOKEN | --token-file FILE) [OPTIONS]\n"
+"    televisit-client --server wss://HOST:PORT --login USERNAME [--password-file FILE] [--once] [OPTIONS]\n"
 "    televisit-client --help | --version\n"
 "\n"
 "DESCRIPTION\n"
@@ -52,6 +53,17 @@ static const char help_text[] =
 "    and joins again with the same token.\n"
 "    SIGINT or SIGTERM leave the consult cleanly (a second signal exits at once).\n"
 "\n"
+"    Doctors with an account use --login instead of a token: the client logs in\n"
+"    over HTTPS (POST /api/v1/login on the --server host and port, the\n"
+"    certificate checked like the WebSocket's), authenticates the WebSocket with\n"
+"    that session and prints today's queue (queue and queue-item lines, below)\n"
+"    every time it changes. With --admit auto it joins the consult of the first\n"
+"    patient waiting in the waiting room and admits them; with --admit manual it\n"
+"    reads a consult number (or Enter for the first waiting patient) from stdin.\n"
+"    The call then runs as with a token. When it has ended normally (duration,\n"
+"    consult ended, the doctor left) the client goes back to the queue, unless\n"
+"    --once is given. The session is logged out on exit.\n"
+"\n"
 "OPTIONS\n"
 "    --server URL\n"
 "        The server, as wss://HOST:PORT[/PATH]. Only wss:// is accepted; the port\n"
@@ -61,6 +73,19 @@ static const char help_text[] =
 "        A-Z a-z 0-9 - _). Visible to other users in ps(1): prefer --token-file.\n"
 "    --token-file FILE\n"
 "        Read the token from FILE (surrounding white space is ignored).\n"
+"    --login USERNAME\n"
+"        Doctor mode: log in as USERNAME (1 to 64 printable characters) instead\n"
+"        of using a join token; needs an account with the doctor role. The\n"
+"        password comes from --password-file or, without it, from the first\n"
+"        line of stdin (typed without echo on a terminal); never from the\n"
+"        command line.\n"
+"    --password-file FILE\n"
+"        With --login: read the password from the first line of FILE. FILE must\n"
+"        be a regular file that neither group nor others may read or write\n"
+"        (chmod 600), else exit status 1.\n"
+"    --once\n"
+"        With --login: exit after the first call instead of going back to the\n"
+"        queue.\n"
 "    --ca FILE\n"
 "        Trust the PEM certificate(s) in FILE for the server, instead of the\n"
 "        system trust store. A server generates its own in DATA-DIR/tls/cert.pem.\n"
@@ -110,7 +135,10 @@ static const char help_text[] =
 "        default) admits as soon as the patient is seen waiting (after\n"
 "        --admit-after); manual prints \"patient waiting\" and admits when Enter\n"
 "        is pressed (a line on stdin). A patient admitted once stays admitted\n"
-"        when either party reconnects.\n"
+"        when either party reconnects. With --login, auto picks the first\n"
+"        waiting patient of the queue; manual reads the number of a queue-item\n"
+"        line (or an empty line for the first waiting patient) from stdin and\n"
+"        admits that patient at once.\n"
 "    --admit-after SECONDS\n"
 "        Doctor only, --admit auto: wait SECONDS after the patient is seen\n"
 "        waiting before admitting (0..3600, default 0).\n"
@@ -123,7 +151,16 @@ static const char help_text[] =
 "\n"
 "OUTPUT\n"
 "    Progress is printed on stdout, one event per line, for people and scripts:\n"
+"        logged in                                (--login: the API login succeeded)\n"
 "        connecting server=URL\n"
+"        authed user=USER-ID                      (--login: the WebSocket is authenticated)\n"
+"        queue date=YYYY-MM-DD time_zone=ZONE consults=N waiting=N\n"
+"        queue-item n=N time=HH:MM status=STATUS present=true|false waiting_since=HH:MM|- consult=ID patient=NAME\n"
+"                                                 (--login: one per consult of today, after each\n"
+"                                                 queue line; times in the doctor's zone; NAME,\n"
+"                                                 the patient's display name, runs to the line end)\n"
+"        choose a patient: ...                    (--login --admit manual: waiting for a number)\n"
+"        joining consult=ID                       (--login: the consult picked from the queue)\n"
 "        joined consult=ID role=ROLE peer_present=true|false\n"
 "        waiting for the doctor|patient\n"
 "        waiting room doctor_present=true|false   (patient: in the waiting room)\n"
@@ -143,16 +180,23 @@ static const char help_text[] =
 "        duration elapsed seconds=N\n"
 "        ended reason=REASON\n"
 "        exit code=N reason=WORD\n"
+"        back to the queue                        (--login without --once, after a call)\n"
+"        logged out                               (--login: on exit)\n"
 "    WORD is one of duration, ended, signal, left, unreachable, token-invalid,\n"
 "    token-expired, token-in-use, consult-ended, no-peer, media-timeout,\n"
-"    ice-failed, media-error, media-setup, media-start, bad-sdp, connection-lost.\n"
-"    Logs and errors go to stderr. Tokens are never printed.\n"
+"    ice-failed, media-error, media-setup, media-start, bad-sdp, connection-lost,\n"
+"    not-a-doctor, login-refused. With --login, token-invalid/token-expired mean\n"
+"    the API session was refused.\n"
+"    Logs and errors go to stderr. Tokens and passwords are never printed; patient\n"
+"    names appear only in queue-item lines on stdout, never in logs.\n"
 "\n"
 "EXIT STATUS\n"
 "    0   the call ended normally: duration elapsed, consult ended, left on a signal\n"
 "    1   usage or configuration error (the message names the option)\n"
 "    2   server unreachable, TLS or WebSocket handshake failure\n"
-"    3   join refused: token invalid, expired or already in use, consult ended\n"
+"    3   join refused: token invalid, expired or already in use, consult ended;\n"
+"        --login: wrong username or password, account disabled, too many\n"
+"        attempts, or the account is not a doctor's\n"
 "    4   the other party never came (--peer-timeout)\n"
 "    5   media failed: missing GStreamer plugin, camera, microphone or display,\n"
 "        pipeline error, ICE failed, the peer's SDP refused, or no connected call\n"
@@ -166,7 +210,11 @@ static const char help_text[] =
 "\n"
 "    A 4-second automated test call on loopback, with statistics:\n"
 "        televisit-client --server wss://127.0.0.1:8443 --ca cert.pem --token-file doctor.tok \\\n"
-"            --headless --test-media --ice-address 127.0.0.1 --duration 4 --stats-json doctor.json\n";
+"            --headless --test-media --ice-address 127.0.0.1 --duration 4 --stats-json doctor.json\n"
+"\n"
+"    A doctor with an account sees the queue and admits the first waiting patient:\n"
+"        televisit-client --server wss://localhost:8443 --ca cert.pem --login dr.test \\\n"
+"            --password-file ~/.televisit-password\n";
 
 const char *
 tv_client_options_help (void)
@@ -191,6 +239,12 @@ tv_client_options_free (TvClientOptions *opts)
       /* The token is a credential: do not leave it in freed heap memory. */
       memset (opts->token, 0, strlen (opts->token));
       g_free (opts->token);
+    }
+  g_free (opts->login);
+  if (opts->password != NULL)
+    {
+      memset (opts->password, 0, strlen (opts->password));
+      g_free (opts->password);
     }
   g_free (opts->ca_file);
   g_free (opts->stats_json);
@@ -357,6 +411,64 @@ check_ice_server_url (const char *flag, const char *text, const char *const *sch
   return TRUE;
 }
 
+/* A user name as typed: 1..TV_CLIENT_MAX_LOGIN_CHARS printable ASCII, no
+ * spaces (the server decides whether it exists). */
+static gboolean
+login_is_valid (const char *login)
+{
+  gsize n = strlen (login);
+
+  if (n == 0 || n > TV_CLIENT_MAX_LOGIN_CHARS)
+    return FALSE;
+  for (gsize i = 0; i < n; i++)
+    if (!g_ascii_isgraph (login[i]))
+      return FALSE;
+  return TRUE;
+}
+
+/* --password-file: a regular file only its owner may read or write (a
+ * password readable by others is refused, like ssh does with keys); the
+ * first line, without its line end, is the password. */
+static char *
+read_password_file (const char *path, GError **error)
+{
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+  GStatBuf st;
+  char *nl, *password;
+  gsize line_len;
+
+  if (g_stat (path, &st) != 0)
+    {
+      fail (error, "--password-file: cannot read \"%s\": %s", path, g_strerror (errno));
+      return NULL;
+    }
+  if ((st.st_mode & 077) != 0)
+    {
+      fail (error, "--password-file: \"%s\" may be read or written by others (mode %04o); "
+            "make it owner-only: chmod 600", path, (unsigned) (st.st_mode & 07777));
+      return NULL;
+    }
+  if (!read_small_file ("--password-file", path, &contents, &len, error))
+    return NULL;
+  /* The first line; a NUL inside it makes it no password. */
+  nl = memchr (contents, '\n', len);
+  line_len = nl != NULL ? (gsize) (nl - contents) : len;
+  if (line_len > 0 && contents[line_len - 1] == '\r')
+    line_len--;
+  contents[line_len] = '\0';
+  if (line_len == 0 || line_len > TV_CLIENT_MAX_PASSWORD_BYTES || strlen (contents) != line_len)
+    {
+      memset (contents, 0, len);
+      fail (error, "--password-file: \"%s\" does not hold a password (one line of 1 to %d bytes)", path,
+            TV_CLIENT_MAX_PASSWORD_BYTES);
+      return NULL;
+    }
+  password = g_strdup (contents);
+  memset (contents, 0, len);
+  return password;
+}
+
 static gboolean
 count_verbose (const char *name, const char *value, gpointer data, GError **error)
 {
@@ -373,6 +485,7 @@ tv_client_options_parse (int argc, char **argv, GError **error)
   g_autofree char *duration = NULL, *peer_timeout = NULL, *media_timeout = NULL, *latency = NULL;
   g_autofree char *reconnect_window = NULL;
   g_autofree char *admit = NULL, *admit_after = NULL;
+  g_autofree char *login = NULL, *password_file = NULL;
   g_autofree char *stun = NULL, *turn = NULL, *video_size = NULL, *framerate = NULL;
   g_auto (GStrv) ice = NULL;
   g_auto (GStrv) args = NULL;
@@ -382,6 +495,9 @@ tv_client_options_parse (int argc, char **argv, GError **error)
     { "server", 0, 0, G_OPTION_ARG_STRING, &server, NULL, NULL },
     { "token", 0, 0, G_OPTION_ARG_STRING, &token, NULL, NULL },
     { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file, NULL, NULL },
+    { "login", 0, 0, G_OPTION_ARG_STRING, &login, NULL, NULL },
+    { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &password_file, NULL, NULL },
+    { "once", 0, 0, G_OPTION_ARG_NONE, &opts->once, NULL, NULL },
     { "ca", 0, 0, G_OPTION_ARG_FILENAME, &ca, NULL, NULL },
     { "insecure", 0, 0, G_OPTION_ARG_NONE, &opts->insecure, NULL, NULL },
     { "test-media", 0, 0, G_OPTION_ARG_NONE, &opts->test_media, NULL, NULL },
@@ -445,18 +561,48 @@ tv_client_options_parse (int argc, char **argv, GError **error)
   if (opts->server_url == NULL)
     return NULL;
 
+  /* --login / --password-file / --once (doctor mode) */
+  if (login != NULL && (token != NULL || token_file != NULL))
+    {
+      fail (error, "--login excludes --token and --token-file");
+      return NULL;
+    }
+  if (login == NULL && (password_file != NULL || opts->once))
+    {
+      fail (error, "%s needs --login", password_file != NULL ? "--password-file" : "--once");
+      return NULL;
+    }
+  if (login != NULL)
+    {
+      if (!login_is_valid (login))
+        {
+          fail (error, "--login: expected a user name of 1 to %d printable characters without spaces",
+                TV_CLIENT_MAX_LOGIN_CHARS);
+          return NULL;
+        }
+      opts->login = g_steal_pointer (&login);
+      if (password_file != NULL)
+        {
+          opts->password = read_password_file (password_file, error);
+          if (opts->password == NULL)
+            return NULL;
+        }
+    }
+
   /* --token / --token-file */
   if (token != NULL && token_file != NULL)
     {
       fail (error, "--token and --token-file exclude each other");
       return NULL;
     }
-  if (token == NULL && token_file == NULL)
+  if (opts->login == NULL && token == NULL && token_file == NULL)
     {
-      fail (error, "--token or --token-file is required (see --help)");
+      fail (error, "--token, --token-file or --login is required (see --help)");
       return NULL;
     }
-  if (token_file != NULL)
+  if (opts->login != NULL)
+    ;
+  else if (token_file != NULL)
     {
       g_autofree char *contents = NULL;
       gsize len = 0;

@@ -37,6 +37,8 @@ typedef enum {
 #define TV_CLIENT_MAX_VIDEO_HEIGHT    1080
 #define TV_CLIENT_MAX_FRAMERATE       60
 #define TV_CLIENT_MAX_ADMIT_AFTER_S   3600
+#define TV_CLIENT_MAX_LOGIN_CHARS     64
+#define TV_CLIENT_MAX_PASSWORD_BYTES  1024
 
 /* Doctor: how a waiting patient is admitted (--admit). */
 typedef enum {
@@ -48,6 +50,9 @@ typedef enum {
 typedef struct {
   char *server_url;       /* wss://HOST:PORT[/PATH], port made explicit (443 when absent) */
   char *token;            /* clear-text join token (from --token or --token-file); never log it */
+  char *login;            /* --login USERNAME (doctor mode, instead of a token), or NULL */
+  char *password;         /* from --password-file, or NULL (main reads stdin); never log it */
+  gboolean once;          /* --once: doctor mode, exit after the first call instead of returning to the queue */
   char *ca_file;          /* --ca: PEM to trust, or NULL for the system store */
   gboolean insecure;      /* --insecure */
   gboolean test_media;    /* --test-media */
@@ -75,7 +80,9 @@ typedef struct {
  * Parses @argv (argv[0] is the program name) and validates every value: the URL
  * must be wss:// with a host, numbers must be in their documented range, files
  * must be readable, addresses must be IP literals, the token must be 16..128
- * characters of the base64url alphabet.
+ * characters of the base64url alphabet. Doctor mode: --login USERNAME instead
+ * of a token; --password-file must be a regular file not readable or writable
+ * by group or others (its first line is the password).
  * Returns: (transfer full) the options, or NULL with @error (G_OPTION_ERROR)
  * whose message names the offending flag. When --help or --version is given the
  * other checks are skipped and the flags are set in the result. */

@@ -6,6 +6,9 @@
  *        |                    |                   |
  *        +-- closed before ever joining: exit 2   +-- unexpected close: RECONNECTING
  *                                                       (back-off, then CONNECTING again)
+ *   doctor mode (--login): CONNECTING --opened--> AUTHING --authed--> QUEUE
+ *        --dashboard with a waiting patient (auto) / a choice on stdin (manual)-->
+ *        JOINING (join {consult}) --joined--> JOINED, admit at once
  *   any --leave_with()--> LEAVING (leave/end sent, wait for the close) --> DONE
  *
  * The media call lives only between "paired" and "peer-left" (or a drop): each
@@ -42,6 +45,8 @@
 typedef enum {
   PHASE_IDLE,
   PHASE_CONNECTING,   /* WebSocket being opened (first time or again) */
+  PHASE_AUTHING,      /* doctor mode: open, "auth" sent */
+  PHASE_QUEUE,        /* doctor mode: authed, showing the queue, no consult chosen yet */
   PHASE_JOINING,      /* open, "join" sent */
   PHASE_JOINED,       /* "joined" received */
   PHASE_RECONNECTING, /* waiting for the next attempt */
@@ -53,6 +58,15 @@ struct _TvClientSession {
   /* configuration (owned copies) */
   char *server_url;
   char *token;
+  /* Doctor mode (--login): the API session for "auth" (a credential: wiped),
+   * the consult picked from the queue, and the last queue shown: the ids of
+   * its consults in the order printed (n=1..), NULL where the patient is not
+   * waiting in the waiting room. */
+  char *api_session;
+  gboolean ever_authed;
+  char *chosen_consult;
+  GPtrArray *queue_ids;
+  GString *stdin_line;
   char *ca_file;
   gboolean insecure;
   TvMediaConfig media_cfg;
@@ -494,6 +508,7 @@ handle_error_msg (TvClientSession *self, const TvSigMsg *msg)
     case TV_SIG_ERR_TOKEN_INVALID:
     case TV_SIG_ERR_TOKEN_EXPIRED:
     case TV_SIG_ERR_CONSULT_ENDED:
+    case TV_SIG_ERR_NOT_A_DOCTOR:
       g_printerr ("televisit-client: join refused: %s (%d %s)\n", msg->message, msg->code, name);
       {
         g_autofree char *reason = g_ascii_strdown (name, -1);
@@ -588,6 +603,141 @@ admit_timer_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* ---- the queue (doctor mode) -------------------------------------------------- */
+
+/* "HH:MM" of an RFC 3339 time in its own offset (the server sends the
+ * doctor's zone), "-" when absent or unparsable. */
+static char *
+hh_mm (const char *rfc3339)
+{
+  g_autoptr (GDateTime) dt = rfc3339 ? g_date_time_new_from_iso8601 (rfc3339, NULL) : NULL;
+  return dt != NULL ? g_date_time_format (dt, "%H:%M") : g_strdup ("-");
+}
+
+static gboolean
+item_is_waiting (const TvSigDashboardItem *it)
+{
+  return it->patient_present && it->waiting_since != NULL;
+}
+
+/* Joins the consult picked from the queue; "joined" (patient present) then
+ * admits at once through patient_seen_waiting. */
+static void
+choose_consult (TvClientSession *self, const char *consult_id)
+{
+  g_free (self->chosen_consult);
+  self->chosen_consult = g_strdup (consult_id);
+  clear_timer (&self->stdin_watch);
+  say ("joining consult=%s", consult_id);
+  self->phase = PHASE_JOINING;
+  send_json (self, tv_sig_build_join_consult (consult_id));
+}
+
+/* Prints the queue (the doctor's own screen: patient names are shown here,
+ * and only here, never in logs) and remembers who waits. */
+static void
+show_queue (TvClientSession *self, const TvSigMsg *msg)
+{
+  guint n = msg->items != NULL ? msg->items->len : 0, waiting = 0;
+
+  g_ptr_array_set_size (self->queue_ids, 0);
+  for (guint i = 0; i < n; i++)
+    if (item_is_waiting (g_ptr_array_index (msg->items, i)))
+      waiting++;
+  say ("queue date=%s time_zone=%s consults=%u waiting=%u", msg->date, msg->time_zone, n, waiting);
+  for (guint i = 0; i < n; i++)
+    {
+      const TvSigDashboardItem *it = g_ptr_array_index (msg->items, i);
+      g_autofree char *start = hh_mm (it->scheduled_start);
+      g_autofree char *since = hh_mm (it->waiting_since);
+      say ("queue-item n=%u time=%s status=%s present=%s waiting_since=%s consult=%s patient=%s", i + 1, start,
+           it->status, bool_str (it->patient_present), since, it->consult_id, it->patient);
+      g_ptr_array_add (self->queue_ids, item_is_waiting (it) ? g_strdup (it->consult_id) : NULL);
+    }
+}
+
+/* Returns: (transfer none) the first waiting consult of the last queue, or NULL. */
+static const char *
+first_waiting (TvClientSession *self)
+{
+  for (guint i = 0; i < self->queue_ids->len; i++)
+    if (g_ptr_array_index (self->queue_ids, i) != NULL)
+      return g_ptr_array_index (self->queue_ids, i);
+  return NULL;
+}
+
+static gboolean on_stdin (gint fd, GIOCondition cond, gpointer data);
+
+/* After a queue was shown and nothing is chosen yet: auto picks the first
+ * waiting patient, manual asks for a number on stdin. */
+static void
+offer_choice (TvClientSession *self)
+{
+  const char *first = first_waiting (self);
+
+  if (first == NULL)
+    return;
+  if (self->admit_mode == TV_CLIENT_ADMIT_AUTO)
+    {
+      choose_consult (self, first);
+      return;
+    }
+  say ("choose a patient: type the number of a waiting consult and Enter (Enter alone: the first waiting)");
+  if (self->stdin_watch == 0)
+    self->stdin_watch = g_unix_fd_add (STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, self);
+}
+
+/* One line typed in manual mode while the queue is shown. Input is the
+ * user's: anything that is not a waiting consult's number is answered on
+ * stderr and the queue stays. */
+static void
+queue_line (TvClientSession *self, char *line)
+{
+  guint64 n = 0;
+
+  g_strstrip (line);
+  if (self->phase != PHASE_QUEUE)
+    return;
+  if (*line == '\0')
+    {
+      if (first_waiting (self) != NULL)
+        choose_consult (self, first_waiting (self));
+      else
+        g_printerr ("televisit-client: nobody is waiting\n");
+      return;
+    }
+  if (!g_ascii_string_to_unsigned (line, 10, 1, MAX (self->queue_ids->len, 1), &n, NULL)
+      || n > self->queue_ids->len)
+    {
+      g_printerr ("televisit-client: \"%s\" is not a consult number of the queue (1..%u)\n", line,
+                  self->queue_ids->len);
+      return;
+    }
+  if (g_ptr_array_index (self->queue_ids, n - 1) == NULL)
+    {
+      g_printerr ("televisit-client: nobody waits in consult %u\n", (guint) n);
+      return;
+    }
+  choose_consult (self, g_ptr_array_index (self->queue_ids, n - 1));
+}
+
+static void
+queue_input (TvClientSession *self, const char *buf, gsize n)
+{
+  char *nl;
+
+  g_string_append_len (self->stdin_line, buf, (gssize) n);
+  while ((nl = memchr (self->stdin_line->str, '\n', self->stdin_line->len)) != NULL)
+    {
+      g_autofree char *line = g_strndup (self->stdin_line->str, (gsize) (nl - self->stdin_line->str));
+      g_string_erase (self->stdin_line, 0, nl - self->stdin_line->str + 1);
+      queue_line (self, line);
+    }
+  /* A line longer than any consult number is junk: drop it. */
+  if (self->stdin_line->len > 256)
+    g_string_truncate (self->stdin_line, 0);
+}
+
 /* --admit manual: a line on stdin admits the waiting patient. */
 static gboolean
 on_stdin (gint fd, GIOCondition cond, gpointer data)
@@ -601,6 +751,11 @@ on_stdin (gint fd, GIOCondition cond, gpointer data)
       /* End of input: nothing more can be admitted by hand. */
       self->stdin_watch = 0;
       return G_SOURCE_REMOVE;
+    }
+  if (self->api_session != NULL)
+    {
+      queue_input (self, buf, (gsize) n);
+      return G_SOURCE_CONTINUE;
     }
   if (memchr (buf, '\n', (size_t) n) != NULL)
     send_admit (self);
@@ -618,7 +773,8 @@ patient_seen_waiting (TvClientSession *self)
     return;
   self->patient_waiting = TRUE;
   say ("patient waiting");
-  if (self->admit_mode == TV_CLIENT_ADMIT_MANUAL)
+  /* In doctor mode the choice from the queue was the decision to admit. */
+  if (self->admit_mode == TV_CLIENT_ADMIT_MANUAL && self->api_session == NULL)
     {
       say ("press Enter to admit the patient");
       if (self->stdin_watch == 0)
@@ -708,9 +864,32 @@ handle_message (TvClientSession *self, const TvSigMsg *msg)
       start_call (self, msg->offerer);
       break;
     case TV_SIG_MSG_AUTHED:
+      if (self->api_session == NULL || self->phase != PHASE_AUTHING)
+        {
+          g_warning ("unexpected authed message; ignored");
+          break;
+        }
+      say ("authed user=%s", msg->user_id);
+      self->ever_authed = TRUE;
+      self->reconnecting = FALSE;
+      self->reconnect_attempt = 0;
+      self->reconnect_delay_ms = self->reconnect_initial_ms;
+      if (self->chosen_consult != NULL)
+        {
+          /* Reconnected during a consult: back into the same one. */
+          self->phase = PHASE_JOINING;
+          send_json (self, tv_sig_build_join_consult (self->chosen_consult));
+        }
+      else
+        self->phase = PHASE_QUEUE;
+      break;
     case TV_SIG_MSG_DASHBOARD:
-      /* Only sent after "auth", which this client does not send. */
-      g_debug ("ignoring a %s message", tv_sig_msg_type_to_string (msg->type));
+      /* Only sent after "auth"; the queue stays on screen during the call. */
+      if (self->api_session == NULL)
+        break;
+      show_queue (self, msg);
+      if (self->phase == PHASE_QUEUE && self->chosen_consult == NULL)
+        offer_choice (self);
       break;
     case TV_SIG_MSG_OFFER:
     case TV_SIG_MSG_ANSWER:
@@ -830,6 +1009,13 @@ on_ws_opened (TvWsClient *ws, gpointer user_data)
 
   if (ws != self->ws || self->phase != PHASE_CONNECTING)
     return;
+  if (self->api_session != NULL)
+    {
+      g_info ("connected to %s; authenticating", self->server_url);
+      self->phase = PHASE_AUTHING;
+      send_json (self, tv_sig_build_auth (self->api_session));
+      return;
+    }
   g_info ("connected to %s; joining", self->server_url);
   self->phase = PHASE_JOINING;
   send_json (self, tv_sig_build_join (self->token));
@@ -874,7 +1060,7 @@ on_ws_closed (TvWsClient *ws, int close_code, const GError *error, gpointer user
     }
 
   g_info ("connection closed (code %d)%s%s", close_code, error ? ": " : "", error ? error->message : "");
-  if (!self->ever_joined)
+  if (!self->ever_joined && !self->ever_authed)
     {
       g_printerr ("televisit-client: cannot reach the server at %s: %s\n", self->server_url,
                   error ? error->message : "the connection closed before joining");
@@ -920,7 +1106,7 @@ connect_ws (TvClientSession *self)
   if (self->ws != NULL)
     return;
 
-  if (!self->ever_joined)
+  if (!self->ever_joined && !self->ever_authed)
     {
       g_printerr ("televisit-client: cannot connect to %s: %s\n", self->server_url, error->message);
       finish (self, g_error_matches (error, TV_WS_ERROR, TV_WS_ERR_BAD_URL) ? TV_CLIENT_EXIT_USAGE
@@ -1051,7 +1237,8 @@ tv_client_session_new (const TvClientSessionConfig *cfg, TvClientSessionDoneFunc
   TvClientSession *self;
   TvWsHub *hub;
 
-  g_return_val_if_fail (cfg != NULL && cfg->server_url != NULL && cfg->token != NULL, NULL);
+  g_return_val_if_fail (cfg != NULL && cfg->server_url != NULL
+                        && (cfg->token != NULL || cfg->api_session != NULL), NULL);
   g_return_val_if_fail (cfg->peer_timeout_s > 0 && cfg->media_timeout_s > 0, NULL);
 
   hub = tv_ws_hub_new (cfg->ca_file, cfg->insecure, error);
@@ -1062,6 +1249,9 @@ tv_client_session_new (const TvClientSessionConfig *cfg, TvClientSessionDoneFunc
   self->hub = hub;
   self->server_url = g_strdup (cfg->server_url);
   self->token = g_strdup (cfg->token);
+  self->api_session = g_strdup (cfg->api_session);
+  self->queue_ids = g_ptr_array_new_with_free_func (g_free);
+  self->stdin_line = g_string_new (NULL);
   self->ca_file = g_strdup (cfg->ca_file);
   self->insecure = cfg->insecure;
   self->media_cfg = cfg->media;
@@ -1193,6 +1383,10 @@ tv_client_session_free (TvClientSession *self)
   if (self->token != NULL)
     memset (self->token, 0, strlen (self->token));
   g_free (self->token);
+  wipe_free (self->api_session);
+  g_free (self->chosen_consult);
+  g_ptr_array_unref (self->queue_ids);
+  g_string_free (self->stdin_line, TRUE);
   g_free (self->ca_file);
   g_strfreev (self->local_addresses);
   g_free (self->stun);

@@ -31,7 +31,13 @@ typedef struct _TvClientSession TvClientSession;
 
 typedef struct {
   const char *server_url;        /* wss://HOST:PORT/PATH (validated) */
-  const char *token;             /* clear-text join token; copied, never logged */
+  const char *token;             /* clear-text join token; copied, never logged; NULL with api_session */
+  /* Doctor mode: an HTTPS API session token (POST /api/v1/login) instead of a
+   * join token. The session sends "auth", prints the queue from every
+   * "dashboard", picks a waiting patient (admit_mode auto: the first one;
+   * manual: a number or Enter read from stdin), joins that consult by id and
+   * admits the patient at once. Copied, never logged. */
+  const char *api_session;
   const char *ca_file;           /* PEM to trust, or NULL */
   gboolean insecure;
   TvMediaConfig media;           /* copied per call (strings must outlive the session) */

@@ -1,0 +1,37 @@
+/* tv-client-login.h — a doctor's HTTPS API login and logout for televisit-client.
+ *
+ * Doctor mode (--login) needs an API session token for the WebSocket "auth"
+ * message; this gets one from POST /api/v1/login on the same host and port as
+ * the --server URL, and ends it with POST /api/v1/logout on exit. libcurl does
+ * the HTTP; the server certificate is checked exactly like the WSS connection
+ * (--ca file, else the system store; --insecure disables the check). Blocking
+ * calls (at most TV_CLIENT_LOGIN_TIMEOUT_MS each), made from the main thread
+ * before the main loop runs or after it stopped.
+ */
+#pragma once
+
+#include <glib.h>
+#include "client/tv-client-options.h"
+
+G_BEGIN_DECLS
+
+#define TV_CLIENT_LOGIN_TIMEOUT_MS 20000
+
+/* tv_client_login:
+ * Logs @username in with @password (neither is logged nor kept).
+ * Returns: (transfer full) the session token (a credential: wipe before
+ * freeing, never log), or NULL with *@code set and a message in @error:
+ * TV_CLIENT_EXIT_JOIN_REFUSED for a refusal (wrong username or password,
+ * account disabled, too many attempts), TV_CLIENT_EXIT_UNREACHABLE for a
+ * transport or TLS failure or an unexpected reply. */
+char *tv_client_login (const char *server_url, const char *ca_file, gboolean insecure, const char *username,
+                       const char *password, TvClientExitCode *code, GError **error);
+
+/* tv_client_logout:
+ * Ends @session (POST /api/v1/logout).
+ * Returns: TRUE on 200, else FALSE with @error (the session then simply
+ * expires on the server). */
+gboolean tv_client_logout (const char *server_url, const char *ca_file, gboolean insecure, const char *session,
+                           GError **error);
+
+G_END_DECLS
