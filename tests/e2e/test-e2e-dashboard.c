@@ -208,6 +208,147 @@ test_queue_admit_call (void)
   tv_test_watchdog_stop ();
 }
 
+typedef struct {
+  TvTestClient *client;
+  const char *text;
+} OutWait;
+
+static gboolean
+out_has (gpointer data)
+{
+  OutWait *w = data;
+  return strstr (w->client->out_text->str, w->text) != NULL;
+}
+
+/* tv_test_client_start with a pipe on the child's stdin (the password and
+ * the manual choices are typed there); the pipe belongs to the child's
+ * GSubprocess. */
+static TvTestClient *
+start_client_stdin (TvTestServer *srv, const char *name, const char *const *extra, GOutputStream **stdin_pipe)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GOutputStream) mem = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  TvTestClient *c = g_new0 (TvTestClient, 1);
+  const char *base[] = { "--server", tv_test_server_get_url (srv), "--ca", tv_test_server_get_cert_path (srv),
+                         "--headless", "--test-media", "--ice-address", "127.0.0.1", "--video-size", VIDEO_SIZE,
+                         NULL };
+
+  g_ptr_array_add (argv, tv_test_client_path ());
+  for (const char *const *a = base; *a != NULL; a++)
+    g_ptr_array_add (argv, g_strdup (*a));
+  for (const char *const *a = extra; *a != NULL; a++)
+    g_ptr_array_add (argv, g_strdup (*a));
+  g_ptr_array_add (argv, NULL);
+
+  c->name = g_strdup (name);
+  c->cancel = g_cancellable_new ();
+  c->out_text = g_string_new (NULL);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                        | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, tv_test_client_child_setup_, NULL, NULL);
+  c->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  c->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (c->proc));
+  tv_test_client_read_line_ (c);
+  mem = g_memory_output_stream_new_resizable ();
+  g_output_stream_splice_async (mem, g_subprocess_get_stderr_pipe (c->proc), G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE,
+                                G_PRIORITY_DEFAULT, c->cancel, tv_test_client_on_err_, c);
+  g_subprocess_wait_async (c->proc, c->cancel, tv_test_client_on_exit_, c);
+  *stdin_pipe = g_subprocess_get_stdin_pipe (c->proc);
+  return c;
+}
+
+/* Types @text on the child's stdin (a few bytes: a pipe takes them at once). */
+static void
+type_line (GOutputStream *in, const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_output_stream_write_all (in, text, strlen (text), NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_output_stream_flush (in, NULL, &error));
+}
+
+/* --admit manual with the password on stdin: a wrong number is refused on
+ * stderr, "1" admits; after the call the client returns to the queue (no
+ * --once), shows the consult completed, and SIGTERM there exits 0 with a
+ * logout. */
+static void
+test_manual_back_to_queue (void)
+{
+  TvTestServer *srv;
+  const char *dir;
+  g_autofree char *id = NULL, *dtok = NULL, *ptok = NULL, *doc_id = NULL, *pat_id = NULL;
+  g_autofree char *pstats = g_strdup_printf ("%s/patient.json", tv_test_tmpdir ());
+  g_autofree char *joining = NULL, *completed = NULL, *open_sql = NULL;
+  TvTestClient *doctor, *patient;
+  GOutputStream *in = NULL;
+  StatusWait w;
+
+  tv_test_watchdog_start (120, "e2e dashboard manual");
+  srv = tv_test_server_start (tv_test_tmpdir (), NULL);
+  dir = tv_test_server_get_data_dir (srv);
+  doc_id = tv_test_create_user (dir, "dr.manual", "Dr. Test Doctor", TV_ROLE_DOCTOR, "Europe/Berlin", NULL);
+  pat_id = tv_test_create_user (dir, "pat.manual", "Pat Synthetic", TV_ROLE_PATIENT, NULL, NULL);
+  tv_test_create_consult (dir, "Dr. Test Doctor", "Pat Synthetic", 3600, &id, &dtok, &ptok);
+  book_now (dir, id, doc_id, pat_id);
+
+  {
+    const char *pextra[] = { "--token", ptok, "--duration", "60", NULL };
+    patient = start_client (srv, "patient", pstats, pextra);
+  }
+  g_assert_true (tv_test_client_wait_lines (patient, "waiting room doctor_present=false", 1, EVENT_TIMEOUT_MS));
+
+  {
+    const char *dextra[] = { "--login", "dr.manual", "--admit", "manual", "--duration", "2", "--end-on-exit", NULL };
+    doctor = start_client_stdin (srv, "doctor", dextra, &in);
+  }
+  type_line (in, TV_TEST_PASSWORD "\n");
+  g_assert_true (tv_test_client_wait_lines (doctor, "choose a patient", 1, EVENT_TIMEOUT_MS));
+  type_line (in, "7\n");
+  type_line (in, "1\n");
+  joining = g_strdup_printf ("joining consult=%s", id);
+  g_assert_true (tv_test_client_wait_lines (doctor, joining, 1, EVENT_TIMEOUT_MS));
+  g_assert_true (tv_test_client_wait_lines (doctor, "first remote frame", 1, EVENT_TIMEOUT_MS));
+  g_assert_true (tv_test_client_wait_lines (doctor, "back to the queue", 1, EXIT_TIMEOUT_MS));
+  /* The second queue shows the consult done; nobody waits, nothing is asked. */
+  g_assert_true (tv_test_client_wait_lines (doctor, "authed user=", 2, EVENT_TIMEOUT_MS));
+  completed = g_strdup_printf ("status=completed present=false waiting_since=- consult=%s", id);
+  {
+    OutWait ow = { doctor, completed };
+    g_assert_true (tv_test_wait_until (out_has, &ow, EVENT_TIMEOUT_MS));
+  }
+  tv_test_client_wait_exit (patient, EXIT_TIMEOUT_MS);
+  g_assert_cmpint (patient->status, ==, 0);
+  w = (StatusWait) { dir, id, TV_CONSULT_COMPLETED };
+  g_assert_true (tv_test_wait_until (has_status, &w, 10000));
+
+  tv_test_client_signal (doctor, SIGTERM);
+  tv_test_client_wait_exit (doctor, EXIT_TIMEOUT_MS);
+  if (doctor->status != 0)
+    g_test_message ("doctor stderr:\n%s", doctor->err_text);
+  g_assert_cmpint (doctor->status, ==, 0);
+  g_assert_nonnull (strstr (doctor->err_text, "\"7\" is not a consult number of the queue (1..1)"));
+  g_assert_nonnull (strstr (doctor->out_text->str, completed));
+  g_assert_cmpuint (tv_test_client_count_lines (doctor, "choose a patient"), ==, 1);
+  g_assert_cmpuint (tv_test_client_count_lines (doctor, joining), ==, 1);
+  g_assert_cmpuint (tv_test_client_count_lines (doctor, "admitting"), ==, 1);
+  g_assert_cmpuint (tv_test_client_count_lines (doctor, "exit code=0 reason=duration"), ==, 1);
+  g_assert_cmpuint (tv_test_client_count_lines (doctor, "exit code=0 reason=signal"), ==, 1);
+  g_assert_cmpuint (tv_test_client_count_lines (doctor, "logged out"), ==, 1);
+  g_assert_null (strstr (doctor->out_text->str, TV_TEST_PASSWORD));
+  g_assert_null (strstr (doctor->err_text, TV_TEST_PASSWORD));
+  open_sql = g_strdup_printf ("SELECT COUNT(*) FROM sessions WHERE user_id = '%s' AND ended_at = 0", doc_id);
+  g_assert_cmpint (tv_test_store_int (dir, open_sql), ==, 0);
+
+  tv_test_client_free (doctor);
+  tv_test_client_free (patient);
+  g_assert_cmpint (tv_test_server_stop (srv, 10000), ==, 0);
+  tv_test_server_free (srv);
+  tv_test_watchdog_stop ();
+}
+
 /* A wrong password: the login is refused, exit status 3, no WebSocket opened. */
 static void
 test_wrong_password (void)
@@ -277,6 +418,7 @@ main (int argc, char **argv)
   g_setenv ("TV_SCRYPT_LN", "10", FALSE);
   tv_test_init (&argc, &argv);
   g_test_add_func ("/e2e/dashboard/queue-admit-call", test_queue_admit_call);
+  g_test_add_func ("/e2e/dashboard/manual-back-to-queue", test_manual_back_to_queue);
   g_test_add_func ("/e2e/dashboard/wrong-password", test_wrong_password);
   g_test_add_func ("/e2e/dashboard/password-file-checks", test_password_file_checks);
   return g_test_run ();
