@@ -19,9 +19,11 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "server/tv-ctl-audit.h"
 #include "server/tv-ctl-schedule.h"
 #include "server/tv-ctl-user.h"
 #include "server/tv-store.h"
+#include "server/tv-store-audit.h"
 
 enum {
   EXIT_OK = 0,
@@ -54,6 +56,8 @@ static const char HELP_SYNOPSIS[] =
   "    televisitctl [--data-dir DIR] slots DOCTOR [--from RFC3339] [--to RFC3339] [--json]\n"
   "    televisitctl [--data-dir DIR] book --doctor DOCTOR --patient PATIENT --start RFC3339 [--json]\n"
   "    televisitctl [--data-dir DIR] no-show ID\n"
+  "    televisitctl [--data-dir DIR] audit verify\n"
+  "    televisitctl [--data-dir DIR] audit list [--user ID] [--patient ID] [--from RFC3339] [--to RFC3339] [--json]\n"
   "    televisitctl help [COMMAND]\n"
   "    televisitctl --help\n";
 
@@ -125,8 +129,12 @@ print_manual (void)
            "    hours and exceptions, free slots, booking, no-show: the same rules as\n"
            "    the API). It works on the SQLite database of the\n"
            "    Televisit server and may run while the server runs.\n"
+           "    Commands that read or change consults (create, list, show, end,\n"
+           "    cancel, book, no-show) leave a row in the audit trail (user\n"
+           "    \"os:<login name>\", role operator, source local); audit verify checks\n"
+           "    the trail's hash chain and audit list reads it.\n"
            "\n"
-           "COMMANDS\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s"
+           "COMMANDS\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s"
            "\n"
            "OPTIONS\n%s"
            "\n"
@@ -139,6 +147,7 @@ print_manual (void)
            "        for scheduling commands: no such doctor / patient / consult /\n"
            "        exception, the slot is taken, the patient has an overlapping\n"
            "        consult, or the consult is in the wrong state\n"
+           "    4   audit verify: the audit trail's hash chain is broken\n"
            "\n"
            "ENVIRONMENT\n"
            "    TELEVISIT_DATA_DIR   data directory when --data-dir is not given\n"
@@ -157,9 +166,11 @@ print_manual (void)
            "    printf '%%s\\n' \"$PASSWORD\" | televisitctl user set-password admin --password-stdin\n"
            "    televisitctl availability set dr.ada --hours mon=09:00-12:00 --hours mon=14:00-17:00\n"
            "    televisitctl slots dr.ada --from 2030-01-07T00:00:00+01:00\n"
-           "    televisitctl book --doctor dr.ada --patient pat.synthetic --start 2030-01-07T09:00:00+01:00\n",
+           "    televisitctl book --doctor dr.ada --patient pat.synthetic --start 2030-01-07T09:00:00+01:00\n"
+           "    televisitctl audit verify\n"
+           "    televisitctl audit list --patient 6f1c0b7e-8a53-4d7e-9a63-1c2f0b6a9d11 --from 2030-01-01T00:00:00Z\n",
            HELP_SYNOPSIS, HELP_CREATE, HELP_LIST, HELP_SHOW, HELP_END, HELP_CANCEL, TV_SERVER_CTL_USER_HELP,
-           TV_SERVER_CTL_SCHEDULE_HELP, HELP_HELP,
+           TV_SERVER_CTL_SCHEDULE_HELP, TV_SERVER_CTL_AUDIT_HELP, HELP_HELP,
            HELP_OPTIONS);
 }
 
@@ -486,8 +497,11 @@ cmd_create (const Options *o, const char *data_dir, const char *arg)
   g_autofree char *doctor_token = NULL;
   g_autofree char *patient_token = NULL;
   if (!tv_store_consult_create (store, o->doctor, o->patient, start, expires, now, &consult,
-                                &doctor_token, &patient_token, &error))
+                                &doctor_token, &patient_token, &error)) {
+    tv_store_audit_add_local (store, "ctl.create", "consult", NULL, NULL, "error", NULL);
     return store_error_exit ("create", error);
+  }
+  tv_store_audit_add_local (store, "ctl.create", "consult", consult->id, consult->patient_id, "ok", NULL);
 
   /* The client must find the certificate wherever it is started from. */
   g_autofree char *abs_dir = g_canonicalize_filename (data_dir, NULL);
@@ -548,6 +562,7 @@ cmd_list (const Options *o, const char *data_dir, const char *arg)
   if (store == NULL)
     return code;
   g_autoptr (GPtrArray) list = tv_store_consult_list (store, &error);
+  tv_store_audit_add_local (store, "ctl.list", "consult", NULL, NULL, list ? "ok" : "error", NULL);
   if (list == NULL)
     return store_error_exit ("list", error);
   gint64 now = g_get_real_time ();
@@ -594,8 +609,11 @@ cmd_show (const Options *o, const char *data_dir, const char *arg)
   if (store == NULL)
     return code;
   g_autoptr (TvConsult) c = NULL;
-  if (!tv_store_consult_get (store, id, &c, &error))
+  if (!tv_store_consult_get (store, id, &c, &error)) {
+    tv_store_audit_add_local (store, "ctl.show", "consult", id, NULL, "error", "not found or unreadable");
     return store_error_exit ("show", error);
+  }
+  tv_store_audit_add_local (store, "ctl.show", "consult", id, c->patient_id, "ok", NULL);
   g_autoptr (GPtrArray) log = tv_store_participation_list (store, id, &error);
   if (log == NULL)
     return store_error_exit ("show", error);
@@ -676,6 +694,10 @@ finish (const char *command, const char *arg, const char *data_dir, gboolean can
   gint64 now = g_get_real_time ();
   gboolean ok = cancel ? tv_store_consult_cancel (store, id, ADMIN_CANCEL_REASON, now, &error)
                        : tv_store_consult_complete (store, id, ADMIN_END_REASON, now, &error);
+  g_autoptr (TvConsult) audited = NULL;
+  tv_store_consult_get (store, id, &audited, NULL);
+  tv_store_audit_add_local (store, cancel ? "ctl.cancel" : "ctl.end", "consult", id,
+                            audited ? audited->patient_id : NULL, ok ? "ok" : "error", NULL);
   if (!ok)
     return store_error_exit (command, error);
   g_print ("consult %s %s (%s)\n", id, cancel ? "cancelled" : "completed",
@@ -766,7 +788,7 @@ main (int argc, char **argv)
   }
   if (n < 2) {
     usage_error (NULL, "no command given (create, list, show, end, cancel, user, availability, exceptions,"
-                       " slots, book, no-show, help)");
+                       " slots, book, no-show, audit, help)");
     goto out;
   }
 
@@ -777,6 +799,9 @@ main (int argc, char **argv)
       code = EXIT_OK;
     } else if (n == 3 && strcmp (args[2], "user") == 0) {
       g_print ("Usage: televisitctl [--data-dir DIR] user ...\n%s", TV_SERVER_CTL_USER_HELP);
+      code = EXIT_OK;
+    } else if (n == 3 && strcmp (args[2], "audit") == 0) {
+      g_print ("Usage: televisitctl [--data-dir DIR] audit ...\n%s", TV_SERVER_CTL_AUDIT_HELP);
       code = EXIT_OK;
     } else if (n == 3 && tv_server_ctl_schedule_handles (args[2])) {
       g_print ("Usage: televisitctl [--data-dir DIR] %s ...\n%s", args[2], TV_SERVER_CTL_SCHEDULE_HELP);
@@ -795,6 +820,10 @@ main (int argc, char **argv)
     code = tv_server_ctl_user_main (n - 1, args + 1, opts.data_dir);
     goto out;
   }
+  if (strcmp (name, "audit") == 0) {
+    code = tv_server_ctl_audit_main (n - 1, args + 1, opts.data_dir);
+    goto out;
+  }
   if (tv_server_ctl_schedule_handles (name)) {
     code = tv_server_ctl_schedule_main (n - 1, args + 1, opts.data_dir);
     goto out;
@@ -802,7 +831,7 @@ main (int argc, char **argv)
   const Command *cmd = find_command (name);
   if (cmd == NULL) {
     usage_error (NULL, "unknown command \"%s\" (create, list, show, end, cancel, user, availability, exceptions,"
-                       " slots, book, no-show, help)", name);
+                       " slots, book, no-show, audit, help)", name);
     goto out;
   }
 

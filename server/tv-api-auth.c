@@ -263,6 +263,8 @@ handle_login (TvHttpRequest *req, gpointer user_data)
   TvStore *store = tv_http_request_store (req);
   const char *address = tv_http_request_address (req);
   gint64 now = tv_http_request_now (req);
+  /* Every attempt is audited (ok, failure, throttled), with the user id once known. */
+  tv_http_request_audit (req, "login", NULL, NULL);
   JsonObject *body = tv_http_request_body_object (req);
   const char *username_in = NULL, *password = NULL;
   if (body == NULL || !tv_http_get_string (req, body, "username", TRUE, 256, &username_in)
@@ -284,6 +286,8 @@ handle_login (TvHttpRequest *req, gpointer user_data)
     return;
   }
   g_clear_error (&error);
+  if (user != NULL)
+    tv_http_request_audit (req, "login", user, NULL);
 
   gint64 retry_us = 0;
   if (!tv_store_login_throttle (store, username, address, now, &retry_us, &error)) {
@@ -335,6 +339,7 @@ handle_logout (TvHttpRequest *req, gpointer user_data)
 {
   const TvSession *session = tv_http_request_session (req);
   g_autoptr (GError) error = NULL;
+  tv_http_request_audit (req, "logout", NULL, NULL);
   if (!tv_store_session_end (tv_http_request_store (req), session->key, "logout", tv_http_request_now (req),
                              &error)) {
     tv_http_reply_store_error (req, error, "session end");

@@ -25,5 +25,7 @@ void tv_server_api_auth_register (TvHttp *http, TvServer *server);
 void tv_server_api_users_register (TvHttp *http, TvServer *server);
 /* schedule (tv-api-schedule.c): doctors, availability, exceptions, slots, consults */
 void tv_server_api_schedule_register (TvHttp *http, TvServer *server);
+/* audit trail (tv-api-audit.c): GET /api/v1/audit (admins) */
+void tv_server_api_audit_register (TvHttp *http, TvServer *server);
 
 G_END_DECLS

@@ -34,6 +34,7 @@
 #include "server/tv-addr-limit.h"
 #include "server/tv-http.h"
 #include "server/tv-server-private.h"
+#include "server/tv-store-audit.h"
 #include "server/tv-store-users.h"
 #include "server/tv-store-waitroom.h"
 #include "server/tv-waitroom.h"
@@ -454,6 +455,25 @@ close_stale_participations (TvServer *s, const char *consult_id, gint64 now, GEr
   return TRUE;
 }
 
+/* One audit row (tv-store-audit.h) for a join, admit or end on @c. The actor
+ * is the authenticated user, else the party the join token names (the
+ * consult's doctor or patient); the patient is the consult's. Ids only. */
+static void
+audit_consult (Conn *c, const char *action, TvSigRole role, const char *consult_id, const TvConsult *consult,
+               const char *outcome, const char *detail)
+{
+  TvStore *store = c->server->store;
+  g_autoptr (TvConsult) looked_up = NULL;
+  if (consult == NULL && consult_id != NULL && tv_store_consult_get (store, consult_id, &looked_up, NULL))
+    consult = looked_up;
+  const char *user_id = c->user_id;
+  if (user_id == NULL && consult != NULL)
+    user_id = role == TV_SIG_ROLE_DOCTOR ? consult->doctor_id : role == TV_SIG_ROLE_PATIENT ? consult->patient_id
+                                                                                          : NULL;
+  tv_store_audit_add (store, user_id, role == TV_SIG_ROLE_NONE ? "" : role_name (role), action, "consult",
+                      consult_id, consult ? consult->patient_id : NULL, c->addr, outcome, detail);
+}
+
 static void
 handle_join (Conn *c, const TvSigMsg *msg)
 {
@@ -481,9 +501,11 @@ handle_join (Conn *c, const TvSigMsg *msg)
   } else if (!tv_store_token_lookup (s->store, msg->token, now, &consult_id, &role, &err)) {
     if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_UNKNOWN)) {
       g_info ("conn %u: join refused: unknown token", c->id);
+      audit_consult (c, "consult.join", TV_SIG_ROLE_NONE, NULL, NULL, "refused", "unknown-token");
       conn_send_error (c, TV_SIG_ERR_TOKEN_INVALID, "unknown token", TV_SIG_MSG_JOIN);
     } else if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_EXPIRED)) {
       g_info ("conn %u: join refused: expired token", c->id);
+      audit_consult (c, "consult.join", TV_SIG_ROLE_NONE, NULL, NULL, "refused", "expired-token");
       conn_send_error (c, TV_SIG_ERR_TOKEN_EXPIRED, "token expired", TV_SIG_MSG_JOIN);
     } else {
       conn_store_failed (c, NULL, "token lookup", err, TV_SIG_MSG_JOIN);
@@ -506,6 +528,7 @@ handle_join (Conn *c, const TvSigMsg *msg)
   /* Same answer for another doctor's consult as for none: ids are not probed. */
   if (msg->consult_id != NULL && g_strcmp0 (consult->doctor_id, c->user_id) != 0) {
     g_info ("conn %u: join by consult id refused: not the doctor's consult", c->id);
+    audit_consult (c, "consult.join", role, consult_id, consult, "refused", "not-your-consult");
     conn_send_error (c, TV_SIG_ERR_NOT_YOUR_CONSULT, "not a consult of yours", TV_SIG_MSG_JOIN);
     return;
   }
@@ -513,6 +536,7 @@ handle_join (Conn *c, const TvSigMsg *msg)
       || consult->status == TV_CONSULT_NO_SHOW) {
     g_info ("consult %s: %s join refused: consult %s", consult_id, role_name (role),
             tv_consult_status_to_string (consult->status));
+    audit_consult (c, "consult.join", role, consult_id, consult, "refused", "consult-over");
     conn_send_error (c, TV_SIG_ERR_CONSULT_ENDED,
                      consult->status == TV_CONSULT_CANCELLED ? "the consult was cancelled"
                                                              : "the consult has ended",
@@ -541,6 +565,7 @@ handle_join (Conn *c, const TvSigMsg *msg)
   }
   if (tv_sig_room_is_present (room->sig, role)) {
     g_info ("consult %s: %s join refused: already connected (conn %u)", consult_id, role_name (role), c->id);
+    audit_consult (c, "consult.join", role, consult_id, consult, "refused", "already-connected");
     conn_send_error (c, TV_SIG_ERR_TOKEN_IN_USE,
                      role == TV_SIG_ROLE_DOCTOR ? "the doctor is already connected"
                                                 : "the patient is already connected",
@@ -588,6 +613,7 @@ handle_join (Conn *c, const TvSigMsg *msg)
   gboolean peer_present = room_peer (room, role) != NULL;
   g_info ("consult %s: %s joined (conn %u)%s", consult_id, role_name (role), c->id,
           peer_present ? ", peer present" : "");
+  audit_consult (c, "consult.join", role, consult_id, consult, "ok", "");
   /* STUN and fresh TURN credentials (tv-turn.h), bound to this consult and
    * valid for turn-credential-ttl from now; a rejoin gets new ones. The
    * credential is never logged. */
@@ -715,6 +741,7 @@ handle_end (Conn *c)
     conn_store_failed (c, room->consult_id, "complete", err, TV_SIG_MSG_END);
     return;
   }
+  audit_consult (c, "consult.end", TV_SIG_ROLE_DOCTOR, room->consult_id, NULL, "ok", "ended-by-doctor");
   TvSigRoomEffects fx = TV_SIG_ROOM_FX_NONE;
   if (!tv_sig_room_end (room->sig, TV_SIG_ROLE_DOCTOR, &fx, &err))
     g_warning ("consult %s: room refused the end: %s", room->consult_id, err->message);
@@ -867,6 +894,7 @@ admit_in_room (Conn *c, TvServerRoom *room)
     return;
   }
   g_info ("consult %s: patient admitted (conn %u)", room->consult_id, c->id);
+  audit_consult (c, "consult.admit", TV_SIG_ROLE_DOCTOR, room->consult_id, NULL, "ok", "");
   apply_pairing (room, TV_SIG_ROLE_DOCTOR, fx & ~TV_SIG_ROOM_FX_PEER_JOINED);
 }
 

@@ -10,6 +10,7 @@
 #define G_LOG_DOMAIN "tv-ctl"
 
 #include "server/tv-ctl-schedule.h"
+#include "server/tv-store-audit.h"
 #include "server/tv-roles.h"
 #include "server/tv-schedule.h"
 #include "server/tv-store-schedule.h"
@@ -441,8 +442,11 @@ cmd_book (const Opts *o, TvStore *store)
   g_autoptr (TvConsult) c = NULL;
   g_autofree char *dtok = NULL, *ptok = NULL;
   if (!tv_store_consult_book (store, doctor->id, patient->id, start, NULL, g_get_real_time (), &c, &dtok, &ptok,
-                              &error))
+                              &error)) {
+    tv_store_audit_add_local (store, "ctl.book", "consult", NULL, patient->id, "error", NULL);
     return store_error ("book", error);
+  }
+  tv_store_audit_add_local (store, "ctl.book", "consult", c->id, patient->id, "ok", NULL);
   g_autoptr (GTimeZone) tz = doctor->time_zone != NULL ? tv_schedule_timezone_new (doctor->time_zone, NULL) : NULL;
   g_autofree char *a = tv_schedule_format_rfc3339 (c->scheduled_start, tz);
   g_autofree char *z = tv_schedule_format_rfc3339 (c->scheduled_end, tz);
@@ -481,7 +485,12 @@ cmd_no_show (const char *id, TvStore *store)
   g_autoptr (GError) error = NULL;
   if (!g_uuid_string_is_valid (id))
     return usage ("no-show", "ID: not a consult id (a UUID)");
-  if (!tv_store_consult_no_show (store, id, g_get_real_time (), &error))
+  gboolean ok = tv_store_consult_no_show (store, id, g_get_real_time (), &error);
+  g_autoptr (TvConsult) audited = NULL;
+  tv_store_consult_get (store, id, &audited, NULL);
+  tv_store_audit_add_local (store, "ctl.no-show", "consult", id, audited ? audited->patient_id : NULL,
+                            ok ? "ok" : "error", NULL);
+  if (!ok)
     return store_error ("no-show", error);
   g_print ("consult %s marked no-show\n", id);
   return EXIT_OK;

@@ -16,6 +16,7 @@
 
 #include "server/tv-http.h"
 #include "server/tv-server.h"
+#include "server/tv-store-audit.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -86,6 +87,12 @@ struct _TvHttpRequest {
   gboolean headers_sent;
   gboolean close_after;  /* e.g. 413 with the body left unread */
   gboolean discard;      /* body over the limit: read and drop it, then 413 */
+  /* The audit row written when the reply is set (tv_http_request_audit). */
+  gboolean audit;
+  char *audit_action;    /* NULL: "<METHOD> <pattern>" */
+  char *audit_user_id;   /* NULL: the session's user */
+  char *audit_role;
+  char *audit_patient;   /* NULL: derived */
 };
 
 typedef struct {
@@ -230,6 +237,10 @@ request_free (TvHttpRequest *req)
   }
   g_ptr_array_unref (req->headers);
   g_free (req->reply_body);
+  g_free (req->audit_action);
+  g_free (req->audit_user_id);
+  g_free (req->audit_role);
+  g_free (req->audit_patient);
   g_free (req);
 }
 
@@ -372,6 +383,73 @@ tv_http_reply_add_header (TvHttpRequest *req, const char *name, const char *valu
 }
 
 void
+tv_http_request_audit (TvHttpRequest *req, const char *action, const TvUser *user, const char *patient_id)
+{
+  g_return_if_fail (req != NULL);
+  req->audit = TRUE;
+  if (action != NULL) {
+    g_free (req->audit_action);
+    req->audit_action = g_strdup (action);
+  }
+  if (user != NULL) {
+    g_free (req->audit_user_id);
+    g_free (req->audit_role);
+    req->audit_user_id = g_strdup (user->id);
+    req->audit_role = tv_roles_format (user->roles);
+  }
+  if (patient_id != NULL) {
+    g_free (req->audit_patient);
+    req->audit_patient = g_strdup (patient_id);
+  }
+}
+
+/* Writes the request's audit row (once, when the reply is set). */
+static void
+audit_write (TvHttpRequest *req)
+{
+  TvStore *store = req->http->store;
+  if (store == NULL)
+    return;
+  const char *pattern = req->route ? req->route->route->pattern : req->path;
+  g_autofree char *action = req->audit_action ? g_strdup (req->audit_action)
+                                              : g_strdup_printf ("%s %s", req->method, pattern);
+  /* Resource: the first segment after the prefix, and the first path parameter. */
+  g_autofree char *rtype = NULL;
+  const char *rest = g_str_has_prefix (pattern, TV_HTTP_API_PREFIX) ? pattern + strlen (TV_HTTP_API_PREFIX) : "";
+  const char *slash = strchr (rest, '/');
+  rtype = slash ? g_strndup (rest, (gsize) (slash - rest)) : g_strdup (rest);
+  const char *rid = NULL;
+  if (req->route != NULL) {
+    const char *brace = strchr (pattern, '{');
+    if (brace != NULL) {
+      const char *end = strchr (brace, '}');
+      g_autofree char *name = end ? g_strndup (brace + 1, (gsize) (end - brace - 1)) : NULL;
+      rid = name ? g_hash_table_lookup (req->params, name) : NULL;
+    }
+  }
+  /* The patient concerned: given by the handler, else a consult's patient,
+   * else the caller when a patient acts on their own data. */
+  g_autofree char *patient = g_strdup (req->audit_patient);
+  if (patient == NULL && rid != NULL && g_strcmp0 (rtype, "consults") == 0) {
+    g_autoptr (TvConsult) c = NULL;
+    if (tv_store_consult_get (store, rid, &c, NULL) && c->patient_id != NULL)
+      patient = g_strdup (c->patient_id);
+  }
+  if (patient == NULL && req->user != NULL && req->user->roles == TV_ROLE_PATIENT)
+    patient = g_strdup (req->user->id);
+  g_autofree char *role = req->audit_role ? g_strdup (req->audit_role)
+                                          : req->user ? tv_roles_format (req->user->roles) : g_strdup ("");
+  const char *user_id = req->audit_user_id ? req->audit_user_id : req->user ? req->user->id : "";
+  char outcome[8], detail[24];
+  g_snprintf (outcome, sizeof outcome, "%uxx", req->status / 100);
+  g_snprintf (detail, sizeof detail, "http %u", req->status);
+  /* Ids only: an over-long or non-UTF-8 path parameter is not worth keeping. */
+  if (rid != NULL && (strlen (rid) > 64 || !g_utf8_validate (rid, -1, NULL)))
+    rid = "(invalid)";
+  tv_store_audit_add (store, user_id, role, action, rtype, rid, patient, req->address, outcome, detail);
+}
+
+void
 tv_http_reply_json (TvHttpRequest *req, guint status, JsonNode *body)
 {
   g_return_if_fail (req != NULL);
@@ -384,6 +462,8 @@ tv_http_reply_json (TvHttpRequest *req, guint status, JsonNode *body)
   }
   req->replied = TRUE;
   req->status = status;
+  if (req->audit)
+    audit_write (req);
   if (req->gone) {
     /* The client left while a deferred handler worked: nobody to tell. */
     g_info ("%s %s -> %u, but the connection is gone", req->method,
@@ -708,6 +788,7 @@ dispatch (TvHttpRequest *req)
   /* Who first: nothing of the body is looked at for a caller who may not call. */
   guint allowed = req->route->route->roles_allowed;
   if (allowed != 0) {
+    req->audit = TRUE;   /* everything behind a login is audited, refusals included */
     if (!authenticate (req))
       return;
     if ((req->user->roles & allowed) == 0) {

@@ -120,6 +120,22 @@ const TvServerConfig *tv_http_request_config (TvHttpRequest *req);
 /* Returns: TRUE when the user holds any role of @roles (FALSE without a user). */
 gboolean tv_http_request_has_role (TvHttpRequest *req, guint roles);
 
+/* ---- audit trail (server/tv-store-audit.h) ------------------------------------------- */
+
+/* tv_http_request_audit:
+ * By default every request to a route that needs a login is audited when it is
+ * answered (whatever the outcome, 401 and 403 included): one row with the
+ * user, their roles, action "<METHOD> <route pattern>", resource type (the
+ * first path segment after /api/v1/) and id (the first path parameter), the
+ * patient (a consult's patient_id, looked up for /consults/{id} routes; a
+ * patient's own id for their own requests), the source address and the status
+ * class as outcome ("2xx", "4xx", ...; detail "http <status>").
+ * A handler calls this to audit a route that needs no login (login), or to
+ * name the action better, the acting user (@user, e.g. the one logging in;
+ * NULL keeps the session's) and the patient concerned (@patient_id, NULL keeps
+ * the default). Strings are copied; ids only, never names or tokens. */
+void tv_http_request_audit (TvHttpRequest *req, const char *action, const TvUser *user, const char *patient_id);
+
 /* ---- deferred replies --------------------------------------------------------------- */
 
 /* tv_http_request_defer:

@@ -15,6 +15,7 @@
 
 #include "server/tv-store.h"
 #include "server/tv-store-private.h"
+#include "server/tv-store-audit.h"
 #include "server/tv-store-schedule.h"
 #include "server/tv-store-users.h"
 #include "server/tv-store-waitroom.h"
@@ -88,6 +89,7 @@ static const char *const migrations[] = {
   TV_STORE_USERS_SCHEMA_V2,   /* accounts: server/tv-store-users.h */
   TV_STORE_SCHEDULE_SCHEMA_V3, /* schedule: server/tv-store-schedule.h (rebuilds consults) */
   TV_STORE_WAITROOM_SCHEMA_V4, /* waitroom: server/tv-store-waitroom.h (arrival, admission) */
+  TV_STORE_AUDIT_SCHEMA_V5,    /* audit trail: server/tv-store-audit.h (append-only, hash-chained) */
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == TV_STORE_SCHEMA_VERSION);
 

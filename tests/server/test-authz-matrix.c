@@ -223,6 +223,15 @@ static const Row rows[] = {
   { "POST", "/api/v1/consults/{id}/no-show", A, "/api/v1/consults/{consult1}/no-show", "{}", DENY, "role" },
 
   /* ---- waiting room: add rows here ---- */
+
+  /* ---- audit trail (tv-api-audit.c): admins only ---- */
+  { "GET", "/api/v1/audit", P, "/api/v1/audit", NULL, DENY, "role" },
+  { "GET", "/api/v1/audit", P, "/api/v1/audit?patient_id={pat1}", NULL, DENY, "not even their own trail" },
+  { "GET", "/api/v1/audit", D, "/api/v1/audit?patient_id={pat1}", NULL, DENY, "role" },
+  { "GET", "/api/v1/audit", S, "/api/v1/audit", NULL, DENY, "role" },
+  { "GET", "/api/v1/audit", B, "/api/v1/audit", NULL, DENY, "role" },
+  { "GET", "/api/v1/audit", A, "/api/v1/audit", NULL, ALLOW, "everything" },
+  { "GET", "/api/v1/audit", A, "/api/v1/audit?user_id={doc1}&patient_id={pat1}", NULL, ALLOW, "filtered" },
 };
 
 /* ---- the world ---------------------------------------------------------------- */
