@@ -564,7 +564,8 @@ keepalive_tick (gpointer data)
   TvClientSession *self = data;
   TvSigMsg *ping;
 
-  if (self->phase != PHASE_JOINED || self->ws == NULL)
+  /* Doctor mode: the queue connection is kept alive (and watched) too. */
+  if ((self->phase != PHASE_JOINED && self->phase != PHASE_QUEUE) || self->ws == NULL)
     {
       self->keepalive_timer = 0;
       return G_SOURCE_REMOVE;
@@ -881,7 +882,11 @@ handle_message (TvClientSession *self, const TvSigMsg *msg)
           send_json (self, tv_sig_build_join_consult (self->chosen_consult));
         }
       else
-        self->phase = PHASE_QUEUE;
+        {
+          self->phase = PHASE_QUEUE;
+          clear_timer (&self->keepalive_timer);
+          self->keepalive_timer = g_timeout_add (KEEPALIVE_MS, keepalive_tick, self);
+        }
       break;
     case TV_SIG_MSG_DASHBOARD:
       /* Only sent after "auth"; the queue stays on screen during the call. */
