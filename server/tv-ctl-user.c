@@ -12,6 +12,7 @@
 #include "server/tv-ctl-user.h"
 #include "server/tv-password.h"
 #include "server/tv-roles.h"
+#include "server/tv-store-audit.h"
 #include "server/tv-store-users.h"
 
 #include <errno.h>
@@ -257,8 +258,12 @@ cmd_add (const UserOptions *o, const char *data_dir)
     return code;
   g_autoptr (TvUser) user = NULL;
   if (!tv_store_user_create (store, o->username, o->name, roles, tz, (guint) slot, hash, g_get_real_time (), &user,
-                             &error))
+                             &error)) {
+    tv_store_audit_add_local (store, "ctl.user-add", "user", NULL, NULL, "error", NULL);
     return store_error ("add", error);
+  }
+  tv_store_audit_add_local (store, "ctl.user-add", "user", user->id,
+                            (user->roles & TV_ROLE_PATIENT) ? user->id : NULL, "ok", NULL);
 
   g_autofree char *role_names = tv_roles_format (user->roles);
   if (o->json) {
@@ -294,6 +299,7 @@ cmd_list (const UserOptions *o, const char *data_dir)
   if (store == NULL)
     return code;
   g_autoptr (GPtrArray) users = tv_store_user_list (store, role, NULL, &error);
+  tv_store_audit_add_local (store, "ctl.user-list", "user", NULL, NULL, users ? "ok" : "error", NULL);
   if (users == NULL)
     return store_error ("list", error);
   if (o->json) {
@@ -328,8 +334,12 @@ cmd_disable (const UserOptions *o, const char *data_dir, const char *who)
     return code;
   g_autoptr (TvUser) user = NULL;
   if (!find_user (store, who, &user, &error) || !tv_store_user_set_disabled (store, user->id, TRUE,
-                                                                            g_get_real_time (), &error))
+                                                                            g_get_real_time (), &error)) {
+    tv_store_audit_add_local (store, "ctl.user-disable", "user", user ? user->id : NULL, NULL, "error", NULL);
     return store_error ("disable", error);
+  }
+  tv_store_audit_add_local (store, "ctl.user-disable", "user", user->id,
+                            (user->roles & TV_ROLE_PATIENT) ? user->id : NULL, "ok", NULL);
   g_print ("user %s disabled; open sessions ended\n", user->id);
   return EXIT_OK;
 }
@@ -357,8 +367,12 @@ cmd_set_password (const UserOptions *o, const char *data_dir, const char *who)
     return code;
   g_autoptr (TvUser) user = NULL;
   if (!find_user (store, who, &user, &error)
-      || !tv_store_user_set_password (store, user->id, hash, g_get_real_time (), &error))
+      || !tv_store_user_set_password (store, user->id, hash, g_get_real_time (), &error)) {
+    tv_store_audit_add_local (store, "ctl.user-set-password", "user", user ? user->id : NULL, NULL, "error", NULL);
     return store_error ("set-password", error);
+  }
+  tv_store_audit_add_local (store, "ctl.user-set-password", "user", user->id,
+                            (user->roles & TV_ROLE_PATIENT) ? user->id : NULL, "ok", NULL);
   g_print ("user %s: password changed; open sessions ended\n", user->id);
   return EXIT_OK;
 }

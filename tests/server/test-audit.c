@@ -222,6 +222,64 @@ test_filters (void)
   tv_test_watchdog_stop ();
 }
 
+static void
+child_exited (GPid pid, gint status, gpointer data)
+{
+  guint *left = data;
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  g_spawn_close_pid (pid);
+  (*left)--;
+}
+
+static gboolean
+none_left (gpointer data)
+{
+  return *(guint *) data == 0;
+}
+
+/* Several televisitctl processes append while this process does: the chain
+ * stays one line (each append reads the last hash under BEGIN IMMEDIATE). */
+static void
+test_concurrent (void)
+{
+  tv_test_watchdog_start (60, g_test_get_path ());
+  g_autofree char *dir = NULL;
+  g_autoptr (TvStore) store = fresh_store (&dir);
+  g_autofree char *ctl_path = g_build_filename (tv_test_build_dir (), "televisitctl", NULL);
+  guint left = 6;
+  for (guint i = 0; i < 6; i++) {
+    const char *argv[] = { ctl_path, "--data-dir", dir, "audit", "list", "--user", "nobody", NULL };
+    GPid pid = 0;
+    g_autoptr (GError) error = NULL;
+    g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
+                                  NULL, NULL, &pid, &error));
+    g_assert_no_error (error);
+    g_child_watch_add (pid, child_exited, &left);
+  }
+  gint64 t0 = g_get_real_time ();
+  for (int i = 0; i < 30; i++)
+    append (store, t0 + i, "u-1", "consult.join", "p-1");
+  g_assert_true (tv_test_wait_until (none_left, &left, 30000));
+  expect_verify (store, 36, 0);
+
+  /* A televisitctl change of patient data leaves its row too. */
+  g_autofree char *out = NULL;
+  const char *add[] = { "user", "add", "--username", "pat.concurrent", "--name", "Pat Synthetic", "--role",
+                        "patient", NULL };
+  g_assert_cmpint (ctl (dir, add, &out), ==, 0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) rows = tv_store_audit_list (store, NULL, NULL, 0, 0, 0, &error);
+  g_assert_no_error (error);
+  const TvAuditRow *last = g_ptr_array_index (rows, rows->len - 1);
+  g_assert_cmpstr (last->action, ==, "ctl.user-add");
+  g_assert_cmpstr (last->role, ==, "operator");
+  g_assert_cmpstr (last->source, ==, "local");
+  g_assert_cmpstr (last->patient_id, ==, last->resource_id);
+  g_assert_cmpuint (strlen (last->patient_id), ==, 36);
+  expect_verify (store, 37, 0);
+  tv_test_watchdog_stop ();
+}
+
 /* ---- through the real server ------------------------------------------- */
 
 /* Rows of the server's store matching @action and @user (NULL = any). */
@@ -353,6 +411,7 @@ main (int argc, char **argv)
   g_test_add_func ("/audit/chain", test_chain);
   g_test_add_func ("/audit/delete", test_delete);
   g_test_add_func ("/audit/filters", test_filters);
+  g_test_add_func ("/audit/concurrent", test_concurrent);
   g_test_add_func ("/audit/server", test_server);
   return g_test_run ();
 }
