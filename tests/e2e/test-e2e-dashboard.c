@@ -178,6 +178,9 @@ test_queue_admit_call (void)
   /* The password and the API session never reach the output. */
   g_assert_null (strstr (doctor->out_text->str, TV_TEST_PASSWORD));
   g_assert_null (strstr (doctor->err_text, TV_TEST_PASSWORD));
+  /* The patient's name is on the doctor's screen (stdout), never in its logs. */
+  g_assert_null (strstr (doctor->err_text, "Pat Synthetic"));
+  g_assert_null (strstr (doctor->err_text, "pat.queue"));
   assert_media (dstats, "doctor", "duration");
   assert_media (pstats, "patient", "ended");
 
