@@ -144,9 +144,11 @@ tv_server_ctl_audit_main (int argc, char **argv, const char *data_dir_opt)
   g_option_context_set_help_enabled (ctx, FALSE);
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_autoptr (GError) error = NULL;
-  g_auto (GStrv) args = g_new0 (char *, argc + 1);
+  /* A shallow copy: GOption removes what it parses from the array (without
+   * freeing it), and the strings stay the caller's. */
+  g_autofree char **args = g_new0 (char *, argc + 1);
   for (int i = 0; i < argc; i++)
-    args[i] = g_strdup (argv[i]);
+    args[i] = argv[i];
   int n = argc;
   char **pargs = args;
   if (!g_option_context_parse (ctx, &n, &pargs, &error))
