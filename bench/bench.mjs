@@ -11,7 +11,9 @@
 // Prints ONE table (figures and ratios ours/reference) and writes every raw
 // figure to BUILD/bench/results.json. --smoke runs each part with tiny sizes
 // and checks only that numbers came out. Options: --build DIR (default build),
-// --only setup,cpu,load,booking,badnet, --smoke, --calls N, --out FILE.
+// --only setup,cpu,load,booking,badnet, --smoke, --calls N, --out FILE;
+// for A/B runs of our side of badnet: --no-reference (skip Chromium there),
+// --loss-seconds N, --our-args "...".
 // Method and results: docs/BENCHMARKS.md.
 import fs from 'node:fs';
 import net from 'node:net';
@@ -34,7 +36,8 @@ const CALLS = Number(opt('--calls', SMOKE ? 2 : 12));
 const CPU_S = SMOKE ? 3 : 20;
 const LOAD_CLIENTS = Number(opt('--clients', SMOKE ? 20 : 2000));
 const LOAD_S = SMOKE ? 3 : 15, LOAD_WARMUP_S = SMOKE ? 1 : 3;
-const LOSS_S = SMOKE ? 4 : 30, LOSS_PCT = 5, OUTAGE_S = 3;
+const LOSS_S = Number(opt('--loss-seconds', SMOKE ? 4 : 30)), LOSS_PCT = 5, OUTAGE_S = 3;
+const NO_REF = argv.includes('--no-reference');
 const OUT = path.resolve(opt('--out', path.join(BUILD, 'bench', 'results.json')));
 const CHROMIUM = '/usr/bin/chromium';
 const W = 640, H = 480, FPS = 30;
@@ -393,6 +396,14 @@ async function benchBadnet () {
     s.video_max_gap_end_us > outRun.extra.end_us ? (s.video_max_gap_end_us - outRun.extra.end_us) / 1000 : NaN);
   server.srv.kill();
   await server.srv.wait(10000);
+  if (NO_REF) {
+    setLoss(both, 0);
+    const none = [NaN, NaN];
+    results.badnet = { loss_pct: LOSS_PCT, seconds: LOSS_S, outage_s: OUTAGE_S, delay: 'none (no netem on this kernel)',
+                       chromium_mode: 'skipped (--no-reference)', ours,
+                       chromium: { fps: none, freezes: none, max_gap_ms: none, packets_lost: none, recovery_ms: none } };
+    return;
+  }
 
   // Chromium: both peer connections in one page in namespace A (documented
   // fallback), over 198.18.0.1; every packet passes A's input hook once, as
