@@ -60,4 +60,14 @@ gboolean tv_store_private_check_text (const char *text, gsize max, const char *w
 /* Returns: (transfer full) the text of column @col, NULL for SQL NULL. */
 char *tv_store_private_column_strdup (sqlite3_stmt *st, int col);
 
+/* Encryption at rest of sensitive text columns (visit notes, chat, contact
+ * details): every such column is written through seal and read through unseal
+ * (server/tv-store-seal.c). @context names the column and row (e.g.
+ * "chat.text:<consult id>") and is bound into the ciphertext, so a value
+ * copied to another row or column does not open. NULL @plaintext/@stored
+ * gives NULL. Returns: (transfer full) the text to store / the plaintext;
+ * NULL with @error (IO) when the key is missing or the value does not open. */
+char *tv_store_private_seal (TvStore *store, const char *plaintext, const char *context, GError **error);
+char *tv_store_private_unseal (TvStore *store, const char *stored, const char *context, GError **error);
+
 G_END_DECLS

@@ -16,6 +16,7 @@
 #include "server/tv-store.h"
 #include "server/tv-store-private.h"
 #include "server/tv-store-audit.h"
+#include "server/tv-store-schema.h"
 #include "server/tv-store-schedule.h"
 #include "server/tv-store-users.h"
 #include "server/tv-store-waitroom.h"
@@ -90,6 +91,9 @@ static const char *const migrations[] = {
   TV_STORE_SCHEDULE_SCHEMA_V3, /* schedule: server/tv-store-schedule.h (rebuilds consults) */
   TV_STORE_WAITROOM_SCHEMA_V4, /* waitroom: server/tv-store-waitroom.h (arrival, admission) */
   TV_STORE_AUDIT_SCHEMA_V5,    /* audit trail: server/tv-store-audit.h (append-only, hash-chained) */
+  TV_STORE_BILLING_SCHEMA_V6,  /* consult facts, billing lines: server/tv-store-billing-schema.c */
+  TV_STORE_REMINDERS_SCHEMA_V7, /* reminder outbox: server/tv-store-reminders-schema.c */
+  TV_STORE_CHAT_SCHEMA_V8,     /* in-call chat: server/tv-store-chat-schema.c */
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == TV_STORE_SCHEMA_VERSION);
 

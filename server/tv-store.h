@@ -52,7 +52,7 @@ typedef enum {
  * v3 schedule (availability, booking: server/tv-store-schedule.h);
  * v4 waiting room (arrival, admission, wait time: server/tv-store-waitroom.h);
  * v5 audit trail (append-only, hash-chained: server/tv-store-audit.h). */
-#define TV_STORE_SCHEMA_VERSION 5
+#define TV_STORE_SCHEMA_VERSION 8
 
 /* Limits enforced by the store (and by televisitctl, which reuses the checks). */
 #define TV_STORE_MAX_NAME_BYTES   200  /* doctor / patient */
