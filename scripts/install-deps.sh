@@ -2,6 +2,8 @@
 # install-deps.sh — install the Debian 12 packages Televisit needs to build, run and test.
 #
 # Idempotent and quick: asks dpkg which packages are missing and only then runs apt-get.
+# The desktop client's GTK window, its Xvfb screenshot tests, and the browser tests'
+# chromium are here too: `make check` runs them.
 # Called by `make deps`, which `make`, `make run` and `make check` depend on.
 set -eu
 
@@ -18,6 +20,9 @@ libsqlite3-dev sqlite3
 libcurl4-openssl-dev
 iproute2 nftables coturn
 testssl.sh valgrind
+libical-dev
+libgtk-3-dev gstreamer1.0-gtk3 xvfb xauth fonts-dejavu-core
+chromium
 "
 
 missing=""
@@ -25,6 +30,12 @@ for p in $PACKAGES; do
 	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$status" = "installed" ] || missing="$missing $p"
 done
+
+# Browser tests (tests/web) drive Debian's chromium with npm playwright-core and
+# validate FHIR with ajv: Node may come from elsewhere than Debian, so only ask
+# for Debian's when the commands are missing.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 
 [ -z "$missing" ] && exit 0
 
