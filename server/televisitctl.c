@@ -11,7 +11,6 @@
  */
 #define G_LOG_DOMAIN "tv-ctl"
 
-#include <errno.h>
 #include <locale.h>
 #include <string.h>
 
@@ -20,20 +19,12 @@
 #include <json-glib/json-glib.h>
 
 #include "server/tv-ctl-audit.h"
+#include "server/tv-ctl-common.h"
 #include "server/tv-ctl-schedule.h"
 #include "server/tv-ctl-user.h"
 #include "server/tv-store.h"
 #include "server/tv-store-audit.h"
 
-enum {
-  EXIT_OK = 0,
-  EXIT_USAGE = 1,
-  EXIT_STORE = 2,
-  EXIT_NOT_FOUND = 3,
-};
-
-#define DEFAULT_DATA_DIR "/var/lib/televisit"
-#define DB_NAME "televisit.db"
 #define DEFAULT_SERVER_URL "wss://localhost:8443"
 #define DEFAULT_TOKEN_HOURS 24
 #define MAX_TOKEN_HOURS 720
@@ -109,7 +100,7 @@ static const char HELP_HELP[] =
 static const char HELP_OPTIONS[] =
   "    --data-dir DIR\n"
   "        Directory holding the database (and the server's tls/). Default: the\n"
-  "        environment variable TELEVISIT_DATA_DIR, else " DEFAULT_DATA_DIR ".\n"
+  "        environment variable TELEVISIT_DATA_DIR, else " TV_CTL_DEFAULT_DATA_DIR ".\n"
   "        Accepted before the command or among its options.\n"
   "    -h, --help\n"
   "        Show this manual (before a command) or the command's help (after it).\n";
@@ -153,7 +144,7 @@ print_manual (void)
            "    TELEVISIT_DATA_DIR   data directory when --data-dir is not given\n"
            "\n"
            "FILES\n"
-           "    DATA_DIR/" DB_NAME "     consults, token hashes, participation log (mode 0600)\n"
+           "    DATA_DIR/" TV_CTL_DB_NAME "     consults, token hashes, participation log (mode 0600)\n"
            "    DATA_DIR/tls/cert.pem     the server's certificate, passed to clients as --ca\n"
            "\n"
            "EXAMPLES\n"
@@ -207,58 +198,8 @@ typedef struct {
   int (*run) (const Options *o, const char *data_dir, const char *arg);
 } Command;
 
-static void
-usage_error (const char *command, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 
-static void
-usage_error (const char *command, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  if (command != NULL)
-    g_printerr ("televisitctl %s: %s\nTry 'televisitctl help %s'.\n", command, msg, command);
-  else
-    g_printerr ("televisitctl: %s\nTry 'televisitctl --help'.\n", msg);
-}
 
-/* Exit status for a store error: not found / wrong state are 3, the rest 2. */
-static int
-store_error_exit (const char *what, const GError *error)
-{
-  g_printerr ("televisitctl: %s: %s\n", what, error->message);
-  if (error->domain == TV_STORE_ERROR
-      && (error->code == TV_STORE_ERR_NOT_FOUND || error->code == TV_STORE_ERR_WRONG_STATE))
-    return EXIT_NOT_FOUND;
-  return EXIT_STORE;
-}
-
-/* Opens the store under @data_dir. @create: make the directory and database if
- * missing (only `create` does; the read commands refuse a missing database). */
-static TvStore *
-open_store (const char *data_dir, gboolean create, int *exit_code)
-{
-  g_autofree char *path = g_build_filename (data_dir, DB_NAME, NULL);
-  g_autoptr (GError) error = NULL;
-  if (create) {
-    if (g_mkdir_with_parents (data_dir, 0700) != 0) {
-      g_printerr ("televisitctl: cannot create data directory %s: %s\n", data_dir, g_strerror (errno));
-      *exit_code = EXIT_STORE;
-      return NULL;
-    }
-  } else if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
-    g_printerr ("televisitctl: no database at %s (check --data-dir or TELEVISIT_DATA_DIR)\n", path);
-    *exit_code = EXIT_STORE;
-    return NULL;
-  }
-  TvStore *store = tv_store_open (path, &error);
-  if (store == NULL) {
-    g_printerr ("televisitctl: cannot open the store: %s\n", error->message);
-    *exit_code = EXIT_STORE;
-  }
-  return store;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Formatting                                                                 */
@@ -430,7 +371,7 @@ static char *
 check_id (const char *command, const char *arg)
 {
   if (!g_uuid_string_is_valid (arg)) {
-    usage_error (command, "ID: not a consult id (expected a UUID such as "
+    tv_ctl_usage (command, NULL, "ID: not a consult id (expected a UUID such as "
                           "1b4e28ba-2fa1-41d2-883f-0016d3cca427)");
     return NULL;
   }
@@ -450,47 +391,47 @@ cmd_create (const Options *o, const char *data_dir, const char *arg)
   const char *server = o->server != NULL ? o->server : DEFAULT_SERVER_URL;
 
   if (o->doctor == NULL) {
-    usage_error ("create", "--doctor: required");
-    return EXIT_USAGE;
+    tv_ctl_usage ("create", NULL, "--doctor: required");
+    return TV_CTL_EXIT_USAGE;
   }
   if (o->patient == NULL) {
-    usage_error ("create", "--patient: required");
-    return EXIT_USAGE;
+    tv_ctl_usage ("create", NULL, "--patient: required");
+    return TV_CTL_EXIT_USAGE;
   }
   if (!tv_store_check_name (o->doctor, &error)) {
-    usage_error ("create", "--doctor: %s", error->message);
-    return EXIT_USAGE;
+    tv_ctl_usage ("create", NULL, "--doctor: %s", error->message);
+    return TV_CTL_EXIT_USAGE;
   }
   if (!tv_store_check_name (o->patient, &error)) {
-    usage_error ("create", "--patient: %s", error->message);
-    return EXIT_USAGE;
+    tv_ctl_usage ("create", NULL, "--patient: %s", error->message);
+    return TV_CTL_EXIT_USAGE;
   }
   if (o->start != NULL && !parse_start (o->start, now, &start, &error)) {
-    usage_error ("create", "%s", error->message);
-    return EXIT_USAGE;
+    tv_ctl_usage ("create", NULL, "%s", error->message);
+    return TV_CTL_EXIT_USAGE;
   }
   if (o->token_valid != NULL) {
     guint64 h = 0;
     if (!g_ascii_string_to_unsigned (o->token_valid, 10, 1, MAX_TOKEN_HOURS, &h, NULL)) {
-      usage_error ("create", "--token-valid: must be a whole number of hours from 1 to %d",
+      tv_ctl_usage ("create", NULL, "--token-valid: must be a whole number of hours from 1 to %d",
                    MAX_TOKEN_HOURS);
-      return EXIT_USAGE;
+      return TV_CTL_EXIT_USAGE;
     }
     hours = (gint64) h;
   }
   if (!check_server_url (server, &error)) {
-    usage_error ("create", "%s", error->message);
-    return EXIT_USAGE;
+    tv_ctl_usage ("create", NULL, "%s", error->message);
+    return TV_CTL_EXIT_USAGE;
   }
   gint64 expires = start + hours * 3600 * G_USEC_PER_SEC;
   if (expires <= now) {
-    usage_error ("create", "--start: the tokens would already have expired "
+    tv_ctl_usage ("create", NULL, "--start: the tokens would already have expired "
                            "(start + --token-valid hours is in the past)");
-    return EXIT_USAGE;
+    return TV_CTL_EXIT_USAGE;
   }
 
-  int code = EXIT_OK;
-  g_autoptr (TvStore) store = open_store (data_dir, TRUE, &code);
+  int code = TV_CTL_EXIT_OK;
+  g_autoptr (TvStore) store = tv_ctl_open_store (NULL, data_dir, TRUE, &code);
   if (store == NULL)
     return code;
   g_autoptr (TvConsult) consult = NULL;
@@ -499,7 +440,7 @@ cmd_create (const Options *o, const char *data_dir, const char *arg)
   if (!tv_store_consult_create (store, o->doctor, o->patient, start, expires, now, &consult,
                                 &doctor_token, &patient_token, &error)) {
     tv_store_audit_add_local (store, "ctl.create", "consult", NULL, NULL, "error", NULL);
-    return store_error_exit ("create", error);
+    return tv_ctl_store_error (NULL, "create", error);
   }
   tv_store_audit_add_local (store, "ctl.create", "consult", consult->id, consult->patient_id, "ok", NULL);
 
@@ -550,21 +491,21 @@ cmd_create (const Options *o, const char *data_dir, const char *arg)
              consult->id, start_text, expires_text, doctor_token, patient_token, doctor_cmd,
              patient_cmd);
   }
-  return EXIT_OK;
+  return TV_CTL_EXIT_OK;
 }
 
 static int
 cmd_list (const Options *o, const char *data_dir, const char *arg)
 {
   g_autoptr (GError) error = NULL;
-  int code = EXIT_OK;
-  g_autoptr (TvStore) store = open_store (data_dir, FALSE, &code);
+  int code = TV_CTL_EXIT_OK;
+  g_autoptr (TvStore) store = tv_ctl_open_store (NULL, data_dir, FALSE, &code);
   if (store == NULL)
     return code;
   g_autoptr (GPtrArray) list = tv_store_consult_list (store, &error);
   tv_store_audit_add_local (store, "ctl.list", "consult", NULL, NULL, list ? "ok" : "error", NULL);
   if (list == NULL)
-    return store_error_exit ("list", error);
+    return tv_ctl_store_error (NULL, "list", error);
   gint64 now = g_get_real_time ();
 
   if (o->json) {
@@ -580,11 +521,11 @@ cmd_list (const Options *o, const char *data_dir, const char *arg)
     json_builder_end_array (b);
     json_builder_end_object (b);
     print_json (b);
-    return EXIT_OK;
+    return TV_CTL_EXIT_OK;
   }
   if (list->len == 0) {
     g_print ("no consults\n");
-    return EXIT_OK;
+    return TV_CTL_EXIT_OK;
   }
   g_print ("%-36s  %-20s  %-11s  %9s  %s\n", "ID", "START (UTC)", "STATUS", "DURATION", "DOCTOR");
   for (guint i = 0; i < list->len; i++) {
@@ -594,7 +535,7 @@ cmd_list (const Options *o, const char *data_dir, const char *arg)
     g_print ("%-36s  %-20s  %-11s  %9s  %s\n", c->id, start, tv_consult_status_to_string (c->status),
              dur, c->doctor);
   }
-  return EXIT_OK;
+  return TV_CTL_EXIT_OK;
 }
 
 static int
@@ -603,20 +544,20 @@ cmd_show (const Options *o, const char *data_dir, const char *arg)
   g_autoptr (GError) error = NULL;
   g_autofree char *id = check_id ("show", arg);
   if (id == NULL)
-    return EXIT_USAGE;
-  int code = EXIT_OK;
-  g_autoptr (TvStore) store = open_store (data_dir, FALSE, &code);
+    return TV_CTL_EXIT_USAGE;
+  int code = TV_CTL_EXIT_OK;
+  g_autoptr (TvStore) store = tv_ctl_open_store (NULL, data_dir, FALSE, &code);
   if (store == NULL)
     return code;
   g_autoptr (TvConsult) c = NULL;
   if (!tv_store_consult_get (store, id, &c, &error)) {
     tv_store_audit_add_local (store, "ctl.show", "consult", id, NULL, "error", "not found or unreadable");
-    return store_error_exit ("show", error);
+    return tv_ctl_store_error (NULL, "show", error);
   }
   tv_store_audit_add_local (store, "ctl.show", "consult", id, c->patient_id, "ok", NULL);
   g_autoptr (GPtrArray) log = tv_store_participation_list (store, id, &error);
   if (log == NULL)
-    return store_error_exit ("show", error);
+    return tv_ctl_store_error (NULL, "show", error);
   gint64 now = g_get_real_time ();
 
   if (o->json) {
@@ -637,7 +578,7 @@ cmd_show (const Options *o, const char *data_dir, const char *arg)
     json_builder_end_array (b);
     json_builder_end_object (b);
     print_json (b);
-    return EXIT_OK;
+    return TV_CTL_EXIT_OK;
   }
 
   g_autofree char *start = format_time (c->scheduled_start);
@@ -677,7 +618,7 @@ cmd_show (const Options *o, const char *data_dir, const char *arg)
     g_print ("  %s  %-7s  %-10s  %s\n", at, p->role == TV_SIG_ROLE_DOCTOR ? "doctor" : "patient",
              tv_participation_event_to_string (p->event), p->detail != NULL ? p->detail : "");
   }
-  return EXIT_OK;
+  return TV_CTL_EXIT_OK;
 }
 
 static int
@@ -686,9 +627,9 @@ finish (const char *command, const char *arg, const char *data_dir, gboolean can
   g_autoptr (GError) error = NULL;
   g_autofree char *id = check_id (command, arg);
   if (id == NULL)
-    return EXIT_USAGE;
-  int code = EXIT_OK;
-  g_autoptr (TvStore) store = open_store (data_dir, FALSE, &code);
+    return TV_CTL_EXIT_USAGE;
+  int code = TV_CTL_EXIT_OK;
+  g_autoptr (TvStore) store = tv_ctl_open_store (NULL, data_dir, FALSE, &code);
   if (store == NULL)
     return code;
   gint64 now = g_get_real_time ();
@@ -699,10 +640,10 @@ finish (const char *command, const char *arg, const char *data_dir, gboolean can
   tv_store_audit_add_local (store, cancel ? "ctl.cancel" : "ctl.end", "consult", id,
                             audited ? audited->patient_id : NULL, ok ? "ok" : "error", NULL);
   if (!ok)
-    return store_error_exit (command, error);
+    return tv_ctl_store_error (NULL, command, error);
   g_print ("consult %s %s (%s)\n", id, cancel ? "cancelled" : "completed",
            cancel ? ADMIN_CANCEL_REASON : ADMIN_END_REASON);
-  return EXIT_OK;
+  return TV_CTL_EXIT_OK;
 }
 
 static int
@@ -745,30 +686,13 @@ print_command_help (const Command *cmd)
 /* ------------------------------------------------------------------------ */
 /* main                                                                       */
 
-/* Parses @argv (program name first) with @entries. Help is handled by us, so
- * GOption's own --help is off. Returns FALSE after printing a usage error. */
-static gboolean
-parse_options (const char *command, GOptionEntry *entries, gboolean stop_at_command,
-               int *argc, char ***argv)
-{
-  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
-  g_autoptr (GError) error = NULL;
-  g_option_context_set_help_enabled (ctx, FALSE);
-  g_option_context_set_strict_posix (ctx, stop_at_command);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, argc, argv, &error)) {
-    usage_error (command, "%s", error->message);
-    return FALSE;
-  }
-  return TRUE;
-}
 
 int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
   Options opts = { 0 };
-  int code = EXIT_USAGE;
+  int code = TV_CTL_EXIT_USAGE;
   char **args = g_new0 (char *, argc + 1);   /* GOption rearranges the vector it is given */
   for (int i = 0; i < argc; i++)
     args[i] = argv[i];
@@ -779,15 +703,15 @@ main (int argc, char **argv)
     { "help", 'h', 0, G_OPTION_ARG_NONE, &opts.help, NULL, NULL },
     { NULL },
   };
-  if (!parse_options (NULL, global_entries, TRUE, &n, &args))
+  if (!tv_ctl_parse_options (NULL, NULL, global_entries, TRUE, &n, &args))
     goto out;
   if (opts.help) {
     print_manual ();
-    code = EXIT_OK;
+    code = TV_CTL_EXIT_OK;
     goto out;
   }
   if (n < 2) {
-    usage_error (NULL, "no command given (create, list, show, end, cancel, user, availability, exceptions,"
+    tv_ctl_usage (NULL, NULL, "no command given (create, list, show, end, cancel, user, availability, exceptions,"
                        " slots, book, no-show, audit, help)");
     goto out;
   }
@@ -796,23 +720,23 @@ main (int argc, char **argv)
   if (strcmp (name, "help") == 0) {
     if (n == 2) {
       print_manual ();
-      code = EXIT_OK;
+      code = TV_CTL_EXIT_OK;
     } else if (n == 3 && strcmp (args[2], "user") == 0) {
       g_print ("Usage: televisitctl [--data-dir DIR] user ...\n%s", TV_SERVER_CTL_USER_HELP);
-      code = EXIT_OK;
+      code = TV_CTL_EXIT_OK;
     } else if (n == 3 && strcmp (args[2], "audit") == 0) {
       g_print ("Usage: televisitctl [--data-dir DIR] audit ...\n%s", TV_SERVER_CTL_AUDIT_HELP);
-      code = EXIT_OK;
+      code = TV_CTL_EXIT_OK;
     } else if (n == 3 && tv_server_ctl_schedule_handles (args[2])) {
       g_print ("Usage: televisitctl [--data-dir DIR] %s ...\n%s", args[2], TV_SERVER_CTL_SCHEDULE_HELP);
-      code = EXIT_OK;
+      code = TV_CTL_EXIT_OK;
     } else if (n == 3 && find_command (args[2]) != NULL) {
       print_command_help (find_command (args[2]));
-      code = EXIT_OK;
+      code = TV_CTL_EXIT_OK;
     } else if (n == 3) {
-      usage_error (NULL, "help: unknown command \"%s\"", args[2]);
+      tv_ctl_usage (NULL, NULL, "help: unknown command \"%s\"", args[2]);
     } else {
-      usage_error (NULL, "help: too many arguments");
+      tv_ctl_usage (NULL, NULL, "help: too many arguments");
     }
     goto out;
   }
@@ -830,7 +754,7 @@ main (int argc, char **argv)
   }
   const Command *cmd = find_command (name);
   if (cmd == NULL) {
-    usage_error (NULL, "unknown command \"%s\" (create, list, show, end, cancel, user, availability, exceptions,"
+    tv_ctl_usage (NULL, NULL, "unknown command \"%s\" (create, list, show, end, cancel, user, availability, exceptions,"
                        " slots, book, no-show, audit, help)", name);
     goto out;
   }
@@ -852,11 +776,11 @@ main (int argc, char **argv)
     cmd_entries[k++] = (GOptionEntry) { "server", 0, 0, G_OPTION_ARG_STRING, &opts.server, NULL, NULL };
   }
   cmd_entries[k] = (GOptionEntry) { NULL };
-  if (!parse_options (cmd->name, cmd_entries, FALSE, &cn, &cargs))
+  if (!tv_ctl_parse_options (cmd->name, NULL, cmd_entries, FALSE, &cn, &cargs))
     goto out;
   if (opts.help) {
     print_command_help (cmd);
-    code = EXIT_OK;
+    code = TV_CTL_EXIT_OK;
     goto out;
   }
   /* GOption takes the next word as an option's value even when it is another
@@ -867,7 +791,7 @@ main (int argc, char **argv)
   };
   for (guint i = 0; i < G_N_ELEMENTS (values); i++) {
     if (values[i].value != NULL && g_str_has_prefix (values[i].value, "--")) {
-      usage_error (cmd->name, "%s: missing value (got the option \"%s\")", values[i].name, values[i].value);
+      tv_ctl_usage (cmd->name, NULL, "%s: missing value (got the option \"%s\")", values[i].name, values[i].value);
       goto out;
     }
   }
@@ -878,21 +802,17 @@ main (int argc, char **argv)
     first = 2;
   int positional = cn - first;
   if (positional < cmd->n_args) {
-    usage_error (cmd->name, "ID: required");
+    tv_ctl_usage (cmd->name, NULL, "ID: required");
     goto out;
   }
   if (positional > cmd->n_args) {
-    usage_error (cmd->name, "unexpected argument \"%s\"", cargs[first + cmd->n_args]);
+    tv_ctl_usage (cmd->name, NULL, "unexpected argument \"%s\"", cargs[first + cmd->n_args]);
     goto out;
   }
 
-  const char *data_dir = opts.data_dir;
-  if (data_dir == NULL) {
-    const char *env = g_getenv ("TELEVISIT_DATA_DIR");
-    data_dir = env != NULL && *env != '\0' ? env : DEFAULT_DATA_DIR;
-  }
+  const char *data_dir = tv_ctl_data_dir (opts.data_dir);
   if (*data_dir == '\0') {
-    usage_error (cmd->name, "--data-dir: empty");
+    tv_ctl_usage (cmd->name, NULL, "--data-dir: empty");
     goto out;
   }
   code = cmd->run (&opts, data_dir, cmd->n_args > 0 ? cargs[first] : NULL);

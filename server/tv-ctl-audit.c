@@ -8,6 +8,8 @@
 #define G_LOG_DOMAIN "tv-ctl"
 
 #include "server/tv-ctl-audit.h"
+
+#include "server/tv-ctl-common.h"
 #include "server/tv-schedule.h"
 #include "server/tv-store-audit.h"
 #include "server/tv-store.h"
@@ -17,11 +19,8 @@
 
 #include <json-glib/json-glib.h>
 
-#define DEFAULT_DATA_DIR "/var/lib/televisit"
-#define DB_NAME "televisit.db"
 #define MAX_ID_BYTES 64
 
-enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_STORE = 2 };
 
 const char TV_SERVER_CTL_AUDIT_HELP[] =
   "    audit verify\n"
@@ -34,19 +33,6 @@ const char TV_SERVER_CTL_AUDIT_HELP[] =
   "        This read is itself audited.\n";
 
 static int
-usage (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
-static int
-usage (const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_printerr ("televisitctl audit: %s\nTry 'televisitctl help audit'.\n", msg);
-  return EXIT_USAGE;
-}
-
-static int
 cmd_verify (TvStore *store)
 {
   g_autoptr (GError) error = NULL;
@@ -54,14 +40,14 @@ cmd_verify (TvStore *store)
   g_autofree char *reason = NULL;
   if (!tv_store_audit_verify (store, &n, &broken, &reason, &error)) {
     g_printerr ("televisitctl audit verify: %s\n", error->message);
-    return EXIT_STORE;
+    return TV_CTL_EXIT_STORE;
   }
   if (broken != 0) {
     g_print ("broken at row %" G_GINT64_FORMAT ": %s (%" G_GINT64_FORMAT " rows)\n", broken, reason, n);
-    return TV_SERVER_CTL_EXIT_BROKEN;
+    return TV_CTL_EXIT_BROKEN;
   }
   g_print ("%" G_GINT64_FORMAT " rows, chain intact\n", n);
-  return EXIT_OK;
+  return TV_CTL_EXIT_OK;
 }
 
 static int
@@ -72,7 +58,7 @@ cmd_list (TvStore *store, const char *user, const char *patient, gint64 from, gi
   tv_store_audit_add_local (store, "ctl.audit-list", "audit", NULL, patient, rows ? "ok" : "error", NULL);
   if (rows == NULL) {
     g_printerr ("televisitctl audit list: %s\n", error->message);
-    return EXIT_STORE;
+    return TV_CTL_EXIT_STORE;
   }
   if (json) {
     g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -89,11 +75,11 @@ cmd_list (TvStore *store, const char *user, const char *patient, gint64 from, gi
     json_generator_set_pretty (gen, TRUE);
     g_autofree char *text = json_generator_to_data (gen, NULL);
     g_print ("%s\n", text);
-    return EXIT_OK;
+    return TV_CTL_EXIT_OK;
   }
   if (rows->len == 0) {
     g_print ("no audit rows\n");
-    return EXIT_OK;
+    return TV_CTL_EXIT_OK;
   }
   g_print ("%6s  %-27s  %-36s  %-10s  %-28s  %-36s  %-36s  %-15s  %s\n", "SEQ", "AT (UTC)", "USER", "ROLE",
            "ACTION", "RESOURCE", "PATIENT", "SOURCE", "OUTCOME");
@@ -107,7 +93,7 @@ cmd_list (TvStore *store, const char *user, const char *patient, gint64 from, gi
              *r->user_id ? r->user_id : "-", *r->role ? r->role : "-", r->action, *res ? res : "-",
              *r->patient_id ? r->patient_id : "-", r->source, r->outcome, *r->detail ? " " : "", r->detail);
   }
-  return EXIT_OK;
+  return TV_CTL_EXIT_OK;
 }
 
 static gboolean
@@ -118,7 +104,7 @@ parse_time (const char *name, const char *text, gint64 *out)
   if (text == NULL)
     return TRUE;
   if (!tv_schedule_parse_rfc3339 (text, name, out, &error)) {
-    usage ("%s", error->message);
+    tv_ctl_usage ("audit", NULL, "%s", error->message);
     return FALSE;
   }
   return TRUE;
@@ -127,7 +113,7 @@ parse_time (const char *name, const char *text, gint64 *out)
 int
 tv_server_ctl_audit_main (int argc, char **argv, const char *data_dir_opt)
 {
-  g_return_val_if_fail (argc >= 1, EXIT_USAGE);
+  g_return_val_if_fail (argc >= 1, TV_CTL_EXIT_USAGE);
   g_autofree char *data_dir = NULL, *user = NULL, *patient = NULL, *from_s = NULL, *to_s = NULL;
   gboolean json = FALSE, help = FALSE;
   GOptionEntry entries[] = {
@@ -140,10 +126,6 @@ tv_server_ctl_audit_main (int argc, char **argv, const char *data_dir_opt)
     { "help", 'h', 0, G_OPTION_ARG_NONE, &help, NULL, NULL },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
-  g_option_context_set_help_enabled (ctx, FALSE);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  g_autoptr (GError) error = NULL;
   /* A shallow copy: GOption removes what it parses from the array (without
    * freeing it), and the strings stay the caller's. */
   g_autofree char **args = g_new0 (char *, argc + 1);
@@ -151,45 +133,35 @@ tv_server_ctl_audit_main (int argc, char **argv, const char *data_dir_opt)
     args[i] = argv[i];
   int n = argc;
   char **pargs = args;
-  if (!g_option_context_parse (ctx, &n, &pargs, &error))
-    return usage ("%s", error->message);
+  if (!tv_ctl_parse_options ("audit", NULL, entries, FALSE, &n, &pargs))
+    return TV_CTL_EXIT_USAGE;
   if (help) {
     g_print ("Usage: televisitctl [--data-dir DIR] ...\n%s", TV_SERVER_CTL_AUDIT_HELP);
-    return EXIT_OK;
+    return TV_CTL_EXIT_OK;
   }
   int first = (n > 1 && strcmp (pargs[1], "--") == 0) ? 2 : 1;
   if (n - first != 1)
-    return usage (n - first < 1 ? "subcommand: verify or list" : "unexpected argument \"%s\"", pargs[first + 1]);
+    return tv_ctl_usage ("audit", NULL, n - first < 1 ? "subcommand: verify or list" : "unexpected argument \"%s\"", pargs[first + 1]);
   const char *sub = pargs[first];
   gboolean verify = strcmp (sub, "verify") == 0;
   if (!verify && strcmp (sub, "list") != 0)
-    return usage ("subcommand: verify or list");
+    return tv_ctl_usage ("audit", NULL, "subcommand: verify or list");
   if (verify && (user || patient || from_s || to_s || json))
-    return usage ("verify takes no options besides --data-dir");
+    return tv_ctl_usage ("audit", NULL, "verify takes no options besides --data-dir");
   const char *ids[] = { user, patient };
   for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
     if (ids[i] != NULL && (*ids[i] == '\0' || strlen (ids[i]) > MAX_ID_BYTES || g_str_has_prefix (ids[i], "--")))
-      return usage ("%s: not an id", i == 0 ? "--user" : "--patient");
+      return tv_ctl_usage ("audit", NULL, "%s: not an id", i == 0 ? "--user" : "--patient");
   gint64 from = 0, to = 0;
   if (!parse_time ("--from", from_s, &from) || !parse_time ("--to", to_s, &to))
-    return EXIT_USAGE;
+    return TV_CTL_EXIT_USAGE;
   if (from != 0 && to != 0 && to <= from)
-    return usage ("--to must be after --from");
+    return tv_ctl_usage ("audit", NULL, "--to must be after --from");
 
-  const char *dir = data_dir ? data_dir : data_dir_opt;
-  if (dir == NULL) {
-    const char *env = g_getenv ("TELEVISIT_DATA_DIR");
-    dir = env != NULL && *env != '\0' ? env : DEFAULT_DATA_DIR;
-  }
-  g_autofree char *path = g_build_filename (dir, DB_NAME, NULL);
-  if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
-    g_printerr ("televisitctl audit: no database at %s (check --data-dir or TELEVISIT_DATA_DIR)\n", path);
-    return EXIT_STORE;
-  }
-  g_autoptr (TvStore) store = tv_store_open (path, &error);
-  if (store == NULL) {
-    g_printerr ("televisitctl audit: cannot open the store: %s\n", error->message);
-    return EXIT_STORE;
-  }
+  int code = TV_CTL_EXIT_OK;
+  g_autoptr (TvStore) store = tv_ctl_open_store ("audit", tv_ctl_data_dir (data_dir ? data_dir : data_dir_opt),
+                                                 FALSE, &code);
+  if (store == NULL)
+    return code;
   return verify ? cmd_verify (store) : cmd_list (store, user, patient, from, to, json);
 }

@@ -14,9 +14,6 @@ G_BEGIN_DECLS
 /* The help text of `televisitctl audit` (for the manual and `help audit`). */
 extern const char TV_SERVER_CTL_AUDIT_HELP[];
 
-/* Exit status of `audit verify` when the chain is broken. */
-#define TV_SERVER_CTL_EXIT_BROKEN 4
-
 /* tv_server_ctl_audit_main:
  * Runs `televisitctl audit SUBCOMMAND ...`; @argv[0] is "audit". @data_dir:
  * the --data-dir given before the command, or NULL (then --data-dir among the

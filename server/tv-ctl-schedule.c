@@ -10,6 +10,8 @@
 #define G_LOG_DOMAIN "tv-ctl"
 
 #include "server/tv-ctl-schedule.h"
+
+#include "server/tv-ctl-common.h"
 #include "server/tv-store-audit.h"
 #include "server/tv-roles.h"
 #include "server/tv-schedule.h"
@@ -20,10 +22,7 @@
 
 #include <json-glib/json-glib.h>
 
-enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_STORE = 2, EXIT_NOT_FOUND = 3 };
 
-#define DEFAULT_DATA_DIR "/var/lib/televisit"
-#define DB_NAME "televisit.db"
 
 const char TV_SERVER_CTL_SCHEDULE_HELP[] =
   "    availability show DOCTOR [--json]\n"
@@ -89,59 +88,6 @@ opts_clear (Opts *o)
   g_free (o->patient);
 }
 
-static int
-usage (const char *cmd, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
-
-static int
-usage (const char *cmd, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_printerr ("televisitctl %s: %s\nTry 'televisitctl help %s'.\n", cmd, msg, cmd);
-  return EXIT_USAGE;
-}
-
-/* Store errors: refusals about the request (unknown, taken, wrong state) are 3,
- * invalid values 1, the rest 2. */
-static int
-store_error (const char *cmd, const GError *error)
-{
-  g_printerr ("televisitctl %s: %s\n", cmd, error->message);
-  if (error->domain != TV_STORE_ERROR)
-    return EXIT_STORE;
-  switch ((TvStoreErrorCode) error->code) {
-  case TV_STORE_ERR_NOT_FOUND:
-  case TV_STORE_ERR_SLOT_TAKEN:
-  case TV_STORE_ERR_CONFLICT:
-  case TV_STORE_ERR_WRONG_STATE:
-    return EXIT_NOT_FOUND;
-  case TV_STORE_ERR_INVALID:
-    return EXIT_USAGE;
-  default:
-    return EXIT_STORE;
-  }
-}
-
-static TvStore *
-open_store (const char *cmd, const char *data_dir, int *code)
-{
-  g_autofree char *path = g_build_filename (data_dir, DB_NAME, NULL);
-  if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
-    g_printerr ("televisitctl %s: no database at %s (check --data-dir or TELEVISIT_DATA_DIR)\n", cmd, path);
-    *code = EXIT_STORE;
-    return NULL;
-  }
-  g_autoptr (GError) error = NULL;
-  TvStore *store = tv_store_open (path, &error);
-  if (store == NULL) {
-    g_printerr ("televisitctl %s: cannot open the store: %s\n", cmd, error->message);
-    *code = EXIT_STORE;
-  }
-  return store;
-}
-
 /* The user named @who (username or id) holding @role; prints and returns NULL otherwise. */
 static TvUser *
 find_user (const char *cmd, TvStore *store, const char *who, guint role, const char *what, int *code)
@@ -151,13 +97,13 @@ find_user (const char *cmd, TvStore *store, const char *who, guint role, const c
   gboolean ok = g_uuid_string_is_valid (who) ? tv_store_user_get (store, who, &u, &error)
                                              : tv_store_user_get_by_username (store, who, &u, NULL, &error);
   if (!ok && !g_error_matches (error, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND)) {
-    *code = store_error (cmd, error);
+    *code = tv_ctl_store_error (cmd, NULL, error);
     return NULL;
   }
   if (u == NULL || !(u->roles & role) || u->disabled) {
     g_printerr ("televisitctl %s: no enabled %s \"%s\"\n", cmd, what, who);
     tv_user_free (u);
-    *code = EXIT_NOT_FOUND;
+    *code = TV_CTL_EXIT_NOT_FOUND;
     return NULL;
   }
   return u;
@@ -205,7 +151,7 @@ parse_hours (const char *text, TvWeeklyRange *r, GError **error)
 static int
 cmd_availability (const char *sub, const char *who, const Opts *o, TvStore *store)
 {
-  int code = EXIT_OK;
+  int code = TV_CTL_EXIT_OK;
   g_autoptr (TvUser) doctor = find_user ("availability", store, who, TV_ROLE_DOCTOR, "doctor", &code);
   if (doctor == NULL)
     return code;
@@ -213,21 +159,21 @@ cmd_availability (const char *sub, const char *who, const Opts *o, TvStore *stor
   if (strcmp (sub, "set") == 0) {
     guint n = o->hours != NULL ? g_strv_length (o->hours) : 0;
     if ((n == 0) == !o->clear)
-      return usage ("availability", "set: give --hours (one or more) or --clear");
+      return tv_ctl_usage ("availability", NULL, "set: give --hours (one or more) or --clear");
     g_autoptr (GArray) ranges = g_array_new (FALSE, FALSE, sizeof (TvWeeklyRange));
     for (guint i = 0; i < n; i++) {
       TvWeeklyRange r;
       if (!parse_hours (o->hours[i], &r, &error))
-        return usage ("availability", "--hours: %s", error->message);
+        return tv_ctl_usage ("availability", NULL, "--hours: %s", error->message);
       g_array_append_val (ranges, r);
     }
     if (!tv_store_availability_set (store, doctor->id, (TvWeeklyRange *) ranges->data, ranges->len,
                                     g_get_real_time (), &error))
-      return store_error ("availability", error);
+      return tv_ctl_store_error ("availability", NULL, error);
   }
   g_autoptr (GArray) hours = tv_store_availability_get (store, doctor->id, &error);
   if (hours == NULL)
-    return store_error ("availability", error);
+    return tv_ctl_store_error ("availability", NULL, error);
   const char *tz = doctor->time_zone != NULL ? doctor->time_zone : "UTC";
   if (o->json) {
     g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -255,7 +201,7 @@ cmd_availability (const char *sub, const char *who, const Opts *o, TvStore *stor
     json_builder_end_array (b);
     json_builder_end_object (b);
     print_json (b);
-    return EXIT_OK;
+    return TV_CTL_EXIT_OK;
   }
   g_print ("doctor %s: time zone %s, %u-minute slots, %u weekly range(s)\n", doctor->id, tz, doctor->slot_minutes,
            hours->len);
@@ -265,7 +211,7 @@ cmd_availability (const char *sub, const char *who, const Opts *o, TvStore *stor
     g_print ("  %s %s-%s\n", day_names[r->weekday], tv_schedule_format_hhmm (r->start_min, a),
              tv_schedule_format_hhmm (r->end_min, e));
   }
-  return EXIT_OK;
+  return TV_CTL_EXIT_OK;
 }
 
 /* ---- exceptions ---------------------------------------------------------- */
@@ -306,7 +252,7 @@ print_exception (const TvStoreException *e)
 static int
 cmd_exceptions (const char *sub, const char *who, const char *ex_id, const Opts *o, TvStore *store)
 {
-  int code = EXIT_OK;
+  int code = TV_CTL_EXIT_OK;
   g_autoptr (TvUser) doctor = find_user ("exceptions", store, who, TV_ROLE_DOCTOR, "doctor", &code);
   if (doctor == NULL)
     return code;
@@ -314,19 +260,19 @@ cmd_exceptions (const char *sub, const char *who, const char *ex_id, const Opts 
   if (strcmp (sub, "add") == 0) {
     TvScheduleException ex = { 0 };
     if (o->date == NULL || !tv_schedule_parse_date (o->date, "--date", &ex.date, &error))
-      return usage ("exceptions", "%s", error != NULL ? error->message : "--date: required");
+      return tv_ctl_usage ("exceptions", NULL, "%s", error != NULL ? error->message : "--date: required");
     if (!tv_exception_kind_from_string (o->kind, &ex.kind))
-      return usage ("exceptions", "--kind: off or extra");
+      return tv_ctl_usage ("exceptions", NULL, "--kind: off or extra");
     if ((o->start == NULL) != (o->end == NULL))
-      return usage ("exceptions", "give both --start and --end, or neither");
+      return tv_ctl_usage ("exceptions", NULL, "give both --start and --end, or neither");
     if (o->start != NULL && (!tv_schedule_parse_hhmm (o->start, FALSE, "--start", &ex.start_min, &error)
                              || !tv_schedule_parse_hhmm (o->end, TRUE, "--end", &ex.end_min, &error)))
-      return usage ("exceptions", "%s", error->message);
+      return tv_ctl_usage ("exceptions", NULL, "%s", error->message);
     if (!tv_schedule_check_exception (&ex, &error))
-      return usage ("exceptions", "%s", error->message);
+      return tv_ctl_usage ("exceptions", NULL, "%s", error->message);
     g_autoptr (TvStoreException) added = NULL;
     if (!tv_store_exception_add (store, doctor->id, &ex, g_get_real_time (), &added, &error))
-      return store_error ("exceptions", error);
+      return tv_ctl_store_error ("exceptions", NULL, error);
     if (o->json) {
       g_autoptr (JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
@@ -337,22 +283,22 @@ cmd_exceptions (const char *sub, const char *who, const char *ex_id, const Opts 
     } else {
       print_exception (added);
     }
-    return EXIT_OK;
+    return TV_CTL_EXIT_OK;
   }
   if (strcmp (sub, "remove") == 0) {
     if (!tv_store_exception_remove (store, doctor->id, ex_id, &error))
-      return store_error ("exceptions", error);
+      return tv_ctl_store_error ("exceptions", NULL, error);
     g_print ("exception %s removed\n", ex_id);
-    return EXIT_OK;
+    return TV_CTL_EXIT_OK;
   }
   GDate from, to;
   if ((o->from != NULL && !tv_schedule_parse_date (o->from, "--from", &from, &error))
       || (o->to != NULL && !tv_schedule_parse_date (o->to, "--to", &to, &error)))
-    return usage ("exceptions", "%s", error->message);
+    return tv_ctl_usage ("exceptions", NULL, "%s", error->message);
   g_autoptr (GPtrArray) list = tv_store_exception_list (store, doctor->id, o->from ? &from : NULL,
                                                          o->to ? &to : NULL, &error);
   if (list == NULL)
-    return store_error ("exceptions", error);
+    return tv_ctl_store_error ("exceptions", NULL, error);
   if (o->json) {
     g_autoptr (JsonBuilder) b = json_builder_new ();
     json_builder_begin_object (b);
@@ -367,7 +313,7 @@ cmd_exceptions (const char *sub, const char *who, const char *ex_id, const Opts 
     for (guint i = 0; i < list->len; i++)
       print_exception (g_ptr_array_index (list, i));
   }
-  return EXIT_OK;
+  return TV_CTL_EXIT_OK;
 }
 
 /* ---- slots, book, no-show ------------------------------------------------ */
@@ -375,7 +321,7 @@ cmd_exceptions (const char *sub, const char *who, const char *ex_id, const Opts 
 static int
 cmd_slots (const char *who, const Opts *o, TvStore *store)
 {
-  int code = EXIT_OK;
+  int code = TV_CTL_EXIT_OK;
   g_autoptr (TvUser) doctor = find_user ("slots", store, who, TV_ROLE_DOCTOR, "doctor", &code);
   if (doctor == NULL)
     return code;
@@ -384,12 +330,12 @@ cmd_slots (const char *who, const Opts *o, TvStore *store)
   gint64 from = now, to = 0;
   if ((o->from != NULL && !tv_schedule_parse_rfc3339 (o->from, "--from", &from, &error))
       || (o->to != NULL && !tv_schedule_parse_rfc3339 (o->to, "--to", &to, &error)))
-    return usage ("slots", "%s", error->message);
+    return tv_ctl_usage ("slots", NULL, "%s", error->message);
   if (to == 0)
     to = from + (gint64) 7 * 24 * 3600 * G_USEC_PER_SEC;
   g_autoptr (GArray) slots = tv_store_free_slots (store, doctor->id, from, to, now, &error);
   if (slots == NULL)
-    return store_error ("slots", error);
+    return tv_ctl_store_error ("slots", NULL, error);
   g_autoptr (GTimeZone) tz = doctor->time_zone != NULL ? tv_schedule_timezone_new (doctor->time_zone, NULL) : NULL;
   if (o->json) {
     g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -410,7 +356,7 @@ cmd_slots (const char *who, const Opts *o, TvStore *store)
     json_builder_end_array (b);
     json_builder_end_object (b);
     print_json (b);
-    return EXIT_OK;
+    return TV_CTL_EXIT_OK;
   }
   for (guint i = 0; i < slots->len; i++) {
     const TvInterval *s = &g_array_index (slots, TvInterval, i);
@@ -420,19 +366,19 @@ cmd_slots (const char *who, const Opts *o, TvStore *store)
   }
   if (slots->len == 0)
     g_printerr ("televisitctl slots: no free slot in that range\n");
-  return EXIT_OK;
+  return TV_CTL_EXIT_OK;
 }
 
 static int
 cmd_book (const Opts *o, TvStore *store)
 {
   if (o->doctor == NULL || o->patient == NULL || o->start == NULL)
-    return usage ("book", "--doctor, --patient and --start are required");
+    return tv_ctl_usage ("book", NULL, "--doctor, --patient and --start are required");
   g_autoptr (GError) error = NULL;
   gint64 start = 0;
   if (!tv_schedule_parse_rfc3339 (o->start, "--start", &start, &error))
-    return usage ("book", "%s", error->message);
-  int code = EXIT_OK;
+    return tv_ctl_usage ("book", NULL, "%s", error->message);
+  int code = TV_CTL_EXIT_OK;
   g_autoptr (TvUser) doctor = find_user ("book", store, o->doctor, TV_ROLE_DOCTOR, "doctor", &code);
   if (doctor == NULL)
     return code;
@@ -444,7 +390,7 @@ cmd_book (const Opts *o, TvStore *store)
   if (!tv_store_consult_book (store, doctor->id, patient->id, start, NULL, g_get_real_time (), &c, &dtok, &ptok,
                               &error)) {
     tv_store_audit_add_local (store, "ctl.book", "consult", NULL, patient->id, "error", NULL);
-    return store_error ("book", error);
+    return tv_ctl_store_error ("book", NULL, error);
   }
   tv_store_audit_add_local (store, "ctl.book", "consult", c->id, patient->id, "ok", NULL);
   g_autoptr (GTimeZone) tz = doctor->time_zone != NULL ? tv_schedule_timezone_new (doctor->time_zone, NULL) : NULL;
@@ -469,14 +415,14 @@ cmd_book (const Opts *o, TvStore *store)
     json_builder_add_string_value (b, ptok);
     json_builder_end_object (b);
     print_json (b);
-    return EXIT_OK;
+    return TV_CTL_EXIT_OK;
   }
   g_print ("consult %s booked: %s .. %s\n"
            "doctor token:  %s\n"
            "patient token: %s\n"
            "(the tokens are shown only this once; valid until 1 hour after the end)\n",
            c->id, a, z, dtok, ptok);
-  return EXIT_OK;
+  return TV_CTL_EXIT_OK;
 }
 
 static int
@@ -484,16 +430,16 @@ cmd_no_show (const char *id, TvStore *store)
 {
   g_autoptr (GError) error = NULL;
   if (!g_uuid_string_is_valid (id))
-    return usage ("no-show", "ID: not a consult id (a UUID)");
+    return tv_ctl_usage ("no-show", NULL, "ID: not a consult id (a UUID)");
   gboolean ok = tv_store_consult_no_show (store, id, g_get_real_time (), &error);
   g_autoptr (TvConsult) audited = NULL;
   tv_store_consult_get (store, id, &audited, NULL);
   tv_store_audit_add_local (store, "ctl.no-show", "consult", id, audited ? audited->patient_id : NULL,
                             ok ? "ok" : "error", NULL);
   if (!ok)
-    return store_error ("no-show", error);
+    return tv_ctl_store_error ("no-show", NULL, error);
   g_print ("consult %s marked no-show\n", id);
-  return EXIT_OK;
+  return TV_CTL_EXIT_OK;
 }
 
 /* ---- main ---------------------------------------------------------------- */
@@ -501,10 +447,10 @@ cmd_no_show (const char *id, TvStore *store)
 int
 tv_server_ctl_schedule_main (int argc, char **argv, const char *data_dir_opt)
 {
-  g_return_val_if_fail (argc >= 1 && tv_server_ctl_schedule_handles (argv[0]), EXIT_USAGE);
+  g_return_val_if_fail (argc >= 1 && tv_server_ctl_schedule_handles (argv[0]), TV_CTL_EXIT_USAGE);
   const char *cmd = argv[0];
   Opts o = { 0 };
-  int code = EXIT_USAGE;
+  int code = TV_CTL_EXIT_USAGE;
   g_autofree char **args = g_new0 (char *, argc + 1);
   for (int i = 0; i < argc; i++)
     args[i] = argv[i];
@@ -525,25 +471,20 @@ tv_server_ctl_schedule_main (int argc, char **argv, const char *data_dir_opt)
     { "patient", 0, 0, G_OPTION_ARG_STRING, &o.patient, NULL, NULL },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
   g_autoptr (GError) error = NULL;
   g_autoptr (TvStore) store = NULL;
   char **pargs = args;
-  g_option_context_set_help_enabled (ctx, FALSE);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, &n, &pargs, &error)) {
-    code = usage (cmd, "%s", error->message);
+  if (!tv_ctl_parse_options (cmd, NULL, entries, FALSE, &n, &pargs))
     goto out;
-  }
   if (o.help) {
     g_print ("Usage: televisitctl [--data-dir DIR] %s ...\n%s", cmd, TV_SERVER_CTL_SCHEDULE_HELP);
-    code = EXIT_OK;
+    code = TV_CTL_EXIT_OK;
     goto out;
   }
   const char *const values[] = { o.date, o.kind, o.start, o.end, o.from, o.to, o.doctor, o.patient };
   for (guint i = 0; i < G_N_ELEMENTS (values); i++) {
     if (values[i] != NULL && g_str_has_prefix (values[i], "--")) {
-      code = usage (cmd, "missing value before \"%s\"", values[i]);
+      code = tv_ctl_usage (cmd, NULL, "missing value before \"%s\"", values[i]);
       goto out;
     }
   }
@@ -554,7 +495,7 @@ tv_server_ctl_schedule_main (int argc, char **argv, const char *data_dir_opt)
   const char *pos[4] = { NULL };
   int npos = n - first;
   if (npos > 3) {
-    code = usage (cmd, "unexpected argument \"%s\"", pargs[first + 3]);
+    code = tv_ctl_usage (cmd, NULL, "unexpected argument \"%s\"", pargs[first + 3]);
     goto out;
   }
   for (int i = 0; i < npos; i++)
@@ -567,36 +508,32 @@ tv_server_ctl_schedule_main (int argc, char **argv, const char *data_dir_opt)
     if (sub == NULL || (avail ? strcmp (sub, "show") != 0 && strcmp (sub, "set") != 0
                               : strcmp (sub, "add") != 0 && strcmp (sub, "list") != 0
                                   && strcmp (sub, "remove") != 0)) {
-      code = usage (cmd, avail ? "subcommand: show or set" : "subcommand: add, list or remove");
+      code = tv_ctl_usage (cmd, NULL, avail ? "subcommand: show or set" : "subcommand: add, list or remove");
       goto out;
     }
     want = !avail && strcmp (sub, "remove") == 0 ? 3 : 2;
     if (npos < want) {
-      code = usage (cmd, want == 3 ? "%s: DOCTOR and EXCEPTION_ID required" : "%s: DOCTOR required", sub);
+      code = tv_ctl_usage (cmd, NULL, want == 3 ? "%s: DOCTOR and EXCEPTION_ID required" : "%s: DOCTOR required", sub);
       goto out;
     }
   } else {
     want = strcmp (cmd, "book") == 0 ? 0 : 1;
     if (npos < want) {
-      code = usage (cmd, strcmp (cmd, "slots") == 0 ? "DOCTOR required" : "ID required");
+      code = tv_ctl_usage (cmd, NULL, strcmp (cmd, "slots") == 0 ? "DOCTOR required" : "ID required");
       goto out;
     }
   }
   if (npos > want) {
-    code = usage (cmd, "unexpected argument \"%s\"", pos[want]);
+    code = tv_ctl_usage (cmd, NULL, "unexpected argument \"%s\"", pos[want]);
     goto out;
   }
 
-  const char *data_dir = o.data_dir ? o.data_dir : data_dir_opt;
-  if (data_dir == NULL) {
-    const char *env = g_getenv ("TELEVISIT_DATA_DIR");
-    data_dir = env != NULL && *env != '\0' ? env : DEFAULT_DATA_DIR;
-  }
+  const char *data_dir = tv_ctl_data_dir (o.data_dir ? o.data_dir : data_dir_opt);
   if (*data_dir == '\0') {
-    code = usage (cmd, "--data-dir: empty");
+    code = tv_ctl_usage (cmd, NULL, "--data-dir: empty");
     goto out;
   }
-  store = open_store (cmd, data_dir, &code);
+  store = tv_ctl_open_store (cmd, data_dir, FALSE, &code);
   if (store == NULL)
     goto out;
   if (strcmp (cmd, "availability") == 0)

@@ -10,6 +10,8 @@
 #define G_LOG_DOMAIN "tv-ctl"
 
 #include "server/tv-ctl-user.h"
+
+#include "server/tv-ctl-common.h"
 #include "server/tv-password.h"
 #include "server/tv-roles.h"
 #include "server/tv-store-audit.h"
@@ -23,10 +25,7 @@
 
 #include <json-glib/json-glib.h>
 
-enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_STORE = 2, EXIT_NOT_FOUND = 3 };
 
-#define DEFAULT_DATA_DIR "/var/lib/televisit"
-#define DB_NAME "televisit.db"
 
 const char TV_SERVER_CTL_USER_HELP[] =
   "    user add --username U --name NAME --role ROLE[,ROLE...] [--time-zone TZ]\n"
@@ -71,56 +70,6 @@ user_options_clear (UserOptions *o)
   g_free (o->role);
   g_free (o->time_zone);
   g_free (o->slot_minutes);
-}
-
-static int
-usage (const char *sub, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
-
-static int
-usage (const char *sub, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_printerr ("televisitctl user%s%s: %s\nTry 'televisitctl help user'.\n", sub ? " " : "", sub ? sub : "", msg);
-  return EXIT_USAGE;
-}
-
-static int
-store_error (const char *what, const GError *error)
-{
-  g_printerr ("televisitctl user: %s: %s\n", what, error->message);
-  if (error->domain == TV_STORE_ERROR
-      && (error->code == TV_STORE_ERR_NOT_FOUND || error->code == TV_STORE_ERR_CONFLICT))
-    return EXIT_NOT_FOUND;
-  if (error->domain == TV_STORE_ERROR && error->code == TV_STORE_ERR_INVALID)
-    return EXIT_USAGE;
-  return EXIT_STORE;
-}
-
-static TvStore *
-open_store (const char *data_dir, gboolean create, int *code)
-{
-  g_autofree char *path = g_build_filename (data_dir, DB_NAME, NULL);
-  g_autoptr (GError) error = NULL;
-  if (create) {
-    if (g_mkdir_with_parents (data_dir, 0700) != 0) {
-      g_printerr ("televisitctl user: cannot create data directory %s: %s\n", data_dir, g_strerror (errno));
-      *code = EXIT_STORE;
-      return NULL;
-    }
-  } else if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
-    g_printerr ("televisitctl user: no database at %s (check --data-dir or TELEVISIT_DATA_DIR)\n", path);
-    *code = EXIT_STORE;
-    return NULL;
-  }
-  TvStore *store = tv_store_open (path, &error);
-  if (store == NULL) {
-    g_printerr ("televisitctl user: cannot open the store: %s\n", error->message);
-    *code = EXIT_STORE;
-  }
-  return store;
 }
 
 /* Reads one line from stdin (echo off on a terminal). Returns: (transfer full)
@@ -207,60 +156,60 @@ cmd_add (const UserOptions *o, const char *data_dir)
 {
   g_autoptr (GError) error = NULL;
   if (o->username == NULL)
-    return usage ("add", "--username: required");
+    return tv_ctl_usage ("user", "add", "--username: required");
   if (o->name == NULL)
-    return usage ("add", "--name: required");
+    return tv_ctl_usage ("user", "add", "--name: required");
   if (o->role == NULL)
-    return usage ("add", "--role: required (patient, doctor, scheduler, billing, admin)");
+    return tv_ctl_usage ("user", "add", "--role: required (patient, doctor, scheduler, billing, admin)");
   if (!tv_store_check_username (o->username, &error))
-    return usage ("add", "--username: %s", error->message);
+    return tv_ctl_usage ("user", "add", "--username: %s", error->message);
   if (!tv_store_check_name (o->name, &error))
-    return usage ("add", "--name: %s", error->message);
+    return tv_ctl_usage ("user", "add", "--name: %s", error->message);
   guint roles = tv_roles_parse (o->role, &error);
   if (roles == 0)
-    return usage ("add", "--role: %s", error->message);
+    return tv_ctl_usage ("user", "add", "--role: %s", error->message);
   if (o->time_zone != NULL && !tv_store_check_time_zone (o->time_zone, &error))
-    return usage ("add", "--time-zone: %s", error->message);
+    return tv_ctl_usage ("user", "add", "--time-zone: %s", error->message);
   guint64 slot = 0;
   if (o->slot_minutes != NULL
       && !g_ascii_string_to_unsigned (o->slot_minutes, 10, TV_STORE_SLOT_MINUTES_MIN, TV_STORE_SLOT_MINUTES_MAX,
                                       &slot, NULL))
-    return usage ("add", "--slot-minutes: \"%s\" is not a whole number in 5..120", o->slot_minutes);
+    return tv_ctl_usage ("user", "add", "--slot-minutes: \"%s\" is not a whole number in 5..120", o->slot_minutes);
 
   g_autofree char *password = NULL;
   gboolean generated = FALSE;
   if (o->password_stdin) {
     password = read_password ();
     if (password == NULL)
-      return usage ("add", "--password-stdin: nothing on standard input");
+      return tv_ctl_usage ("user", "add", "--password-stdin: nothing on standard input");
   } else {
     password = tv_password_generate ();
     generated = TRUE;
     if (password == NULL) {
       g_printerr ("televisitctl user add: the random generator failed\n");
-      return EXIT_STORE;
+      return TV_CTL_EXIT_STORE;
     }
   }
   g_autofree char *hash = tv_password_hash (password, &error);
   if (hash == NULL) {
     if (g_error_matches (error, TV_PASSWORD_ERROR, TV_PASSWORD_ERR_POLICY))
-      return usage ("add", "password: %s", error->message);
+      return tv_ctl_usage ("user", "add", "password: %s", error->message);
     g_printerr ("televisitctl user add: %s\n", error->message);
-    return EXIT_STORE;
+    return TV_CTL_EXIT_STORE;
   }
   const char *tz = o->time_zone;
   if (tz == NULL && (roles & TV_ROLE_DOCTOR))
     tz = "UTC";
 
-  int code = EXIT_OK;
-  g_autoptr (TvStore) store = open_store (data_dir, TRUE, &code);
+  int code = TV_CTL_EXIT_OK;
+  g_autoptr (TvStore) store = tv_ctl_open_store ("user", data_dir, TRUE, &code);
   if (store == NULL)
     return code;
   g_autoptr (TvUser) user = NULL;
   if (!tv_store_user_create (store, o->username, o->name, roles, tz, (guint) slot, hash, g_get_real_time (), &user,
                              &error)) {
     tv_store_audit_add_local (store, "ctl.user-add", "user", NULL, NULL, "error", NULL);
-    return store_error ("add", error);
+    return tv_ctl_store_error ("user", "add", error);
   }
   tv_store_audit_add_local (store, "ctl.user-add", "user", user->id,
                             (user->roles & TV_ROLE_PATIENT) ? user->id : NULL, "ok", NULL);
@@ -284,7 +233,7 @@ cmd_add (const UserOptions *o, const char *data_dir)
       g_print ("password %s\n(shown only this once; give it to the user, who should change it)\n", password);
   }
   memset (password, 0, strlen (password));
-  return EXIT_OK;
+  return TV_CTL_EXIT_OK;
 }
 
 static int
@@ -293,15 +242,15 @@ cmd_list (const UserOptions *o, const char *data_dir)
   g_autoptr (GError) error = NULL;
   TvRole role = 0;
   if (o->role != NULL && !tv_role_from_string (o->role, &role))
-    return usage ("list", "--role: \"%s\" is not one of patient, doctor, scheduler, billing, admin", o->role);
-  int code = EXIT_OK;
-  g_autoptr (TvStore) store = open_store (data_dir, FALSE, &code);
+    return tv_ctl_usage ("user", "list", "--role: \"%s\" is not one of patient, doctor, scheduler, billing, admin", o->role);
+  int code = TV_CTL_EXIT_OK;
+  g_autoptr (TvStore) store = tv_ctl_open_store ("user", data_dir, FALSE, &code);
   if (store == NULL)
     return code;
   g_autoptr (GPtrArray) users = tv_store_user_list (store, role, NULL, &error);
   tv_store_audit_add_local (store, "ctl.user-list", "user", NULL, NULL, users ? "ok" : "error", NULL);
   if (users == NULL)
-    return store_error ("list", error);
+    return tv_ctl_store_error ("user", "list", error);
   if (o->json) {
     g_autoptr (JsonBuilder) b = json_builder_new ();
     json_builder_begin_object (b);
@@ -312,7 +261,7 @@ cmd_list (const UserOptions *o, const char *data_dir)
     json_builder_end_array (b);
     json_builder_end_object (b);
     print_json (b);
-    return EXIT_OK;
+    return TV_CTL_EXIT_OK;
   }
   g_print ("%-36s  %-20s  %-24s  %-8s  %-20s  %s\n", "ID", "USERNAME", "ROLES", "STATE", "TIME ZONE", "NAME");
   for (guint i = 0; i < users->len; i++) {
@@ -321,27 +270,27 @@ cmd_list (const UserOptions *o, const char *data_dir)
     g_print ("%-36s  %-20s  %-24s  %-8s  %-20s  %s\n", u->id, u->username, roles,
              u->disabled ? "disabled" : "active", u->time_zone ? u->time_zone : "-", u->display_name);
   }
-  return EXIT_OK;
+  return TV_CTL_EXIT_OK;
 }
 
 static int
 cmd_disable (const UserOptions *o, const char *data_dir, const char *who)
 {
   g_autoptr (GError) error = NULL;
-  int code = EXIT_OK;
-  g_autoptr (TvStore) store = open_store (data_dir, FALSE, &code);
+  int code = TV_CTL_EXIT_OK;
+  g_autoptr (TvStore) store = tv_ctl_open_store ("user", data_dir, FALSE, &code);
   if (store == NULL)
     return code;
   g_autoptr (TvUser) user = NULL;
   if (!find_user (store, who, &user, &error) || !tv_store_user_set_disabled (store, user->id, TRUE,
                                                                             g_get_real_time (), &error)) {
     tv_store_audit_add_local (store, "ctl.user-disable", "user", user ? user->id : NULL, NULL, "error", NULL);
-    return store_error ("disable", error);
+    return tv_ctl_store_error ("user", "disable", error);
   }
   tv_store_audit_add_local (store, "ctl.user-disable", "user", user->id,
                             (user->roles & TV_ROLE_PATIENT) ? user->id : NULL, "ok", NULL);
   g_print ("user %s disabled; open sessions ended\n", user->id);
-  return EXIT_OK;
+  return TV_CTL_EXIT_OK;
 }
 
 static int
@@ -349,44 +298,43 @@ cmd_set_password (const UserOptions *o, const char *data_dir, const char *who)
 {
   g_autoptr (GError) error = NULL;
   if (!o->password_stdin)
-    return usage ("set-password", "--password-stdin: required (passwords are never taken from arguments)");
+    return tv_ctl_usage ("user", "set-password", "--password-stdin: required (passwords are never taken from arguments)");
   g_autofree char *password = read_password ();
   if (password == NULL)
-    return usage ("set-password", "--password-stdin: nothing on standard input");
+    return tv_ctl_usage ("user", "set-password", "--password-stdin: nothing on standard input");
   g_autofree char *hash = tv_password_hash (password, &error);
   memset (password, 0, strlen (password));
   if (hash == NULL) {
     if (g_error_matches (error, TV_PASSWORD_ERROR, TV_PASSWORD_ERR_POLICY))
-      return usage ("set-password", "password: %s", error->message);
+      return tv_ctl_usage ("user", "set-password", "password: %s", error->message);
     g_printerr ("televisitctl user set-password: %s\n", error->message);
-    return EXIT_STORE;
+    return TV_CTL_EXIT_STORE;
   }
-  int code = EXIT_OK;
-  g_autoptr (TvStore) store = open_store (data_dir, FALSE, &code);
+  int code = TV_CTL_EXIT_OK;
+  g_autoptr (TvStore) store = tv_ctl_open_store ("user", data_dir, FALSE, &code);
   if (store == NULL)
     return code;
   g_autoptr (TvUser) user = NULL;
   if (!find_user (store, who, &user, &error)
       || !tv_store_user_set_password (store, user->id, hash, g_get_real_time (), &error)) {
     tv_store_audit_add_local (store, "ctl.user-set-password", "user", user ? user->id : NULL, NULL, "error", NULL);
-    return store_error ("set-password", error);
+    return tv_ctl_store_error ("user", "set-password", error);
   }
   tv_store_audit_add_local (store, "ctl.user-set-password", "user", user->id,
                             (user->roles & TV_ROLE_PATIENT) ? user->id : NULL, "ok", NULL);
   g_print ("user %s: password changed; open sessions ended\n", user->id);
-  return EXIT_OK;
+  return TV_CTL_EXIT_OK;
 }
 
 int
 tv_server_ctl_user_main (int argc, char **argv, const char *data_dir_opt)
 {
   UserOptions o = { 0 };
-  int code = EXIT_USAGE;
+  int code = TV_CTL_EXIT_USAGE;
   g_autofree char **args = NULL;
-  g_autoptr (GOptionContext) ctx = NULL;
   g_autoptr (GError) error = NULL;
   if (argc < 2) {
-    code = usage (NULL, "no subcommand given (add, list, disable, set-password)");
+    code = tv_ctl_usage ("user", NULL, "no subcommand given (add, list, disable, set-password)");
     goto out;
   }
   const char *sub = argv[1];
@@ -394,10 +342,10 @@ tv_server_ctl_user_main (int argc, char **argv, const char *data_dir_opt)
       && strcmp (sub, "set-password") != 0) {
     if (strcmp (sub, "--help") == 0 || strcmp (sub, "-h") == 0) {
       g_print ("Usage: televisitctl [--data-dir DIR] user ...\n%s", TV_SERVER_CTL_USER_HELP);
-      code = EXIT_OK;
+      code = TV_CTL_EXIT_OK;
       goto out;
     }
-    code = usage (NULL, "unknown subcommand \"%s\" (add, list, disable, set-password)", sub);
+    code = tv_ctl_usage ("user", NULL, "unknown subcommand \"%s\" (add, list, disable, set-password)", sub);
     goto out;
   }
   gboolean is_add = strcmp (sub, "add") == 0, is_list = strcmp (sub, "list") == 0;
@@ -425,22 +373,17 @@ tv_server_ctl_user_main (int argc, char **argv, const char *data_dir_opt)
   for (int i = 1; i < argc; i++)
     args[i - 1] = argv[i];
   char **pargs = args;
-  ctx = g_option_context_new (NULL);
-  g_option_context_set_help_enabled (ctx, FALSE);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, &n, &pargs, &error)) {
-    code = usage (sub, "%s", error->message);
+  if (!tv_ctl_parse_options ("user", sub, entries, FALSE, &n, &pargs))
     goto out;
-  }
   if (o.help) {
     g_print ("Usage: televisitctl [--data-dir DIR] user ...\n%s", TV_SERVER_CTL_USER_HELP);
-    code = EXIT_OK;
+    code = TV_CTL_EXIT_OK;
     goto out;
   }
   const char *const values[] = { o.username, o.name, o.role, o.time_zone, o.slot_minutes };
   for (guint i = 0; i < G_N_ELEMENTS (values); i++) {
     if (values[i] != NULL && g_str_has_prefix (values[i], "--")) {
-      code = usage (sub, "missing value before \"%s\"", values[i]);
+      code = tv_ctl_usage ("user", sub, "missing value before \"%s\"", values[i]);
       goto out;
     }
   }
@@ -450,21 +393,17 @@ tv_server_ctl_user_main (int argc, char **argv, const char *data_dir_opt)
   int positional = n - first;
   int want = (is_add || is_list) ? 0 : 1;
   if (positional < want) {
-    code = usage (sub, "USER: required (username or id)");
+    code = tv_ctl_usage ("user", sub, "USER: required (username or id)");
     goto out;
   }
   if (positional > want) {
-    code = usage (sub, "unexpected argument \"%s\"", pargs[first + want]);
+    code = tv_ctl_usage ("user", sub, "unexpected argument \"%s\"", pargs[first + want]);
     goto out;
   }
 
-  const char *data_dir = o.data_dir ? o.data_dir : data_dir_opt;
-  if (data_dir == NULL) {
-    const char *env = g_getenv ("TELEVISIT_DATA_DIR");
-    data_dir = env != NULL && *env != '\0' ? env : DEFAULT_DATA_DIR;
-  }
+  const char *data_dir = tv_ctl_data_dir (o.data_dir ? o.data_dir : data_dir_opt);
   if (*data_dir == '\0') {
-    code = usage (sub, "--data-dir: empty");
+    code = tv_ctl_usage ("user", sub, "--data-dir: empty");
     goto out;
   }
   if (is_add)

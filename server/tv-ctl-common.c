@@ -1,0 +1,94 @@
+/* tv-ctl-common.c — exit statuses, usage errors, data directory and store
+ * opening shared by televisitctl's commands (see tv-ctl-common.h). */
+#include "server/tv-ctl-common.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+
+int
+tv_ctl_usage (const char *cmd, const char *sub, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  if (cmd == NULL)
+    g_printerr ("televisitctl: %s\nTry 'televisitctl --help'.\n", msg);
+  else
+    g_printerr ("televisitctl %s%s%s: %s\nTry 'televisitctl help %s'.\n", cmd, sub != NULL ? " " : "",
+                sub != NULL ? sub : "", msg, cmd);
+  return TV_CTL_EXIT_USAGE;
+}
+
+int
+tv_ctl_store_error (const char *cmd, const char *what, const GError *error)
+{
+  g_printerr ("televisitctl%s%s: %s%s%s\n", cmd != NULL ? " " : "", cmd != NULL ? cmd : "",
+              what != NULL ? what : "", what != NULL ? ": " : "", error->message);
+  if (error->domain != TV_STORE_ERROR)
+    return TV_CTL_EXIT_STORE;
+  switch ((TvStoreErrorCode) error->code) {
+  case TV_STORE_ERR_NOT_FOUND:
+  case TV_STORE_ERR_SLOT_TAKEN:
+  case TV_STORE_ERR_CONFLICT:
+  case TV_STORE_ERR_WRONG_STATE:
+    return TV_CTL_EXIT_NOT_FOUND;
+  case TV_STORE_ERR_INVALID:
+    return TV_CTL_EXIT_USAGE;
+  default:
+    return TV_CTL_EXIT_STORE;
+  }
+}
+
+const char *
+tv_ctl_data_dir (const char *opt)
+{
+  if (opt != NULL)
+    return opt;
+  const char *env = g_getenv ("TELEVISIT_DATA_DIR");
+  return env != NULL && *env != '\0' ? env : TV_CTL_DEFAULT_DATA_DIR;
+}
+
+TvStore *
+tv_ctl_open_store (const char *cmd, const char *data_dir, gboolean create, int *code)
+{
+  const char *sep = cmd != NULL ? " " : "";
+  const char *name = cmd != NULL ? cmd : "";
+  g_autofree char *path = g_build_filename (data_dir, TV_CTL_DB_NAME, NULL);
+  if (create) {
+    if (g_mkdir_with_parents (data_dir, 0700) != 0) {
+      g_printerr ("televisitctl%s%s: cannot create data directory %s: %s\n", sep, name, data_dir,
+                  g_strerror (errno));
+      *code = TV_CTL_EXIT_STORE;
+      return NULL;
+    }
+  } else if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
+    g_printerr ("televisitctl%s%s: no database at %s (check --data-dir or TELEVISIT_DATA_DIR)\n", sep, name,
+                path);
+    *code = TV_CTL_EXIT_STORE;
+    return NULL;
+  }
+  g_autoptr (GError) error = NULL;
+  TvStore *store = tv_store_open (path, &error);
+  if (store == NULL) {
+    g_printerr ("televisitctl%s%s: cannot open the store: %s\n", sep, name, error->message);
+    *code = TV_CTL_EXIT_STORE;
+  }
+  return store;
+}
+
+gboolean
+tv_ctl_parse_options (const char *cmd, const char *sub, GOptionEntry *entries, gboolean stop_at_command,
+                      int *argc, char ***argv)
+{
+  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_option_context_set_help_enabled (ctx, FALSE);
+  g_option_context_set_strict_posix (ctx, stop_at_command);
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, argc, argv, &error)) {
+    tv_ctl_usage (cmd, sub, "%s", error->message);
+    return FALSE;
+  }
+  return TRUE;
+}
