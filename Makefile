@@ -48,6 +48,7 @@ include media/module.mk
 include client/module.mk
 include tests/module.mk
 include bench/module.mk
+include tests/web/web.mk
 
 .PHONY: build-all build-tests
 build-all: $(BINS)

@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// test-desk.mjs — the front desk's calendar in Chromium (issue 8): a scheduler
+// signs in, finds a patient, books a free slot of tomorrow in two clicks; the
+// booking is in the store and shows in the calendar with its join link; a
+// second scheduler in another browser context racing for the same slot is told
+// "someone else has just booked this time" and sees the calendar refreshed;
+// move, cancel, and a patient refused by the scheduler's API (403, audited).
+// Run: tests/web/test-desk.mjs [--build BUILD] [--screenshots DIR]  (TAP; TV_BUILD_DIR,
+// TV_SCREENSHOTS work too; make check-web runs it)
+import path from 'node:path';
+import { run, ok, note, signIn } from './clinic.mjs';
+import { servePages, dayAfter, setAllDayHours } from './pages.mjs';
+
+await run(async (clinic) => {
+  await clinic.start();
+  const sched = clinic.user('desk.one', 'Sam Scheduler', 'scheduler');
+  clinic.user('desk.two', 'Kim Scheduler', 'scheduler');
+  const doc = clinic.user('dr.web', 'Dr. Test Doctor', 'doctor', ['--time-zone', 'Europe/Berlin', '--slot-minutes', '30']);
+  const pat = clinic.user('pat.web', 'Pat Synthetic', 'patient');
+  const pat2 = clinic.user('alex.web', 'Alex Synthetic', 'patient');
+  const st = await clinic.login('desk.one');
+  await setAllDayHours(clinic, st, doc.id);
+  await clinic.browserLaunch();
+
+  // ---- scheduler one books tomorrow's first free slot for Pat
+  const a = await clinic.context({ timezoneId: 'Europe/Berlin' });
+  await servePages(clinic, a);
+  const pa = await a.newPage();
+  await pa.goto(`${clinic.origin}/desk/`);
+  await signIn(pa, 'desk.one');
+  await pa.getByRole('button', { name: 'Next' }).click();
+  const tomorrow = dayAfter(1);
+  await pa.waitForFunction((d) => document.getElementById('day').value === d, tomorrow);
+  await pa.getByLabel('Find a patient').fill('pat syn');
+  await pa.getByRole('button', { name: 'Find' }).click();
+  await pa.getByRole('button', { name: 'Choose Pat Synthetic' }).click();
+  const slots = pa.locator('.slot-free');
+  await slots.first().waitFor();
+  const firstStart = await slots.first().getAttribute('data-start');
+  await slots.first().click();                                        // click 1: the slot
+  await pa.getByRole('button', { name: 'Book', exact: true }).click(); // click 2: Book
+  await pa.locator('#status.status-ok').waitFor();
+  ok(/Booked Pat Synthetic/.test(await pa.locator('#status').textContent()), 'scheduler: the booking is confirmed in words');
+  const row = clinic.sql(`SELECT patient_id || '|' || status FROM consults WHERE doctor_id = '${doc.id}' AND status != 'cancelled'`);
+  ok(row === `${pat.id}|scheduled`, 'store: one scheduled consult of the doctor, for Pat', row);
+  ok(/\/join#token=/.test(await pa.locator('#join-link').textContent()), "scheduler: the patient's join link is shown on the booking");
+  ok(await pa.locator('.consult.st-scheduled', { hasText: 'Pat Synthetic' }).count() === 1, 'calendar: the booking shows with status Scheduled');
+  ok(await pa.locator(`.slot-free[data-start="${firstStart}"]`).count() === 0, 'calendar: the booked slot is no longer offered');
+  if (clinic.shots) await pa.screenshot({ path: path.join(clinic.shots, 'desk-day.png'), fullPage: true });
+
+  // ---- the race: both schedulers choose the same slot, one wins
+  const b = await clinic.context({ timezoneId: 'Europe/Berlin' });
+  await servePages(clinic, b);
+  const pb = await b.newPage();
+  await pb.goto(`${clinic.origin}/desk/`);
+  await signIn(pb, 'desk.two');
+  await pb.getByRole('button', { name: 'Next' }).click();
+  await pb.getByLabel('Find a patient').fill('alex');
+  await pb.getByRole('button', { name: 'Find' }).click();
+  await pb.getByRole('button', { name: 'Choose Alex Synthetic' }).click();
+  const target = await slots.first().getAttribute('data-start');
+  await pb.locator(`.slot-free[data-start="${target}"]`).click();
+  await pa.locator(`.slot-free[data-start="${target}"]`).click();
+  await pa.getByRole('button', { name: 'Book', exact: true }).click();
+  await pa.locator('#status.status-ok').waitFor();
+  await pb.getByRole('button', { name: 'Book', exact: true }).click();
+  const alert = pb.getByRole('alert');
+  await alert.waitFor();
+  ok(/Someone else has just booked this time/.test(await alert.textContent()), 'race: the loser is told the slot was just taken', await alert.textContent());
+  await pb.locator(`.slot-free[data-start="${target}"]`).waitFor({ state: 'detached' });
+  ok(await pb.locator('.consult', { hasText: 'Pat Synthetic' }).count() === 2, "race: the loser's calendar is refreshed (both of Pat's bookings shown)");
+  const live = clinic.sql(`SELECT count(*) FROM consults WHERE doctor_id = '${doc.id}' AND scheduled_start = (SELECT scheduled_start FROM consults WHERE doctor_id = '${doc.id}' ORDER BY scheduled_start DESC LIMIT 1) AND status != 'cancelled'`);
+  ok(live === '1', 'store: one live consult at the raced time', live);
+  ok(clinic.sql(`SELECT count(*) FROM consults WHERE patient_id = '${pat2.id}'`) === '0', 'store: nothing written for the loser');
+  if (clinic.shots) await pb.screenshot({ path: path.join(clinic.shots, 'desk-slot-taken.png'), fullPage: true });
+
+  // ---- move Pat's second booking to a later slot, then cancel it
+  await pa.locator('.consult', { hasText: 'Pat Synthetic' }).nth(1).click();
+  await pa.getByRole('button', { name: 'Move to another time' }).click();
+  const later = await pa.locator('.slot-free').nth(2).getAttribute('data-start');
+  await pa.locator(`.slot-free[data-start="${later}"]`).click();
+  await pa.getByRole('button', { name: 'Move here' }).click();
+  await pa.locator('#status.status-ok', { hasText: 'Moved' }).waitFor();
+  const moved = clinic.sql(`SELECT count(*) FROM consults WHERE patient_id = '${pat.id}' AND status = 'scheduled'`);
+  ok(moved === '2', 'move: still two scheduled consults for Pat', moved);
+  await pa.getByRole('button', { name: 'Cancel visit' }).click();
+  await pa.locator('#status.status-ok', { hasText: 'Cancelled' }).waitFor();
+  ok(clinic.sql(`SELECT count(*) FROM consults WHERE patient_id = '${pat.id}' AND status = 'cancelled'`) === '1', 'cancel: the consult is cancelled in the store');
+  ok(await pa.locator(`.slot-free[data-start="${later}"]`).count() === 1, 'cancel: the slot is offered again');
+
+  // ---- a patient opening the desk: the page says so, the API refuses with 403 (audited)
+  const c = await clinic.context();
+  await servePages(clinic, c);
+  const pc = await c.newPage();
+  await pc.goto(`${clinic.origin}/desk/`);
+  await signIn(pc, 'pat.web');
+  await pc.getByRole('alert').waitFor();
+  ok(/for scheduler or admin accounts/.test(await pc.getByRole('alert').textContent()), 'patient on /desk/: told the page is not for them');
+  ok(!(await pc.locator('#app').isVisible()), 'patient on /desk/: no calendar shown');
+  const ptok = await clinic.login('pat.web');
+  const r = await clinic.request('GET', '/api/v1/users?role=patient', ptok);
+  ok(r.status === 403 && !/Synthetic/.test(r.text), "patient: the scheduler's patient search answers 403 without data", r.text);
+  const audited = clinic.sql(`SELECT count(*) FROM audit WHERE user_id = '${pat.id}' AND action = 'GET /api/v1/users' AND detail = 'http 403'`);
+  ok(Number(audited) >= 1, 'patient: the refusal is in the audit trail', audited);
+
+  const errs = [...a.errors, ...b.errors, ...c.errors].filter((e) => !/Failed to load resource/.test(e));
+  ok(errs.length === 0, 'no script errors or CSP violations in the pages', errs.join('\n'));
+  note(`scheduler ${sched.id.slice(0, 8)}… booked through ${clinic.origin}`);
+});
