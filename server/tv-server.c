@@ -8,6 +8,7 @@
 #define G_LOG_DOMAIN "tv-server"
 
 #include "server/tv-server.h"
+#include "server/tv-join-link.h"
 #include "server/tv-server-private.h"
 #include "server/tv-addr-limit.h"
 #include "server/tv-api.h"
@@ -68,6 +69,10 @@ tv_server_new (TvServerConfig *config, GMainLoop *loop, GError **error)
   s->store = tv_store_open (db_path, &local);
   if (!s->store) {
     g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_STORE, "session store %s: %s", db_path, local->message);
+    goto fail;
+  }
+  if (!tv_join_link_attach (s->store, config->data_dir, &local)) {
+    g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_DATA_DIR, "%s", local->message);
     goto fail;
   }
 

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "server/tv-store.h"
+#include "server/tv-join-link.h"
 
 G_BEGIN_DECLS
 
@@ -52,6 +53,22 @@ char *tv_store_private_token_new (GError **error);
 
 /* Returns: (transfer full) the lower-case hex SHA-256 of @token (what the store keeps). */
 char *tv_store_private_token_hash (const char *token);
+
+/* Returns: (transfer none) the join-link key set with tv_store_set_join_link_key,
+ * or NULL (tokens are then random). */
+const TvJoinLinkKey *tv_store_private_join_link_key (TvStore *store);
+
+/* tv_store_private_join_token_issue:
+ * Inside the caller's transaction: replaces the join token of (@consult_id,
+ * @role) — deleting any existing row — with a new one valid until @expires.
+ * With a join-link key the token is derived (tv_join_link_token) with
+ * issued_at = @now, or one µs after the replaced row's created_at when that is
+ * not earlier (a token re-issued in the same µs must still change); the row's
+ * created_at is that issued_at. Without a key the token is random.
+ * Returns: TRUE with *@out (transfer full, the token in clear); FALSE with
+ * @error (IO, CONFLICT). */
+gboolean tv_store_private_join_token_issue (TvStore *store, const char *consult_id, const char *role,
+                                            gint64 expires, gint64 now, char **out, GError **error);
 
 /* Checks text as the store does for names: non-empty, at most @max bytes, valid
  * UTF-8, no control characters. FALSE with INVALID naming @what. */

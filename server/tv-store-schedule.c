@@ -141,10 +141,6 @@ static const char SQL_BOOK_INSERT[] =
   "INSERT INTO consults (id, doctor, patient, scheduled_start, status, created_at,"
   " doctor_id, patient_id, scheduled_end, booked_by)"
   " VALUES (?1, ?2, ?3, ?4, 'scheduled', ?5, ?6, ?7, ?8, ?9)";
-static const char SQL_TOKEN_INSERT[] =
-  "INSERT INTO join_tokens (sha256, consult_id, role, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
-static const char SQL_TOKEN_DELETE_PATIENT[] =
-  "DELETE FROM join_tokens WHERE consult_id = ?1 AND role = 'patient'";
 static const char SQL_TOKEN_EXTEND_DOCTOR[] =
   "UPDATE join_tokens SET expires_at = ?2 WHERE consult_id = ?1 AND role = 'doctor'";
 static const char SQL_BOOKING_STATE[] =
@@ -397,23 +393,7 @@ static gboolean
 token_insert (TvStore *store, const char *consult_id, const char *role, gint64 expires, gint64 now,
               char **out, GError **error)
 {
-  g_autofree char *token = tv_store_private_token_new (error);
-  if (token == NULL)
-    return FALSE;
-  g_autofree char *hash = tv_store_private_token_hash (token);
-  sqlite3_stmt *st = tv_store_private_stmt (store, SQL_TOKEN_INSERT, error);
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_text (st, 1, hash, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (st, 2, consult_id, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (st, 3, role, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (st, 4, expires);
-  sqlite3_bind_int64 (st, 5, now);
-  gboolean ok = tv_store_private_exec_done (store, st, "insert join token", error);
-  tv_store_private_stmt_done (st);
-  if (ok)
-    *out = g_steal_pointer (&token);
-  return ok;
+  return tv_store_private_join_token_issue (store, consult_id, role, expires, now, out, error);
 }
 
 /* Runs a one-row statement (?1 = @id, ?2 = @t) inside the transaction. */
@@ -842,8 +822,8 @@ tv_store_consult_reschedule (TvStore *store, const char *id, gint64 start, gint6
     goto fail;
   tv_store_private_fault_point (store, "reschedule-after-update");
   gint64 expires = slot.end + TV_STORE_BOOKING_TOKEN_GRACE_US;
-  if (!exec_id_time (store, SQL_TOKEN_DELETE_PATIENT, id, 0, "revoke patient token", error)
-      || !exec_id_time (store, SQL_TOKEN_EXTEND_DOCTOR, id, expires, "extend doctor token", error)
+  /* token_insert replaces (revokes) the patient's old token. */
+  if (!exec_id_time (store, SQL_TOKEN_EXTEND_DOCTOR, id, expires, "extend doctor token", error)
       || !token_insert (store, id, "patient", expires, now, &ptok, error)
       || !tv_store_private_commit (store, error))
     goto fail;

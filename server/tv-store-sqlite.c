@@ -16,6 +16,7 @@
 #include "server/tv-store.h"
 #include "server/tv-store-private.h"
 #include "server/tv-store-audit.h"
+#include "server/tv-join-link.h"
 #include "server/tv-store-schema.h"
 #include "server/tv-store-schedule.h"
 #include "server/tv-store-users.h"
@@ -39,6 +40,7 @@ struct _TvStore {
   sqlite3 *db;
   GHashTable *stmts;   /* const char *sql (static, by address) -> sqlite3_stmt * */
   char **faults;       /* TV_STORE_FAULT points, NULL-terminated, or NULL */
+  TvJoinLinkKey *join_key;  /* derives join tokens when set (server/tv-join-link.h) */
 };
 
 G_DEFINE_QUARK (tv-store-error-quark, tv_store_error)
@@ -103,9 +105,6 @@ G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == TV_STORE_SCHEMA_VERSION);
 static const char SQL_CONSULT_INSERT[] =
   "INSERT INTO consults (id, doctor, patient, scheduled_start, status, created_at)"
   " VALUES (?1, ?2, ?3, ?4, 'scheduled', ?5)";
-static const char SQL_TOKEN_INSERT[] =
-  "INSERT INTO join_tokens (sha256, consult_id, role, expires_at, created_at)"
-  " VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char SQL_TOKEN_LOOKUP[] =
   "SELECT consult_id, role, expires_at FROM join_tokens WHERE sha256 = ?1";
 #define CONSULT_COLUMNS \
@@ -506,6 +505,20 @@ tv_store_private_column_strdup (sqlite3_stmt *st, int col)
   return column_strdup (st, col);
 }
 
+void
+tv_store_set_join_link_key (TvStore *store, const TvJoinLinkKey *key)
+{
+  g_return_if_fail (store != NULL);
+  tv_join_link_key_free (store->join_key);
+  store->join_key = tv_join_link_key_dup (key);
+}
+
+const TvJoinLinkKey *
+tv_store_private_join_link_key (TvStore *store)
+{
+  return store->join_key;
+}
+
 static char *token_new (GError **error);
 static char *token_hash (const char *token);
 
@@ -549,18 +562,8 @@ token_new (GError **error)
     g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "OpenSSL RAND_bytes failed");
     return NULL;
   }
-  char *text = g_base64_encode (raw, sizeof raw);
+  char *text = tv_join_link_base64url (raw, sizeof raw);
   OPENSSL_cleanse (raw, sizeof raw);
-  for (char *p = text; *p != '\0'; p++) {
-    if (*p == '+') {
-      *p = '-';
-    } else if (*p == '/') {
-      *p = '_';
-    } else if (*p == '=') {
-      *p = '\0';
-      break;
-    }
-  }
   g_assert (strlen (text) == TV_STORE_TOKEN_CHARS);  /* 32 bytes always encode to 43 + "=" */
   return text;
 }
@@ -786,6 +789,7 @@ tv_store_close (TvStore *store)
   if (store->db != NULL)
     sqlite3_close_v2 (store->db);
   g_strfreev (store->faults);
+  tv_join_link_key_free (store->join_key);
   g_free (store);
 }
 
@@ -843,23 +847,8 @@ static gboolean
 insert_token (TvStore *store, const char *consult_id, TvSigRole role, gint64 expires, gint64 now,
               char **out_token, GError **error)
 {
-  g_autofree char *token = token_new (error);
-  if (token == NULL)
-    return FALSE;
-  g_autofree char *hash = token_hash (token);
-  sqlite3_stmt *st = stmt_get (store, SQL_TOKEN_INSERT, error);
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_text (st, 1, hash, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (st, 2, consult_id, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (st, 3, role_to_db (role), -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (st, 4, expires);
-  sqlite3_bind_int64 (st, 5, now);
-  gboolean ok = stmt_exec_done (store, st, "insert join token", error);
-  stmt_done (st);
-  if (ok)
-    *out_token = g_steal_pointer (&token);
-  return ok;
+  return tv_store_private_join_token_issue (store, consult_id, role_to_db (role), expires, now, out_token,
+                                            error);
 }
 
 gboolean
