@@ -146,6 +146,8 @@ print_manual (void)
            "FILES\n"
            "    DATA_DIR/" TV_CTL_DB_NAME "     consults, token hashes, participation log (mode 0600)\n"
            "    DATA_DIR/tls/cert.pem     the server's certificate, passed to clients as --ca\n"
+           "    DATA_DIR/join-link.key    key the join tokens are derived from (mode 0600, made on\n"
+           "                              first use; shared with the server, never print it)\n"
            "\n"
            "EXAMPLES\n"
            "    televisitctl create --doctor \"Dr. Test Doctor\" --patient \"Pat Synthetic\" \\\n"

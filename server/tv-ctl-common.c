@@ -1,6 +1,7 @@
 /* tv-ctl-common.c — exit statuses, usage errors, data directory and store
  * opening shared by televisitctl's commands (see tv-ctl-common.h). */
 #include "server/tv-ctl-common.h"
+#include "server/tv-join-link.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -73,6 +74,12 @@ tv_ctl_open_store (const char *cmd, const char *data_dir, gboolean create, int *
   if (store == NULL) {
     g_printerr ("televisitctl%s%s: cannot open the store: %s\n", sep, name, error->message);
     *code = TV_CTL_EXIT_STORE;
+  } else if (!tv_join_link_attach (store, data_dir, &error)) {
+    /* create and book issue join tokens: derived as the server does, so the
+     * server can show them again (server/tv-join-link.h). */
+    g_printerr ("televisitctl%s%s: %s\n", sep, name, error->message);
+    *code = TV_CTL_EXIT_STORE;
+    g_clear_pointer (&store, tv_store_close);
   }
   return store;
 }
