@@ -13,3 +13,25 @@ $(B)/televisit-server: $(B)/server/televisit-server.o $(SRV_LIB) $(SIG_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(B)/televisitctl: $(B)/server/televisitctl.o $(SRV_LIB) $(SIG_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The web pages (server/tv-web.c): every file under web/ is compiled into a
+# GResource linked into libtvserver. The resource list is generated from the
+# files present (rewritten only when the list changes), so a new page is just
+# a new file under web/<area>/. File names are restricted to [A-Za-z0-9._/-].
+WEB_FILES := $(shell find web -type f ! -name '.*' ! -name '*~' 2>/dev/null | LC_ALL=C sort)
+WEB_XML := $(B)/web/tv-web-resources.gresource.xml
+WEB_RES_C := $(B)/web/tv-web-resources.c
+WEB_RES_O := $(B)/web/tv-web-resources.o
+.PHONY: web-list-check
+$(WEB_XML): web-list-check
+	@mkdir -p $(dir $@)
+	@for f in $(WEB_FILES); do case "$$f" in *[!A-Za-z0-9._/-]*) echo "web/: unsupported file name: $$f" >&2; exit 1;; esac; done
+	@{ echo '<?xml version="1.0" encoding="UTF-8"?>'; echo '<gresources><gresource prefix="/televisit">'; \
+	  for f in $(WEB_FILES); do echo "  <file>$$f</file>"; done; echo '</gresource></gresources>'; } > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+$(WEB_RES_C): $(WEB_XML) $(WEB_FILES)
+	glib-compile-resources --sourcedir=. --generate-source --manual-register --internal --c-name tv_web_res \
+	  --target=$@ $<
+$(WEB_RES_O): $(WEB_RES_C) | deps
+	$(CC) $(ALL_CFLAGS) -Wno-overlength-strings -c $< -o $@
+$(SRV_LIB): $(WEB_RES_O)

@@ -17,6 +17,7 @@
 #include "server/tv-http.h"
 #include "server/tv-server.h"
 #include "server/tv-store-audit.h"
+#include "server/tv-web.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -75,6 +76,7 @@ struct _TvHttpRequest {
   char *address;
   char *host;
   char *auth;            /* Authorization header (never logged) */
+  char *if_none_match;   /* If-None-Match header (static files, tv-web.c) */
   gint64 now;
   const Route *route;    /* set once matched */
   /* The reply. */
@@ -82,6 +84,8 @@ struct _TvHttpRequest {
   guint status;
   GPtrArray *headers;    /* Header* */
   char *reply_body;
+  GBytes *reply_bytes;   /* tv_http_reply_bytes: the body instead of reply_body */
+  char *content_type;    /* NULL: application/json */
   gsize reply_len;
   gsize reply_sent;
   gboolean headers_sent;
@@ -237,6 +241,10 @@ request_free (TvHttpRequest *req)
   }
   g_ptr_array_unref (req->headers);
   g_free (req->reply_body);
+  if (req->reply_bytes)
+    g_bytes_unref (req->reply_bytes);
+  g_free (req->content_type);
+  g_free (req->if_none_match);
   g_free (req->audit_action);
   g_free (req->audit_user_id);
   g_free (req->audit_role);
@@ -338,6 +346,12 @@ const char *
 tv_http_request_address (TvHttpRequest *req)
 {
   return req->address;
+}
+
+const char *
+tv_http_request_if_none_match (TvHttpRequest *req)
+{
+  return req->if_none_match;
 }
 
 const char *
@@ -479,6 +493,23 @@ tv_http_reply_json (TvHttpRequest *req, guint status, JsonNode *body)
   }
   if (req->wsi)
     lws_callback_on_writable (req->wsi);
+}
+
+void
+tv_http_reply_bytes (TvHttpRequest *req, guint status, const char *content_type, GBytes *body)
+{
+  g_return_if_fail (req != NULL && content_type != NULL);
+  if (req->replied) {
+    g_critical ("%s %s: replied twice; keeping the first reply", req->method, req->path);
+    return;
+  }
+  g_free (req->content_type);
+  req->content_type = g_strdup (content_type);
+  if (body != NULL) {
+    req->reply_bytes = g_bytes_ref (body);
+    req->reply_len = g_bytes_get_size (body);
+  }
+  tv_http_reply_json (req, status, NULL);
 }
 
 void
@@ -835,18 +866,35 @@ add_header (struct lws *wsi, const char *name, const char *value, unsigned char 
                                       (int) strlen (value), p, end);
 }
 
+/* Returns: TRUE when the handler set header @name itself (it replaces our default). */
+static gboolean
+has_header (TvHttpRequest *req, const char *name)
+{
+  for (guint i = 0; i < req->headers->len; i++)
+    if (g_ascii_strcasecmp (((Header *) g_ptr_array_index (req->headers, i))->name, name) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static int
+add_default (TvHttpRequest *req, struct lws *wsi, const char *name, const char *value, unsigned char **p,
+             unsigned char *end)
+{
+  return has_header (req, name) ? 0 : add_header (wsi, name, value, p, end);
+}
+
 static int
 write_headers (TvHttpRequest *req, struct lws *wsi)
 {
   unsigned char buf[LWS_PRE + HEADER_BUF_BYTES];
   unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
   if (lws_add_http_header_status (wsi, req->status, &p, end)
-      || add_header (wsi, "content-type", "application/json", &p, end)
+      || add_header (wsi, "content-type", req->content_type ? req->content_type : "application/json", &p, end)
       || lws_add_http_header_content_length (wsi, req->reply_len, &p, end)
-      || add_header (wsi, "cache-control", "no-store", &p, end)
+      || add_default (req, wsi, "cache-control", "no-store", &p, end)
       || add_header (wsi, "x-content-type-options", "nosniff", &p, end)
       || add_header (wsi, "strict-transport-security", "max-age=31536000", &p, end)
-      || add_header (wsi, "content-security-policy", "default-src 'none'; frame-ancestors 'none'", &p, end)
+      || add_default (req, wsi, "content-security-policy", "default-src 'none'; frame-ancestors 'none'", &p, end)
       || add_header (wsi, "referrer-policy", "no-referrer", &p, end))
     return -1;
   for (guint i = 0; i < req->headers->len; i++) {
@@ -873,7 +921,8 @@ on_writeable (Pss *pss, struct lws *wsi)
   if (!req->headers_sent) {
     if (write_headers (req, wsi))
       return -1;
-    if (req->reply_len > 0) {
+    /* HEAD: the headers of the GET, Content-Length included, and no body. */
+    if (req->reply_len > 0 && strcmp (req->method, "HEAD") != 0) {
       lws_callback_on_writable (wsi);
       return 0;
     }
@@ -881,7 +930,8 @@ on_writeable (Pss *pss, struct lws *wsi)
     gsize n = MIN (WRITE_CHUNK, req->reply_len - req->reply_sent);
     gboolean last = req->reply_sent + n == req->reply_len;
     g_autofree unsigned char *chunk = g_malloc (LWS_PRE + n);
-    memcpy (chunk + LWS_PRE, req->reply_body + req->reply_sent, n);
+    const char *data = req->reply_bytes ? g_bytes_get_data (req->reply_bytes, NULL) : req->reply_body;
+    memcpy (chunk + LWS_PRE, data + req->reply_sent, n);
     if (lws_write (wsi, chunk + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int) n)
       return -1;
     req->reply_sent += n;
@@ -921,6 +971,7 @@ request_new (TvHttp *http, struct lws *wsi, const char *uri, size_t len)
   if (req->host == NULL)
     req->host = g_strdup ("");
   req->auth = copy_header (wsi, WSI_TOKEN_HTTP_AUTHORIZATION, MAX_AUTH_BYTES);
+  req->if_none_match = copy_header (wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH, 256);
   read_query (wsi, req->query);
   return req;
 }
@@ -940,8 +991,10 @@ tv_http_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *u
     TvHttpRequest *req = request_new (http, wsi, in ? (const char *) in : "", in ? len : 0);
     pss->req = req;
     if (!g_str_has_prefix (req->path, TV_HTTP_API_PREFIX)) {
-      tv_http_reply_error (req, 404, "not_found", "no such endpoint (the API is under " TV_HTTP_API_PREFIX
-                           "; WebSocket clients use the televisit.v1 subprotocol on /)");
+      /* The web pages (tv-web.c); a body sent with another method is not read. */
+      if (strcmp (req->method, "GET") != 0 && strcmp (req->method, "HEAD") != 0)
+        req->close_after = TRUE;
+      tv_web_serve (req);
       return 0;
     }
     g_autofree char *cl = copy_header (wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 20);
@@ -1039,7 +1092,7 @@ tv_http_handle_detached (TvHttp *http, const char *method, const char *path, con
       add_query_fragment (req->query, query[i]);
 
   if (!g_str_has_prefix (req->path, TV_HTTP_API_PREFIX))
-    tv_http_reply_error (req, 404, "not_found", "no such endpoint");
+    tv_web_serve (req);
   else if (body_len > TV_HTTP_MAX_BODY)
     tv_http_reply_error (req, 413, "body_too_large", "the request body is larger than %d bytes", TV_HTTP_MAX_BODY);
   else {
@@ -1055,8 +1108,10 @@ tv_http_handle_detached (TvHttp *http, const char *method, const char *path, con
   }
 
   guint status = req->status;
-  if (reply != NULL)
-    *reply = g_strndup (req->reply_body ? req->reply_body : "", req->reply_len);
+  if (reply != NULL) {
+    const char *data = req->reply_bytes ? g_bytes_get_data (req->reply_bytes, NULL) : req->reply_body;
+    *reply = g_strndup (data ? data : "", req->reply_len);
+  }
   request_free (req);
   return status;
 }

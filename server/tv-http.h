@@ -112,6 +112,8 @@ const TvSession *tv_http_request_session (TvHttpRequest *req);
 const char *tv_http_request_address (TvHttpRequest *req);
 /* Returns: the Host header as sent ("" if none). */
 const char *tv_http_request_host (TvHttpRequest *req);
+/* Returns: the If-None-Match header as sent (NULL if none, or for detached requests). */
+const char *tv_http_request_if_none_match (TvHttpRequest *req);
 /* Returns: when the request was dispatched (g_get_real_time(), µs UTC). */
 gint64 tv_http_request_now (TvHttpRequest *req);
 /* The router's store and configuration (see tv_http_new). */
@@ -157,6 +159,14 @@ gboolean tv_http_request_is_gone (TvHttpRequest *req);
 /* tv_http_reply_json:
  * Replies @status with @body (transfer full; NULL = empty body, e.g. 204). */
 void tv_http_reply_json (TvHttpRequest *req, guint status, JsonNode *body);
+
+/* tv_http_reply_bytes:
+ * Replies @status with @body (transfer none: a reference is taken; NULL = empty)
+ * as @content_type, for the static web pages (tv-web.h). Headers the handler
+ * set with tv_http_reply_add_header replace the defaults of the same name
+ * (Cache-Control, Content-Security-Policy); a HEAD request gets the headers
+ * (Content-Length included) and no body. */
+void tv_http_reply_bytes (TvHttpRequest *req, guint status, const char *content_type, GBytes *body);
 
 /* tv_http_reply_error:
  * Replies @status with {"error": {"code": @code, "message": <formatted>}}.
@@ -204,7 +214,8 @@ gboolean tv_http_get_string (TvHttpRequest *req, JsonObject *obj, const char *na
  * them; may be NULL), @authorization (the header's value, may be NULL),
  * @body_len bytes of @body. The same checks run as for a real request (API
  * prefix 404, body limit 413, UTF-8/JSON 400, route 404/405, session 401, role
- * 403) and then the route's handler, from address 127.0.0.1.
+ * 403) and then the route's handler, from address 127.0.0.1; a path outside the
+ * API goes to the static pages (tv_web_serve) instead.
  * Returns: the HTTP status, and with @reply non-NULL *@reply (transfer full)
  * the reply body ("" when empty). */
 guint tv_http_handle_detached (TvHttp *http, const char *method, const char *path, const char *const *query,

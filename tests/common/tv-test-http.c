@@ -144,6 +144,9 @@ tv_test_http_request (TvTestHttp *c, const char *method, const char *path, const
     curl_easy_setopt (h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) -1);
     curl_easy_setopt (h, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt (h, CURLOPT_CUSTOMREQUEST, method);
+    /* HTTPGET reset NOBODY: a HEAD must not wait for a body. */
+    if (strcmp (method, "HEAD") == 0)
+      curl_easy_setopt (h, CURLOPT_NOBODY, 1L);
   }
   curl_easy_setopt (h, CURLOPT_HTTPHEADER, hdrs);
 
