@@ -87,4 +87,13 @@ char *tv_store_private_column_strdup (sqlite3_stmt *st, int col);
 char *tv_store_private_seal (TvStore *store, const char *plaintext, const char *context, GError **error);
 char *tv_store_private_unseal (TvStore *store, const char *stored, const char *context, GError **error);
 
+/* The encryption state of a store (key ring file, loaded keys), owned by the
+ * store: made by tv_store_open, freed by tv_store_close (tv-store-seal.c). */
+typedef struct _TvStoreSeal TvStoreSeal;
+/* Returns: (transfer full) the state for the database at @db_path (default key file). */
+TvStoreSeal *tv_store_private_seal_new (const char *db_path);
+void tv_store_private_seal_free (TvStoreSeal *seal);   /* NULL accepted; wipes the keys */
+/* Returns: (transfer none) the store's state. */
+TvStoreSeal *tv_store_private_seal_state (TvStore *store);
+
 G_END_DECLS

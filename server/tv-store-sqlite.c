@@ -40,6 +40,7 @@ struct _TvStore {
   sqlite3 *db;
   GHashTable *stmts;   /* const char *sql (static, by address) -> sqlite3_stmt * */
   char **faults;       /* TV_STORE_FAULT points, NULL-terminated, or NULL */
+  TvStoreSeal *seal;   /* encryption at rest: key ring (tv-store-seal.c) */
   TvJoinLinkKey *join_key;  /* derives join tokens when set (server/tv-join-link.h) */
 };
 
@@ -425,6 +426,12 @@ tv_store_check_name (const char *name, GError **error)
 /* ------------------------------------------------------------------------ */
 /* Helpers for the area files (server/tv-store-private.h)                     */
 
+TvStoreSeal *
+tv_store_private_seal_state (TvStore *store)
+{
+  return store->seal;
+}
+
 sqlite3 *
 tv_store_private_db (TvStore *store)
 {
@@ -740,6 +747,7 @@ tv_store_open (const char *path, GError **error)
 
   TvStore *store = g_new0 (TvStore, 1);
   store->stmts = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, finalize_stmt);
+  store->seal = tv_store_private_seal_new (path);
   const char *fault = g_getenv ("TV_STORE_FAULT");
   if (fault != NULL && *fault != '\0') {
     store->faults = g_strsplit (fault, ",", -1);
@@ -789,6 +797,7 @@ tv_store_close (TvStore *store)
   if (store->db != NULL)
     sqlite3_close_v2 (store->db);
   g_strfreev (store->faults);
+  tv_store_private_seal_free (store->seal);
   tv_join_link_key_free (store->join_key);
   g_free (store);
 }
