@@ -439,12 +439,14 @@ cmd_create (const Options *o, const char *data_dir, const char *arg)
   g_autoptr (TvConsult) consult = NULL;
   g_autofree char *doctor_token = NULL;
   g_autofree char *patient_token = NULL;
-  if (!tv_store_consult_create (store, o->doctor, o->patient, start, expires, now, &consult,
-                                &doctor_token, &patient_token, &error)) {
+  /* The consult and its audit row commit in one transaction (the store fills in the id). */
+  tv_store_audit_stage_local (store, "ctl.create", "consult", NULL, NULL);
+  gboolean created = tv_store_consult_create (store, o->doctor, o->patient, start, expires, now, &consult,
+                                              &doctor_token, &patient_token, &error);
+  if (!tv_store_audit_unstage (store, NULL))
     tv_store_audit_add_local (store, "ctl.create", "consult", NULL, NULL, "error", NULL);
     return tv_ctl_store_error (NULL, "create", error);
-  }
-  tv_store_audit_add_local (store, "ctl.create", "consult", consult->id, consult->patient_id, "ok", NULL);
+  if (!created)
 
   /* The client must find the certificate wherever it is started from. */
   g_autofree char *abs_dir = g_canonicalize_filename (data_dir, NULL);
@@ -635,12 +637,16 @@ finish (const char *command, const char *arg, const char *data_dir, gboolean can
   if (store == NULL)
     return code;
   gint64 now = g_get_real_time ();
-  gboolean ok = cancel ? tv_store_consult_cancel (store, id, ADMIN_CANCEL_REASON, now, &error)
-                       : tv_store_consult_complete (store, id, ADMIN_END_REASON, now, &error);
   g_autoptr (TvConsult) audited = NULL;
   tv_store_consult_get (store, id, &audited, NULL);
-  tv_store_audit_add_local (store, cancel ? "ctl.cancel" : "ctl.end", "consult", id,
-                            audited ? audited->patient_id : NULL, ok ? "ok" : "error", NULL);
+  const char *action = cancel ? "ctl.cancel" : "ctl.end";
+  /* The change and its audit row commit in one transaction. */
+  tv_store_audit_stage_local (store, action, "consult", id, audited ? audited->patient_id : NULL);
+  gboolean ok = cancel ? tv_store_consult_cancel (store, id, ADMIN_CANCEL_REASON, now, &error)
+                       : tv_store_consult_complete (store, id, ADMIN_END_REASON, now, &error);
+  if (!tv_store_audit_unstage (store, NULL))
+    tv_store_audit_add_local (store, action, "consult", id, audited ? audited->patient_id : NULL,
+                              ok ? "ok" : "error", NULL);
   if (!ok)
     return tv_ctl_store_error (NULL, command, error);
   g_print ("consult %s %s (%s)\n", id, cancel ? "cancelled" : "completed",

@@ -459,8 +459,8 @@ close_stale_participations (TvServer *s, const char *consult_id, gint64 now, GEr
  * is the authenticated user, else the party the join token names (the
  * consult's doctor or patient); the patient is the consult's. Ids only. */
 static void
-audit_consult (Conn *c, const char *action, TvSigRole role, const char *consult_id, const TvConsult *consult,
-               const char *outcome, const char *detail)
+audit_consult_row (Conn *c, const char *action, TvSigRole role, const char *consult_id, const TvConsult *consult,
+                   const char *outcome, const char *detail, gboolean stage)
 {
   TvStore *store = c->server->store;
   g_autoptr (TvConsult) looked_up = NULL;
@@ -470,8 +470,30 @@ audit_consult (Conn *c, const char *action, TvSigRole role, const char *consult_
   if (user_id == NULL && consult != NULL)
     user_id = role == TV_SIG_ROLE_DOCTOR ? consult->doctor_id : role == TV_SIG_ROLE_PATIENT ? consult->patient_id
                                                                                           : NULL;
+  if (stage) {
+    TvAuditRow row = {
+      .user_id = (char *) user_id,
+      .role = (char *) (role == TV_SIG_ROLE_NONE ? "" : role_name (role)),
+      .action = (char *) action,
+      .resource_type = (char *) "consult",
+      .resource_id = (char *) consult_id,
+      .patient_id = consult ? consult->patient_id : NULL,
+      .source = c->addr,
+      .outcome = (char *) outcome,
+      .detail = (char *) detail,
+    };
+    tv_store_audit_stage (store, &row);
+    return;
+  }
   tv_store_audit_add (store, user_id, role == TV_SIG_ROLE_NONE ? "" : role_name (role), action, "consult",
                       consult_id, consult ? consult->patient_id : NULL, c->addr, outcome, detail);
+}
+
+static void
+audit_consult (Conn *c, const char *action, TvSigRole role, const char *consult_id, const TvConsult *consult,
+               const char *outcome, const char *detail)
+{
+  audit_consult_row (c, action, role, consult_id, consult, outcome, detail, FALSE);
 }
 
 static void
@@ -732,7 +754,12 @@ handle_end (Conn *c)
     conn_send_error (c, TV_SIG_ERR_NOT_ALLOWED, "only the doctor may end the consult", TV_SIG_MSG_END);
     return;
   }
-  if (!tv_store_consult_complete (s->store, room->consult_id, "ended-by-doctor", g_get_real_time (), &err)) {
+  /* The end and its audit row commit in one transaction. */
+  audit_consult_row (c, "consult.end", TV_SIG_ROLE_DOCTOR, room->consult_id, NULL, "ok", "ended-by-doctor", TRUE);
+  gboolean ended = tv_store_consult_complete (s->store, room->consult_id, "ended-by-doctor", g_get_real_time (),
+                                              &err);
+  tv_store_audit_unstage (s->store, NULL);
+  if (!ended) {
     if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_WRONG_STATE)) {
       /* Completed or cancelled meanwhile by televisitctl: the admin's end stands. */
       end_by_admin (s, room);
@@ -741,7 +768,6 @@ handle_end (Conn *c)
     conn_store_failed (c, room->consult_id, "complete", err, TV_SIG_MSG_END);
     return;
   }
-  audit_consult (c, "consult.end", TV_SIG_ROLE_DOCTOR, room->consult_id, NULL, "ok", "ended-by-doctor");
   TvSigRoomEffects fx = TV_SIG_ROOM_FX_NONE;
   if (!tv_sig_room_end (room->sig, TV_SIG_ROLE_DOCTOR, &fx, &err))
     g_warning ("consult %s: room refused the end: %s", room->consult_id, err->message);
@@ -887,14 +913,21 @@ admit_in_room (Conn *c, TvServerRoom *room)
     conn_send_gerror (c, err, TV_SIG_MSG_ADMIT);
     return;
   }
-  if ((fx & TV_SIG_ROOM_FX_ADMITTED) &&
-      !tv_store_consult_admitted (s->store, room->consult_id, g_get_real_time (), &err)) {
-    tv_sig_room_send_back (room->sig, TV_SIG_ROLE_DOCTOR, NULL, NULL);
-    conn_store_failed (c, room->consult_id, "admit", err, TV_SIG_MSG_ADMIT);
-    return;
+  /* The admission and its audit row commit in one transaction. */
+  gboolean audited = FALSE;
+  if (fx & TV_SIG_ROOM_FX_ADMITTED) {
+    audit_consult_row (c, "consult.admit", TV_SIG_ROLE_DOCTOR, room->consult_id, NULL, "ok", "", TRUE);
+    gboolean ok = tv_store_consult_admitted (s->store, room->consult_id, g_get_real_time (), &err);
+    audited = tv_store_audit_unstage (s->store, NULL);
+    if (!ok) {
+      tv_sig_room_send_back (room->sig, TV_SIG_ROLE_DOCTOR, NULL, NULL);
+      conn_store_failed (c, room->consult_id, "admit", err, TV_SIG_MSG_ADMIT);
+      return;
+    }
   }
   g_info ("consult %s: patient admitted (conn %u)", room->consult_id, c->id);
-  audit_consult (c, "consult.admit", TV_SIG_ROLE_DOCTOR, room->consult_id, NULL, "ok", "");
+  if (!audited)
+    audit_consult (c, "consult.admit", TV_SIG_ROLE_DOCTOR, room->consult_id, NULL, "ok", "");
   apply_pairing (room, TV_SIG_ROLE_DOCTOR, fx & ~TV_SIG_ROOM_FX_PEER_JOINED);
 }
 

@@ -387,12 +387,14 @@ cmd_book (const Opts *o, TvStore *store)
     return code;
   g_autoptr (TvConsult) c = NULL;
   g_autofree char *dtok = NULL, *ptok = NULL;
-  if (!tv_store_consult_book (store, doctor->id, patient->id, start, NULL, g_get_real_time (), &c, &dtok, &ptok,
-                              &error)) {
+  /* The booking and its audit row commit in one transaction (the store fills in the id). */
+  tv_store_audit_stage_local (store, "ctl.book", "consult", NULL, patient->id);
+  gboolean booked = tv_store_consult_book (store, doctor->id, patient->id, start, NULL, g_get_real_time (), &c,
+                                           &dtok, &ptok, &error);
+  if (!tv_store_audit_unstage (store, NULL))
     tv_store_audit_add_local (store, "ctl.book", "consult", NULL, patient->id, "error", NULL);
+  if (!booked)
     return tv_ctl_store_error ("book", NULL, error);
-  }
-  tv_store_audit_add_local (store, "ctl.book", "consult", c->id, patient->id, "ok", NULL);
   g_autoptr (GTimeZone) tz = doctor->time_zone != NULL ? tv_schedule_timezone_new (doctor->time_zone, NULL) : NULL;
   g_autofree char *a = tv_schedule_format_rfc3339 (c->scheduled_start, tz);
   g_autofree char *z = tv_schedule_format_rfc3339 (c->scheduled_end, tz);
@@ -431,11 +433,14 @@ cmd_no_show (const char *id, TvStore *store)
   g_autoptr (GError) error = NULL;
   if (!g_uuid_string_is_valid (id))
     return tv_ctl_usage ("no-show", NULL, "ID: not a consult id (a UUID)");
-  gboolean ok = tv_store_consult_no_show (store, id, g_get_real_time (), &error);
   g_autoptr (TvConsult) audited = NULL;
   tv_store_consult_get (store, id, &audited, NULL);
-  tv_store_audit_add_local (store, "ctl.no-show", "consult", id, audited ? audited->patient_id : NULL,
-                            ok ? "ok" : "error", NULL);
+  const char *patient = audited ? audited->patient_id : NULL;
+  /* The change and its audit row commit in one transaction. */
+  tv_store_audit_stage_local (store, "ctl.no-show", "consult", id, patient);
+  gboolean ok = tv_store_consult_no_show (store, id, g_get_real_time (), &error);
+  if (!tv_store_audit_unstage (store, NULL))
+    tv_store_audit_add_local (store, "ctl.no-show", "consult", id, patient, ok ? "ok" : "error", NULL);
   if (!ok)
     return tv_ctl_store_error ("no-show", NULL, error);
   g_print ("consult %s marked no-show\n", id);

@@ -97,6 +97,8 @@ struct _TvHttpRequest {
   char *audit_user_id;   /* NULL: the session's user */
   char *audit_role;
   char *audit_patient;   /* NULL: derived */
+  gboolean audit_staging;   /* a row is staged in the store for the handler's change */
+  gboolean audit_committed; /* ... and the change committed it */
 };
 
 typedef struct {
@@ -396,6 +398,9 @@ tv_http_reply_add_header (TvHttpRequest *req, const char *name, const char *valu
   g_ptr_array_add (req->headers, h);
 }
 
+static void audit_stage (TvHttpRequest *req);
+static void audit_unstage (TvHttpRequest *req);
+
 void
 tv_http_request_audit (TvHttpRequest *req, const char *action, const TvUser *user, const char *patient_id)
 {
@@ -415,23 +420,24 @@ tv_http_request_audit (TvHttpRequest *req, const char *action, const TvUser *use
     g_free (req->audit_patient);
     req->audit_patient = g_strdup (patient_id);
   }
+  if (req->audit_staging && !req->replied)
+    audit_stage (req);   /* the staged row follows what the handler says */
 }
 
-/* Writes the request's audit row (once, when the reply is set). */
-static void
-audit_write (TvHttpRequest *req)
+/* Returns: (transfer full) the request's audit row with @outcome and
+ * @detail. With @for_stage, the patient and resource id are left NULL when
+ * not known yet (the store fills them in for a record it creates). */
+static TvAuditRow *
+audit_row_new (TvHttpRequest *req, const char *outcome, const char *detail, gboolean for_stage)
 {
   TvStore *store = req->http->store;
-  if (store == NULL)
-    return;
   const char *pattern = req->route ? req->route->route->pattern : req->path;
-  g_autofree char *action = req->audit_action ? g_strdup (req->audit_action)
-                                              : g_strdup_printf ("%s %s", req->method, pattern);
+  TvAuditRow *row = g_new0 (TvAuditRow, 1);
+  row->action = req->audit_action ? g_strdup (req->audit_action) : g_strdup_printf ("%s %s", req->method, pattern);
   /* Resource: the first segment after the prefix, and the first path parameter. */
-  g_autofree char *rtype = NULL;
   const char *rest = g_str_has_prefix (pattern, TV_HTTP_API_PREFIX) ? pattern + strlen (TV_HTTP_API_PREFIX) : "";
   const char *slash = strchr (rest, '/');
-  rtype = slash ? g_strndup (rest, (gsize) (slash - rest)) : g_strdup (rest);
+  row->resource_type = slash ? g_strndup (rest, (gsize) (slash - rest)) : g_strdup (rest);
   const char *rid = NULL;
   if (req->route != NULL) {
     const char *brace = strchr (pattern, '{');
@@ -443,24 +449,79 @@ audit_write (TvHttpRequest *req)
   }
   /* The patient concerned: given by the handler, else a consult's patient,
    * else the caller when a patient acts on their own data. */
-  g_autofree char *patient = g_strdup (req->audit_patient);
-  if (patient == NULL && rid != NULL && g_strcmp0 (rtype, "consults") == 0) {
+  row->patient_id = g_strdup (req->audit_patient);
+  if (row->patient_id == NULL && rid != NULL && g_strcmp0 (row->resource_type, "consults") == 0) {
     g_autoptr (TvConsult) c = NULL;
     if (tv_store_consult_get (store, rid, &c, NULL) && c->patient_id != NULL)
-      patient = g_strdup (c->patient_id);
+      row->patient_id = g_strdup (c->patient_id);
   }
-  if (patient == NULL && req->user != NULL && req->user->roles == TV_ROLE_PATIENT)
-    patient = g_strdup (req->user->id);
-  g_autofree char *role = req->audit_role ? g_strdup (req->audit_role)
-                                          : req->user ? tv_roles_format (req->user->roles) : g_strdup ("");
-  const char *user_id = req->audit_user_id ? req->audit_user_id : req->user ? req->user->id : "";
-  char outcome[8], detail[24];
-  g_snprintf (outcome, sizeof outcome, "%uxx", req->status / 100);
-  g_snprintf (detail, sizeof detail, "http %u", req->status);
+  if (row->patient_id == NULL && req->user != NULL && req->user->roles == TV_ROLE_PATIENT)
+    row->patient_id = g_strdup (req->user->id);
+  if (row->patient_id == NULL && !for_stage)
+    row->patient_id = g_strdup ("");
+  row->role = req->audit_role ? g_strdup (req->audit_role)
+                              : req->user ? tv_roles_format (req->user->roles) : g_strdup ("");
+  row->user_id = g_strdup (req->audit_user_id ? req->audit_user_id : req->user ? req->user->id : "");
+  row->outcome = g_strdup (outcome);
+  row->detail = g_strdup (detail);
   /* Ids only: an over-long or non-UTF-8 path parameter is not worth keeping. */
   if (rid != NULL && (strlen (rid) > 64 || !g_utf8_validate (rid, -1, NULL)))
     rid = "(invalid)";
-  tv_store_audit_add (store, user_id, role, action, rtype, rid, patient, req->address, outcome, detail);
+  row->resource_id = rid ? g_strdup (rid) : for_stage ? NULL : g_strdup ("");
+  row->source = g_strdup (req->address);
+  return row;
+}
+
+/* A request that may change data (not GET/HEAD) and is audited stages its
+ * row in the store (tv_store_audit_stage) before the handler runs, outcome
+ * "2xx": the store appends it inside the transaction that makes the change,
+ * so the change and its row commit together or neither does. Called again
+ * when the handler names the action or the patient (tv_http_request_audit). */
+static void
+audit_stage (TvHttpRequest *req)
+{
+  if (req->http->store == NULL)
+    return;
+  if (req->audit_staging) {
+    audit_unstage (req);
+    if (req->audit_committed)
+      return;   /* the change is in, with the row as it was */
+  }
+  g_autoptr (TvAuditRow) row = audit_row_new (req, "2xx", "committed with the change", TRUE);
+  tv_store_audit_stage (req->http->store, row);
+  req->audit_staging = TRUE;
+}
+
+/* After the handler returned: whether its change carried the staged row. */
+static void
+audit_unstage (TvHttpRequest *req)
+{
+  if (!req->audit_staging)
+    return;
+  req->audit_staging = FALSE;
+  req->audit_committed = tv_store_audit_unstage (req->http->store, NULL);
+}
+
+/* Writes the request's audit row (once, when the reply is set), unless the
+ * change it answers already committed it (then a 2xx needs no second row). */
+static void
+audit_write (TvHttpRequest *req)
+{
+  TvStore *store = req->http->store;
+  if (store == NULL)
+    return;
+  if (req->audit_staging)
+    audit_unstage (req);
+  if (req->audit_committed && req->status / 100 == 2)
+    return;
+  char outcome[8], detail[24];
+  g_snprintf (outcome, sizeof outcome, "%uxx", req->status / 100);
+  g_snprintf (detail, sizeof detail, "http %u", req->status);
+  g_autoptr (TvAuditRow) row = audit_row_new (req, outcome, detail, FALSE);
+  row->at = g_get_real_time ();
+  g_autoptr (GError) error = NULL;
+  if (!tv_store_audit_append (store, row, NULL, &error))
+    g_warning ("could not write an audit row (%s): %s", row->action, error->message);
 }
 
 void
@@ -842,7 +903,11 @@ dispatch (TvHttpRequest *req)
     req->body = json_node_ref (json_parser_get_root (parser));
   }
 
+  gboolean changes = strcmp (req->method, "GET") != 0 && strcmp (req->method, "HEAD") != 0;
+  if (req->audit && changes)
+    audit_stage (req);
   req->route->route->handler (req, req->route->user_data);
+  audit_unstage (req);   /* a deferred handler's later commit does not carry it */
   if (!req->replied && !req->deferred) {
     g_warning ("%s %s: the handler did not reply", req->method, req->route->route->pattern);
     tv_http_reply_error (req, 500, "internal", "internal error");

@@ -139,6 +139,11 @@ tv_store_audit_append (TvStore *store, const TvAuditRow *row, gint64 *out_seq, G
   gboolean own = sqlite3_get_autocommit (tv_store_private_db (store)) != 0;
   if (own && !tv_store_private_begin (store, error))
     return FALSE;
+  /* Our own transaction's commit must not carry a row staged for a change. */
+  TvStoreAuditStage *stage = tv_store_private_audit_stage (store);
+  gboolean was_appending = stage->appending;
+  if (own)
+    stage->appending = TRUE;
 
   gboolean ok = FALSE;
   gint64 seq = 1;
@@ -180,9 +185,106 @@ tv_store_audit_append (TvStore *store, const TvAuditRow *row, gint64 *out_seq, G
 out:
   if (!ok && own)
     tv_store_private_rollback (store);
+  stage->appending = was_appending;
   if (ok && out_seq != NULL)
     *out_seq = seq;
   return ok;
+}
+
+static char *
+dup_or_null (const char *s)
+{
+  return s ? g_strdup (s) : NULL;
+}
+
+void
+tv_store_audit_stage (TvStore *store, const TvAuditRow *row)
+{
+  g_return_if_fail (store != NULL && row != NULL);
+  TvStoreAuditStage *stage = tv_store_private_audit_stage (store);
+  if (stage->row != NULL)
+    g_warning ("audit: a staged row (%s) was never unstaged; replacing it", stage->row->action);
+  g_clear_pointer (&stage->row, tv_audit_row_free);
+  TvAuditRow *copy = g_new0 (TvAuditRow, 1);
+  copy->at = row->at > 0 ? row->at : g_get_real_time ();
+  copy->user_id = dup_or_null (row->user_id);
+  copy->role = dup_or_null (row->role);
+  copy->action = dup_or_null (row->action);
+  copy->resource_type = dup_or_null (row->resource_type);
+  copy->resource_id = dup_or_null (row->resource_id);
+  copy->patient_id = dup_or_null (row->patient_id);
+  copy->source = dup_or_null (row->source);
+  copy->outcome = dup_or_null (row->outcome);
+  copy->detail = dup_or_null (row->detail);
+  stage->row = copy;
+  stage->committed = FALSE;
+}
+
+gboolean
+tv_store_audit_unstage (TvStore *store, gint64 *out_seq)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  TvStoreAuditStage *stage = tv_store_private_audit_stage (store);
+  gboolean committed = stage->row != NULL && stage->committed;
+  if (out_seq != NULL)
+    *out_seq = committed ? stage->row->seq : 0;
+  g_clear_pointer (&stage->row, tv_audit_row_free);
+  stage->committed = FALSE;
+  return committed;
+}
+
+void
+tv_store_audit_stage_local (TvStore *store, const char *action, const char *resource_type, const char *resource_id,
+                            const char *patient_id)
+{
+  g_autofree char *user = g_strdup_printf ("os:%s", g_get_user_name ());
+  TvAuditRow row = {
+    .user_id = user,
+    .role = (char *) "operator",
+    .action = (char *) action,
+    .resource_type = (char *) resource_type,
+    .resource_id = (char *) resource_id,
+    .patient_id = (char *) patient_id,
+    .source = (char *) "local",
+    .outcome = (char *) "ok",
+  };
+  tv_store_audit_stage (store, &row);
+}
+
+gboolean
+tv_store_private_audit_flush (TvStore *store, gboolean *appended, GError **error)
+{
+  TvStoreAuditStage *stage = tv_store_private_audit_stage (store);
+  *appended = FALSE;
+  if (stage->row == NULL || stage->committed || stage->appending)
+    return TRUE;
+  /* The time is the change's: when it commits, not when it was staged. */
+  stage->row->at = MAX (stage->row->at, g_get_real_time ());
+  if (tv_store_private_fault_fail (store, "audit-staged", error)
+      || !tv_store_audit_append (store, stage->row, &stage->row->seq, error)) {
+    g_prefix_error (error, "the change's audit row: ");
+    return FALSE;
+  }
+  *appended = TRUE;
+  return TRUE;
+}
+
+void
+tv_store_private_audit_committed (TvStore *store)
+{
+  tv_store_private_audit_stage (store)->committed = TRUE;
+}
+
+void
+tv_store_private_audit_subject (TvStore *store, const char *resource_id, const char *patient_id)
+{
+  TvStoreAuditStage *stage = tv_store_private_audit_stage (store);
+  if (stage->row == NULL || stage->committed)
+    return;
+  if (stage->row->resource_id == NULL && resource_id != NULL)
+    stage->row->resource_id = g_strdup (resource_id);
+  if (stage->row->patient_id == NULL && patient_id != NULL)
+    stage->row->patient_id = g_strdup (patient_id);
 }
 
 gboolean

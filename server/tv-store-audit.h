@@ -11,6 +11,11 @@
  * directly (dropping the triggers first) breaks the chain, and
  * tv_store_audit_verify() names the first broken row.
  *
+ * A change and the row that records it are written in ONE transaction:
+ * the caller stages the row (tv_store_audit_stage) before the store call
+ * that makes the change, and the store appends it inside that call's
+ * transaction just before COMMIT (a fault in between leaves neither).
+ *
  * Appending reads the last row's hash inside the write transaction (the
  * caller's, or its own BEGIN IMMEDIATE), so concurrent writers (server and
  * televisitctl on the same file) never fork the chain.
@@ -63,6 +68,30 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TvAuditRow, tv_audit_row_free)
  * Returns: TRUE; FALSE with INVALID (at <= 0, empty action, a field longer
  * than TV_STORE_AUDIT_MAX_FIELD or not UTF-8) or IO, and nothing appended. */
 gboolean tv_store_audit_append (TvStore *store, const TvAuditRow *row, gint64 *out_seq, GError **error);
+
+/* tv_store_audit_stage:
+ * Stages a copy of @row to be appended INSIDE the next write transaction
+ * this store commits (the one that makes the change the row records), just
+ * before its COMMIT: the change and its row commit together or neither does.
+ * Stage right before the one store call that makes the change, and call
+ * tv_store_audit_unstage() right after it, whatever happened. Fields left
+ * NULL in resource_id / patient_id are filled by store calls that create a
+ * record (the new consult's or user's id and its patient); at <= 0 means the
+ * commit time. One staged row per store; staging again replaces it. */
+void tv_store_audit_stage (TvStore *store, const TvAuditRow *row);
+
+/* tv_store_audit_stage_local:
+ * tv_store_audit_stage() of a televisitctl row (as tv_store_audit_add_local,
+ * outcome "ok"). */
+void tv_store_audit_stage_local (TvStore *store, const char *action, const char *resource_type,
+                                 const char *resource_id, const char *patient_id);
+
+/* tv_store_audit_unstage:
+ * Drops the staged row. @out_seq (may be NULL) receives its seq when written.
+ * Returns: TRUE when it was committed with a change; FALSE when no write
+ * transaction committed it (the change failed or made nothing): the caller
+ * then records the outcome with tv_store_audit_add(). */
+gboolean tv_store_audit_unstage (TvStore *store, gint64 *out_seq);
 
 /* tv_store_audit_add:
  * Convenience wrapper of tv_store_audit_append() with the fields as arguments

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "server/tv-store.h"
+#include "server/tv-store-audit.h"
 #include "server/tv-join-link.h"
 
 G_BEGIN_DECLS
@@ -46,6 +47,35 @@ void tv_store_private_rollback (TvStore *store);
  * process with status 99 when @point is set. */
 gboolean tv_store_private_fault_fail (TvStore *store, const char *op, GError **error);
 void tv_store_private_fault_point (TvStore *store, const char *point);
+
+/* The audit row staged with tv_store_audit_stage() (tv-store-audit.c),
+ * one per store. @row is NULL when nothing is staged; @committed turns TRUE
+ * when a write transaction carrying it committed; @appending is set while
+ * tv_store_audit_append() runs a transaction of its own (whose commit must
+ * not carry the staged row). */
+typedef struct {
+  TvAuditRow *row;
+  gboolean committed;
+  gboolean appending;
+} TvStoreAuditStage;
+
+/* Returns: (transfer none) @store's stage (tv-store-sqlite.c owns it). */
+TvStoreAuditStage *tv_store_private_audit_stage (TvStore *store);
+
+/* Called by every write transaction's commit, inside the transaction, before
+ * COMMIT: appends the staged row, if one is waiting, to the chain (so it
+ * commits or rolls back with the change). *@appended tells whether it did.
+ * Returns: TRUE; FALSE with @error (the caller rolls back: no change and no
+ * row). */
+gboolean tv_store_private_audit_flush (TvStore *store, gboolean *appended, GError **error);
+
+/* Called after the COMMIT that carried the staged row: marks it committed. */
+void tv_store_private_audit_committed (TvStore *store);
+
+/* Store functions that create a record call this inside their transaction
+ * with the new record's id and the patient it concerns (either may be NULL):
+ * a staged row that left resource_id / patient_id NULL gets them. */
+void tv_store_private_audit_subject (TvStore *store, const char *resource_id, const char *patient_id);
 
 /* Returns: (transfer full) a fresh 43-char base64url token of 32 random bytes
  * (OpenSSL RAND_bytes); NULL with @error (IO). */

@@ -722,6 +722,7 @@ tv_store_consult_book (TvStore *store, const char *doctor_id, const char *patien
   if (!ok)
     goto fail;
   tv_store_private_fault_point (store, "book-after-consult");
+  tv_store_private_audit_subject (store, id, patient_id);
   gint64 expires = slot.end + TV_STORE_BOOKING_TOKEN_GRACE_US;
   if (!token_insert (store, id, "doctor", expires, now, &dtok, error)
       || !token_insert (store, id, "patient", expires, now, &ptok, error)

@@ -40,6 +40,7 @@ struct _TvStore {
   sqlite3 *db;
   GHashTable *stmts;   /* const char *sql (static, by address) -> sqlite3_stmt * */
   char **faults;       /* TV_STORE_FAULT points, NULL-terminated, or NULL */
+  TvStoreAuditStage audit_stage;   /* the row the next write commit carries (tv-store-audit.h) */
   TvStoreSeal *seal;   /* encryption at rest: key ring (tv-store-seal.c) */
   TvJoinLinkKey *join_key;  /* derives join tokens when set (server/tv-join-link.h) */
 };
@@ -360,10 +361,22 @@ tx_begin (TvStore *store, GError **error)
   return exec_sql (store, "BEGIN IMMEDIATE", "begin transaction", error);
 }
 
+/* A staged audit row (tv_store_audit_stage) is appended inside the
+ * transaction, just before COMMIT: the change and the row that records it
+ * commit together or not at all. */
 static gboolean
 tx_commit (TvStore *store, GError **error)
 {
-  return exec_sql (store, "COMMIT", "commit", error);
+  gboolean with_audit = FALSE;
+  if (!tv_store_private_audit_flush (store, &with_audit, error))
+    return FALSE;
+  if (with_audit)
+    fault_point (store, "audit-before-commit");
+  if (!exec_sql (store, "COMMIT", "commit", error))
+    return FALSE;
+  if (with_audit)
+    tv_store_private_audit_committed (store);
+  return TRUE;
 }
 
 /* Safe to call whether or not a transaction is open (after a failed COMMIT
@@ -484,6 +497,12 @@ void
 tv_store_private_rollback (TvStore *store)
 {
   tx_rollback (store);
+}
+
+TvStoreAuditStage *
+tv_store_private_audit_stage (TvStore *store)
+{
+  return &store->audit_stage;
 }
 
 gboolean
@@ -797,6 +816,7 @@ tv_store_close (TvStore *store)
   if (store->db != NULL)
     sqlite3_close_v2 (store->db);
   g_strfreev (store->faults);
+  g_clear_pointer (&store->audit_stage.row, tv_audit_row_free);
   tv_store_private_seal_free (store->seal);
   tv_join_link_key_free (store->join_key);
   g_free (store);
@@ -907,6 +927,7 @@ tv_store_consult_create (TvStore *store, const char *doctor, const char *patient
   if (!ok)
     goto fail;
   fault_point (store, "create-after-consult");
+  tv_store_private_audit_subject (store, id, NULL);
   if (!insert_token (store, id, TV_SIG_ROLE_DOCTOR, token_expires, now, &dtok, error)
       || !insert_token (store, id, TV_SIG_ROLE_PATIENT, token_expires, now, &ptok, error)
       || !tx_commit (store, error))

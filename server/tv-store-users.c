@@ -323,6 +323,7 @@ tv_store_user_create (TvStore *store, const char *username, const char *display_
     goto fail;
   }
   tv_store_private_fault_point (store, "user-create-after-user");
+  tv_store_private_audit_subject (store, id, (roles & TV_ROLE_PATIENT) ? id : NULL);
   for (const char **n = names; *n != NULL; n++) {
     st = tv_store_private_stmt (store, SQL_ROLE_INSERT, error);
     if (st == NULL)
