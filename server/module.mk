@@ -35,3 +35,14 @@ $(WEB_RES_C): $(WEB_XML) $(WEB_FILES)
 $(WEB_RES_O): $(WEB_RES_C) | deps
 	$(CC) $(ALL_CFLAGS) -Wno-overlength-strings -c $< -o $@
 $(SRV_LIB): $(WEB_RES_O)
+# The shipped billing code table (server/billing-codes.conf) is embedded as the
+# default of tv-billing-codes.c: generated into a C array, NUL-terminated.
+$(B)/server/billing-codes-default.c: server/billing-codes.conf
+	@mkdir -p $(dir $@)
+	{ echo '#include <glib.h>'; echo 'const char tv_billing_codes_default_conf[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '0 };'; \
+	  echo "const gsize tv_billing_codes_default_conf_len = sizeof tv_billing_codes_default_conf - 1;"; } > $@.tmp
+	mv $@.tmp $@
+$(B)/server/billing-codes-default.o: $(B)/server/billing-codes-default.c | deps
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(SRV_LIB): $(B)/server/billing-codes-default.o

@@ -27,7 +27,7 @@ static const char *const known_keys[] = {
   "data-dir", "listen", "port", "cert", "key", "hostname", "join-timeout",
   "max-connections", "stun", "turn", "log-level", "session-idle-minutes", "session-max-hours",
   "max-connections-per-address", "max-message-rate-per-address", "turn-url", "turn-secret-file",
-  "turn-credential-ttl", NULL
+  "turn-credential-ttl", "billing-codes", "billing-scheme", "payment-instructions", NULL
 };
 
 const char *
@@ -236,6 +236,32 @@ tv_server_config_set (TvServerConfig *cfg, const char *key, const char *value, G
                      TV_SERVER_MAX_TURN_CREDENTIAL_TTL, &u, error))
       return FALSE;
     cfg->turn_credential_ttl_s = u;
+  } else if (g_str_equal (key, "billing-codes")) {
+    g_autoptr (GError) berr = NULL;
+    g_autofree char *text = NULL;
+    g_autoptr (TvBillingCodes) codes = tv_billing_codes_load_file (value, &text, &berr);
+    if (codes == NULL) {
+      g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID, "billing-codes: %s", berr->message);
+      return FALSE;
+    }
+    g_free (cfg->billing_codes);
+    g_free (cfg->billing_codes_text);
+    cfg->billing_codes = g_canonicalize_filename (value, NULL);
+    cfg->billing_codes_text = g_steal_pointer (&text);
+  } else if (g_str_equal (key, "billing-scheme")) {
+    if (!tv_billing_scheme_from_string (value, &cfg->billing_scheme)) {
+      g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
+                   "billing-scheme: \"%s\" is not telemedicine or office-em", value);
+      return FALSE;
+    }
+  } else if (g_str_equal (key, "payment-instructions")) {
+    if (!*value || strlen (value) > 1000 || !g_utf8_validate (value, -1, NULL)) {
+      g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
+                   "payment-instructions: must be 1..1000 bytes of UTF-8 text");
+      return FALSE;
+    }
+    g_free (cfg->payment_instructions);
+    cfg->payment_instructions = g_strdup (value);
   } else if (g_str_equal (key, "cert") || g_str_equal (key, "key")) {
     if (!check_pem_file (key, value, error))
       return FALSE;
@@ -315,6 +341,9 @@ tv_server_config_free (TvServerConfig *cfg)
   g_strfreev (cfg->turn);
   g_free (cfg->turn_url);
   g_free (cfg->turn_secret_file);
+  g_free (cfg->billing_codes);
+  g_free (cfg->billing_codes_text);
+  g_free (cfg->payment_instructions);
   g_free (cfg);
 }
 
@@ -408,6 +437,7 @@ typedef struct {
   char *session_idle_minutes, *session_max_hours;
   char *max_connections_per_address, *max_message_rate_per_address;
   char *turn_url, *turn_secret_file, *turn_credential_ttl;
+  char *billing_codes, *billing_scheme, *payment_instructions;
   char **stun, **turn;
   gboolean help, version;
 } RawFlags;
@@ -432,6 +462,9 @@ raw_flags_clear (RawFlags *r)
   g_free (r->turn_url);
   g_free (r->turn_secret_file);
   g_free (r->turn_credential_ttl);
+  g_free (r->billing_codes);
+  g_free (r->billing_scheme);
+  g_free (r->payment_instructions);
   g_strfreev (r->stun);
   g_strfreev (r->turn);
 }
@@ -466,6 +499,9 @@ tv_server_config_from_args (int argc, char **argv, TvServerConfigAction *action,
     { "turn-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &raw.turn_secret_file, "TURN shared secret", "FILE" },
     { "turn-credential-ttl", 0, 0, G_OPTION_ARG_STRING, &raw.turn_credential_ttl, "TURN credential lifetime",
       "SECONDS" },
+    { "billing-codes", 0, 0, G_OPTION_ARG_FILENAME, &raw.billing_codes, "Billing code table", "FILE" },
+    { "billing-scheme", 0, 0, G_OPTION_ARG_STRING, &raw.billing_scheme, "Billing scheme", "SCHEME" },
+    { "payment-instructions", 0, 0, G_OPTION_ARG_STRING, &raw.payment_instructions, "How patients pay", "TEXT" },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &raw.version, "Print the version", NULL },
     { "help", 'h', 0, G_OPTION_ARG_NONE, &raw.help, "Print the manual", NULL },
     { NULL }
@@ -480,6 +516,8 @@ tv_server_config_from_args (int argc, char **argv, TvServerConfigAction *action,
     { "max-message-rate-per-address", &raw.max_message_rate_per_address },
     { "turn-url", &raw.turn_url }, { "turn-secret-file", &raw.turn_secret_file },
     { "turn-credential-ttl", &raw.turn_credential_ttl },
+    { "billing-codes", &raw.billing_codes }, { "billing-scheme", &raw.billing_scheme },
+    { "payment-instructions", &raw.payment_instructions },
   };
 
   TvServerConfig *cfg = NULL;
@@ -541,6 +579,17 @@ tv_server_config_from_args (int argc, char **argv, TvServerConfigAction *action,
                  cfg->turn_url ? "turn-secret-file" : "turn-url");
     goto fail;
   }
+  {
+    g_autoptr (GError) berr = NULL;
+    g_autoptr (TvBillingCodes) codes = cfg->billing_codes_text
+      ? tv_billing_codes_parse (cfg->billing_codes_text, strlen (cfg->billing_codes_text), cfg->billing_codes, &berr)
+      : tv_billing_codes_new_default ();
+    if (codes == NULL || !tv_billing_codes_check_scheme (codes, cfg->billing_scheme, &berr)) {
+      g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID, "%s: %s",
+                   cfg->billing_codes ? "billing-codes" : "billing-scheme", berr->message);
+      goto fail;
+    }
+  }
   if ((cfg->cert == NULL) != (cfg->key == NULL)) {
     g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
                  "%s: --cert and --key must be given together (or neither, to use a generated certificate)",
@@ -591,6 +640,8 @@ tv_server_config_help_text (void)
 "                     [--log-level LEVEL] [--session-idle-minutes MINUTES]\n"
 "                     [--session-max-hours HOURS]\n"
 "                     [--turn-url URL --turn-secret-file FILE [--turn-credential-ttl SECONDS]]\n"
+"                     [--billing-codes FILE] [--billing-scheme SCHEME]\n"
+"                     [--payment-instructions TEXT]\n"
 "    televisit-server --help | --version\n"
 "\n"
 "DESCRIPTION\n"
@@ -666,6 +717,22 @@ tv_server_config_help_text (void)
 "        --session-max-hours HOURS\n"
 "                            HTTPS API sessions end this many hours after login,\n"
 "                            however active, 1..720. Default: %d\n"
+"        --billing-codes FILE\n"
+"                            Billing code table (key file: codes, minute\n"
+"                            thresholds, modifiers, place of service, fees; format\n"
+"                            in README.md). Checked at start: a bad value stops\n"
+"                            the server with a message naming the group and key.\n"
+"                            Default: the shipped table (server/billing-codes.conf:\n"
+"                            CPT 2025 98000-98015 and office E/M 99202-99215).\n"
+"        --billing-scheme SCHEME\n"
+"                            telemedicine (CPT 98000-98015) or office-em (99202-\n"
+"                            99215 with modifier 95 / 93, e.g. for Medicare): the\n"
+"                            codes a completed consult is billed under.\n"
+"                            Default: telemedicine\n"
+"        --payment-instructions TEXT\n"
+"                            How to pay, shown on patients' statements (up to 1000\n"
+"                            bytes). Default: a sentence asking them to contact the\n"
+"                            clinic's billing office.\n"
 "    -V, --version           Print the version and exit.\n"
 "    -h, --help              Print this manual and exit.\n"
 "\n"

@@ -11,6 +11,8 @@
 
 #include <glib.h>
 
+#include "server/tv-billing-codes.h"
+
 G_BEGIN_DECLS
 
 #define TV_SERVER_VERSION "0.1.0"
@@ -77,6 +79,10 @@ typedef struct {
   char *turn_url;             /* turn:/turns: URL credentials are issued for, NULL = none */
   char *turn_secret_file;     /* file with the TURN shared secret; set exactly when turn_url is */
   guint turn_credential_ttl_s; /* lifetime of issued TURN credentials, 60..86400 */
+  char *billing_codes;         /* billing code table key file (tv-billing-codes.h), NULL = the shipped one */
+  char *billing_codes_text;    /* its text as read and validated, NULL = the shipped one */
+  TvBillingScheme billing_scheme; /* which codes the clinic bills under (default telemedicine) */
+  char *payment_instructions;  /* "how to pay" on patient statements, NULL = a generic sentence */
 } TvServerConfig;
 
 /* tv_server_config_new_default:

@@ -8,6 +8,7 @@
 #define G_LOG_DOMAIN "tv-server"
 
 #include "server/tv-server.h"
+#include "server/tv-store-billing.h"
 #include "server/tv-join-link.h"
 #include "server/tv-server-private.h"
 #include "server/tv-addr-limit.h"
@@ -73,6 +74,15 @@ tv_server_new (TvServerConfig *config, GMainLoop *loop, GError **error)
   }
   if (!tv_join_link_attach (s->store, config->data_dir, &local)) {
     g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_DATA_DIR, "%s", local->message);
+    goto fail;
+  }
+
+  /* The code table and scheme in force, kept in the store so televisitctl bills alike. */
+  if (!tv_store_billing_configure (s->store, config->billing_scheme,
+                                   config->billing_codes_text ? config->billing_codes_text
+                                                              : tv_billing_codes_default_text (),
+                                   g_get_real_time (), &local)) {
+    g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_STORE, "billing: %s", local->message);
     goto fail;
   }
 

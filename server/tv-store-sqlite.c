@@ -16,6 +16,7 @@
 #include "server/tv-store.h"
 #include "server/tv-store-private.h"
 #include "server/tv-store-audit.h"
+#include "server/tv-store-billing.h"
 #include "server/tv-join-link.h"
 #include "server/tv-store-schema.h"
 #include "server/tv-store-schedule.h"
@@ -1286,6 +1287,9 @@ finish_consult (TvStore *store, const char *id, const char *reason, gint64 now, 
     if (!update_consult (store, SQL_COMPLETE_STATUS, id, now, reason, "complete consult", error))
       goto fail;
     fault_point (store, "complete-after-status");
+    /* The billing line (or why there is none) commits with the completion. */
+    if (!tv_store_billing_on_complete (store, id, now, error))
+      goto fail;
   }
   if (!tx_commit (store, error))
     goto fail;
