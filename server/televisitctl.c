@@ -445,8 +445,8 @@ cmd_create (const Options *o, const char *data_dir, const char *arg)
                                               &doctor_token, &patient_token, &error);
   if (!tv_store_audit_unstage (store, NULL))
     tv_store_audit_add_local (store, "ctl.create", "consult", NULL, NULL, "error", NULL);
-    return tv_ctl_store_error (NULL, "create", error);
   if (!created)
+    return tv_ctl_store_error (NULL, "create", error);
 
   /* The client must find the certificate wherever it is started from. */
   g_autofree char *abs_dir = g_canonicalize_filename (data_dir, NULL);
