@@ -6,8 +6,8 @@
  * write --stats-json at the end. The exit status is the session's outcome (see
  * --help, EXIT STATUS). Doctor mode (--login): log in over HTTPS first
  * (tv-client-login), run sessions that show the queue one after another (back
- * to the queue after each call unless --once), log out at the end. Main
- * thread only.
+ * to the queue after each call unless --once), log out at the end. --gui:
+ * the same session in the desktop window (tv-gtk-app). Main thread only.
  */
 #define G_LOG_DOMAIN "tv-client"
 
@@ -23,6 +23,7 @@
 #include "client/tv-client-login.h"
 #include "client/tv-client-options.h"
 #include "client/tv-client-session.h"
+#include "client/tv-gtk-app.h"
 #include "media/tv-media.h"
 
 typedef struct {
@@ -206,6 +207,18 @@ main (int argc, char **argv)
   cfg.end_on_exit = opts->end_on_exit;
   cfg.admit_mode = opts->admit_mode;
   cfg.admit_after_ms = opts->admit_after_s * 1000;
+
+  /* The desktop window asks for what the command line does not give. */
+  if (opts->gui)
+    {
+      if (!tv_media_check_plugins (&cfg.media, &error))
+        {
+          g_printerr ("televisit-client: %s\n", error->message);
+          leave_process (TV_CLIENT_EXIT_MEDIA_FAILED);
+        }
+      tv_media_prewarm ();
+      leave_process (tv_gtk_app_run (opts, &cfg));
+    }
 
   /* --login without --password-file: the password is the first line of
    * stdin, read before anything slow so a missing one fails at once. */

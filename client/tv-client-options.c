@@ -28,6 +28,8 @@ static const char help_text[] =
 "SYNOPSIS\n"
 "    televisit-client --server wss://HOST:PORT (--token TOKEN | --token-file FILE) [OPTIONS]\n"
 "    televisit-client --server wss://HOST:PORT --login USERNAME [--password-file FILE] [--once] [OPTIONS]\n"
+"    televisit-client --join-link https://HOST:PORT/join#token=TOKEN [OPTIONS]\n"
+"    televisit-client [--gui] [--server wss://HOST:PORT] [--login USERNAME] [OPTIONS]\n"
 "    televisit-client --help | --version\n"
 "\n"
 "DESCRIPTION\n"
@@ -64,6 +66,17 @@ static const char help_text[] =
 "    consult ended, the doctor left) the client goes back to the queue, unless\n"
 "    --once is given. The session is logged out on exit.\n"
 "\n"
+"    The desktop window (--gui; also the default when the client is started\n"
+"    without arguments and a display is available) asks for a join link, or a\n"
+"    doctor's user name and password, checks camera, microphone, speaker and the\n"
+"    network, shows the waiting room, the call (remote video large, self view\n"
+"    small, mute, camera, hang up, a quality line from the media statistics, a\n"
+"    banner while reconnecting) and, for doctors, today's queue with admit, send\n"
+"    back and end. Shortcuts: Ctrl+D mute or unmute the microphone, Ctrl+E\n"
+"    camera off or on, Ctrl+W or Escape hang up. The window size is kept in\n"
+"    $XDG_CONFIG_HOME/televisit/client.ini (with the last server and devices).\n"
+"    The same progress lines as below are printed on stdout.\n"
+"\n"
 "OPTIONS\n"
 "    --server URL\n"
 "        The server, as wss://HOST:PORT[/PATH]. Only wss:// is accepted; the port\n"
@@ -71,6 +84,10 @@ static const char help_text[] =
 "    --token TOKEN\n"
 "        The join token from the consult invitation (16 to 128 characters of\n"
 "        A-Z a-z 0-9 - _). Visible to other users in ps(1): prefer --token-file.\n"
+"    --join-link URL\n"
+"        The join link of the consult invitation, https://HOST:PORT/join#token=TOKEN:\n"
+"        sets --server (wss://HOST:PORT/) and the token. Excludes --server,\n"
+"        --token, --token-file and --login.\n"
 "    --token-file FILE\n"
 "        Read the token from FILE (surrounding white space is ignored).\n"
 "    --login USERNAME\n"
@@ -95,6 +112,13 @@ static const char help_text[] =
 "        Send a test pattern and a test tone instead of the camera and microphone.\n"
 "    --headless\n"
 "        Open no window and play no sound; received media is decoded and counted.\n"
+"    --gui\n"
+"        Run the desktop window (GTK 3) described above. Excludes --headless.\n"
+"    --screenshot-dir DIR\n"
+"        Testing, with --gui: read commands from stdin, one per line:\n"
+"        screenshot NAME (writes DIR/NAME.png, prints \"screenshot NAME\n"
+"        video=X,Y,W,H\" with the remote video area in the picture), mute,\n"
+"        camera, hangup, admit N (the N-th consult of the queue), send-back, end.\n"
 "    --duration SECONDS\n"
 "        Leave SECONDS after the call first connected (media flowing both ways),\n"
 "        whatever happens afterwards (1..86400). Without it the client stays until\n"
@@ -171,6 +195,8 @@ static const char help_text[] =
 "        paired peer=ROLE offerer=true|false\n"
 "        media connected | media disconnected\n"
 "        first remote frame\n"
+"        remote-audio sound|silent                (the peer's audio: a peak above or below\n"
+"                                                 about -40 dBFS, e.g. the peer muted)\n"
 "        ice server offered stun=HOST:PORT        (after joined; used unless --stun)\n"
 "        ice server offered turn|turns=HOST:PORT transport=udp|tcp (unless --turn)\n"
 "        peer-left role=ROLE reason=left|dropped\n"
@@ -241,6 +267,7 @@ tv_client_options_free (TvClientOptions *opts)
       g_free (opts->token);
     }
   g_free (opts->login);
+  g_free (opts->screenshot_dir);
   if (opts->password != NULL)
     {
       memset (opts->password, 0, strlen (opts->password));
@@ -485,7 +512,7 @@ tv_client_options_parse (int argc, char **argv, GError **error)
   g_autofree char *duration = NULL, *peer_timeout = NULL, *media_timeout = NULL, *latency = NULL;
   g_autofree char *reconnect_window = NULL;
   g_autofree char *admit = NULL, *admit_after = NULL;
-  g_autofree char *login = NULL, *password_file = NULL;
+  g_autofree char *login = NULL, *password_file = NULL, *join_link = NULL, *shots = NULL;
   g_autofree char *stun = NULL, *turn = NULL, *video_size = NULL, *framerate = NULL;
   g_auto (GStrv) ice = NULL;
   g_auto (GStrv) args = NULL;
@@ -502,6 +529,9 @@ tv_client_options_parse (int argc, char **argv, GError **error)
     { "insecure", 0, 0, G_OPTION_ARG_NONE, &opts->insecure, NULL, NULL },
     { "test-media", 0, 0, G_OPTION_ARG_NONE, &opts->test_media, NULL, NULL },
     { "headless", 0, 0, G_OPTION_ARG_NONE, &opts->headless, NULL, NULL },
+    { "gui", 0, 0, G_OPTION_ARG_NONE, &opts->gui, NULL, NULL },
+    { "screenshot-dir", 0, 0, G_OPTION_ARG_FILENAME, &shots, NULL, NULL },
+    { "join-link", 0, 0, G_OPTION_ARG_STRING, &join_link, NULL, NULL },
     { "duration", 0, 0, G_OPTION_ARG_STRING, &duration, NULL, NULL },
     { "stats-json", 0, 0, G_OPTION_ARG_FILENAME, &stats, NULL, NULL },
     { "peer-timeout", 0, 0, G_OPTION_ARG_STRING, &peer_timeout, NULL, NULL },
@@ -551,14 +581,50 @@ tv_client_options_parse (int argc, char **argv, GError **error)
   if (opts->show_help || opts->show_version)
     return g_steal_pointer (&opts);
 
-  /* --server */
-  if (server == NULL)
+  /* --gui / --screenshot-dir; the window is the default without credentials. */
+  if (opts->gui && opts->headless)
+    {
+      fail (error, "--gui and --headless exclude each other");
+      return NULL;
+    }
+  if (argc == 1 && (g_getenv ("DISPLAY") != NULL || g_getenv ("WAYLAND_DISPLAY") != NULL))
+    opts->gui = TRUE;
+  if (shots != NULL)
+    {
+      if (!opts->gui)
+        {
+          fail (error, "--screenshot-dir needs --gui");
+          return NULL;
+        }
+      if (!g_file_test (shots, G_FILE_TEST_IS_DIR) || g_access (shots, W_OK) != 0)
+        {
+          fail (error, "--screenshot-dir: \"%s\" is not a writable folder", shots);
+          return NULL;
+        }
+      opts->screenshot_dir = g_steal_pointer (&shots);
+    }
+
+  /* --join-link: server and token in one. */
+  if (join_link != NULL)
+    {
+      if (server != NULL || token != NULL || token_file != NULL || login != NULL)
+        {
+          fail (error, "--join-link excludes --server, --token, --token-file and --login");
+          return NULL;
+        }
+      if (!tv_client_join_link_parse (join_link, &server, &token, error))
+        return NULL;
+    }
+
+  /* --server (the window asks for it when absent) */
+  if (server == NULL && opts->gui && token == NULL && token_file == NULL)
+    ;
+  else if (server == NULL)
     {
       fail (error, "--server is required (see --help)");
       return NULL;
     }
-  opts->server_url = normalise_server_url (server, error);
-  if (opts->server_url == NULL)
+  if (server != NULL && (opts->server_url = normalise_server_url (server, error)) == NULL)
     return NULL;
 
   /* --login / --password-file / --once (doctor mode) */
@@ -595,12 +661,14 @@ tv_client_options_parse (int argc, char **argv, GError **error)
       fail (error, "--token and --token-file exclude each other");
       return NULL;
     }
-  if (opts->login == NULL && token == NULL && token_file == NULL)
+  if (opts->login == NULL && token == NULL && token_file == NULL && opts->gui)
+    ;
+  else if (opts->login == NULL && token == NULL && token_file == NULL)
     {
       fail (error, "--token, --token-file or --login is required (see --help)");
       return NULL;
     }
-  if (opts->login != NULL)
+  if (opts->login != NULL || (token == NULL && token_file == NULL))
     ;
   else if (token_file != NULL)
     {
@@ -750,4 +818,39 @@ tv_client_options_parse (int argc, char **argv, GError **error)
     }
 
   return g_steal_pointer (&opts);
+}
+
+gboolean
+tv_client_join_link_parse (const char *link, char **server_url, char **token, GError **error)
+{
+  g_autoptr (GUri) uri = NULL;
+  g_autoptr (GHashTable) params = NULL;
+  g_autofree char *text = NULL;
+  const char *frag, *tok;
+
+  g_return_val_if_fail (link != NULL && server_url != NULL && token != NULL, FALSE);
+  text = g_strstrip (g_strdup (link));
+  uri = g_uri_parse (text, G_URI_FLAGS_ENCODED_FRAGMENT, NULL);
+  if (uri == NULL || g_strcmp0 (g_uri_get_scheme (uri), "https") != 0 || g_uri_get_host (uri) == NULL
+      || *g_uri_get_host (uri) == '\0')
+    {
+      fail (error, "--join-link: not an https:// join link (https://HOST:PORT/join#token=TOKEN)");
+      return FALSE;
+    }
+  frag = g_uri_get_fragment (uri);
+  params = frag != NULL ? g_uri_parse_params (frag, -1, "&", G_URI_PARAMS_NONE, NULL) : NULL;
+  tok = params != NULL ? g_hash_table_lookup (params, "token") : NULL;
+  if (tok == NULL || !token_is_valid (tok))
+    {
+      fail (error, "--join-link: the link holds no token (expected ...#token=TOKEN)");
+      return FALSE;
+    }
+  {
+    const char *host = g_uri_get_host (uri);
+    gboolean v6 = strchr (host, ':') != NULL;
+    int port = g_uri_get_port (uri);
+    *server_url = g_strdup_printf ("wss://%s%s%s:%d/", v6 ? "[" : "", host, v6 ? "]" : "", port > 0 ? port : 443);
+  }
+  *token = g_strdup (tok);
+  return TRUE;
 }

@@ -57,6 +57,8 @@ typedef struct {
   gboolean insecure;      /* --insecure */
   gboolean test_media;    /* --test-media */
   gboolean headless;      /* --headless */
+  gboolean gui;           /* --gui, or no arguments at all with a display: the GTK window */
+  char *screenshot_dir;   /* --screenshot-dir DIR (testing, --gui): stdin commands, or NULL */
   guint duration_s;       /* --duration: 0 = no limit */
   char *stats_json;       /* --stats-json FILE, or NULL */
   guint peer_timeout_s;   /* --peer-timeout, default 300 */
@@ -87,6 +89,14 @@ typedef struct {
  * whose message names the offending flag. When --help or --version is given the
  * other checks are skipped and the flags are set in the result. */
 TvClientOptions *tv_client_options_parse (int argc, char **argv, GError **error);
+
+/* tv_client_join_link_parse:
+ * Splits a join link (https://HOST[:PORT]/PATH#token=TOKEN, as the server
+ * hands out) into the WebSocket URL wss://HOST:PORT/ (port 443 when absent)
+ * and the token (checked like --token).
+ * Returns: TRUE with (transfer full) *@server_url and *@token (a credential:
+ * wipe before freeing), or FALSE with @error (G_OPTION_ERROR) naming the problem. */
+gboolean tv_client_join_link_parse (const char *link, char **server_url, char **token, GError **error);
 
 /* tv_client_options_free: frees @opts and its strings; NULL accepted. The token
  * memory is wiped before it is freed. */

@@ -41,6 +41,10 @@
  * checks fail within milliseconds), often before the server's message about
  * the departure reaches us. */
 #define ICE_FAIL_GRACE_MS 1500
+/* Remote audio louder than this peak (0..1 of full scale, about -40 dBFS)
+ * is "sound"; a muted microphone decodes to zeros. */
+#define AUDIO_WATCH_MS 250
+#define AUDIO_SOUND_PEAK 0.01
 
 typedef enum {
   PHASE_IDLE,
@@ -123,6 +127,15 @@ struct _TvClientSession {
   TvClientExitCode exit_code;
   char *exit_reason;
   gboolean finished;
+
+  /* A GUI (tv-gtk-app) follows the session through these; it also makes
+   * the choices stdin would otherwise give (gui_choices). */
+  TvClientSessionObserver observer;
+  gpointer observer_data;
+  gboolean gui_choices;
+  /* "remote-audio sound|silent" events: checked every AUDIO_WATCH_MS. */
+  guint audio_watch_timer;
+  int remote_audio;  /* -1 unknown (no audio yet), 0 silent, 1 sound */
 };
 
 static void connect_ws (TvClientSession *self);
@@ -222,9 +235,37 @@ teardown_call (TvClientSession *self)
   g_clear_pointer (&self->call, tv_media_call_free);
   clear_timer (&self->media_timer);
   clear_timer (&self->ice_fail_timer);
+  clear_timer (&self->audio_watch_timer);
+  self->remote_audio = -1;
   if (self->media_reported_up)
     say ("media disconnected");
   self->media_reported_up = FALSE;
+  if (self->observer.call_changed != NULL)
+    self->observer.call_changed (self, NULL, self->observer_data);
+}
+
+/* Prints "remote-audio sound" / "remote-audio silent" when the peer's decoded
+ * audio changes between the two (the peer muted or unmuted its microphone). */
+static gboolean
+audio_watch_tick (gpointer data)
+{
+  TvClientSession *self = data;
+  TvMediaStats st;
+  int now;
+
+  if (self->call == NULL)
+    {
+      self->audio_watch_timer = 0;
+      return G_SOURCE_REMOVE;
+    }
+  tv_media_call_get_stats (self->call, &st);
+  if (st.audio_buffers_decoded == 0)
+    return G_SOURCE_CONTINUE;
+  now = st.remote_audio_peak > AUDIO_SOUND_PEAK ? 1 : 0;
+  if (now != self->remote_audio)
+    say ("remote-audio %s", now ? "sound" : "silent");
+  self->remote_audio = now;
+  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -282,6 +323,8 @@ on_media_state (TvMediaCall *call, TvMediaState state, gpointer user_data)
   if (call != self->call)
     return;
   g_info ("peer connection %s", tv_media_state_to_string (state));
+  if (self->observer.media_state != NULL)
+    self->observer.media_state (self, state, self->observer_data);
   switch (state)
     {
     case TV_MEDIA_STATE_CONNECTED:
@@ -441,6 +484,11 @@ start_call (TvClientSession *self, gboolean offerer)
       return;
     }
   self->calls++;
+  self->remote_audio = -1;
+  clear_timer (&self->audio_watch_timer);
+  self->audio_watch_timer = g_timeout_add (AUDIO_WATCH_MS, audio_watch_tick, self);
+  if (self->observer.call_changed != NULL)
+    self->observer.call_changed (self, self->call, self->observer_data);
   clear_timer (&self->media_timer);
   self->media_timer = g_timeout_add (self->media_timeout_s * 1000u, media_timeout, self);
   if (!tv_media_call_start (self->call, offerer, &error))
@@ -683,6 +731,8 @@ offer_choice (TvClientSession *self)
       choose_consult (self, first);
       return;
     }
+  if (self->gui_choices)
+    return;
   say ("choose a patient: type the number of a waiting consult and Enter (Enter alone: the first waiting)");
   if (self->stdin_watch == 0)
     self->stdin_watch = g_unix_fd_add (STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, self);
@@ -1003,6 +1053,8 @@ schedule_reconnect (TvClientSession *self)
   self->reconnect_attempt++;
   self->phase = PHASE_RECONNECTING;
   say ("reconnecting attempt=%u delay_ms=%u", self->reconnect_attempt, delay_ms);
+  if (self->observer.reconnecting != NULL)
+    self->observer.reconnecting (self, self->reconnect_attempt, self->observer_data);
   self->reconnect_timer = g_timeout_add (delay_ms, reconnect_now, self);
   self->reconnect_delay_ms = MIN (self->reconnect_delay_ms * 2, self->reconnect_max_ms);
 }
@@ -1035,6 +1087,7 @@ on_ws_message (TvWsClient *ws, const char *data, gsize len, gpointer user_data)
 
   if (ws != self->ws || self->phase == PHASE_DONE)
     return;
+  /* The observer may free the session from its callback: not here. */
   self->last_rx_us = g_get_monotonic_time ();
   msg = tv_sig_msg_parse (data, len, TV_SIG_FROM_SERVER, NULL, &error);
   if (msg == NULL)
@@ -1044,6 +1097,8 @@ on_ws_message (TvWsClient *ws, const char *data, gsize len, gpointer user_data)
       return;
     }
   handle_message (self, msg);
+  if (self->observer.message != NULL)
+    self->observer.message (self, msg, self->observer_data);
 }
 
 static void
@@ -1281,6 +1336,8 @@ tv_client_session_new (const TvClientSessionConfig *cfg, TvClientSessionDoneFunc
   self->dead_ws = g_ptr_array_new_with_free_func ((GDestroyNotify) tv_ws_client_free);
   self->phase = PHASE_IDLE;
   self->role = TV_SIG_ROLE_NONE;
+  self->gui_choices = cfg->gui_choices;
+  self->remote_audio = -1;
   return self;
 }
 
@@ -1290,6 +1347,72 @@ tv_client_session_start (TvClientSession *self)
   g_return_if_fail (self != NULL && self->phase == PHASE_IDLE);
   say ("connecting server=%s", self->server_url);
   connect_ws (self);
+}
+
+void
+tv_client_session_set_observer (TvClientSession *self, const TvClientSessionObserver *observer,
+                                gpointer user_data)
+{
+  g_return_if_fail (self != NULL);
+  if (observer != NULL)
+    self->observer = *observer;
+  else
+    memset (&self->observer, 0, sizeof self->observer);
+  self->observer_data = user_data;
+}
+
+TvMediaCall *
+tv_client_session_get_call (TvClientSession *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->call;
+}
+
+TvSigRole
+tv_client_session_get_role (TvClientSession *self)
+{
+  g_return_val_if_fail (self != NULL, TV_SIG_ROLE_NONE);
+  return self->role;
+}
+
+gboolean
+tv_client_session_choose_consult (TvClientSession *self, const char *consult_id)
+{
+  g_return_val_if_fail (self != NULL && consult_id != NULL, FALSE);
+  if (self->api_session == NULL || self->phase != PHASE_QUEUE || self->chosen_consult != NULL)
+    return FALSE;
+  choose_consult (self, consult_id);
+  return TRUE;
+}
+
+gboolean
+tv_client_session_admit (TvClientSession *self)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  if (!self->patient_waiting || self->phase != PHASE_JOINED)
+    return FALSE;
+  send_admit (self);
+  return TRUE;
+}
+
+gboolean
+tv_client_session_send_back (TvClientSession *self)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  if (self->role != TV_SIG_ROLE_DOCTOR || self->phase != PHASE_JOINED || self->call == NULL)
+    return FALSE;
+  say ("sending the patient back to the waiting room");
+  send_json (self, g_strdup ("{\"type\":\"send-back\"}"));
+  return TRUE;
+}
+
+void
+tv_client_session_end (TvClientSession *self)
+{
+  g_return_if_fail (self != NULL);
+  if (self->role == TV_SIG_ROLE_DOCTOR)
+    self->end_on_exit = TRUE;
+  leave_with (self, TV_CLIENT_EXIT_OK, "left");
 }
 
 void
@@ -1378,6 +1501,7 @@ tv_client_session_free (TvClientSession *self)
   clear_timer (&self->admit_timer);
   clear_timer (&self->stdin_watch);
   clear_timer (&self->ice_fail_timer);
+  clear_timer (&self->audio_watch_timer);
   g_clear_pointer (&self->call, tv_media_call_free);
   if (self->ws != NULL)
     g_ptr_array_add (self->dead_ws, g_steal_pointer (&self->ws));

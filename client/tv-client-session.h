@@ -27,8 +27,6 @@
 
 G_BEGIN_DECLS
 
-typedef struct _TvClientSession TvClientSession;
-
 typedef struct {
   const char *server_url;        /* wss://HOST:PORT/PATH (validated) */
   const char *token;             /* clear-text join token; copied, never logged; NULL with api_session */
@@ -51,7 +49,27 @@ typedef struct {
   guint reconnect_initial_ms;
   guint reconnect_max_ms;
   guint reconnect_window_ms;
+  /* A GUI makes the choices: in doctor mode (api_session) with admit_mode
+   * MANUAL the queue is not offered on stdin; the GUI calls
+   * tv_client_session_choose_consult(), which admits as soon as joined. */
+  gboolean gui_choices;
 } TvClientSessionConfig;
+
+/* What a GUI follows (every member may be NULL). All run on the session's
+ * main context; none may free the session (do that from an idle or from the
+ * done callback).
+ *   message: every valid message from the server, after the session acted on it;
+ *   call_changed: a call was built on "paired" (@call), or torn down (NULL);
+ *   media_state: the current call's peer connection changed state;
+ *   reconnecting: the connection to the server dropped, attempt @attempt is
+ *     scheduled ("joined" follows when it worked). */
+typedef struct _TvClientSession TvClientSession;
+typedef struct {
+  void (*message) (TvClientSession *session, const TvSigMsg *msg, gpointer user_data);
+  void (*call_changed) (TvClientSession *session, TvMediaCall *call, gpointer user_data);
+  void (*media_state) (TvClientSession *session, TvMediaState state, gpointer user_data);
+  void (*reconnecting) (TvClientSession *session, guint attempt, gpointer user_data);
+} TvClientSessionObserver;
 
 /* Called exactly once when the session has finished (the WebSocket is closed
  * and no call runs any more). @reason is a short word ("duration", "ended",
@@ -70,6 +88,36 @@ TvClientSession *tv_client_session_new (const TvClientSessionConfig *cfg, TvClie
 /* tv_client_session_start: starts connecting; progress is printed on stdout
  * and the outcome arrives through the done callback. Call once. */
 void tv_client_session_start (TvClientSession *session);
+
+/* tv_client_session_set_observer: copies @observer (NULL: none); call
+ * before tv_client_session_start(). */
+void tv_client_session_set_observer (TvClientSession *session, const TvClientSessionObserver *observer,
+                                     gpointer user_data);
+
+/* Returns: (transfer none) (nullable) the running call, valid until the next
+ * call_changed. */
+TvMediaCall *tv_client_session_get_call (TvClientSession *session);
+
+/* Returns: our role once joined, TV_SIG_ROLE_NONE before. */
+TvSigRole tv_client_session_get_role (TvClientSession *session);
+
+/* tv_client_session_choose_consult: doctor mode, queue shown and nothing
+ * chosen yet: joins @consult_id (the patient is admitted when "joined" shows
+ * them waiting).
+ * Returns: FALSE (nothing sent) in any other state. */
+gboolean tv_client_session_choose_consult (TvClientSession *session, const char *consult_id);
+
+/* tv_client_session_admit: doctor, joined, the patient waits: sends "admit".
+ * Returns: FALSE (nothing sent) otherwise. */
+gboolean tv_client_session_admit (TvClientSession *session);
+
+/* tv_client_session_send_back: doctor in a call: sends "send-back" (the
+ * patient returns to the waiting room). Returns: FALSE (nothing sent) otherwise. */
+gboolean tv_client_session_send_back (TvClientSession *session);
+
+/* tv_client_session_end: a doctor ends the consult ("end"), a patient leaves
+ * it ("leave"); finishes with TV_CLIENT_EXIT_OK as tv_client_session_leave. */
+void tv_client_session_end (TvClientSession *session);
 
 /* tv_client_session_leave:
  * Leaves the consult as a normal exit (SIGINT/SIGTERM): sends "leave" (or

@@ -169,6 +169,7 @@ tv_media_stats_to_json (const TvMediaStats *stats)
   I64 (video_max_gap_us);
   I64 (video_max_gap_end_us);
   U64 (video_bytes_sent);
+  DBL (remote_audio_peak);
 #undef U64
 #undef I64
 #undef DBL

@@ -70,10 +70,14 @@ typedef struct {
   guint64 freezes, video_bytes_sent;
   gboolean have_video_branch, have_audio_branch;
   guint64 remote_packets; /* RTP packets out of the jitter buffers, all streams */
+  /* Peak of the decoded remote audio (0..1 of full scale), decaying by
+   * AUDIO_PEAK_DECAY per buffer so that it follows the last ~200 ms. */
+  double audio_peak;
   /* Immutable after creation, read by pad-added. */
   gboolean headless;
   int width, height;
   char *window_title;
+  GstDevice *speaker; /* TvMediaConfig.speaker (a reference), or NULL */
 } TvMediaShared;
 
 typedef struct {
@@ -92,7 +96,7 @@ pending_free (gpointer data)
 struct _TvMediaCall {
   TvMediaShared *shared;
   TvMediaConfig cfg; /* string members point at the copies below */
-  char *stun_server, *turn_server, *window_title;
+  char *stun_server, *turn_server, *window_title, *video_sink;
   char **local_addresses;
   TvMediaCallbacks cb;
   gpointer user_data;
@@ -140,6 +144,7 @@ shared_unref (gpointer data)
   g_mutex_clear (&sh->lock);
   g_main_context_unref (sh->context);
   g_free (sh->window_title);
+  g_clear_object (&sh->speaker);
   g_free (sh);
 }
 
@@ -473,12 +478,33 @@ count_video_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+/* Per 20 ms buffer: a silent stream's level falls by ~30 dB in 200 ms. */
+#define AUDIO_PEAK_DECAY 0.7
+
+/* Largest |sample| of a decoded audio buffer, 0..1 (opusdec: S16LE interleaved). */
+static double
+buffer_peak (GstBuffer *buf)
+{
+  GstMapInfo map;
+  int peak = 0;
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+    return 0.0;
+  for (gsize i = 0; i + 1 < map.size; i += 2) {
+    int v = (gint16) GST_READ_UINT16_LE (map.data + i);
+    peak = MAX (peak, ABS (v));
+  }
+  gst_buffer_unmap (buf, &map);
+  return peak / 32768.0;
+}
+
 static GstPadProbeReturn
 count_audio_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   TvMediaShared *sh = data;
+  double peak = buffer_peak (GST_PAD_PROBE_INFO_BUFFER (info));
   g_mutex_lock (&sh->lock);
   sh->audio_buffers++;
+  sh->audio_peak = MAX (peak, sh->audio_peak * AUDIO_PEAK_DECAY);
   g_mutex_unlock (&sh->lock);
   return GST_PAD_PROBE_OK;
 }
@@ -537,6 +563,18 @@ count_remote_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   if (first && !shared_closing (sh))
     post_event (sh, EV_REMOTE_MEDIA, NULL, 0);
   return GST_PAD_PROBE_OK;
+}
+
+/* The element of a device chosen in a pre-call check (GstDeviceMonitor). */
+static GstElement *
+device_element (gpointer device, const char *name, GError **error)
+{
+  GstElement *el = gst_device_create_element (GST_DEVICE (device), name);
+  if (!el && error && !*error) {
+    g_autofree char *dn = gst_device_get_display_name (GST_DEVICE (device));
+    g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_DEVICE, "cannot open the device \"%s\"", dn);
+  }
+  return el;
 }
 
 static void
@@ -650,7 +688,9 @@ build_audio_branch (TvMediaShared *sh, GstBin *bin)
   GstElement *queue = make ("queue");
   GstElement *depay = make ("rtpopusdepay");
   GstElement *dec = make ("opusdec");
-  GstElement *sink = make (sh->headless ? "fakesink" : "autoaudiosink");
+  GstElement *sink = sh->headless ? make ("fakesink")
+                     : sh->speaker ? gst_device_create_element (sh->speaker, NULL)
+                                   : make ("autoaudiosink");
   GstElement *conv = make ("audioconvert");
   GstElement *res = make ("audioresample");
   if (!queue || !depay || !dec || !sink || !conv || !res) {
@@ -1136,7 +1176,8 @@ build_video_send (TvMediaCall *call, GstBin *bin, GError **error)
     }
     head[n++] = src;
   } else {
-    head[n++] = make_named ("autovideosrc", "tv-video-source", error);
+    head[n++] = c->camera ? device_element (c->camera, "tv-video-source", error)
+                          : make_named ("autovideosrc", "tv-video-source", error);
     head[n++] = make_named ("videoconvert", NULL, error);
     head[n++] = make_named ("videoscale", NULL, error);
     head[n++] = make_named ("videorate", NULL, error);
@@ -1209,7 +1250,7 @@ build_video_send (TvMediaCall *call, GstBin *bin, GError **error)
                                             c->height, c->framerate),
                                   error);
   GstElement *oconv = make_named ("videoconvert", NULL, error);
-  GstElement *sink = make_named ("autovideosink", "tv-video-sink", error);
+  GstElement *sink = make_named (c->video_sink ? c->video_sink : "autovideosink", "tv-video-sink", error);
   if (!sq || !sscale || !sconv || !comp || !ocaps || !oconv || !sink)
     return FALSE;
   g_object_set (sq, "max-size-buffers", 2, "max-size-bytes", 0, "max-size-time", (guint64) 0, NULL);
@@ -1253,7 +1294,8 @@ build_audio_send (TvMediaCall *call, GstBin *bin, GError **error)
       gst_util_set_object_arg (G_OBJECT (src), "wave", "sine");
     }
   } else {
-    src = make_named ("autoaudiosrc", "tv-audio-source", error);
+    src = c->microphone ? device_element (c->microphone, "tv-audio-source", error)
+                        : make_named ("autoaudiosrc", "tv-audio-source", error);
   }
   GstElement *conv = make_named ("audioconvert", NULL, error);
   GstElement *res = make_named ("audioresample", NULL, error);
@@ -1455,10 +1497,12 @@ tv_media_call_new (const TvMediaConfig *cfg, const TvMediaCallbacks *callbacks, 
   call->stun_server = g_strdup (cfg->stun_server);
   call->turn_server = g_strdup (cfg->turn_server);
   call->window_title = g_strdup (cfg->window_title);
+  call->video_sink = g_strdup (cfg->video_sink);
   call->local_addresses = g_strdupv ((char **) cfg->local_addresses);
   call->cfg.stun_server = call->stun_server;
   call->cfg.turn_server = call->turn_server;
   call->cfg.window_title = call->window_title;
+  call->cfg.video_sink = call->video_sink;
   call->cfg.local_addresses = (const char *const *) call->local_addresses;
   if (call->cfg.width <= 0 || call->cfg.height <= 0) {
     call->cfg.width = DEFAULT_WIDTH;
@@ -1489,6 +1533,7 @@ tv_media_call_new (const TvMediaConfig *cfg, const TvMediaCallbacks *callbacks, 
   sh->context = g_main_context_ref_thread_default ();
   sh->call = call;
   sh->headless = call->cfg.headless;
+  sh->speaker = call->cfg.speaker ? gst_object_ref (call->cfg.speaker) : NULL;
   sh->width = call->cfg.width;
   sh->height = call->cfg.height;
   sh->window_title = g_strdup (call->cfg.window_title);
@@ -1686,7 +1731,17 @@ tv_media_call_get_stats (TvMediaCall *call, TvMediaStats *out)
   out->video_max_gap_us = call->shared->max_gap_us;
   out->video_max_gap_end_us = call->shared->max_gap_end_us;
   out->video_bytes_sent = call->shared->video_bytes_sent;
+  out->remote_audio_peak = call->shared->audio_peak;
   g_mutex_unlock (&call->shared->lock);
+}
+
+gpointer
+tv_media_call_get_video_sink (TvMediaCall *call)
+{
+  g_return_val_if_fail (call != NULL, NULL);
+  if (call->cfg.headless || !call->pipeline)
+    return NULL;
+  return gst_bin_get_by_name (GST_BIN (call->pipeline), "tv-video-sink");
 }
 
 TvMediaState
@@ -1730,6 +1785,7 @@ tv_media_call_free (TvMediaCall *call)
   g_free (call->stun_server);
   g_free (call->turn_server);
   g_free (call->window_title);
+  g_free (call->video_sink);
   g_strfreev (call->local_addresses);
   g_free (call);
   shared_unref (sh);

@@ -57,6 +57,12 @@ typedef struct {
   guint video_bitrate_kbps;     /* 0 = default */
   guint latency_ms;             /* webrtcbin jitter-buffer latency; 0 = default */
   const char *window_title;     /* non-headless: title of the call window, or NULL */
+  /* Devices picked in a pre-call check (GstDevice *, borrowed: must outlive
+   * tv_media_call_new), or NULL for autovideosrc / autoaudiosrc /
+   * autoaudiosink. Ignored with test_media (sources) or headless (speaker). */
+  gpointer camera, microphone, speaker;
+  const char *video_sink;       /* non-headless: element factory showing the call picture
+                                   (e.g. "gtksink", whose "widget" a GUI packs), NULL = autovideosink */
   /* Stall watch (webrtcbin alone never notices a vanished peer): while
    * connected, no remote RTP for stall_disconnect_ms -> state DISCONNECTED
    * (back to CONNECTED when media returns); for stall_fail_ms -> FAILED and
@@ -161,6 +167,8 @@ typedef struct {
   gint64  video_max_gap_us;       /* longest gap between two decoded remote frames */
   gint64  video_max_gap_end_us;   /* monotonic time of the frame that ended that gap */
   guint64 video_bytes_sent;       /* video RTP payload bytes (header excluded) out of the payloader */
+  double  remote_audio_peak;      /* peak of the decoded remote audio, 0..1 of full scale, over the
+                                     last ~200 ms (decays 30 % per 20 ms buffer); 0 before any audio */
 } TvMediaStats;
 
 /* A gap between two decoded remote video frames longer than this is a freeze. */
@@ -173,6 +181,12 @@ void tv_media_call_get_stats (TvMediaCall *call, TvMediaStats *out);
 
 /* Returns: (transfer full) @stats as a JSON object text (keys as the field names). */
 char *tv_media_stats_to_json (const TvMediaStats *stats);
+
+/* tv_media_call_get_video_sink:
+ * Returns: (transfer full) (nullable) the GstElement showing the call picture
+ * (the TvMediaConfig.video_sink factory, or autovideosink), NULL when
+ * headless. gst_object_unref it; it lives as long as the call. */
+gpointer tv_media_call_get_video_sink (TvMediaCall *call);
 
 TvMediaState tv_media_call_get_state (TvMediaCall *call);
 

@@ -10,11 +10,14 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 
+#include "server/tv-store.h"
 #include "tests/common/tv-test-fixture.h"
+#include "tests/common/tv-test-http.h"
 
 typedef struct {
   char *name;               /* label for messages ("doctor") */
@@ -107,16 +110,17 @@ tv_test_client_on_exit_ (GObject *src, GAsyncResult *res, gpointer data)
     }
 }
 
-/* tv_test_client_start:
- * Starts televisit-client with @args (NULL-terminated, without argv[0]).
+/* tv_test_client_spawn:
+ * Starts televisit-client with @args (NULL-terminated, without argv[0])
+ * through @launcher, which must have STDOUT_PIPE and STDERR_PIPE (and may add
+ * STDIN_PIPE, environment, ...); the child dies with the test.
  * Returns: (transfer full) the running child; fails the test if it cannot start. */
 static G_GNUC_UNUSED TvTestClient *
-tv_test_client_start (const char *name, const char *const *args)
+tv_test_client_spawn (const char *name, GSubprocessLauncher *launcher, const char *const *args)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GOutputStream) mem = NULL;
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
   TvTestClient *c = g_new0 (TvTestClient, 1);
 
   g_ptr_array_add (argv, tv_test_client_path ());
@@ -127,7 +131,6 @@ tv_test_client_start (const char *name, const char *const *args)
   c->name = g_strdup (name);
   c->cancel = g_cancellable_new ();
   c->out_text = g_string_new (NULL);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_set_child_setup (launcher, tv_test_client_child_setup_, NULL, NULL);
   c->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   g_assert_no_error (error);
@@ -139,6 +142,17 @@ tv_test_client_start (const char *name, const char *const *args)
                                 tv_test_client_on_err_, c);
   g_subprocess_wait_async (c->proc, c->cancel, tv_test_client_on_exit_, c);
   return c;
+}
+
+/* tv_test_client_start:
+ * Starts televisit-client with @args (NULL-terminated, without argv[0]).
+ * Returns: (transfer full) the running child; fails the test if it cannot start. */
+static G_GNUC_UNUSED TvTestClient *
+tv_test_client_start (const char *name, const char *const *args)
+{
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  return tv_test_client_spawn (name, launcher, args);
 }
 
 static gboolean
@@ -267,4 +281,50 @@ tv_test_client_load_stats (const char *path)
   root = json_parser_get_root (parser);
   g_assert_true (root != NULL && JSON_NODE_HOLDS_OBJECT (root));
   return json_object_ref (json_node_get_object (root));
+}
+
+/* ---- consults for the doctor's queue (--login tests) ---------------------------- */
+
+/* tv_test_password_file:
+ * Writes @password to a file of mode @mode in the test's directory.
+ * Returns: (transfer full) its path; fails the test when it cannot. */
+static G_GNUC_UNUSED char *
+tv_test_password_file (const char *name, const char *password, int mode)
+{
+  g_autofree char *path = g_build_filename (tv_test_tmpdir (), name, NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_file_set_contents_full (path, password, -1, G_FILE_SET_CONTENTS_NONE, mode, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (path, mode), ==, 0);
+  return g_steal_pointer (&path);
+}
+
+/* tv_test_book_now: books consult @id for the two users, starting now (15
+ * minutes long), so it is on the doctor's dashboard today. */
+static G_GNUC_UNUSED void
+tv_test_book_now (const char *dir, const char *id, const char *doctor_id, const char *patient_id)
+{
+  gint64 now = g_get_real_time ();
+  g_autofree char *sql = g_strdup_printf (
+    "UPDATE consults SET doctor_id = '%s', patient_id = '%s', scheduled_start = %" G_GINT64_FORMAT
+    ", scheduled_end = %" G_GINT64_FORMAT " WHERE id = '%s'",
+    doctor_id, patient_id, now, now + (gint64) 900 * G_USEC_PER_SEC, id);
+  tv_test_store_exec (dir, sql);
+}
+
+/* For tv_test_wait_until (tv_test_consult_has_status, &w, ms): the consult
+ * @id in the store of @dir has @status. */
+typedef struct {
+  const char *dir;
+  const char *id;
+  TvConsultStatus status;
+} TvTestStatusWait;
+
+static G_GNUC_UNUSED gboolean
+tv_test_consult_has_status (gpointer data)
+{
+  TvTestStatusWait *w = data;
+  g_autoptr (TvConsult) c = tv_test_get_consult (w->dir, w->id);
+  return c->status == w->status;
 }

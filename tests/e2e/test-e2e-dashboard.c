@@ -34,19 +34,6 @@
 #define MIN_AUDIO_BUFFERS 80
 #define VIDEO_SIZE "320x240"
 
-/* Writes @password to a file of mode @mode in the test's directory. */
-static char *
-password_file (const char *name, const char *password, int mode)
-{
-  g_autofree char *path = g_build_filename (tv_test_tmpdir (), name, NULL);
-  g_autoptr (GError) error = NULL;
-
-  g_file_set_contents_full (path, password, -1, G_FILE_SET_CONTENTS_NONE, mode, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (g_chmod (path, mode), ==, 0);
-  return g_steal_pointer (&path);
-}
-
 static TvTestClient *
 start_client (TvTestServer *srv, const char *name, const char *stats, const char *const *extra)
 {
@@ -83,32 +70,6 @@ assert_media (const char *path, const char *role, const char *exit_reason)
   g_assert_cmpint (audio, >=, MIN_AUDIO_BUFFERS);
 }
 
-typedef struct {
-  const char *dir;
-  const char *id;
-  TvConsultStatus status;
-} StatusWait;
-
-static gboolean
-has_status (gpointer data)
-{
-  StatusWait *w = data;
-  g_autoptr (TvConsult) c = tv_test_get_consult (w->dir, w->id);
-  return c->status == w->status;
-}
-
-/* Books consult @id for the two users, starting now: on today's dashboard. */
-static void
-book_now (const char *dir, const char *id, const char *doctor_id, const char *patient_id)
-{
-  gint64 now = g_get_real_time ();
-  g_autofree char *sql = g_strdup_printf (
-    "UPDATE consults SET doctor_id = '%s', patient_id = '%s', scheduled_start = %" G_GINT64_FORMAT
-    ", scheduled_end = %" G_GINT64_FORMAT " WHERE id = '%s'",
-    doctor_id, patient_id, now, now + (gint64) 900 * G_USEC_PER_SEC, id);
-  tv_test_store_exec (dir, sql);
-}
-
 static void
 test_queue_admit_call (void)
 {
@@ -120,7 +81,7 @@ test_queue_admit_call (void)
   g_autofree char *item = NULL, *joining = NULL;
   g_autoptr (TvConsult) waiting = NULL, done = NULL;
   TvTestClient *doctor, *patient;
-  StatusWait w;
+  TvTestStatusWait w;
 
   tv_test_watchdog_start (120, "e2e dashboard");
   srv = tv_test_server_start (tv_test_tmpdir (), NULL);
@@ -128,8 +89,8 @@ test_queue_admit_call (void)
   doc_id = tv_test_create_user (dir, "dr.queue", "Dr. Test Doctor", TV_ROLE_DOCTOR, "UTC", NULL);
   pat_id = tv_test_create_user (dir, "pat.queue", "Pat Synthetic", TV_ROLE_PATIENT, NULL, NULL);
   tv_test_create_consult (dir, "Dr. Test Doctor", "Pat Synthetic", 3600, &id, &dtok, &ptok);
-  book_now (dir, id, doc_id, pat_id);
-  pwfile = password_file ("doctor.pw", TV_TEST_PASSWORD "\n", 0600);
+  tv_test_book_now (dir, id, doc_id, pat_id);
+  pwfile = tv_test_password_file ("doctor.pw", TV_TEST_PASSWORD "\n", 0600);
 
   /* The patient comes first and waits in the waiting room. */
   {
@@ -137,8 +98,8 @@ test_queue_admit_call (void)
     patient = start_client (srv, "patient", pstats, pextra);
   }
   g_assert_true (tv_test_client_wait_lines (patient, "waiting room doctor_present=false", 1, EVENT_TIMEOUT_MS));
-  w = (StatusWait) { dir, id, TV_CONSULT_WAITING };
-  g_assert_true (tv_test_wait_until (has_status, &w, 5000));
+  w = (TvTestStatusWait) { dir, id, TV_CONSULT_WAITING };
+  g_assert_true (tv_test_wait_until (tv_test_consult_has_status, &w, 5000));
   waiting = tv_test_get_consult (dir, id);
 
   /* The doctor logs in, sees the queue, admits the first waiting patient. */
@@ -184,8 +145,8 @@ test_queue_admit_call (void)
   assert_media (dstats, "doctor", "duration");
   assert_media (pstats, "patient", "ended");
 
-  w = (StatusWait) { dir, id, TV_CONSULT_COMPLETED };
-  g_assert_true (tv_test_wait_until (has_status, &w, 10000));
+  w = (TvTestStatusWait) { dir, id, TV_CONSULT_COMPLETED };
+  g_assert_true (tv_test_wait_until (tv_test_consult_has_status, &w, 10000));
   done = tv_test_get_consult (dir, id);
   g_assert_cmpstr (done->end_reason, ==, "ended-by-doctor");
   g_assert_cmpint (done->arrived_at, >, 0);
@@ -229,36 +190,19 @@ out_has (gpointer data)
 static TvTestClient *
 start_client_stdin (TvTestServer *srv, const char *name, const char *const *extra, GOutputStream **stdin_pipe)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GOutputStream) mem = NULL;
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
-  TvTestClient *c = g_new0 (TvTestClient, 1);
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  g_auto (GStrv) args = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+    G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   const char *base[] = { "--server", tv_test_server_get_url (srv), "--ca", tv_test_server_get_cert_path (srv),
                          "--headless", "--test-media", "--ice-address", "127.0.0.1", "--video-size", VIDEO_SIZE,
                          NULL };
+  TvTestClient *c;
 
-  g_ptr_array_add (argv, tv_test_client_path ());
-  for (const char *const *a = base; *a != NULL; a++)
-    g_ptr_array_add (argv, g_strdup (*a));
-  for (const char *const *a = extra; *a != NULL; a++)
-    g_ptr_array_add (argv, g_strdup (*a));
-  g_ptr_array_add (argv, NULL);
-
-  c->name = g_strdup (name);
-  c->cancel = g_cancellable_new ();
-  c->out_text = g_string_new (NULL);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
-                                        | G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_set_child_setup (launcher, tv_test_client_child_setup_, NULL, NULL);
-  c->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  c->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (c->proc));
-  tv_test_client_read_line_ (c);
-  mem = g_memory_output_stream_new_resizable ();
-  g_output_stream_splice_async (mem, g_subprocess_get_stderr_pipe (c->proc), G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE,
-                                G_PRIORITY_DEFAULT, c->cancel, tv_test_client_on_err_, c);
-  g_subprocess_wait_async (c->proc, c->cancel, tv_test_client_on_exit_, c);
+  g_strv_builder_addv (b, base);
+  g_strv_builder_addv (b, (const char **) extra);
+  args = g_strv_builder_end (b);
+  c = tv_test_client_spawn (name, launcher, (const char *const *) args);
   *stdin_pipe = g_subprocess_get_stdin_pipe (c->proc);
   return c;
 }
@@ -287,7 +231,7 @@ test_manual_back_to_queue (void)
   g_autofree char *joining = NULL, *completed = NULL, *open_sql = NULL;
   TvTestClient *doctor, *patient;
   GOutputStream *in = NULL;
-  StatusWait w;
+  TvTestStatusWait w;
 
   tv_test_watchdog_start (120, "e2e dashboard manual");
   srv = tv_test_server_start (tv_test_tmpdir (), NULL);
@@ -295,7 +239,7 @@ test_manual_back_to_queue (void)
   doc_id = tv_test_create_user (dir, "dr.manual", "Dr. Test Doctor", TV_ROLE_DOCTOR, "Europe/Berlin", NULL);
   pat_id = tv_test_create_user (dir, "pat.manual", "Pat Synthetic", TV_ROLE_PATIENT, NULL, NULL);
   tv_test_create_consult (dir, "Dr. Test Doctor", "Pat Synthetic", 3600, &id, &dtok, &ptok);
-  book_now (dir, id, doc_id, pat_id);
+  tv_test_book_now (dir, id, doc_id, pat_id);
 
   {
     const char *pextra[] = { "--token", ptok, "--duration", "60", NULL };
@@ -324,8 +268,8 @@ test_manual_back_to_queue (void)
   }
   tv_test_client_wait_exit (patient, EXIT_TIMEOUT_MS);
   g_assert_cmpint (patient->status, ==, 0);
-  w = (StatusWait) { dir, id, TV_CONSULT_COMPLETED };
-  g_assert_true (tv_test_wait_until (has_status, &w, 10000));
+  w = (TvTestStatusWait) { dir, id, TV_CONSULT_COMPLETED };
+  g_assert_true (tv_test_wait_until (tv_test_consult_has_status, &w, 10000));
 
   tv_test_client_signal (doctor, SIGTERM);
   tv_test_client_wait_exit (doctor, EXIT_TIMEOUT_MS);
@@ -364,7 +308,7 @@ test_wrong_password (void)
   srv = tv_test_server_start (tv_test_tmpdir (), NULL);
   doc_id = tv_test_create_user (tv_test_server_get_data_dir (srv), "dr.wrong", "Dr. Test Doctor", TV_ROLE_DOCTOR,
                                 NULL, NULL);
-  pwfile = password_file ("wrong.pw", "not-the-password\n", 0600);
+  pwfile = tv_test_password_file ("wrong.pw", "not-the-password\n", 0600);
   {
     const char *extra[] = { "--login", "dr.wrong", "--password-file", pwfile, "--once", NULL };
     c = start_client (srv, "doctor", NULL, extra);
@@ -385,8 +329,8 @@ test_wrong_password (void)
 static void
 test_password_file_checks (void)
 {
-  g_autofree char *open_file = password_file ("open.pw", "synthetic\n", 0644);
-  g_autofree char *ok_file = password_file ("ok.pw", "synthetic\n", 0600);
+  g_autofree char *open_file = tv_test_password_file ("open.pw", "synthetic\n", 0644);
+  g_autofree char *ok_file = tv_test_password_file ("ok.pw", "synthetic\n", 0600);
   struct {
     const char *args[12];
     const char *message;
