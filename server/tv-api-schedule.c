@@ -11,7 +11,9 @@
  *     schedulers and admins all;
  *   cancel: the consult's patient or doctor, a scheduler, an admin;
  *   reschedule: the consult's patient, a scheduler;
- *   no-show: the consult's doctor, a scheduler (after the start time).
+ *   no-show: the consult's doctor, a scheduler (after the start time);
+ *   join-link: the consult's patient (their link), a scheduler or an admin
+ *     (both links), while the consult can still be joined.
  * Every rule about time (slots, DST, the past, double booking) is enforced by
  * the store (tv-store-schedule.c) inside its transactions; this file turns
  * JSON into arguments and store errors into HTTP errors:
@@ -25,6 +27,7 @@
 #define G_LOG_DOMAIN "tv-api-schedule"
 
 #include "server/tv-api.h"
+#include "server/tv-join-link.h"
 #include "server/tv-schedule.h"
 #include "server/tv-store-schedule.h"
 
@@ -848,6 +851,45 @@ handle_no_show (TvHttpRequest *req, gpointer user_data)
   reply_changed (req, id, NULL);
 }
 
+/* GET /consults/{id}/join-link: the consult's current join link again (the
+ * front desk's booking details, the portal's "Join"). The patient's link for
+ * the consult's patient, a scheduler or an admin; the doctor's link too for
+ * schedulers and admins. Only while someone can still join (scheduled,
+ * waiting, in progress): 409 wrong_state afterwards. 404 when the token
+ * cannot be re-created (issued before join-link keys, or under another key). */
+static void
+handle_join_link (TvHttpRequest *req, gpointer user_data)
+{
+  const TvUser *me = tv_http_request_user (req);
+  const char *id = path_id (req, "id", "consult");
+  g_autoptr (TvConsult) c = id != NULL ? load_consult (req, id) : NULL;
+  if (c == NULL)
+    return;
+  if (!is_staff (me) && !is_consult_patient (me, c)) {
+    tv_http_reply_error (req, 403, "forbidden", "this is not your consult");
+    return;
+  }
+  if (c->status != TV_CONSULT_SCHEDULED && c->status != TV_CONSULT_WAITING && c->status != TV_CONSULT_IN_PROGRESS) {
+    tv_http_reply_error (req, 409, "wrong_state", "the consult is %s: nobody can join it",
+                         tv_consult_status_to_string (c->status));
+    return;
+  }
+  g_autoptr (GError) error = NULL;
+  g_autofree char *ptok = NULL;
+  g_autofree char *dtok = NULL;
+  if (!tv_store_join_token_recreate (store_of (req), id, "patient", &ptok, &error)
+      || (is_staff (me) && !tv_store_join_token_recreate (store_of (req), id, "doctor", &dtok, &error))) {
+    if (g_error_matches (error, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND))
+      tv_http_reply_error (req, 404, "not_found", "this consult's join link cannot be shown again: reschedule it for a new one");
+    else
+      tv_http_reply_store_error (req, error, "join link");
+    return;
+  }
+  g_autofree char *plink = join_link (req, user_data, ptok);
+  g_autofree char *dlink = dtok != NULL ? join_link (req, user_data, dtok) : NULL;
+  reply_consult (req, 200, c, plink, dlink);
+}
+
 #define CONSULT_ROLES (TV_ROLE_PATIENT | TV_ROLE_DOCTOR | TV_ROLE_SCHEDULER | TV_ROLE_ADMIN)
 #define EDIT_HOURS_ROLES (TV_ROLE_DOCTOR | TV_ROLE_SCHEDULER | TV_ROLE_ADMIN)
 
@@ -862,6 +904,7 @@ static const TvHttpRoute routes[] = {
   { "POST", "/api/v1/consults", TV_ROLE_PATIENT | TV_ROLE_SCHEDULER, handle_book },
   { "GET", "/api/v1/consults", CONSULT_ROLES, handle_list },
   { "GET", "/api/v1/consults/{id}", CONSULT_ROLES, handle_get },
+  { "GET", "/api/v1/consults/{id}/join-link", TV_ROLE_PATIENT | TV_ROLE_SCHEDULER | TV_ROLE_ADMIN, handle_join_link },
   { "POST", "/api/v1/consults/{id}/cancel", CONSULT_ROLES, handle_cancel },
   { "POST", "/api/v1/consults/{id}/reschedule", TV_ROLE_PATIENT | TV_ROLE_SCHEDULER, handle_reschedule },
   { "POST", "/api/v1/consults/{id}/no-show", TV_ROLE_DOCTOR | TV_ROLE_SCHEDULER, handle_no_show },

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/tv-join-link.h"
 #include "signaling/tv-sig-message.h"
 
 #define MAX_TRACKED 256
@@ -505,6 +506,9 @@ tv_test_hub_new (TvTestServer *server)
 
 /* ---- the store ----------------------------------------------------------- */
 
+/* The store of @data_dir, opened as the server and televisitctl open it: with
+ * DATA_DIR/join-link.key attached, so the join links of consults made here can
+ * be shown again (GET /api/v1/consults/{id}/join-link) like booked ones. */
 static TvStore *
 open_store (const char *data_dir)
 {
@@ -514,6 +518,8 @@ open_store (const char *data_dir)
 
   g_assert_no_error (error);
   g_assert_nonnull (store);
+  tv_join_link_attach (store, data_dir, &error);
+  g_assert_no_error (error);
   return store;
 }
 

@@ -73,6 +73,11 @@ await run(async (clinic) => {
   ok(live === '1', 'store: one live consult at the raced time', live);
   ok(clinic.sql(`SELECT count(*) FROM consults WHERE patient_id = '${pat2.id}'`) === '0', 'store: nothing written for the loser');
   if (clinic.shots) await pb.screenshot({ path: path.join(clinic.shots, 'desk-slot-taken.png'), fullPage: true });
+  // The other scheduler opens Pat's first booking: its join link is re-created by the server.
+  const linkA = await pa.locator('#join-link').textContent();
+  await pb.locator('.consult', { hasText: 'Pat Synthetic' }).last().click();
+  await pb.locator('#join-link').waitFor();
+  ok(await pb.locator('#join-link').textContent() === linkA, 'join link: another scheduler sees the same link on the booking (GET …/join-link)');
 
   // ---- move Pat's second booking to a later slot, then cancel it
   await pa.locator('.consult', { hasText: 'Pat Synthetic' }).nth(1).click();

@@ -13,6 +13,7 @@ import {
 
 const WAIT_POLL_MS = 5000;
 const CAL_POLL_MS = 30000;
+const JOINABLE = new Set(['scheduled', 'waiting', 'in-progress']);
 const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 
 const state = {
@@ -145,7 +146,7 @@ function drawAction (focus) {
         h('div', { class: 'actions' },
           h('button', { type: 'button', id: 'confirm-move', onclick: () => moveTo(m, s) }, 'Move here'),
           h('button', { type: 'button', class: 'secondary', onclick: stopMoving }, 'Stop moving')));
-    } else if (m_wrongDoctor(s)) {
+    } else if (wrongDoctor(s)) {
       fill(box, h('p', {}, 'A visit can only move to another time with the same doctor.'));
     } else if (!state.patient) {
       fill(box, h('p', {}, `Free: ${when}.`), h('p', {}, 'Find and choose a patient first (in "Patient" below), then choose "Book".'));
@@ -173,26 +174,47 @@ function drawAction (focus) {
         c.end_reason ? ` (${c.end_reason})` : ''),
       h('dt', {}, 'Reminder'), h('dd', {}, reminder),
       h('dt', {}, "Patient's join link"),
-      h('dd', {}, link ? h('div', { class: 'linkbox', id: 'join-link' }, link)
-        : h('span', { class: 'muted' }, 'Shown when the visit is booked or moved here; the patient also finds it in the portal.'))),
+      h('dd', { id: 'join-link-box' }, link ? h('div', { class: 'linkbox', id: 'join-link' }, link)
+        : h('span', { class: 'muted' }, JOINABLE.has(c.status) ? 'Loading…' : 'None: nobody can join this visit any more.'))),
     h('div', { class: 'actions' },
       c.status === 'scheduled' ? h('button', { type: 'button', class: 'secondary', id: 'start-move', onclick: () => startMoving(c) }, 'Move to another time') : null,
       c.status === 'scheduled' ? h('button', { type: 'button', class: 'danger', id: 'cancel-consult', onclick: () => cancel(c) }, 'Cancel visit') : null,
       (c.status === 'scheduled' || c.status === 'waiting') && started
         ? h('button', { type: 'button', class: 'secondary', id: 'no-show', onclick: () => noShow(c) }, 'Mark no-show') : null));
   if (focus) { const b = box.querySelector('button'); if (b) b.focus(); }
+  if (!link && JOINABLE.has(c.status)) fetchJoinLink(c);
 }
 
-function m_wrongDoctor (s) { return state.moving && state.moving.doctor_id !== s.doctor; }
+// Asks the server for the consult's current join link (re-created from its
+// key) and shows it, unless another booking was chosen meanwhile.
+async function fetchJoinLink (c) {
+  let text;
+  try {
+    const r = await api('GET', `consults/${c.id}/join-link`);
+    rememberLink(c.id, r.join_link);
+    text = r.join_link;
+  } catch (e) {
+    text = null;
+    if (state.selected && state.selected.kind === 'consult' && state.selected.consult.id === c.id)
+      fill('join-link-box', h('span', { class: 'muted' }, e instanceof ApiError && e.status === 404
+        ? 'This link cannot be shown again; moving the visit gives a new one.' : e.message));
+  }
+  if (text && state.selected && state.selected.kind === 'consult' && state.selected.consult.id === c.id)
+    fill('join-link-box', h('div', { class: 'linkbox', id: 'join-link' }, text));
+}
 
-// The reminder status the reminders service puts on a consult, if any.
+function wrongDoctor (s) { return state.moving && state.moving.doctor_id !== s.doctor; }
+
+// The consult's reminders (staff see them on every consult: kind, due time,
+// status, attempts, last error), one line each.
 function reminderWords (c) {
-  const r = c.reminder_status || c.reminder || (Array.isArray(c.reminders) ? c.reminders[c.reminders.length - 1] : null);
-  if (!r) return 'none recorded';
-  if (typeof r === 'string') return r;
-  const parts = [r.status || r.state, r.channel, r.sent_at ? `sent ${fmtDateTime(r.sent_at)}` : null,
-    r.due_at ? `due ${fmtDateTime(r.due_at)}` : null];
-  return parts.filter(Boolean).join(', ') || 'recorded';
+  const list = Array.isArray(c.reminders) ? c.reminders : [];
+  if (!list.length) return 'none';
+  return h('ul', { class: 'plain', id: 'reminders' }, list.map((r) => h('li', {},
+    `${r.kind === 'invitation' ? 'Invitation' : `Reminder ${r.offset || ''} before`}: ${r.status}`,
+    r.due_at ? ` (due ${fmtDateTime(r.due_at)})` : '',
+    r.attempts > 1 ? `, ${r.attempts} attempts` : '',
+    r.last_error ? ` — ${r.last_error}` : '')));
 }
 
 async function book (s) {
