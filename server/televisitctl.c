@@ -20,6 +20,7 @@
 
 #include "server/tv-ctl-audit.h"
 #include "server/tv-ctl-common.h"
+#include "server/tv-ctl-rekey.h"
 #include "server/tv-ctl-schedule.h"
 #include "server/tv-ctl-user.h"
 #include "server/tv-store.h"
@@ -47,6 +48,7 @@ static const char HELP_SYNOPSIS[] =
   "    televisitctl [--data-dir DIR] slots DOCTOR [--from RFC3339] [--to RFC3339] [--json]\n"
   "    televisitctl [--data-dir DIR] book --doctor DOCTOR --patient PATIENT --start RFC3339 [--json]\n"
   "    televisitctl [--data-dir DIR] no-show ID\n"
+  "    televisitctl [--data-dir DIR] keys status|rotate|rekey|retire ...\n"
   "    televisitctl [--data-dir DIR] audit verify\n"
   "    televisitctl [--data-dir DIR] audit list [--user ID] [--patient ID] [--from RFC3339] [--to RFC3339] [--json]\n"
   "    televisitctl help [COMMAND]\n"
@@ -125,7 +127,7 @@ print_manual (void)
            "    \"os:<login name>\", role operator, source local); audit verify checks\n"
            "    the trail's hash chain and audit list reads it.\n"
            "\n"
-           "COMMANDS\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s"
+           "COMMANDS\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s"
            "\n"
            "OPTIONS\n%s"
            "\n"
@@ -142,12 +144,15 @@ print_manual (void)
            "\n"
            "ENVIRONMENT\n"
            "    TELEVISIT_DATA_DIR   data directory when --data-dir is not given\n"
+           "    TELEVISIT_DATA_KEY_FILE  data key file when it is not DATA_DIR/keys/data.keys\n"
+           "                         (the server's data-key-file setting)\n"
            "\n"
            "FILES\n"
            "    DATA_DIR/" TV_CTL_DB_NAME "     consults, token hashes, participation log (mode 0600)\n"
            "    DATA_DIR/tls/cert.pem     the server's certificate, passed to clients as --ca\n"
            "    DATA_DIR/join-link.key    key the join tokens are derived from (mode 0600, made on\n"
            "                              first use; shared with the server, never print it)\n"
+           "    DATA_DIR/keys/data.keys   data keys for encryption at rest (mode 0600; see keys)\n"
            "\n"
            "EXAMPLES\n"
            "    televisitctl create --doctor \"Dr. Test Doctor\" --patient \"Pat Synthetic\" \\\n"
@@ -161,8 +166,9 @@ print_manual (void)
            "    televisitctl slots dr.ada --from 2030-01-07T00:00:00+01:00\n"
            "    televisitctl book --doctor dr.ada --patient pat.synthetic --start 2030-01-07T09:00:00+01:00\n"
            "    televisitctl audit verify\n"
+           "    televisitctl keys rotate && televisitctl keys rekey && televisitctl keys retire 1\n"
            "    televisitctl audit list --patient 6f1c0b7e-8a53-4d7e-9a63-1c2f0b6a9d11 --from 2030-01-01T00:00:00Z\n",
-           HELP_SYNOPSIS, HELP_CREATE, HELP_LIST, HELP_SHOW, HELP_END, HELP_CANCEL, TV_SERVER_CTL_USER_HELP,
+           HELP_SYNOPSIS, HELP_CREATE, HELP_LIST, HELP_SHOW, HELP_END, HELP_CANCEL, TV_SERVER_CTL_USER_HELP, TV_SERVER_CTL_KEYS_HELP,
            TV_SERVER_CTL_SCHEDULE_HELP, TV_SERVER_CTL_AUDIT_HELP, HELP_HELP,
            HELP_OPTIONS);
 }
@@ -735,6 +741,9 @@ main (int argc, char **argv)
     } else if (n == 3 && strcmp (args[2], "audit") == 0) {
       g_print ("Usage: televisitctl [--data-dir DIR] audit ...\n%s", TV_SERVER_CTL_AUDIT_HELP);
       code = TV_CTL_EXIT_OK;
+    } else if (n == 3 && strcmp (args[2], "keys") == 0) {
+      g_print ("Usage: televisitctl [--data-dir DIR] keys ...\n%s", TV_SERVER_CTL_KEYS_HELP);
+      code = TV_CTL_EXIT_OK;
     } else if (n == 3 && tv_server_ctl_schedule_handles (args[2])) {
       g_print ("Usage: televisitctl [--data-dir DIR] %s ...\n%s", args[2], TV_SERVER_CTL_SCHEDULE_HELP);
       code = TV_CTL_EXIT_OK;
@@ -754,6 +763,10 @@ main (int argc, char **argv)
   }
   if (strcmp (name, "audit") == 0) {
     code = tv_server_ctl_audit_main (n - 1, args + 1, opts.data_dir);
+    goto out;
+  }
+  if (strcmp (name, "keys") == 0) {
+    code = tv_server_ctl_keys_main (n - 1, args + 1, opts.data_dir);
     goto out;
   }
   if (tv_server_ctl_schedule_handles (name)) {

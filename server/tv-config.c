@@ -27,7 +27,7 @@ static const char *const known_keys[] = {
   "data-dir", "listen", "port", "cert", "key", "hostname", "join-timeout",
   "max-connections", "stun", "turn", "log-level", "session-idle-minutes", "session-max-hours",
   "max-connections-per-address", "max-message-rate-per-address", "turn-url", "turn-secret-file",
-  "turn-credential-ttl", "billing-codes", "billing-scheme", "payment-instructions", NULL
+  "turn-credential-ttl", "data-key-file", "billing-codes", "billing-scheme", "payment-instructions", NULL
 };
 
 const char *
@@ -268,6 +268,13 @@ tv_server_config_set (TvServerConfig *cfg, const char *key, const char *value, G
     char **slot = g_str_equal (key, "cert") ? &cfg->cert : &cfg->key;
     g_free (*slot);
     *slot = g_canonicalize_filename (value, NULL);
+  } else if (g_str_equal (key, "data-key-file")) {
+    if (*value == '\0') {
+      g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID, "data-key-file: empty");
+      return FALSE;
+    }
+    g_free (cfg->data_key_file);
+    cfg->data_key_file = g_canonicalize_filename (value, NULL);
   } else if (g_str_equal (key, "hostname")) {
     if (!g_hostname_is_ip_address (value) && !is_dns_name (value)) {
       g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
@@ -752,12 +759,21 @@ tv_server_config_help_text (void)
 "        log-level = info\n"
 "        session-idle-minutes = 15\n"
 "        session-max-hours = 12\n"
+"    Encryption at rest (key file only): visit notes, chat text and contact\n"
+"    details are stored AES-256-GCM encrypted with keys from\n"
+"        data-key-file = FILE         default DIR/keys/data.keys, made on first\n"
+"                                     start; owner-only (0600) or refused.\n"
+"    Rotate with televisitctl keys rotate / rekey / retire (README).\n"
 "\n"
 "FILES\n"
 "    DIR/televisit.db        Session store (SQLite), mode 0600.\n"
 "    DIR/tls/cert.pem        Generated self-signed certificate; give it to clients\n"
 "                            as their CA file.\n"
 "    DIR/tls/key.pem         Its private key, mode 0600.\n"
+"    DIR/keys/data.keys      Data keys (AES-256) for encryption at rest, mode 0600,\n"
+"                            made on first start (data-key-file moves it). Back it\n"
+"                            up apart from the database: without it the sealed\n"
+"                            notes, chat and contact details cannot be read.\n"
 "    DIR/join-link.key       Key the join tokens are derived from, so reminders and\n"
 "                            a patient's visit list can show the current link again\n"
 "                            (32 bytes, mode 0600, made on first start; refused when\n"

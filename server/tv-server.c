@@ -16,6 +16,7 @@
 #include "server/tv-consult-ws.h"
 #include "server/tv-http.h"
 #include "server/tv-lws-glue.h"
+#include "server/tv-store-seal.h"
 #include "server/tv-tls.h"
 #include "server/tv-turn.h"
 
@@ -75,6 +76,16 @@ tv_server_new (TvServerConfig *config, GMainLoop *loop, GError **error)
   if (!tv_join_link_attach (s->store, config->data_dir, &local)) {
     g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_DATA_DIR, "%s", local->message);
     goto fail;
+  }
+  /* Encryption at rest (tv-store-seal.h): load the key ring now, made on
+   * first start, so a missing or group-readable file stops the start. */
+  {
+    g_autofree char *keys = config->data_key_file != NULL ? g_strdup (config->data_key_file)
+                                                          : g_build_filename (config->data_dir, "keys", "data.keys", NULL);
+    if (!tv_store_set_data_key_file (s->store, keys, &local)) {
+      g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_STORE, "encryption at rest: %s", local->message);
+      goto fail;
+    }
   }
 
   /* The code table and scheme in force, kept in the store so televisitctl bills alike. */

@@ -16,6 +16,7 @@
 
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -23,9 +24,11 @@
 #include <sqlite3.h>
 
 #include "server/tv-data-key.h"
+#include "server/tv-store-billing.h"
 #include "server/tv-store-private.h"
 #include "server/tv-store-seal.h"
 #include "tests/common/tv-test-fixture.h"
+#include "tests/common/tv-test-http.h"
 
 #define N_NOTES 40
 /* Synthetic: nobody's note. */
@@ -466,6 +469,136 @@ test_registry (void)
   g_test_message ("%u registered sealed columns", n);
 }
 
+
+/* Runs televisitctl (or, with @server, televisit-server under `timeout`) with
+ * @args; returns its exit status, *@out / *@err (transfer full) its output. */
+static int
+run_tool (gboolean server, const char *const *args, char **out, char **err)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  if (server) {
+    g_ptr_array_add (argv, g_strdup ("timeout"));
+    g_ptr_array_add (argv, g_strdup ("20"));
+  }
+  g_ptr_array_add (argv, g_build_filename (tv_test_build_dir (), server ? "televisit-server" : "televisitctl", NULL));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (args[i]));
+  g_ptr_array_add (argv, NULL);
+  int status = 0;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out, err, &status,
+                               &error));
+  g_assert_no_error (error);
+  return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+}
+
+#define CTL(...) run_tool (FALSE, (const char *const[]) { "--data-dir", dir, __VA_ARGS__, NULL }, &out, &err)
+
+/* The real thing: the server makes the key file at start; visit notes
+ * (consult_facts.note, billing's store API) are sealed; televisitctl keys
+ * status / rotate / rekey / retire move them to a new key; a group-readable
+ * key file stops the server and televisitctl. */
+static void
+test_ctl_rotation (void)
+{
+  tv_test_watchdog_start (90, "ctl rotation");
+  const char *dir = tv_test_tmpdir ();
+  g_autofree char *db = g_build_filename (dir, "televisit.db", NULL);
+  g_autofree char *keys = g_build_filename (dir, "keys", "data.keys", NULL);
+  TvTestServer *server = tv_test_server_start (dir, NULL);
+  g_assert_cmpint (tv_test_server_stop (server, 10000), ==, 0);
+  tv_test_server_free (server);
+  struct stat st;
+  g_assert_cmpint (g_stat (keys, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  const guint n = 5;
+  g_autoptr (GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (TvStore) store = tv_store_open (db, &error);
+    g_assert_no_error (error);
+    gint64 now = g_get_real_time ();
+    for (guint i = 0; i < n; i++) {
+      g_autoptr (TvConsult) c = NULL;
+      g_autofree char *dt = NULL, *pt = NULL;
+      g_assert_true (tv_store_consult_create (store, "Dr. Test Doctor", "Pat Synthetic", now + (gint64) G_USEC_PER_SEC * 3600,
+                                              now + (gint64) G_USEC_PER_SEC * 7200, now, &c, &dt, &pt, &error));
+      g_autofree char *note = g_strdup_printf (SECRET " visit %u", i);
+      TvConsultFacts facts = { .note = note };
+      g_assert_true (tv_store_consult_facts_set (store, c->id, &facts, TV_FACTS_NOTE, "consult-doctor", now, NULL,
+                                                 &error));
+      g_assert_no_error (error);
+      g_ptr_array_add (ids, g_strdup (c->id));
+    }
+    g_autofree char *wal = g_strconcat (db, "-wal", NULL);
+    g_assert_false (file_contains (db, "Quorvin"));
+    g_assert_false (file_contains (wal, "Quorvin"));
+  }
+
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint (CTL ("keys", "status"), ==, 0);
+  g_assert_nonnull (strstr (out, "key 1: 5 values (current)"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (CTL ("keys", "retire", "1"), ==, 3);
+  g_assert_nonnull (strstr (err, "still seals 5 values"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (CTL ("keys", "rotate"), ==, 0);
+  g_assert_nonnull (strstr (out, "key 2 added"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (CTL ("keys", "retire", "2"), ==, 3);
+  g_assert_nonnull (strstr (err, "current key"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (CTL ("keys", "rekey", "--batch", "2"), ==, 0);
+  g_assert_nonnull (strstr (out, "5 values re-encrypted with key 2"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (CTL ("keys", "retire", "1"), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (CTL ("keys", "status"), ==, 0);
+  g_assert_nonnull (strstr (out, "key 2: 5 values (current)"));
+  g_assert_null (strstr (out, "key 1:"));
+  g_assert_false (file_contains (keys, "key-1="));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (CTL ("keys", "retire", "x"), ==, 1);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (tv_test_store_int (dir, "SELECT count(*) FROM audit WHERE action LIKE 'ctl.keys-%'"), >=, 7);
+
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (TvStore) store = tv_store_open (db, &error);
+    for (guint i = 0; i < n; i++) {
+      g_autoptr (TvConsultFacts) f = NULL;
+      g_assert_true (tv_store_consult_facts_get (store, g_ptr_array_index (ids, i), &f, &error));
+      g_assert_no_error (error);
+      g_autofree char *want = g_strdup_printf (SECRET " visit %u", i);
+      g_assert_cmpstr (f->note, ==, want);
+    }
+  }
+
+  /* Group-readable: the server does not start, televisitctl keys refuses. */
+  g_assert_cmpint (g_chmod (keys, 0640), ==, 0);
+  const char *sargs[] = { "--data-dir", dir, "--listen", "127.0.0.1", "--port", "0", NULL };
+  int code = run_tool (TRUE, sargs, &out, &err);
+  g_assert_cmpint (code, !=, 0);
+  g_assert_cmpint (code, !=, 124);   /* exited by itself, not by timeout */
+  g_assert_nonnull (strstr (err, "mode 0640"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (CTL ("keys", "status"), ==, 2);
+  g_assert_nonnull (strstr (err, "group and others must have no access"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  tv_test_watchdog_stop ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -478,5 +611,6 @@ main (int argc, char **argv)
   g_test_add_func ("/seal/key-file-errors", test_key_file_errors);
   g_test_add_func ("/seal/memory", test_memory);
   g_test_add_func ("/seal/registry", test_registry);
+  g_test_add_func ("/seal/ctl-rotation", test_ctl_rotation);
   return g_test_run ();
 }
