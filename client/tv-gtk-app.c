@@ -486,6 +486,16 @@ control_command (TvGtkApp *app, char *line)
     tv_gtk_app_hang_up (app, FALSE);
   else if (strcmp (line, "end") == 0)
     tv_gtk_app_hang_up (app, TRUE);
+  else if (g_str_has_prefix (line, "show ")
+           && g_strv_contains ((const char *const[]){ "start", "precheck", NULL }, line + strlen ("show ")))
+    tv_gtk_app_show (app, line + strlen ("show "));
+  else if (g_str_has_prefix (line, "join ") && app->session == NULL)
+    {
+      tv_gtk_app_show (app, "start");
+      tv_gtk_start_submit_link (app->start, line + strlen ("join "));
+    }
+  else if (strcmp (line, "network") == 0)
+    tv_gtk_precheck_network (app->precheck);
   else if (strcmp (line, "send-back") == 0 && app->session != NULL)
     tv_client_session_send_back (app->session);
   else if (g_str_has_prefix (line, "admit ")

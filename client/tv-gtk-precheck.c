@@ -30,6 +30,7 @@ struct _TvGtkPrecheck {
   GstElement *pipeline;
   guint pipeline_bus;
   gboolean active, filling;
+  gboolean said_playing, said_level;  /* progress lines printed for this preview */
   /* network check */
   TvWsHub *hub;
   TvWsClient *ws;
@@ -62,7 +63,7 @@ chosen (TvGtkPrecheck *p, GtkWidget *combo, GPtrArray *devices)
 
 static void
 fill_combo (TvGtkPrecheck *p, GtkWidget *combo, GPtrArray *devices, const char *klass, const char *test_label,
-            const char *remembered)
+            const char *none_label, const char *remembered)
 {
   g_autolist (GstDevice) list = gst_device_monitor_get_devices (p->monitor);
   g_autofree char *before = g_strdup (gtk_combo_box_get_active_id (GTK_COMBO_BOX (combo)));
@@ -99,7 +100,7 @@ fill_combo (TvGtkPrecheck *p, GtkWidget *combo, GPtrArray *devices, const char *
       n++;
     }
   if (n == 0)
-    gtk_combo_box_text_append (GTK_COMBO_BOX_TEXT (combo), "none", "(none found)");
+    gtk_combo_box_text_append (GTK_COMBO_BOX_TEXT (combo), "none", none_label);
   gtk_combo_box_set_active (GTK_COMBO_BOX (combo), pick >= 0 ? pick : 0);
   gtk_widget_set_sensitive (combo, n > 0);
   p->filling = FALSE;
@@ -110,9 +111,12 @@ fill_all (TvGtkPrecheck *p)
 {
   const TvGtkSettings *s = &p->app->settings;
 
-  fill_combo (p, p->camera, p->cameras, "Video/Source", "Test pattern (--test-media)", s->camera);
-  fill_combo (p, p->mic, p->mics, "Audio/Source", "Test tone (--test-media)", s->microphone);
-  fill_combo (p, p->speaker, p->speakers, "Audio/Sink", NULL, s->speaker);
+  fill_combo (p, p->camera, p->cameras, "Video/Source", "Test pattern (--test-media)", "(no camera found)",
+              s->camera);
+  fill_combo (p, p->mic, p->mics, "Audio/Source", "Test tone (--test-media)", "(no microphone found)",
+              s->microphone);
+  fill_combo (p, p->speaker, p->speakers, "Audio/Sink", NULL, "(none listed: the system's default output)",
+              s->speaker);
 }
 
 static gboolean
@@ -149,6 +153,23 @@ on_preview_bus (GstBus *bus, GstMessage *msg, gpointer data)
       G_GNUC_END_IGNORE_DEPRECATIONS
       /* -60 dBFS .. 0 dBFS onto the bar. */
       gtk_level_bar_set_value (GTK_LEVEL_BAR (p->meter), CLAMP ((db + 60.0) / 60.0, 0.0, 1.0));
+      if (!p->said_level && db > -40.0)
+        {
+          p->said_level = TRUE;
+          printf ("precheck microphone level peak_db=%.0f\n", db);
+          fflush (stdout);
+        }
+    }
+  else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_STATE_CHANGED && GST_MESSAGE_SRC (msg) == GST_OBJECT (p->pipeline))
+    {
+      GstState now;
+      gst_message_parse_state_changed (msg, NULL, &now, NULL);
+      if (now == GST_STATE_PLAYING && !p->said_playing)
+        {
+          p->said_playing = TRUE;
+          printf ("precheck preview playing camera=%s\n", p->preview != NULL ? "yes" : "no");
+          fflush (stdout);
+        }
     }
   else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR)
     {
@@ -216,6 +237,7 @@ rebuild_preview (TvGtkPrecheck *p)
       return;
     }
   p->pipeline = gst_pipeline_new ("tv-precheck");
+  p->said_playing = p->said_level = FALSE;
   cam = source_for (p, p->camera, p->cameras, "camera", TRUE);
   mic = source_for (p, p->mic, p->mics, "mic", FALSE);
   if (cam != NULL)
@@ -313,12 +335,15 @@ net_closed (TvWsClient *ws, int code, const GError *error, gpointer data)
 
 static const TvWsClientCallbacks net_callbacks = { .opened = net_opened, .closed = net_closed };
 
-static void
-on_net_check (GtkWidget *b, gpointer data)
+void
+tv_gtk_precheck_network (TvGtkPrecheck *p)
 {
-  TvGtkPrecheck *p = data;
   g_autoptr (GError) error = NULL;
-  const char *url = p->app->server_url ? p->app->server_url
+  const char *url;
+
+  if (p->hub != NULL)
+    return;  /* one check at a time */
+  url = p->app->server_url ? p->app->server_url
                     : p->app->opts->server_url ? p->app->opts->server_url : p->app->settings.server_url;
 
   if (url == NULL)
@@ -340,6 +365,12 @@ on_net_check (GtkWidget *b, gpointer data)
     }
   gtk_widget_set_sensitive (p->net_button, FALSE);
   gtk_label_set_text (GTK_LABEL (p->net), "Checking…");
+}
+
+static void
+on_net_check (GtkWidget *b, gpointer data)
+{
+  tv_gtk_precheck_network (data);
 }
 
 /* ---- page ------------------------------------------------------------------- */

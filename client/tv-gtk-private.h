@@ -86,10 +86,15 @@ GtkWidget *tv_gtk_start_new (TvGtkApp *app, TvGtkStart **out);
 void tv_gtk_start_free (TvGtkStart *s);
 /* Shows an error under the form (NULL clears it) and re-enables it. */
 void tv_gtk_start_set_error (TvGtkStart *s, const char *text);
+/* As if @link was pasted and Join pressed. */
+void tv_gtk_start_submit_link (TvGtkStart *s, const char *link);
 
 GtkWidget *tv_gtk_precheck_new (TvGtkApp *app, TvGtkPrecheck **out);
 /* Starts / stops the device monitor, preview and meters (the page is shown / left). */
 void tv_gtk_precheck_activate (TvGtkPrecheck *p, gboolean on);
+/* Starts the network check (a WebSocket/TLS connection to the server); prints
+ * "network check ok|failed" when done. */
+void tv_gtk_precheck_network (TvGtkPrecheck *p);
 void tv_gtk_precheck_free (TvGtkPrecheck *p);
 
 GtkWidget *tv_gtk_waiting_new (TvGtkApp *app, TvGtkWaiting **out);

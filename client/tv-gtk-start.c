@@ -10,6 +10,7 @@
  */
 #define G_LOG_DOMAIN "tv-client"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "client/tv-client-login.h"
@@ -55,6 +56,11 @@ tv_gtk_start_set_error (TvGtkStart *s, const char *text)
   gtk_label_set_text (GTK_LABEL (s->error), text != NULL ? text : "");
   gtk_widget_set_visible (s->error, text != NULL);
   set_busy (s, FALSE);
+  if (text != NULL)
+    {
+      printf ("start error: %s\n", text);
+      fflush (stdout);
+    }
 }
 
 static void
@@ -81,6 +87,13 @@ on_join (GtkWidget *w, gpointer data)
   set_busy (s, TRUE);
   tv_gtk_app_join (s->app, server, token);
   memset (token, 0, strlen (token));
+}
+
+void
+tv_gtk_start_submit_link (TvGtkStart *s, const char *link)
+{
+  gtk_entry_set_text (GTK_ENTRY (s->link), link);
+  on_join (s->join, s);
 }
 
 static void

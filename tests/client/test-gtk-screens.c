@@ -5,6 +5,11 @@
  * runs the window there with --test-media and --screenshot-dir, driving it
  * through its stdin test commands and following its stdout progress lines.
  *
+ *  - start and pre-call check: the start screen (screenshot); the check
+ *    with the test sources plays the preview, moves the microphone meter
+ *    and reaches the server (screenshot); a pasted join link that is not one
+ *    is refused with a message, a real one joins the waiting room and
+ *    hanging up comes back to the start screen.
  *  - patient: the window joins with the patient's token and shows the
  *    waiting room (screenshot); a headless doctor joins and admits; the call
  *    view shows the remote video (screenshots until the video area's pixels
@@ -413,6 +418,61 @@ test_doctor_queue (void)
   tv_test_watchdog_stop ();
 }
 
+/* The start screen, then the pre-call check with the test sources: the
+ * preview plays, the microphone meter moves, the network check reaches the
+ * server; a made-up join link is refused with a message, not a crash. */
+static void
+test_start_precheck (void)
+{
+  Xserver *x;
+  TvTestServer *srv;
+  Gui *g;
+  Area r;
+
+  tv_test_watchdog_start (120, "gtk start and pre-call check");
+  x = xvfb_start ();
+  srv = tv_test_server_start (tv_test_tmpdir (), NULL);
+  {
+    const char *args[] = { "--server", tv_test_server_get_url (srv), "--ca", tv_test_server_get_cert_path (srv),
+                           "--test-media", NULL };
+    g = gui_start (x, "start-gui", args);
+  }
+  expect_line (g->c, "screen start", 1);
+  g_object_unref (shot (g, "start", &r));
+  gui_send (g, "show precheck");
+  expect_line (g->c, "screen precheck", 1);
+  expect_line (g->c, "precheck preview playing camera=yes", 1);
+  expect_line (g->c, "precheck microphone level", 1);
+  gui_send (g, "network");
+  expect_line (g->c, "network check ok", 1);
+  g_object_unref (shot (g, "precheck", &r));
+  gui_send (g, "show start");
+  expect_line (g->c, "screen start", 2);
+
+  /* A pasted link: a wrong one is refused with a message; a real one joins
+   * and hanging up comes back to the start screen. */
+  gui_send (g, "join https://clinic.example/join#nothing=here");
+  expect_line (g->c, "start error: This is not a Televisit join link", 1);
+  {
+    g_autofree char *id = NULL, *dtok = NULL, *ptok = NULL, *link = NULL;
+    tv_test_create_consult (tv_test_server_get_data_dir (srv), "Dr. Test Doctor", "Pat Synthetic", 3600, &id,
+                            &dtok, &ptok);
+    link = g_strdup_printf ("join https://127.0.0.1:%u/join#token=%s", tv_test_server_get_port (srv), ptok);
+    gui_send (g, link);
+  }
+  expect_line (g->c, "waiting room doctor_present=false", 1);
+  gui_send (g, "hangup");
+  expect_line (g->c, "exit code=0 reason=left", 1);
+  expect_line (g->c, "screen start", 3);
+  tv_test_client_signal (g->c, SIGTERM);
+  tv_test_client_wait_exit (g->c, EXIT_TIMEOUT_MS);
+  g_assert_cmpint (g->c->status, ==, 0);
+  gui_free (g);
+  tv_test_server_free (srv);
+  xvfb_stop (x);
+  tv_test_watchdog_stop ();
+}
+
 static void
 test_no_xvfb (void)
 {
@@ -431,6 +491,7 @@ main (int argc, char **argv)
       g_test_add_func ("/gtk/no-xvfb", test_no_xvfb);
       return g_test_run ();
     }
+  g_test_add_func ("/gtk/start-precheck", test_start_precheck);
   g_test_add_func ("/gtk/patient-call", test_patient_call);
   g_test_add_func ("/gtk/doctor-queue", test_doctor_queue);
   return g_test_run ();
