@@ -22,6 +22,7 @@ struct _TvTestHttp {
   GHashTable *headers;    /* lower-case name -> value, last request */
   glong new_connections;
   gboolean tolerate;      /* transport errors return 0 instead of failing */
+  char *last_body;        /* the last reply's body as text (any content type) */
 };
 
 typedef struct {
@@ -102,6 +103,7 @@ tv_test_http_free (TvTestHttp *c)
   g_free (c->base);
   g_free (c->ca);
   g_hash_table_unref (c->headers);
+  g_free (c->last_body);
   g_free (c);
 }
 
@@ -172,6 +174,8 @@ tv_test_http_request (TvTestHttp *c, const char *method, const char *path, const
   curl_easy_getinfo (h, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_getinfo (h, CURLINFO_NUM_CONNECTS, &connects);
   c->new_connections = connects;
+  g_free (c->last_body);
+  c->last_body = g_strndup ((const char *) job.body->data, job.body->len);
   if (reply != NULL && job.body->len > 0) {
     g_autoptr (JsonParser) p = json_parser_new ();
     if (json_parser_load_from_data (p, (const char *) job.body->data, job.body->len, NULL)
@@ -312,4 +316,10 @@ tv_test_store_int (const char *data_dir, const char *sql)
   sqlite3_finalize (st);
   sqlite3_close (db);
   return v;
+}
+
+const char *
+tv_test_http_body (TvTestHttp *c)
+{
+  return c->last_body ? c->last_body : "";
 }

@@ -57,6 +57,10 @@ void tv_test_http_set_tolerate_transport_errors (TvTestHttp *client, gboolean to
  * case), NULL when absent. */
 const char *tv_test_http_header (TvTestHttp *client, const char *name);
 
+/* Returns: (transfer none) the last request's reply body as text, whatever its
+ * content type (CSV, HTML...); "" when it had none. Valid until the next request. */
+const char *tv_test_http_body (TvTestHttp *client);
+
 /* Returns: the number of new connections the last request opened (0 = reused). */
 glong tv_test_http_new_connections (TvTestHttp *client);
 

@@ -15,7 +15,8 @@
  * pat2), {uniq} (a fresh word, for usernames), {tomorrow09} (RFC 3339 time).
  * The caller of each role is: patient pat1, doctor doc1, scheduler sched,
  * billing bill, admin admin — so "own" records are pat1's / doc1's.
- * ALLOW means any 2xx; DENY means 403 "forbidden". Requests without a login
+ * ALLOW means any 2xx; DENY means 403 "forbidden"; HIDDEN means 404 "not_found"
+ * (a record of someone else's that the caller may not know exists). Requests without a login
  * (401) are checked automatically for every route that needs one. Add world
  * fixtures in world_build() if a rule needs more records.
  * Thread: main thread only; one server for the whole matrix, under a watchdog.
@@ -29,7 +30,7 @@
 #include "tests/common/tv-test-fixture.h"
 #include "tests/common/tv-test-http.h"
 
-typedef enum { ALLOW, DENY } Expect;
+typedef enum { ALLOW, DENY, HIDDEN } Expect;   /* HIDDEN: 404 not_found (another's record) */
 
 typedef struct {
   const char *method;
@@ -231,6 +232,75 @@ static const Row rows[] = {
 
   /* ---- waiting room: add rows here ---- */
 
+  /* ---- billing (tv-api-billing.c): facts by the consult's doctor, lines by billing staff, own statements ---- */
+  { "GET", "/api/v1/consults/{id}/facts", P, "/api/v1/consults/{consult1}/facts", NULL, DENY, "role" },
+  { "GET", "/api/v1/consults/{id}/facts", D, "/api/v1/consults/{consult1}/facts", NULL, ALLOW, "own consult" },
+  { "GET", "/api/v1/consults/{id}/facts", D, "/api/v1/consults/{consult2}/facts", NULL, DENY, "another doctor's" },
+  { "GET", "/api/v1/consults/{id}/facts", S, "/api/v1/consults/{consult1}/facts", NULL, DENY, "role" },
+  { "GET", "/api/v1/consults/{id}/facts", B, "/api/v1/consults/{consult1}/facts", NULL, DENY, "role (notes)" },
+  { "GET", "/api/v1/consults/{id}/facts", A, "/api/v1/consults/{consult2}/facts", NULL, ALLOW, "any" },
+  { "PUT", "/api/v1/consults/{id}/facts", P, "/api/v1/consults/{consult1}/facts", "{\"patient_location\":\"home\"}",
+    DENY, "role" },
+  { "PUT", "/api/v1/consults/{id}/facts", D, "/api/v1/consults/{consult1}/facts", "{\"patient_location\":\"home\"}",
+    ALLOW, "own consult" },
+  { "PUT", "/api/v1/consults/{id}/facts", D, "/api/v1/consults/{consult2}/facts", "{\"patient_location\":\"home\"}",
+    DENY, "another doctor's" },
+  { "PUT", "/api/v1/consults/{id}/facts", S, "/api/v1/consults/{consult1}/facts", "{\"patient_location\":\"home\"}",
+    DENY, "role" },
+  { "PUT", "/api/v1/consults/{id}/facts", B, "/api/v1/consults/{consult1}/facts", "{\"patient_location\":\"home\"}",
+    DENY, "role" },
+  { "PUT", "/api/v1/consults/{id}/facts", A, "/api/v1/consults/{consult2}/facts", "{\"patient_location\":\"other\"}",
+    ALLOW, "any" },
+  { "GET", "/api/v1/billing/lines", P, "/api/v1/billing/lines", NULL, DENY, "role" },
+  { "GET", "/api/v1/billing/lines", D, "/api/v1/billing/lines", NULL, DENY, "role" },
+  { "GET", "/api/v1/billing/lines", S, "/api/v1/billing/lines", NULL, DENY, "role" },
+  { "GET", "/api/v1/billing/lines", B, "/api/v1/billing/lines?status=ready", NULL, ALLOW, "all lines" },
+  { "GET", "/api/v1/billing/lines", A, "/api/v1/billing/lines", NULL, ALLOW, "all lines" },
+  { "GET", "/api/v1/billing/lines/{id}", P, "/api/v1/billing/lines/{line1}", NULL, DENY, "role, even own" },
+  { "GET", "/api/v1/billing/lines/{id}", D, "/api/v1/billing/lines/{line1}", NULL, DENY, "role" },
+  { "GET", "/api/v1/billing/lines/{id}", S, "/api/v1/billing/lines/{line1}", NULL, DENY, "role" },
+  { "GET", "/api/v1/billing/lines/{id}", B, "/api/v1/billing/lines/{line2}", NULL, ALLOW, "any line" },
+  { "GET", "/api/v1/billing/lines/{id}", A, "/api/v1/billing/lines/{line1}", NULL, ALLOW, "any line" },
+  { "PUT", "/api/v1/billing/lines/{id}/status", P, "/api/v1/billing/lines/{line1}/status",
+    "{\"status\":\"submitted\"}", DENY, "role" },
+  { "PUT", "/api/v1/billing/lines/{id}/status", D, "/api/v1/billing/lines/{line1}/status",
+    "{\"status\":\"submitted\"}", DENY, "role" },
+  { "PUT", "/api/v1/billing/lines/{id}/status", S, "/api/v1/billing/lines/{line1}/status",
+    "{\"status\":\"submitted\"}", DENY, "role" },
+  { "PUT", "/api/v1/billing/lines/{id}/status", B, "/api/v1/billing/lines/{line_b}/status",
+    "{\"status\":\"submitted\"}", ALLOW, "any line" },
+  { "PUT", "/api/v1/billing/lines/{id}/status", A, "/api/v1/billing/lines/{line_a}/status",
+    "{\"status\":\"submitted\"}", ALLOW, "any line" },
+  { "POST", "/api/v1/billing/lines/status", P, "/api/v1/billing/lines/status",
+    "{\"status\":\"submitted\",\"ids\":[\"{line1}\"]}", DENY, "role" },
+  { "POST", "/api/v1/billing/lines/status", D, "/api/v1/billing/lines/status",
+    "{\"status\":\"submitted\",\"ids\":[\"{line1}\"]}", DENY, "role" },
+  { "POST", "/api/v1/billing/lines/status", S, "/api/v1/billing/lines/status",
+    "{\"status\":\"submitted\",\"ids\":[\"{line1}\"]}", DENY, "role" },
+  { "POST", "/api/v1/billing/lines/status", B, "/api/v1/billing/lines/status",
+    "{\"status\":\"submitted\",\"ids\":[\"{line_b2}\"]}", ALLOW, "any lines" },
+  { "POST", "/api/v1/billing/lines/status", A, "/api/v1/billing/lines/status",
+    "{\"status\":\"submitted\",\"ids\":[\"{line_a2}\"]}", ALLOW, "any lines" },
+  { "GET", "/api/v1/billing/export", P, "/api/v1/billing/export", NULL, DENY, "role" },
+  { "GET", "/api/v1/billing/export", D, "/api/v1/billing/export", NULL, DENY, "role" },
+  { "GET", "/api/v1/billing/export", S, "/api/v1/billing/export", NULL, DENY, "role" },
+  { "GET", "/api/v1/billing/export", B, "/api/v1/billing/export?from=2020-01-01&to=2040-12-31", NULL, ALLOW, "CSV" },
+  { "GET", "/api/v1/billing/export", A, "/api/v1/billing/export", NULL, ALLOW, "CSV" },
+  { "GET", "/api/v1/me/statements", P, "/api/v1/me/statements", NULL, ALLOW, "own" },
+  { "GET", "/api/v1/me/statements", D, "/api/v1/me/statements", NULL, DENY, "role" },
+  { "GET", "/api/v1/me/statements", S, "/api/v1/me/statements", NULL, DENY, "role" },
+  { "GET", "/api/v1/me/statements", B, "/api/v1/me/statements", NULL, DENY, "role" },
+  { "GET", "/api/v1/me/statements", A, "/api/v1/me/statements", NULL, DENY, "role" },
+  { "GET", "/api/v1/me/statements/{id}", P, "/api/v1/me/statements/{line1}", NULL, ALLOW, "own" },
+  { "GET", "/api/v1/me/statements/{id}", P, "/api/v1/me/statements/{line1}.html", NULL, ALLOW, "own, printable" },
+  { "GET", "/api/v1/me/statements/{id}", P, "/api/v1/me/statements/{line2}", NULL, HIDDEN, "another patient's" },
+  { "GET", "/api/v1/me/statements/{id}", P, "/api/v1/me/statements/{line2}.html", NULL, HIDDEN,
+    "another patient's, printable" },
+  { "GET", "/api/v1/me/statements/{id}", D, "/api/v1/me/statements/{line1}", NULL, DENY, "role" },
+  { "GET", "/api/v1/me/statements/{id}", S, "/api/v1/me/statements/{line1}", NULL, DENY, "role" },
+  { "GET", "/api/v1/me/statements/{id}", B, "/api/v1/me/statements/{line1}", NULL, DENY, "role" },
+  { "GET", "/api/v1/me/statements/{id}", A, "/api/v1/me/statements/{line1}", NULL, DENY, "role" },
+
   /* ---- audit trail (tv-api-audit.c): admins only ---- */
   { "GET", "/api/v1/audit", P, "/api/v1/audit", NULL, DENY, "role" },
   { "GET", "/api/v1/audit", P, "/api/v1/audit?patient_id={pat1}", NULL, DENY, "not even their own trail" },
@@ -334,6 +404,30 @@ world_schedule (void)
     g_hash_table_insert (world.vars, g_strdup (cs[i].name), world_consult_at (cs[i].minutes));
 }
 
+/* Billing fixtures: a ready billing line on consult1 (pat1's) and consult2
+ * (pat2's), and four more of pat1's for the rows that change a status. */
+static void
+world_billing (void)
+{
+  const struct { const char *name, *consult; gint64 minutes; } lines[] = {
+    { "line1", "consult1", 0 }, { "line2", "consult2", 0 }, { "line_b", NULL, 6 * 1440 },
+    { "line_a", NULL, 6 * 1440 + 60 }, { "line_b2", NULL, 6 * 1440 + 120 }, { "line_a2", NULL, 6 * 1440 + 180 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (lines); i++) {
+    g_autofree char *consult = lines[i].consult ? g_strdup (g_hash_table_lookup (world.vars, lines[i].consult))
+                                                : world_consult_at (lines[i].minutes);
+    char *id = g_uuid_string_random ();
+    g_autofree char *sql = g_strdup_printf (
+      "INSERT INTO billing_lines (id, consult_id, service_at, scheme, code, modifiers, pos, modality,"
+      " patient_status, minutes, fee_cents, currency, description, status, created_at, status_at)"
+      " VALUES ('%s', '%s', 1790000000000000, 'telemedicine', '98004', '', '10', 'audio-video', 'established',"
+      " 12, 5500, 'USD', 'Video visit, at least 10 minutes', 'ready', 1790000000000000, 1790000000000000)",
+      id, consult);
+    tv_test_store_exec (world.dir, sql);
+    g_hash_table_insert (world.vars, g_strdup (lines[i].name), id);
+  }
+}
+
 static void
 world_build (void)
 {
@@ -357,6 +451,7 @@ world_build (void)
   g_hash_table_insert (world.vars, g_strdup ("consult2"),
                        world_consult (g_hash_table_lookup (world.vars, "doc2"), g_hash_table_lookup (world.vars, "pat2")));
   world_schedule ();
+  world_billing ();
   /* Tomorrow 09:00 in doc1's zone, as RFC 3339 UTC. */
   g_autoptr (GTimeZone) paris = g_time_zone_new_identifier ("Europe/Paris");
   g_autoptr (GDateTime) now = g_date_time_new_now (paris);
@@ -485,13 +580,15 @@ test_matrix (void)
     guint status = tv_test_http_request (c, row->method, path, token, body, -1, &reply);
     g_autofree char *text = reply ? json_to_string (reply, FALSE) : g_strdup ("");
     gboolean ok = row->expect == ALLOW ? status >= 200 && status < 300
-                                       : status == 403 && g_strcmp0 (tv_test_http_error_code (reply), "forbidden") == 0;
+                  : row->expect == HIDDEN ? status == 404 && g_strcmp0 (tv_test_http_error_code (reply), "not_found") == 0
+                                          : status == 403 && g_strcmp0 (tv_test_http_error_code (reply), "forbidden") == 0;
     g_test_message ("%s %s as %s (%s): %u %s", row->method, path, row->role ? tv_role_to_string (row->role) : "nobody",
                     row->why, status, ok ? "ok" : "UNEXPECTED");
     if (!ok) {
       g_printerr ("matrix row %u: %s %s as %s (%s): expected %s, got %u %s\n", i, row->method, path,
                   row->role ? tv_role_to_string (row->role) : "nobody", row->why,
-                  row->expect == ALLOW ? "2xx" : "403 forbidden", status, text);
+                  row->expect == ALLOW ? "2xx" : row->expect == HIDDEN ? "404 not_found" : "403 forbidden", status,
+                  text);
       failures++;
     }
     /* Nobody, whatever their role, ever gets a password hash back. */

@@ -419,12 +419,20 @@ test_store_line_on_complete (void)
   g_assert_cmpstr (rows[4], ==, "");
   g_assert_null (strchr (rows[1], '\n'));
 
-  /* The note is sealed through tv_store_private_seal: whatever the seal does,
-   * the file holds no plaintext once sealing encrypts (checked by test-seal);
-   * here: the note reads back intact. */
+  /* The note is sealed at rest: it reads back intact, and neither the
+   * database file nor its WAL holds the plaintext. */
   g_autoptr (TvConsultFacts) fa = NULL;
   g_assert_true (tv_store_consult_facts_get (store, a, &fa, &error));
   g_assert_cmpstr (fa->note, ==, "SECRET-NOTE-TEXT, \"quoted\"\r\nline two");
+  const char *suffixes[] = { "", "-wal" };
+  for (gsize i = 0; i < G_N_ELEMENTS (suffixes); i++) {
+    g_autofree char *file = g_strconcat (path, suffixes[i], NULL);
+    g_autofree char *bytes = NULL;
+    gsize len = 0;
+    if (!g_file_get_contents (file, &bytes, &len, NULL))
+      continue;
+    g_assert_null (g_strstr_len (bytes, len, "SECRET-NOTE-TEXT"));
+  }
 }
 
 static void
