@@ -197,6 +197,7 @@ static const char help_text[] =
 "        paired peer=ROLE offerer=true|false\n"
 "        media connected | media disconnected\n"
 "        first remote frame\n"
+"        call quality connecting|good|fair|poor   (--gui: the call view's quality line changed)\n"
 "        remote-audio sound|silent                (the peer's audio: a peak above or below\n"
 "                                                 about -40 dBFS, e.g. the peer muted)\n"
 "        ice server offered stun=HOST:PORT        (after joined; used unless --stun)\n"

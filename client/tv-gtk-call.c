@@ -24,6 +24,7 @@ struct _TvGtkCall {
   gboolean muted, camera_off;
   guint stats_timer;
   guint64 last_received, last_lost;
+  const char *last_grade;     /* static string; printed when it changes */
 };
 
 static void
@@ -58,7 +59,7 @@ tv_gtk_call_toggle_camera (TvGtkCall *c)
   update_buttons (c);
 }
 
-/* "Good/Fair/Poor · 812 kbit/s · loss 0.4 % · round trip 23 ms" */
+/* "Good/Fair/Poor · 812 kbit/s · loss 0.4 % · RTT 23 ms" (bitrate received) */
 static gboolean
 stats_tick (gpointer data)
 {
@@ -80,12 +81,19 @@ stats_tick (gpointer data)
   c->last_received = st.packets_received;
   c->last_lost = st.packets_lost > 0 ? (guint64) st.packets_lost : 0;
   grade = loss_pct < 2.0 && (st.rtt_ms < 300.0) ? "Good" : loss_pct < 8.0 && st.rtt_ms < 600.0 ? "Fair" : "Poor";
-  if (st.bitrate_in_kbps <= 0.0 && st.video_frames_decoded == 0)
+  /* Bitrates need two statistics snapshots: until then there is nothing to grade. */
+  if (st.bitrate_in_kbps <= 0.0)
     grade = "Connecting";
-  rtt = st.rtt_ms >= 0.0 ? g_strdup_printf (" · round trip %.0f ms", st.rtt_ms) : g_strdup ("");
-  text = g_strdup_printf ("%s · %.0f kbit/s in, %.0f out · loss %.1f %%%s", grade, st.bitrate_in_kbps,
-                          st.bitrate_out_kbps, loss_pct, rtt);
+  rtt = st.rtt_ms >= 0.0 ? g_strdup_printf (" · RTT %.0f ms", st.rtt_ms) : g_strdup ("");
+  text = g_strdup_printf ("%s · %.0f kbit/s · loss %.1f %%%s", grade, st.bitrate_in_kbps, loss_pct, rtt);
   gtk_label_set_text (GTK_LABEL (c->quality), text);
+  if (grade != c->last_grade)
+    {
+      g_autofree char *word = g_ascii_strdown (grade, -1);
+      printf ("call quality %s\n", word);
+      fflush (stdout);
+      c->last_grade = grade;
+    }
   return G_SOURCE_CONTINUE;
 }
 
@@ -107,6 +115,7 @@ tv_gtk_call_set_media (TvGtkCall *c, TvMediaCall *call, TvSigRole role)
     }
   c->call = call;
   c->last_received = c->last_lost = 0;
+  c->last_grade = NULL;
   if (call != NULL)
     {
       GstElement *sink = tv_media_call_get_video_sink (call);

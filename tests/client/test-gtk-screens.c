@@ -304,6 +304,7 @@ test_patient_call (void)
   expect_line (patient->c, "first remote frame", 1);
   expect_line (doctor, "first remote frame", 1);
   expect_line (doctor, "remote-audio sound", 1);
+  expect_line (patient->c, "call quality good", 1);
   assert_moving_video (patient, "call");
 
   /* Mute: the doctor's client hears silence; unmute: sound again. */
@@ -396,6 +397,7 @@ test_doctor_queue (void)
   expect_line (doctor->c, "admitting", 1);
   expect_line (doctor->c, "first remote frame", 1);
   expect_line (patient, "first remote frame", 1);
+  expect_line (doctor->c, "call quality good", 1);
   assert_moving_video (doctor, "doctor-call");
 
   gui_send (doctor, "end");
