@@ -21,6 +21,7 @@
 #include "server/tv-ctl-audit.h"
 #include "server/tv-ctl-common.h"
 #include "server/tv-ctl-rekey.h"
+#include "server/tv-report-ctl.h"
 #include "server/tv-ctl-schedule.h"
 #include "server/tv-ctl-user.h"
 #include "server/tv-store.h"
@@ -49,6 +50,7 @@ static const char HELP_SYNOPSIS[] =
   "    televisitctl [--data-dir DIR] book --doctor DOCTOR --patient PATIENT --start RFC3339 [--json]\n"
   "    televisitctl [--data-dir DIR] no-show ID\n"
   "    televisitctl [--data-dir DIR] keys status|rotate|rekey|retire ...\n"
+  "    televisitctl [--data-dir DIR] report [--from DAY] [--to DAY] [--doctor ID] [--tz ZONE] [--csv|--json|--html]\n"
   "    televisitctl [--data-dir DIR] audit verify\n"
   "    televisitctl [--data-dir DIR] audit list [--user ID] [--patient ID] [--from RFC3339] [--to RFC3339] [--json]\n"
   "    televisitctl help [COMMAND]\n"
@@ -127,7 +129,7 @@ print_manual (void)
            "    \"os:<login name>\", role operator, source local); audit verify checks\n"
            "    the trail's hash chain and audit list reads it.\n"
            "\n"
-           "COMMANDS\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s"
+           "COMMANDS\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s"
            "\n"
            "OPTIONS\n%s"
            "\n"
@@ -167,8 +169,9 @@ print_manual (void)
            "    televisitctl book --doctor dr.ada --patient pat.synthetic --start 2030-01-07T09:00:00+01:00\n"
            "    televisitctl audit verify\n"
            "    televisitctl keys rotate && televisitctl keys rekey && televisitctl keys retire 1\n"
+           "    televisitctl report --from 2030-01-01 --to 2030-01-31 --tz Europe/Berlin --csv > january.csv\n"
            "    televisitctl audit list --patient 6f1c0b7e-8a53-4d7e-9a63-1c2f0b6a9d11 --from 2030-01-01T00:00:00Z\n",
-           HELP_SYNOPSIS, HELP_CREATE, HELP_LIST, HELP_SHOW, HELP_END, HELP_CANCEL, TV_SERVER_CTL_USER_HELP, TV_SERVER_CTL_KEYS_HELP,
+           HELP_SYNOPSIS, HELP_CREATE, HELP_LIST, HELP_SHOW, HELP_END, HELP_CANCEL, TV_SERVER_CTL_USER_HELP, TV_SERVER_CTL_KEYS_HELP, TV_SERVER_CTL_REPORT_HELP,
            TV_SERVER_CTL_SCHEDULE_HELP, TV_SERVER_CTL_AUDIT_HELP, HELP_HELP,
            HELP_OPTIONS);
 }
@@ -741,6 +744,9 @@ main (int argc, char **argv)
     } else if (n == 3 && strcmp (args[2], "audit") == 0) {
       g_print ("Usage: televisitctl [--data-dir DIR] audit ...\n%s", TV_SERVER_CTL_AUDIT_HELP);
       code = TV_CTL_EXIT_OK;
+    } else if (n == 3 && strcmp (args[2], "report") == 0) {
+      g_print ("Usage: televisitctl [--data-dir DIR] report ...\n%s", TV_SERVER_CTL_REPORT_HELP);
+      code = TV_CTL_EXIT_OK;
     } else if (n == 3 && strcmp (args[2], "keys") == 0) {
       g_print ("Usage: televisitctl [--data-dir DIR] keys ...\n%s", TV_SERVER_CTL_KEYS_HELP);
       code = TV_CTL_EXIT_OK;
@@ -763,6 +769,10 @@ main (int argc, char **argv)
   }
   if (strcmp (name, "audit") == 0) {
     code = tv_server_ctl_audit_main (n - 1, args + 1, opts.data_dir);
+    goto out;
+  }
+  if (strcmp (name, "report") == 0) {
+    code = tv_server_ctl_report_main (n - 1, args + 1, opts.data_dir);
     goto out;
   }
   if (strcmp (name, "keys") == 0) {

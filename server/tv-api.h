@@ -27,6 +27,8 @@ void tv_server_api_users_register (TvHttp *http, TvServer *server);
 void tv_server_api_schedule_register (TvHttp *http, TvServer *server);
 /* audit trail (tv-api-audit.c): GET /api/v1/audit (admins) */
 void tv_server_api_audit_register (TvHttp *http, TvServer *server);
+/* reports (tv-api-reports.c): GET /api/v1/reports/operations[.csv|.html] (admin, billing) */
+void tv_server_api_reports_register (TvHttp *http, TvServer *server);
 /* billing (tv-api-billing.c): consult facts, billing lines, CSV export, patient statements */
 void tv_server_api_billing_register (TvHttp *http, TvServer *server);
 

@@ -309,6 +309,22 @@ static const Row rows[] = {
   { "GET", "/api/v1/audit", B, "/api/v1/audit", NULL, DENY, "role" },
   { "GET", "/api/v1/audit", A, "/api/v1/audit", NULL, ALLOW, "everything" },
   { "GET", "/api/v1/audit", A, "/api/v1/audit?user_id={doc1}&patient_id={pat1}", NULL, ALLOW, "filtered" },
+  /* ---- reports (tv-api-reports.c): managers (admin) and billing staff ---- */
+  { "GET", "/api/v1/reports/operations", P, "/api/v1/reports/operations?from=2030-01-01&to=2030-01-31", NULL, DENY, "role" },
+  { "GET", "/api/v1/reports/operations", D, "/api/v1/reports/operations?from=2030-01-01&to=2030-01-31", NULL, DENY, "not even their own figures" },
+  { "GET", "/api/v1/reports/operations", S, "/api/v1/reports/operations?from=2030-01-01&to=2030-01-31", NULL, DENY, "role" },
+  { "GET", "/api/v1/reports/operations", B, "/api/v1/reports/operations?from=2030-01-01&to=2030-01-31", NULL, ALLOW, "billing staff" },
+  { "GET", "/api/v1/reports/operations", A, "/api/v1/reports/operations?from=2030-01-01&to=2030-01-31", NULL, ALLOW, "managers" },
+  { "GET", "/api/v1/reports/operations.csv", P, "/api/v1/reports/operations.csv", NULL, DENY, "role" },
+  { "GET", "/api/v1/reports/operations.csv", D, "/api/v1/reports/operations.csv", NULL, DENY, "not even their own figures" },
+  { "GET", "/api/v1/reports/operations.csv", S, "/api/v1/reports/operations.csv", NULL, DENY, "role" },
+  { "GET", "/api/v1/reports/operations.csv", B, "/api/v1/reports/operations.csv", NULL, ALLOW, "billing staff" },
+  { "GET", "/api/v1/reports/operations.csv", A, "/api/v1/reports/operations.csv", NULL, ALLOW, "managers" },
+  { "GET", "/api/v1/reports/operations.html", P, "/api/v1/reports/operations.html?doctor={doc1}", NULL, DENY, "role" },
+  { "GET", "/api/v1/reports/operations.html", D, "/api/v1/reports/operations.html?doctor={doc1}", NULL, DENY, "not even their own figures" },
+  { "GET", "/api/v1/reports/operations.html", S, "/api/v1/reports/operations.html?doctor={doc1}", NULL, DENY, "role" },
+  { "GET", "/api/v1/reports/operations.html", B, "/api/v1/reports/operations.html?doctor={doc1}", NULL, ALLOW, "billing staff" },
+  { "GET", "/api/v1/reports/operations.html", A, "/api/v1/reports/operations.html?doctor={doc1}", NULL, ALLOW, "managers" },
 };
 
 /* ---- the world ---------------------------------------------------------------- */
