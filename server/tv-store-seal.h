@@ -5,8 +5,8 @@
  * not be readable from a copy of the database (or its -wal). They are sealed
  * field by field with AES-256-GCM (OpenSSL EVP), with keys from an owner-only
  * key ring file (server/tv-data-key.h). Field-level encryption was chosen over
- * whole-file SQLCipher: Debian 12's libsqlcipher is 3.4.1 on a 2016 SQLite (no
- * STRICT tables, no RETURNING, no UPSERT that the schema uses), and sealed
+ * whole-file SQLCipher: Debian 12's libsqlcipher is 3.4.1 on a 2016 SQLite 3.15
+ * (no STRICT tables, no UPSERT, which the schema and billing use), and sealed
  * fields carry over unchanged to a PostgreSQL store later.
  *
  * Stored form of a sealed value (text):
