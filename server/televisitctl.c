@@ -19,6 +19,7 @@
 #include <json-glib/json-glib.h>
 
 #include "server/tv-ctl-audit.h"
+#include "server/tv-ctl-reminders.h"
 #include "server/tv-ctl-common.h"
 #include "server/tv-ctl-rekey.h"
 #include "server/tv-report-ctl.h"
@@ -43,7 +44,7 @@ static const char HELP_SYNOPSIS[] =
   "    televisitctl [--data-dir DIR] show ID [--json]\n"
   "    televisitctl [--data-dir DIR] end ID\n"
   "    televisitctl [--data-dir DIR] cancel ID\n"
-  "    televisitctl [--data-dir DIR] user add|list|disable|set-password ...\n"
+  "    televisitctl [--data-dir DIR] user add|list|disable|set-password|set-contact ...\n"
   "    televisitctl [--data-dir DIR] availability show|set DOCTOR ...\n"
   "    televisitctl [--data-dir DIR] exceptions add|list|remove DOCTOR ...\n"
   "    televisitctl [--data-dir DIR] slots DOCTOR [--from RFC3339] [--to RFC3339] [--json]\n"
@@ -53,6 +54,7 @@ static const char HELP_SYNOPSIS[] =
   "    televisitctl [--data-dir DIR] report [--from DAY] [--to DAY] [--doctor ID] [--tz ZONE] [--csv|--json|--html]\n"
   "    televisitctl [--data-dir DIR] audit verify\n"
   "    televisitctl [--data-dir DIR] audit list [--user ID] [--patient ID] [--from RFC3339] [--to RFC3339] [--json]\n"
+  "    televisitctl [--data-dir DIR] reminders list [--consult ID] [--json]\n"
   "    televisitctl help [COMMAND]\n"
   "    televisitctl --help\n";
 
@@ -168,11 +170,12 @@ print_manual (void)
            "    televisitctl slots dr.ada --from 2030-01-07T00:00:00+01:00\n"
            "    televisitctl book --doctor dr.ada --patient pat.synthetic --start 2030-01-07T09:00:00+01:00\n"
            "    televisitctl audit verify\n"
+           "    televisitctl reminders list --consult 1b4e28ba-2fa1-41d2-883f-0016d3cca427\n"
            "    televisitctl keys rotate && televisitctl keys rekey && televisitctl keys retire 1\n"
            "    televisitctl report --from 2030-01-01 --to 2030-01-31 --tz Europe/Berlin --csv > january.csv\n"
            "    televisitctl audit list --patient 6f1c0b7e-8a53-4d7e-9a63-1c2f0b6a9d11 --from 2030-01-01T00:00:00Z\n",
            HELP_SYNOPSIS, HELP_CREATE, HELP_LIST, HELP_SHOW, HELP_END, HELP_CANCEL, TV_SERVER_CTL_USER_HELP, TV_SERVER_CTL_KEYS_HELP, TV_SERVER_CTL_REPORT_HELP,
-           TV_SERVER_CTL_SCHEDULE_HELP, TV_SERVER_CTL_AUDIT_HELP, HELP_HELP,
+           TV_SERVER_CTL_SCHEDULE_HELP, TV_SERVER_CTL_AUDIT_HELP, TV_SERVER_CTL_REMINDERS_HELP, HELP_HELP,
            HELP_OPTIONS);
 }
 
@@ -729,7 +732,7 @@ main (int argc, char **argv)
   }
   if (n < 2) {
     tv_ctl_usage (NULL, NULL, "no command given (create, list, show, end, cancel, user, availability, exceptions,"
-                       " slots, book, no-show, audit, help)");
+                       " slots, book, no-show, audit, reminders, help)");
     goto out;
   }
 
@@ -743,6 +746,9 @@ main (int argc, char **argv)
       code = TV_CTL_EXIT_OK;
     } else if (n == 3 && strcmp (args[2], "audit") == 0) {
       g_print ("Usage: televisitctl [--data-dir DIR] audit ...\n%s", TV_SERVER_CTL_AUDIT_HELP);
+      code = TV_CTL_EXIT_OK;
+    } else if (n == 3 && strcmp (args[2], "reminders") == 0) {
+      g_print ("Usage: televisitctl [--data-dir DIR] reminders ...\n%s", TV_SERVER_CTL_REMINDERS_HELP);
       code = TV_CTL_EXIT_OK;
     } else if (n == 3 && strcmp (args[2], "report") == 0) {
       g_print ("Usage: televisitctl [--data-dir DIR] report ...\n%s", TV_SERVER_CTL_REPORT_HELP);
@@ -771,6 +777,10 @@ main (int argc, char **argv)
     code = tv_server_ctl_audit_main (n - 1, args + 1, opts.data_dir);
     goto out;
   }
+  if (strcmp (name, "reminders") == 0) {
+    code = tv_server_ctl_reminders_main (n - 1, args + 1, opts.data_dir);
+    goto out;
+  }
   if (strcmp (name, "report") == 0) {
     code = tv_server_ctl_report_main (n - 1, args + 1, opts.data_dir);
     goto out;
@@ -786,7 +796,7 @@ main (int argc, char **argv)
   const Command *cmd = find_command (name);
   if (cmd == NULL) {
     tv_ctl_usage (NULL, NULL, "unknown command \"%s\" (create, list, show, end, cancel, user, availability, exceptions,"
-                       " slots, book, no-show, audit, help)", name);
+                       " slots, book, no-show, audit, reminders, help)", name);
     goto out;
   }
 

@@ -191,9 +191,11 @@ add_hhmm (JsonBuilder *b, const char *name, guint minutes)
 
 /* {id, doctor_id, patient_id, doctor, patient, scheduled_start, scheduled_end,
  *  status, created_at, started_at, ended_at, cancelled_at, no_show_at,
- *  end_reason, booked_by}; times RFC 3339 UTC, unset ones null. */
+ *  end_reason, booked_by}; times RFC 3339 UTC, unset ones null. With
+ * @reminders_from (staff only), also reminders: its outbox rows
+ * (tv_api_reminders_to_json). */
 static void
-add_consult (JsonBuilder *b, const TvConsult *c)
+add_consult (JsonBuilder *b, const TvConsult *c, TvStore *reminders_from)
 {
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "id");
@@ -213,6 +215,10 @@ add_consult (JsonBuilder *b, const TvConsult *c)
   add_time (b, "no_show_at", c->no_show_at, NULL);
   add_string_or_null (b, "end_reason", c->end_reason);
   add_string_or_null (b, "booked_by", c->booked_by);
+  if (reminders_from != NULL) {
+    json_builder_set_member_name (b, "reminders");
+    json_builder_add_value (b, tv_api_reminders_to_json (reminders_from, c->id));
+  }
   json_builder_end_object (b);
 }
 
@@ -269,7 +275,7 @@ reply_consult (TvHttpRequest *req, guint status, const TvConsult *c, const char 
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "consult");
-  add_consult (b, c);
+  add_consult (b, c, is_staff (tv_http_request_user (req)) ? store_of (req) : NULL);
   if (patient_link != NULL) {
     json_builder_set_member_name (b, "join_link");
     json_builder_add_string_value (b, patient_link);
@@ -742,7 +748,7 @@ handle_list (TvHttpRequest *req, gpointer user_data)
   json_builder_set_member_name (b, "consults");
   json_builder_begin_array (b);
   for (guint i = 0; i < out->len; i++)
-    add_consult (b, g_ptr_array_index (out, i));
+    add_consult (b, g_ptr_array_index (out, i), is_staff (me) ? store_of (req) : NULL);
   json_builder_end_array (b);
   json_builder_end_object (b);
   tv_http_reply_json (req, 200, json_builder_get_root (b));

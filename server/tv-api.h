@@ -27,6 +27,12 @@ void tv_server_api_users_register (TvHttp *http, TvServer *server);
 void tv_server_api_schedule_register (TvHttp *http, TvServer *server);
 /* audit trail (tv-api-audit.c): GET /api/v1/audit (admins) */
 void tv_server_api_audit_register (TvHttp *http, TvServer *server);
+/* GET/PUT /users/{id}/contact (tv-api-contacts.c). */
+void tv_server_api_contacts_register (TvHttp *http, TvServer *server);
+/* Returns: (transfer full) the reminder outbox rows of @consult_id as a JSON
+ * array of {kind, offset, due_at, status, attempts, last_error} (empty when
+ * there are none or they cannot be read). tv-api-contacts.c. */
+JsonNode *tv_api_reminders_to_json (TvStore *store, const char *consult_id);
 /* reports (tv-api-reports.c): GET /api/v1/reports/operations[.csv|.html] (admin, billing) */
 void tv_server_api_reports_register (TvHttp *http, TvServer *server);
 /* billing (tv-api-billing.c): consult facts, billing lines, CSV export, patient statements */

@@ -10,6 +10,7 @@
 #define G_LOG_DOMAIN "tv-config"
 
 #include "server/tv-config.h"
+#include "server/tv-reminders-config.h"
 #include "server/tv-turn.h"
 #include "signaling/tv-sig-message.h"
 
@@ -301,6 +302,8 @@ tv_server_config_set (TvServerConfig *cfg, const char *key, const char *value, G
                    "log-level: \"%s\" is not one of error, warning, info, debug", value);
       return FALSE;
     }
+  } else if (tv_reminders_config_owns_key (key)) {
+    return tv_reminders_config_set (cfg->reminders, key, value, error);
   } else {
     g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
                  "%s: unknown setting", key);
@@ -326,6 +329,7 @@ tv_server_config_new_default (void)
   cfg->max_connections_per_address = TV_SERVER_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
   cfg->max_message_rate_per_address = TV_SERVER_DEFAULT_MAX_MESSAGE_RATE_PER_ADDRESS;
   cfg->turn_credential_ttl_s = TV_SERVER_DEFAULT_TURN_CREDENTIAL_TTL;
+  cfg->reminders = tv_reminders_config_new ();
   /* The machine's name is only a default: skip it if it could not go into a SAN. */
   const char *host = g_get_host_name ();
   if (host && (is_dns_name (host) || g_hostname_is_ip_address (host)))
@@ -351,6 +355,7 @@ tv_server_config_free (TvServerConfig *cfg)
   g_free (cfg->billing_codes);
   g_free (cfg->billing_codes_text);
   g_free (cfg->payment_instructions);
+  tv_reminders_config_free (cfg->reminders);
   g_free (cfg);
 }
 
@@ -407,7 +412,7 @@ apply_key_file (TvServerConfig *cfg, GKeyFile *kf, const char *path, GError **er
 
   g_auto (GStrv) keys = g_key_file_get_keys (kf, GROUP, NULL, NULL);
   for (char **k = keys; keys && *k; k++) {
-    if (!g_strv_contains (known_keys, *k)) {
+    if (!g_strv_contains (known_keys, *k) && !tv_reminders_config_owns_key (*k)) {
       g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
                    "config %s: %s: unknown key in [" GROUP "]", path, *k);
       return FALSE;
@@ -597,6 +602,8 @@ tv_server_config_from_args (int argc, char **argv, TvServerConfigAction *action,
       goto fail;
     }
   }
+  if (!tv_reminders_config_check (cfg->reminders, error))
+    goto fail;
   if ((cfg->cert == NULL) != (cfg->key == NULL)) {
     g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
                  "%s: --cert and --key must be given together (or neither, to use a generated certificate)",
@@ -764,6 +771,22 @@ tv_server_config_help_text (void)
 "        data-key-file = FILE         default DIR/keys/data.keys, made on first\n"
 "                                     start; owner-only (0600) or refused.\n"
 "    Rotate with televisitctl keys rotate / rekey / retire (README).\n"
+"\n"
+"REMINDERS\n"
+"    Booked consults get e-mail reminders (text + .ics invitation) from an\n"
+"    outbox in the store; these keys are read from the key file only:\n"
+"        reminder-offsets = 24h,15m   before the start; units d h m s; none = off\n"
+"        smtp-url = smtp://HOST[:PORT] (STARTTLS when offered) or smtps://HOST[:PORT];\n"
+"                   unset: reminders are recorded but not sent\n"
+"        smtp-from = ADDRESS          sender (required with smtp-url)\n"
+"        smtp-user = NAME             with smtp-password-file (owner-only file,\n"
+"        smtp-password-file = FILE    first line is the password)\n"
+"        clinic-name = TEXT           shown in messages (default Televisit)\n"
+"        public-url = https://HOST[:PORT]  base of join links in messages\n"
+"                   (default https://HOSTNAME:PORT)\n"
+"        reminder-retry-seconds = 60  first retry delay, doubled per attempt\n"
+"        reminder-max-attempts = 5    then the message is marked failed\n"
+"    televisitctl reminders list shows each message's status.\n"
 "\n"
 "FILES\n"
 "    DIR/televisit.db        Session store (SQLite), mode 0600.\n"

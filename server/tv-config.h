@@ -79,6 +79,7 @@ typedef struct {
   char *turn_url;             /* turn:/turns: URL credentials are issued for, NULL = none */
   char *turn_secret_file;     /* file with the TURN shared secret; set exactly when turn_url is */
   guint turn_credential_ttl_s; /* lifetime of issued TURN credentials, 60..86400 */
+  struct _TvRemindersConfig *reminders; /* reminder and SMTP keys (server/tv-reminders-config.h), never NULL */
   char *data_key_file;        /* key ring for encryption at rest, NULL = data_dir/keys/data.keys (key file only) */
   char *billing_codes;         /* billing code table key file (tv-billing-codes.h), NULL = the shipped one */
   char *billing_codes_text;    /* its text as read and validated, NULL = the shipped one */

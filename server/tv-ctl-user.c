@@ -1,4 +1,4 @@
-/* tv-ctl-user.c — `televisitctl user add|list|disable|set-password` (see tv-ctl-user.h).
+/* tv-ctl-user.c — `televisitctl user add|list|disable|set-password|set-contact` (see tv-ctl-user.h).
  *
  * Why: creates the first admin and manages accounts from the server machine,
  * on the same store the server uses (WAL: safe while it runs). Passwords come
@@ -15,6 +15,7 @@
 #include "server/tv-password.h"
 #include "server/tv-roles.h"
 #include "server/tv-store-audit.h"
+#include "server/tv-store-reminders.h"
 #include "server/tv-store-users.h"
 
 #include <errno.h>
@@ -29,12 +30,14 @@
 
 const char TV_SERVER_CTL_USER_HELP[] =
   "    user add --username U --name NAME --role ROLE[,ROLE...] [--time-zone TZ]\n"
-  "             [--slot-minutes N] [--password-stdin] [--json]\n"
+  "             [--slot-minutes N] [--email ADDRESS] [--phone NUMBER] [--password-stdin] [--json]\n"
   "        Create an account. Roles: patient, doctor, scheduler, billing, admin\n"
   "        (one user may hold several). U: 3..64 characters of a-z 0-9 . _ -.\n"
   "        --name NAME          display name (1..200 bytes of UTF-8)\n"
   "        --time-zone TZ       IANA zone (Europe/Paris); doctors default to UTC\n"
   "        --slot-minutes N     consult length for doctors, 5..120 (default 15)\n"
+  "        --email ADDRESS      contact e-mail (reminders go there; stored encrypted)\n"
+  "        --phone NUMBER       contact phone (digits, spaces, + - ( ) . /)\n"
   "        --password-stdin     read the password (8+ characters) from the first\n"
   "                             line of standard input; without it a random\n"
   "                             password is generated and printed once\n"
@@ -47,7 +50,10 @@ const char TV_SERVER_CTL_USER_HELP[] =
   "        its open sessions end at once.\n"
   "    user set-password U --password-stdin\n"
   "        Replace U's password with the first line of standard input; ends U's\n"
-  "        open sessions.\n";
+  "        open sessions.\n"
+  "    user set-contact U [--email ADDRESS] [--phone NUMBER]\n"
+  "        Set U's contact details; an empty value (--email '') clears it, an\n"
+  "        option left out keeps the current value.\n";
 
 typedef struct {
   char *data_dir;
@@ -56,6 +62,8 @@ typedef struct {
   char *role;
   char *time_zone;
   char *slot_minutes;
+  char *email;
+  char *phone;
   gboolean password_stdin;
   gboolean json;
   gboolean help;
@@ -70,6 +78,8 @@ user_options_clear (UserOptions *o)
   g_free (o->role);
   g_free (o->time_zone);
   g_free (o->slot_minutes);
+  g_free (o->email);
+  g_free (o->phone);
 }
 
 /* Reads one line from stdin (echo off on a terminal). Returns: (transfer full)
@@ -175,6 +185,10 @@ cmd_add (const UserOptions *o, const char *data_dir)
       && !g_ascii_string_to_unsigned (o->slot_minutes, 10, TV_STORE_SLOT_MINUTES_MIN, TV_STORE_SLOT_MINUTES_MAX,
                                       &slot, NULL))
     return tv_ctl_usage ("user", "add", "--slot-minutes: \"%s\" is not a whole number in 5..120", o->slot_minutes);
+  if (o->email != NULL && *o->email != '\0' && !tv_store_check_email (o->email, &error))
+    return tv_ctl_usage ("user", "add", "--email: %s", error->message);
+  if (o->phone != NULL && *o->phone != '\0' && !tv_store_check_phone (o->phone, &error))
+    return tv_ctl_usage ("user", "add", "--phone: %s", error->message);
 
   g_autofree char *password = NULL;
   gboolean generated = FALSE;
@@ -214,6 +228,12 @@ cmd_add (const UserOptions *o, const char *data_dir)
     tv_store_audit_add_local (store, "ctl.user-add", "user", NULL, NULL, "error", NULL);
   if (!added)
     return tv_ctl_store_error ("user", "add", error);
+  if ((o->email != NULL || o->phone != NULL)
+      && !tv_store_contact_set (store, user->id, o->email, o->phone, g_get_real_time (), &error)) {
+    g_printerr ("televisitctl user add: user %s was created, but its contact details were not saved: %s\n"
+                "(retry with: televisitctl user set-contact %s ...)\n", user->id, error->message, user->id);
+    return TV_CTL_EXIT_STORE;
+  }
 
   g_autofree char *role_names = tv_roles_format (user->roles);
   if (o->json) {
@@ -234,6 +254,31 @@ cmd_add (const UserOptions *o, const char *data_dir)
       g_print ("password %s\n(shown only this once; give it to the user, who should change it)\n", password);
   }
   memset (password, 0, strlen (password));
+  return TV_CTL_EXIT_OK;
+}
+
+static int
+cmd_set_contact (const UserOptions *o, const char *data_dir, const char *who)
+{
+  g_autoptr (GError) error = NULL;
+  if (o->email == NULL && o->phone == NULL)
+    return tv_ctl_usage ("user", "set-contact", "give --email and/or --phone");
+  if (o->email != NULL && *o->email != '\0' && !tv_store_check_email (o->email, &error))
+    return tv_ctl_usage ("user", "set-contact", "--email: %s", error->message);
+  if (o->phone != NULL && *o->phone != '\0' && !tv_store_check_phone (o->phone, &error))
+    return tv_ctl_usage ("user", "set-contact", "--phone: %s", error->message);
+  int code = TV_CTL_EXIT_OK;
+  g_autoptr (TvStore) store = tv_ctl_open_store ("user", data_dir, FALSE, &code);
+  if (store == NULL)
+    return code;
+  g_autoptr (TvUser) user = NULL;
+  gboolean ok = find_user (store, who, &user, &error)
+                && tv_store_contact_set (store, user->id, o->email, o->phone, g_get_real_time (), &error);
+  tv_store_audit_add_local (store, "ctl.user-set-contact", "user", user ? user->id : NULL,
+                            user && (user->roles & TV_ROLE_PATIENT) ? user->id : NULL, ok ? "ok" : "error", NULL);
+  if (!ok)
+    return tv_ctl_store_error ("user", "set-contact", error);
+  g_print ("user %s contact details updated\n", user->id);
   return TV_CTL_EXIT_OK;
 }
 
@@ -353,22 +398,23 @@ tv_server_ctl_user_main (int argc, char **argv, const char *data_dir_opt)
   g_autofree char **args = NULL;
   g_autoptr (GError) error = NULL;
   if (argc < 2) {
-    code = tv_ctl_usage ("user", NULL, "no subcommand given (add, list, disable, set-password)");
+    code = tv_ctl_usage ("user", NULL, "no subcommand given (add, list, disable, set-password, set-contact)");
     goto out;
   }
   const char *sub = argv[1];
   if (strcmp (sub, "add") != 0 && strcmp (sub, "list") != 0 && strcmp (sub, "disable") != 0
-      && strcmp (sub, "set-password") != 0) {
+      && strcmp (sub, "set-password") != 0 && strcmp (sub, "set-contact") != 0) {
     if (strcmp (sub, "--help") == 0 || strcmp (sub, "-h") == 0) {
       g_print ("Usage: televisitctl [--data-dir DIR] user ...\n%s", TV_SERVER_CTL_USER_HELP);
       code = TV_CTL_EXIT_OK;
       goto out;
     }
-    code = tv_ctl_usage ("user", NULL, "unknown subcommand \"%s\" (add, list, disable, set-password)", sub);
+    code = tv_ctl_usage ("user", NULL, "unknown subcommand \"%s\" (add, list, disable, set-password, set-contact)",
+                         sub);
     goto out;
   }
   gboolean is_add = strcmp (sub, "add") == 0, is_list = strcmp (sub, "list") == 0;
-  GOptionEntry entries[12];
+  GOptionEntry entries[14];
   guint k = 0;
   entries[k++] = (GOptionEntry) { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.data_dir, NULL, NULL };
   entries[k++] = (GOptionEntry) { "help", 'h', 0, G_OPTION_ARG_NONE, &o.help, NULL, NULL };
@@ -384,6 +430,10 @@ tv_server_ctl_user_main (int argc, char **argv, const char *data_dir_opt)
   }
   if (is_add || strcmp (sub, "set-password") == 0)
     entries[k++] = (GOptionEntry) { "password-stdin", 0, 0, G_OPTION_ARG_NONE, &o.password_stdin, NULL, NULL };
+  if (is_add || strcmp (sub, "set-contact") == 0) {
+    entries[k++] = (GOptionEntry) { "email", 0, 0, G_OPTION_ARG_STRING, &o.email, NULL, NULL };
+    entries[k++] = (GOptionEntry) { "phone", 0, 0, G_OPTION_ARG_STRING, &o.phone, NULL, NULL };
+  }
   entries[k] = (GOptionEntry) { NULL };
 
   /* GOption rearranges the vector: give it a copy starting at the subcommand. */
@@ -399,7 +449,7 @@ tv_server_ctl_user_main (int argc, char **argv, const char *data_dir_opt)
     code = TV_CTL_EXIT_OK;
     goto out;
   }
-  const char *const values[] = { o.username, o.name, o.role, o.time_zone, o.slot_minutes };
+  const char *const values[] = { o.username, o.name, o.role, o.time_zone, o.slot_minutes, o.email, o.phone };
   for (guint i = 0; i < G_N_ELEMENTS (values); i++) {
     if (values[i] != NULL && g_str_has_prefix (values[i], "--")) {
       code = tv_ctl_usage ("user", sub, "missing value before \"%s\"", values[i]);
@@ -431,6 +481,8 @@ tv_server_ctl_user_main (int argc, char **argv, const char *data_dir_opt)
     code = cmd_list (&o, data_dir);
   else if (strcmp (sub, "disable") == 0)
     code = cmd_disable (&o, data_dir, pargs[first]);
+  else if (strcmp (sub, "set-contact") == 0)
+    code = cmd_set_contact (&o, data_dir, pargs[first]);
   else
     code = cmd_set_password (&o, data_dir, pargs[first]);
 out:

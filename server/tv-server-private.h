@@ -32,6 +32,7 @@ struct _TvServer {
   gint64 last_full_warning;    /* monotonic time of the last "max-connections reached" warning */
   guint refused_since_warning; /* handshakes refused for that reason since then */
   GSource *status_timer;       /* 1 s: consults ended by televisitctl */
+  struct _TvReminders *reminders; /* reminder outbox sender (tv-reminders.h) */
   gboolean shutting_down;      /* refuse new connections; no more room logic */
   gboolean destroying;         /* lws_context_destroy running: closes are not departures */
   GSourceFunc shutdown_done;

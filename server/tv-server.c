@@ -16,6 +16,7 @@
 #include "server/tv-consult-ws.h"
 #include "server/tv-http.h"
 #include "server/tv-lws-glue.h"
+#include "server/tv-reminders.h"
 #include "server/tv-store-seal.h"
 #include "server/tv-tls.h"
 #include "server/tv-turn.h"
@@ -140,6 +141,22 @@ tv_server_new (TvServerConfig *config, GMainLoop *loop, GError **error)
 
   int port = lws_get_vhost_listen_port (s->vhost);
   s->port = port > 0 ? (guint) port : config->port;
+
+  /* Reminder outbox sender (tv-reminders.h): join links point at public-url,
+   * else at this server's name and port. */
+  {
+    const char *host = config->hostname != NULL ? config->hostname : "localhost";
+    g_autofree char *base = config->reminders->public_url != NULL
+                              ? g_strdup (config->reminders->public_url)
+                              : g_strdup_printf ("https://%s:%u", host, s->port);
+    g_autoptr (GUri) uri = g_uri_parse (base, G_URI_FLAGS_NONE, NULL);
+    s->reminders = tv_reminders_new (s->store, config->reminders, base, uri != NULL ? g_uri_get_host (uri) : host,
+                                     s->ctx, &local);
+    if (s->reminders == NULL) {
+      g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_STORE, "reminders: %s", local->message);
+      goto fail;
+    }
+  }
 
   s->status_timer = g_timeout_source_new_seconds (1);
   g_source_set_callback (s->status_timer, on_status_tick, s, NULL);
@@ -296,6 +313,7 @@ tv_server_free (TvServer *server)
   g_clear_pointer (&server->addr_limits, tv_addr_limits_free);
   g_clear_pointer (&server->turn_secret, tv_server_turn_secret_free);
   g_clear_pointer (&server->http, tv_http_free);
+  g_clear_pointer (&server->reminders, tv_reminders_free);
   g_clear_pointer (&server->store, tv_store_close);
   g_clear_pointer (&server->cfg, tv_server_config_free);
   g_clear_pointer (&server->ctx, g_main_context_unref);

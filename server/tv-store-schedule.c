@@ -16,6 +16,7 @@
 
 #include "server/tv-store-schedule.h"
 #include "server/tv-store-private.h"
+#include "server/tv-store-reminders.h"
 #include "server/tv-store-users.h"
 
 #include <string.h>
@@ -726,6 +727,7 @@ tv_store_consult_book (TvStore *store, const char *doctor_id, const char *patien
   gint64 expires = slot.end + TV_STORE_BOOKING_TOKEN_GRACE_US;
   if (!token_insert (store, id, "doctor", expires, now, &dtok, error)
       || !token_insert (store, id, "patient", expires, now, &ptok, error)
+      || !tv_store_reminders_private_booked (store, id, slot.start, slot.end, now, error)
       || !tv_store_private_commit (store, error))
     goto fail;
 
@@ -826,6 +828,7 @@ tv_store_consult_reschedule (TvStore *store, const char *id, gint64 start, gint6
   /* token_insert replaces (revokes) the patient's old token. */
   if (!exec_id_time (store, SQL_TOKEN_EXTEND_DOCTOR, id, expires, "extend doctor token", error)
       || !token_insert (store, id, "patient", expires, now, &ptok, error)
+      || !tv_store_reminders_private_rescheduled (store, id, slot.start, slot.end, now, error)
       || !tv_store_private_commit (store, error))
     goto fail;
   if (!tv_store_consult_get (store, id, out, error)) {

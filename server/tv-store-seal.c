@@ -40,6 +40,8 @@
 
 /* The registry of sealed columns. Keep the NULL row last. */
 static const TvSealedColumn SEALED_COLUMNS[] = {
+  { "user_contacts", "email", "user_id", "user_contacts.email" },   /* schema v7, tv-store-reminders.c */
+  { "user_contacts", "phone", "user_id", "user_contacts.phone" },
   { "consult_facts", "note", "consult_id", "consult_facts.note" },      /* visit note (billing, v6) */
   { NULL, NULL, NULL, NULL },
 };

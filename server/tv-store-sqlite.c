@@ -15,6 +15,7 @@
 
 #include "server/tv-store.h"
 #include "server/tv-store-private.h"
+#include "server/tv-store-reminders.h"
 #include "server/tv-store-audit.h"
 #include "server/tv-store-billing.h"
 #include "server/tv-join-link.h"
@@ -1279,7 +1280,8 @@ finish_consult (TvStore *store, const char *id, const char *reason, gint64 now, 
     goto fail;
   }
   if (cancel) {
-    if (!update_consult (store, SQL_CANCEL, id, now, reason, "cancel consult", error))
+    if (!update_consult (store, SQL_CANCEL, id, now, reason, "cancel consult", error)
+        || !tv_store_reminders_private_cancelled (store, id, now, error))
       goto fail;
   } else {
     /* One UPDATE sets the status and closes the open interval; the crash
