@@ -131,7 +131,7 @@ print_manual (void)
            "    \"os:<login name>\", role operator, source local); audit verify checks\n"
            "    the trail's hash chain and audit list reads it.\n"
            "\n"
-           "COMMANDS\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s"
+           "COMMANDS\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s"
            "\n"
            "OPTIONS\n%s"
            "\n"
