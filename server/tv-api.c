@@ -16,6 +16,8 @@ tv_server_api_register_all (TvHttp *http, TvServer *server)
   tv_server_api_users_register (http, server);
   tv_server_api_schedule_register (http, server);
   tv_server_api_audit_register (http, server);
+  tv_server_api_fhir_register (http, server);
+  tv_server_api_me_register (http, server);
   tv_server_api_contacts_register (http, server);
   tv_server_api_reports_register (http, server);
   tv_server_api_billing_register (http, server);

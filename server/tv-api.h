@@ -27,6 +27,10 @@ void tv_server_api_users_register (TvHttp *http, TvServer *server);
 void tv_server_api_schedule_register (TvHttp *http, TvServer *server);
 /* audit trail (tv-api-audit.c): GET /api/v1/audit (admins) */
 void tv_server_api_audit_register (TvHttp *http, TvServer *server);
+/* HL7 FHIR R4 read API (tv-api-fhir.c): /fhir/Patient, Practitioner, Schedule, Slot, Appointment, Encounter */
+void tv_server_api_fhir_register (TvHttp *http, TvServer *server);
+/* patient self-service (tv-api-me.c): GET /api/v1/me/visits, /api/v1/me/record */
+void tv_server_api_me_register (TvHttp *http, TvServer *server);
 /* GET/PUT /users/{id}/contact (tv-api-contacts.c). */
 void tv_server_api_contacts_register (TvHttp *http, TvServer *server);
 /* Returns: (transfer full) the reminder outbox rows of @consult_id as a JSON

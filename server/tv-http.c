@@ -15,6 +15,7 @@
 #define G_LOG_DOMAIN "tv-http"
 
 #include "server/tv-http.h"
+#include "server/tv-fhir.h"
 #include "server/tv-server.h"
 #include "server/tv-store-audit.h"
 #include "server/tv-web.h"
@@ -67,6 +68,7 @@ struct _TvHttpRequest {
   char *method;
   char *path;
   GHashTable *query;     /* name -> value (first one wins) */
+  GPtrArray *query_all;  /* char * "name=value" fragments in order, repeats kept */
   GHashTable *params;    /* path parameters */
   GByteArray *body_raw;
   gsize content_length;
@@ -106,6 +108,19 @@ typedef struct {
 } Pss;
 
 /* ---- routes ---------------------------------------------------------------- */
+
+/* The two prefixes the router serves: the JSON API and the FHIR API. */
+static gboolean
+is_fhir_path (const char *path)
+{
+  return g_str_has_prefix (path, TV_HTTP_FHIR_PREFIX);
+}
+
+static gboolean
+is_api_path (const char *path)
+{
+  return g_str_has_prefix (path, TV_HTTP_API_PREFIX) || is_fhir_path (path);
+}
 
 static void
 route_free (gpointer p)
@@ -159,7 +174,7 @@ tv_http_add_routes (TvHttp *http, const TvHttpRoute *routes, gsize n_routes, gpo
   for (gsize i = 0; i < n_routes; i++) {
     const TvHttpRoute *rt = &routes[i];
     g_return_if_fail (rt->method != NULL && rt->pattern != NULL && rt->handler != NULL);
-    g_return_if_fail (g_str_has_prefix (rt->pattern, TV_HTTP_API_PREFIX));
+    g_return_if_fail (is_api_path (rt->pattern));
     gboolean dup = FALSE;
     for (guint j = 0; j < http->routes->len; j++) {
       const Route *o = g_ptr_array_index (http->routes, j);
@@ -229,6 +244,7 @@ request_free (TvHttpRequest *req)
   g_free (req->method);
   g_free (req->path);
   g_clear_pointer (&req->query, g_hash_table_unref);
+  g_clear_pointer (&req->query_all, g_ptr_array_unref);
   g_clear_pointer (&req->params, g_hash_table_unref);
   if (req->body_raw)
     g_byte_array_unref (req->body_raw);
@@ -314,6 +330,31 @@ const char *
 tv_http_request_query (TvHttpRequest *req, const char *name)
 {
   return g_hash_table_lookup (req->query, name);
+}
+
+GPtrArray *
+tv_http_request_query_all (TvHttpRequest *req, const char *name)
+{
+  GPtrArray *values = g_ptr_array_new ();
+  gsize n = strlen (name);
+  for (guint i = 0; req->query_all != NULL && i < req->query_all->len; i++) {
+    const char *frag = g_ptr_array_index (req->query_all, i);
+    if (strncmp (frag, name, n) == 0 && frag[n] == '=')
+      g_ptr_array_add (values, (gpointer) (frag + n + 1));
+  }
+  return values;
+}
+
+GPtrArray *
+tv_http_request_query_names (TvHttpRequest *req)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; req->query_all != NULL && i < req->query_all->len; i++) {
+    const char *frag = g_ptr_array_index (req->query_all, i);
+    const char *eq = strchr (frag, '=');
+    g_ptr_array_add (names, eq ? g_strndup (frag, (gsize) (eq - frag)) : g_strdup (frag));
+  }
+  return names;
 }
 
 JsonNode *
@@ -435,7 +476,8 @@ audit_row_new (TvHttpRequest *req, const char *outcome, const char *detail, gboo
   TvAuditRow *row = g_new0 (TvAuditRow, 1);
   row->action = req->audit_action ? g_strdup (req->audit_action) : g_strdup_printf ("%s %s", req->method, pattern);
   /* Resource: the first segment after the prefix, and the first path parameter. */
-  const char *rest = g_str_has_prefix (pattern, TV_HTTP_API_PREFIX) ? pattern + strlen (TV_HTTP_API_PREFIX) : "";
+  const char *rest = g_str_has_prefix (pattern, TV_HTTP_API_PREFIX) ? pattern + strlen (TV_HTTP_API_PREFIX)
+                     : g_str_has_prefix (pattern, TV_HTTP_FHIR_PREFIX) ? pattern + strlen (TV_HTTP_FHIR_PREFIX) : "";
   const char *slash = strchr (rest, '/');
   row->resource_type = slash ? g_strndup (rest, (gsize) (slash - rest)) : g_strdup (rest);
   const char *rid = NULL;
@@ -580,6 +622,10 @@ tv_http_reply_error (TvHttpRequest *req, guint status, const char *code, const c
   va_start (ap, format);
   g_autofree char *message = g_strdup_vprintf (format, ap);
   va_end (ap);
+  if (is_fhir_path (req->path)) {
+    tv_http_reply_json (req, status, tv_fhir_outcome_new (status, code, message, NULL));
+    return;
+  }
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "error");
@@ -754,10 +800,12 @@ copy_header (struct lws *wsi, enum lws_token_indexes tok, int max)
  * itself, so a fragment is one decoded "name=value": taking it apart again with
  * g_uri_parse_params would decode twice ("%2525" -> "%"). First value wins. */
 static void
-add_query_fragment (GHashTable *query, const char *buf)
+add_query_fragment (TvHttpRequest *req, const char *buf)
 {
+  GHashTable *query = req->query;
   if (!g_utf8_validate (buf, -1, NULL))
     return;
+  g_ptr_array_add (req->query_all, g_strdup (buf));
   const char *eq = strchr (buf, '=');
   char *name = eq ? g_strndup (buf, eq - buf) : g_strdup (buf);
   char *value = g_strdup (eq ? eq + 1 : "");
@@ -770,14 +818,14 @@ add_query_fragment (GHashTable *query, const char *buf)
 }
 
 static void
-read_query (struct lws *wsi, GHashTable *query)
+read_query (struct lws *wsi, TvHttpRequest *req)
 {
   char buf[MAX_ARG_BYTES];
   for (int i = 0; i < MAX_URI_ARGS; i++) {
     int n = lws_hdr_copy_fragment (wsi, buf, sizeof buf, WSI_TOKEN_HTTP_URI_ARGS, i);
     if (n < 0)
       break;
-    add_query_fragment (query, buf);
+    add_query_fragment (req, buf);
   }
 }
 
@@ -954,7 +1002,9 @@ write_headers (TvHttpRequest *req, struct lws *wsi)
   unsigned char buf[LWS_PRE + HEADER_BUF_BYTES];
   unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
   if (lws_add_http_header_status (wsi, req->status, &p, end)
-      || add_header (wsi, "content-type", req->content_type ? req->content_type : "application/json", &p, end)
+      || add_header (wsi, "content-type", req->content_type ? req->content_type
+                                          : is_fhir_path (req->path) ? TV_FHIR_CONTENT_TYPE : "application/json",
+                     &p, end)
       || lws_add_http_header_content_length (wsi, req->reply_len, &p, end)
       || add_default (req, wsi, "cache-control", "no-store", &p, end)
       || add_header (wsi, "x-content-type-options", "nosniff", &p, end)
@@ -1026,6 +1076,7 @@ request_new (TvHttp *http, struct lws *wsi, const char *uri, size_t len)
   req->method = g_strdup (method_of (wsi));
   req->path = g_utf8_make_valid (uri, (gssize) len);
   req->query = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  req->query_all = g_ptr_array_new_with_free_func (g_free);
   req->params = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   req->headers = g_ptr_array_new_with_free_func (header_free);
   if (lws_get_peer_simple (wsi, addr, sizeof addr) == NULL)
@@ -1037,7 +1088,7 @@ request_new (TvHttp *http, struct lws *wsi, const char *uri, size_t len)
     req->host = g_strdup ("");
   req->auth = copy_header (wsi, WSI_TOKEN_HTTP_AUTHORIZATION, MAX_AUTH_BYTES);
   req->if_none_match = copy_header (wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH, 256);
-  read_query (wsi, req->query);
+  read_query (wsi, req);
   return req;
 }
 
@@ -1055,7 +1106,7 @@ tv_http_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *u
     request_detach (pss->req);
     TvHttpRequest *req = request_new (http, wsi, in ? (const char *) in : "", in ? len : 0);
     pss->req = req;
-    if (!g_str_has_prefix (req->path, TV_HTTP_API_PREFIX)) {
+    if (!is_api_path (req->path)) {
       /* The web pages (tv-web.c); a body sent with another method is not read. */
       if (strcmp (req->method, "GET") != 0 && strcmp (req->method, "HEAD") != 0)
         req->close_after = TRUE;
@@ -1146,6 +1197,7 @@ tv_http_handle_detached (TvHttp *http, const char *method, const char *path, con
   req->method = g_strdup (method);
   req->path = g_utf8_make_valid (path, -1);
   req->query = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  req->query_all = g_ptr_array_new_with_free_func (g_free);
   req->params = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   req->headers = g_ptr_array_new_with_free_func (header_free);
   req->address = g_strdup ("127.0.0.1");
@@ -1154,9 +1206,9 @@ tv_http_handle_detached (TvHttp *http, const char *method, const char *path, con
     req->auth = g_strdup (authorization);
   for (int i = 0; query != NULL && query[i] != NULL && i < MAX_URI_ARGS; i++)
     if (strlen (query[i]) < MAX_ARG_BYTES)
-      add_query_fragment (req->query, query[i]);
+      add_query_fragment (req, query[i]);
 
-  if (!g_str_has_prefix (req->path, TV_HTTP_API_PREFIX))
+  if (!is_api_path (req->path))
     tv_web_serve (req);
   else if (body_len > TV_HTTP_MAX_BODY)
     tv_http_reply_error (req, 413, "body_too_large", "the request body is larger than %d bytes", TV_HTTP_MAX_BODY);

@@ -35,6 +35,11 @@
 G_BEGIN_DECLS
 
 #define TV_HTTP_API_PREFIX "/api/v1/"
+/* The HL7 FHIR R4 read API (tv-api-fhir.c): routes under this prefix are
+ * served like the JSON API (same login, roles, audit), but every reply is
+ * application/fhir+json and errors are OperationOutcome resources
+ * (tv_fhir_outcome_new) instead of {"error": ...}. */
+#define TV_HTTP_FHIR_PREFIX "/fhir/"
 #define TV_HTTP_MAX_BODY   (64 * 1024)
 
 typedef struct _TvHttp TvHttp;
@@ -98,6 +103,13 @@ const char *tv_http_request_path (TvHttpRequest *req);
 const char *tv_http_request_param (TvHttpRequest *req, const char *name);
 /* Returns: the query parameter @name (decoded), or NULL when absent. */
 const char *tv_http_request_query (TvHttpRequest *req, const char *name);
+/* Returns: (transfer container) (element-type utf8) every value of the query
+ * parameter @name in the order sent (FHIR repeats parameters: date=ge..&date=lt..);
+ * empty when absent. The strings stay valid during the handler. */
+GPtrArray *tv_http_request_query_all (TvHttpRequest *req, const char *name);
+/* Returns: (transfer full) (element-type utf8) the names of every query
+ * parameter in the order sent (repeats kept), for refusing unknown ones. */
+GPtrArray *tv_http_request_query_names (TvHttpRequest *req);
 /* Returns: the parsed JSON body, or NULL when the request had no body. */
 JsonNode *tv_http_request_body (TvHttpRequest *req);
 /* tv_http_request_body_object:

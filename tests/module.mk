@@ -36,5 +36,7 @@ $(foreach d,$(TEST_DIRS),$(eval $(call test_dir_rules,$(d))))
 
 # Fuzz targets: replayed by `make check`, run by `make fuzz` (see the file).
 include tests/fuzz/fuzz.mk
+# FHIR schema validator (npm ci) for test-fhir (see the file).
+include tests/fhir/fhir.mk
 # `make check-valgrind` (see the file).
 include tests/valgrind/valgrind.mk

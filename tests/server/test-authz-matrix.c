@@ -328,6 +328,98 @@ static const Row rows[] = {
   { "GET", "/api/v1/me/statements/{id}", B, "/api/v1/me/statements/{line1}", NULL, DENY, "role" },
   { "GET", "/api/v1/me/statements/{id}", A, "/api/v1/me/statements/{line1}", NULL, DENY, "role" },
 
+  /* ---- FHIR R4 read API (tv-api-fhir.c): admins, doctors (their patients), patients (themselves) ---- */
+  { "GET", "/fhir/Patient", P, "/fhir/Patient", NULL, ALLOW, "themself only" },
+  { "GET", "/fhir/Patient", D, "/fhir/Patient", NULL, ALLOW, "own patients" },
+  { "GET", "/fhir/Patient", S, "/fhir/Patient", NULL, DENY, "role" },
+  { "GET", "/fhir/Patient", B, "/fhir/Patient", NULL, DENY, "role" },
+  { "GET", "/fhir/Patient", A, "/fhir/Patient", NULL, ALLOW, "everyone" },
+  { "GET", "/fhir/Patient/{id}", P, "/fhir/Patient/{pat1}", NULL, ALLOW, "self" },
+  { "GET", "/fhir/Patient/{id}", P, "/fhir/Patient/{pat2}", NULL, DENY, "another patient" },
+  { "GET", "/fhir/Patient/{id}", D, "/fhir/Patient/{pat1}", NULL, ALLOW, "own patient" },
+  { "GET", "/fhir/Patient/{id}", D, "/fhir/Patient/{pat2}", NULL, DENY, "another doctor's patient" },
+  { "GET", "/fhir/Patient/{id}", S, "/fhir/Patient/{pat1}", NULL, DENY, "role" },
+  { "GET", "/fhir/Patient/{id}", B, "/fhir/Patient/{pat1}", NULL, DENY, "role" },
+  { "GET", "/fhir/Patient/{id}", A, "/fhir/Patient/{pat2}", NULL, ALLOW, "anyone" },
+  { "GET", "/fhir/Patient/{id}/$everything", P, "/fhir/Patient/{pat1}/$everything", NULL, ALLOW, "self" },
+  { "GET", "/fhir/Patient/{id}/$everything", P, "/fhir/Patient/{pat2}/$everything", NULL, DENY, "another patient" },
+  { "GET", "/fhir/Patient/{id}/$everything", D, "/fhir/Patient/{pat1}/$everything", NULL, ALLOW, "own patient" },
+  { "GET", "/fhir/Patient/{id}/$everything", D, "/fhir/Patient/{pat2}/$everything", NULL, DENY,
+    "another doctor's patient" },
+  { "GET", "/fhir/Patient/{id}/$everything", S, "/fhir/Patient/{pat1}/$everything", NULL, DENY, "role" },
+  { "GET", "/fhir/Patient/{id}/$everything", B, "/fhir/Patient/{pat1}/$everything", NULL, DENY, "role" },
+  { "GET", "/fhir/Patient/{id}/$everything", A, "/fhir/Patient/{pat2}/$everything", NULL, ALLOW, "anyone" },
+  { "GET", "/fhir/Practitioner", P, "/fhir/Practitioner", NULL, ALLOW, "doctors" },
+  { "GET", "/fhir/Practitioner", D, "/fhir/Practitioner", NULL, ALLOW, "doctors" },
+  { "GET", "/fhir/Practitioner", S, "/fhir/Practitioner", NULL, DENY, "role" },
+  { "GET", "/fhir/Practitioner", B, "/fhir/Practitioner", NULL, DENY, "role" },
+  { "GET", "/fhir/Practitioner", A, "/fhir/Practitioner", NULL, ALLOW, "doctors" },
+  { "GET", "/fhir/Practitioner/{id}", P, "/fhir/Practitioner/{doc2}", NULL, ALLOW, "any doctor" },
+  { "GET", "/fhir/Practitioner/{id}", D, "/fhir/Practitioner/{doc2}", NULL, ALLOW, "any doctor" },
+  { "GET", "/fhir/Practitioner/{id}", S, "/fhir/Practitioner/{doc1}", NULL, DENY, "role" },
+  { "GET", "/fhir/Practitioner/{id}", B, "/fhir/Practitioner/{doc1}", NULL, DENY, "role" },
+  { "GET", "/fhir/Practitioner/{id}", A, "/fhir/Practitioner/{doc1}", NULL, ALLOW, "any doctor" },
+  { "GET", "/fhir/Schedule", P, "/fhir/Schedule?actor=Practitioner/{doc1}", NULL, ALLOW, "schedules" },
+  { "GET", "/fhir/Schedule", D, "/fhir/Schedule", NULL, ALLOW, "schedules" },
+  { "GET", "/fhir/Schedule", S, "/fhir/Schedule", NULL, DENY, "role" },
+  { "GET", "/fhir/Schedule", B, "/fhir/Schedule", NULL, DENY, "role" },
+  { "GET", "/fhir/Schedule", A, "/fhir/Schedule", NULL, ALLOW, "schedules" },
+  { "GET", "/fhir/Schedule/{id}", P, "/fhir/Schedule/{doc1}", NULL, ALLOW, "any schedule" },
+  { "GET", "/fhir/Schedule/{id}", D, "/fhir/Schedule/{doc2}", NULL, ALLOW, "any schedule" },
+  { "GET", "/fhir/Schedule/{id}", S, "/fhir/Schedule/{doc1}", NULL, DENY, "role" },
+  { "GET", "/fhir/Schedule/{id}", B, "/fhir/Schedule/{doc1}", NULL, DENY, "role" },
+  { "GET", "/fhir/Schedule/{id}", A, "/fhir/Schedule/{doc1}", NULL, ALLOW, "any schedule" },
+  { "GET", "/fhir/Slot", P, "/fhir/Slot?schedule=Schedule/{doc1}", NULL, ALLOW, "slots" },
+  { "GET", "/fhir/Slot", D, "/fhir/Slot?schedule=Schedule/{doc2}", NULL, ALLOW, "slots" },
+  { "GET", "/fhir/Slot", S, "/fhir/Slot?schedule=Schedule/{doc1}", NULL, DENY, "role" },
+  { "GET", "/fhir/Slot", B, "/fhir/Slot?schedule=Schedule/{doc1}", NULL, DENY, "role" },
+  { "GET", "/fhir/Slot", A, "/fhir/Slot?schedule=Schedule/{doc1}", NULL, ALLOW, "slots" },
+  { "GET", "/fhir/Slot/{id}", P, "/fhir/Slot/{slot1}", NULL, ALLOW, "a slot" },
+  { "GET", "/fhir/Slot/{id}", D, "/fhir/Slot/{slot1}", NULL, ALLOW, "a slot" },
+  { "GET", "/fhir/Slot/{id}", S, "/fhir/Slot/{slot1}", NULL, DENY, "role" },
+  { "GET", "/fhir/Slot/{id}", B, "/fhir/Slot/{slot1}", NULL, DENY, "role" },
+  { "GET", "/fhir/Slot/{id}", A, "/fhir/Slot/{slot1}", NULL, ALLOW, "a slot" },
+  { "GET", "/fhir/Appointment", P, "/fhir/Appointment", NULL, ALLOW, "own" },
+  { "GET", "/fhir/Appointment", P, "/fhir/Appointment?patient={pat2}", NULL, DENY, "another patient's" },
+  { "GET", "/fhir/Appointment", D, "/fhir/Appointment?patient=Patient/{pat1}", NULL, ALLOW, "own patient's" },
+  { "GET", "/fhir/Appointment", D, "/fhir/Appointment?patient={pat2}", NULL, DENY, "another doctor's patient's" },
+  { "GET", "/fhir/Appointment", S, "/fhir/Appointment", NULL, DENY, "role" },
+  { "GET", "/fhir/Appointment", B, "/fhir/Appointment", NULL, DENY, "role" },
+  { "GET", "/fhir/Appointment", A, "/fhir/Appointment?patient={pat2}", NULL, ALLOW, "anyone's" },
+  { "GET", "/fhir/Appointment/{id}", P, "/fhir/Appointment/{consult1}", NULL, ALLOW, "own" },
+  { "GET", "/fhir/Appointment/{id}", P, "/fhir/Appointment/{consult2}", NULL, DENY, "another patient's" },
+  { "GET", "/fhir/Appointment/{id}", D, "/fhir/Appointment/{consult1}", NULL, ALLOW, "own" },
+  { "GET", "/fhir/Appointment/{id}", D, "/fhir/Appointment/{consult2}", NULL, DENY, "another doctor's" },
+  { "GET", "/fhir/Appointment/{id}", S, "/fhir/Appointment/{consult1}", NULL, DENY, "role" },
+  { "GET", "/fhir/Appointment/{id}", B, "/fhir/Appointment/{consult1}", NULL, DENY, "role" },
+  { "GET", "/fhir/Appointment/{id}", A, "/fhir/Appointment/{consult2}", NULL, ALLOW, "any" },
+  { "GET", "/fhir/Encounter", P, "/fhir/Encounter?patient={pat1}", NULL, ALLOW, "own" },
+  { "GET", "/fhir/Encounter", P, "/fhir/Encounter?patient={pat2}", NULL, DENY, "another patient's" },
+  { "GET", "/fhir/Encounter", D, "/fhir/Encounter", NULL, ALLOW, "own" },
+  { "GET", "/fhir/Encounter", D, "/fhir/Encounter?patient={pat2}", NULL, DENY, "another doctor's patient's" },
+  { "GET", "/fhir/Encounter", S, "/fhir/Encounter", NULL, DENY, "role" },
+  { "GET", "/fhir/Encounter", B, "/fhir/Encounter", NULL, DENY, "role" },
+  { "GET", "/fhir/Encounter", A, "/fhir/Encounter", NULL, ALLOW, "all" },
+  { "GET", "/fhir/Encounter/{id}", P, "/fhir/Encounter/{enc1}", NULL, ALLOW, "own" },
+  { "GET", "/fhir/Encounter/{id}", P, "/fhir/Encounter/{enc2}", NULL, DENY, "another patient's" },
+  { "GET", "/fhir/Encounter/{id}", D, "/fhir/Encounter/{enc1}", NULL, ALLOW, "own" },
+  { "GET", "/fhir/Encounter/{id}", D, "/fhir/Encounter/{enc2}", NULL, DENY, "another doctor's" },
+  { "GET", "/fhir/Encounter/{id}", S, "/fhir/Encounter/{enc1}", NULL, DENY, "role" },
+  { "GET", "/fhir/Encounter/{id}", B, "/fhir/Encounter/{enc1}", NULL, DENY, "role" },
+  { "GET", "/fhir/Encounter/{id}", A, "/fhir/Encounter/{enc2}", NULL, ALLOW, "any" },
+
+  /* ---- patient self-service (tv-api-me.c): the caller's own data only ---- */
+  { "GET", "/api/v1/me/visits", P, "/api/v1/me/visits", NULL, ALLOW, "own visits" },
+  { "GET", "/api/v1/me/visits", D, "/api/v1/me/visits", NULL, DENY, "role" },
+  { "GET", "/api/v1/me/visits", S, "/api/v1/me/visits", NULL, DENY, "role" },
+  { "GET", "/api/v1/me/visits", B, "/api/v1/me/visits", NULL, DENY, "role" },
+  { "GET", "/api/v1/me/visits", A, "/api/v1/me/visits", NULL, DENY, "role" },
+  { "GET", "/api/v1/me/record", P, "/api/v1/me/record", NULL, ALLOW, "own record" },
+  { "GET", "/api/v1/me/record", D, "/api/v1/me/record", NULL, DENY, "role" },
+  { "GET", "/api/v1/me/record", S, "/api/v1/me/record", NULL, DENY, "role" },
+  { "GET", "/api/v1/me/record", B, "/api/v1/me/record", NULL, DENY, "role" },
+  { "GET", "/api/v1/me/record", A, "/api/v1/me/record", NULL, DENY, "role" },
+
   /* ---- audit trail (tv-api-audit.c): admins only ---- */
   { "GET", "/api/v1/audit", P, "/api/v1/audit", NULL, DENY, "role" },
   { "GET", "/api/v1/audit", P, "/api/v1/audit?patient_id={pat1}", NULL, DENY, "not even their own trail" },
@@ -353,6 +445,22 @@ static const Row rows[] = {
   { "GET", "/api/v1/reports/operations.html", B, "/api/v1/reports/operations.html?doctor={doc1}", NULL, ALLOW, "billing staff" },
   { "GET", "/api/v1/reports/operations.html", A, "/api/v1/reports/operations.html?doctor={doc1}", NULL, ALLOW, "managers" },
 };
+
+/* The error code of a reply: error.code, or for FHIR routes the
+ * OperationOutcome's issue[0].details.text (the router puts our code there). */
+static const char *
+error_code_of (JsonNode *reply)
+{
+  const char *code = tv_test_http_error_code (reply);
+  if (code != NULL || reply == NULL || !JSON_NODE_HOLDS_OBJECT (reply))
+    return code;
+  JsonObject *o = json_node_get_object (reply);
+  if (g_strcmp0 (json_object_get_string_member_with_default (o, "resourceType", ""), "OperationOutcome") != 0)
+    return NULL;
+  JsonArray *issues = json_object_get_array_member (o, "issue");
+  JsonObject *details = json_object_get_object_member (json_array_get_object_element (issues, 0), "details");
+  return details ? json_object_get_string_member_with_default (details, "text", NULL) : NULL;
+}
 
 /* ---- the world ---------------------------------------------------------------- */
 
@@ -494,6 +602,22 @@ world_build (void)
   g_hash_table_insert (world.vars, g_strdup ("consult2"),
                        world_consult (g_hash_table_lookup (world.vars, "doc2"), g_hash_table_lookup (world.vars, "pat2")));
   world_schedule ();
+  /* FHIR: encounters (the patient arrived) of doc1/pat1 and doc2/pat2, and a
+   * slot of doc1 (tomorrow 09:00, see below). */
+  const struct { const char *name, *doc, *pat; } encs[] = { { "enc1", "doc1", "pat1" }, { "enc2", "doc2", "pat2" } };
+  for (guint i = 0; i < G_N_ELEMENTS (encs); i++) {
+    char *id = NULL;
+    tv_test_create_consult (world.dir, "Dr. Test Doctor", "Pat Synthetic", 7 * 24 * 3600, &id, NULL, NULL);
+    gint64 start = g_get_real_time () + (gint64) (5 * 24 + i) * 3600 * G_USEC_PER_SEC;
+    g_autofree char *sql = g_strdup_printf ("UPDATE consults SET doctor_id = '%s', patient_id = '%s', status = 'waiting',"
+                                            " scheduled_start = %" G_GINT64_FORMAT ", arrived_at = %" G_GINT64_FORMAT ","
+                                            " scheduled_end = %" G_GINT64_FORMAT " WHERE id = '%s'",
+                                            (char *) g_hash_table_lookup (world.vars, encs[i].doc),
+                                            (char *) g_hash_table_lookup (world.vars, encs[i].pat), start, start,
+                                            start + 15 * 60 * G_USEC_PER_SEC, id);
+    tv_test_store_exec (world.dir, sql);
+    g_hash_table_insert (world.vars, g_strdup (encs[i].name), id);
+  }
   world_billing ();
   /* Tomorrow 09:00 in doc1's zone, as RFC 3339 UTC. */
   g_autoptr (GTimeZone) paris = g_time_zone_new_identifier ("Europe/Paris");
@@ -503,6 +627,9 @@ world_build (void)
                                                 g_date_time_get_day_of_month (tmr), 9, 0, 0);
   g_autoptr (GDateTime) utc = g_date_time_to_utc (nine);
   g_hash_table_insert (world.vars, g_strdup ("tomorrow09"), g_date_time_format (utc, "%Y-%m-%dT%H:%M:%SZ"));
+  g_hash_table_insert (world.vars, g_strdup ("slot1"),
+                       g_strdup_printf ("%s.%" G_GINT64_FORMAT, (char *) g_hash_table_lookup (world.vars, "doc1"),
+                                        g_date_time_to_unix (utc)));
   /* schedule rows: more free slots of tomorrow */
   for (int h = 10; h <= 12; h++) {
     g_autoptr (GDateTime) at = g_date_time_add_hours (utc, h - 9);
@@ -624,7 +751,7 @@ test_matrix (void)
     g_autofree char *text = reply ? json_to_string (reply, FALSE) : g_strdup ("");
     gboolean ok = row->expect == ALLOW ? status >= 200 && status < 300
                   : row->expect == HIDDEN ? status == 404 && g_strcmp0 (tv_test_http_error_code (reply), "not_found") == 0
-                                          : status == 403 && g_strcmp0 (tv_test_http_error_code (reply), "forbidden") == 0;
+                                          : status == 403 && g_strcmp0 (error_code_of (reply), "forbidden") == 0;
     g_test_message ("%s %s as %s (%s): %u %s", row->method, path, row->role ? tv_role_to_string (row->role) : "nobody",
                     row->why, status, ok ? "ok" : "UNEXPECTED");
     if (!ok) {
@@ -664,7 +791,7 @@ test_unauthenticated (void)
                                            &reply);
       g_test_message ("%s %s without a valid session: %u", r->method, path, status);
       g_assert_cmpuint (status, ==, 401);
-      g_assert_cmpstr (tv_test_http_error_code (reply), ==, "unauthenticated");
+      g_assert_cmpstr (error_code_of (reply), ==, "unauthenticated");
     }
   }
   tv_http_free (http);
