@@ -1,11 +1,9 @@
-// pages.mjs — helpers shared by the page tests: the doctor's hours through the
-// API, dates as the pages show them, and (until the server serves web/ itself)
-// serving the repository's web/ files on the server's origin inside Chromium.
-import fs from 'node:fs';
-import path from 'node:path';
-import { ROOT, note } from './clinic.mjs';
+// pages.mjs — steps shared by the page tests: the doctor's hours through the
+// API, dates as the pages show them, and the front desk's booking done the way
+// a scheduler does it (find the patient, choose, a free slot, "Book").
+import { ok } from './clinic.mjs';
 
-// Opens the doctor every day 00:00-24:00 (their zone), so tomorrow has slots whatever the hour.
+// Opens the doctor every day 00:00-24:00 (their zone), so there are free slots whatever the hour.
 export async function setAllDayHours (clinic, token, doctorId) {
   const hours = [];
   for (let d = 1; d <= 7; d++) hours.push({ weekday: d, start: '00:00', end: '24:00' });
@@ -19,27 +17,23 @@ export function dayAfter (n, tz = 'Europe/Berlin') {
   return new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
 }
 
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.png': 'image/png', '.svg': 'image/svg+xml' };
+// On a signed-in /desk/ page: finds @query, chooses @name, books the first
+// free slot shown (or the one starting at @start). Resolves with the slot's start.
+export async function deskBook (page, query, name, start) {
+  await page.getByLabel('Find a patient').fill(query);
+  await page.getByRole('button', { name: 'Find', exact: true }).click();
+  await page.getByRole('button', { name: `Choose ${name}` }).click();
+  const slot = start ? page.locator(`.slot-free[data-start="${start}"]`) : page.locator('.slot-free').first();
+  await slot.waitFor();
+  const at = await slot.getAttribute('data-start');
+  await slot.click();                                                    // click 1: the slot
+  await page.getByRole('button', { name: 'Book', exact: true }).click(); // click 2: Book
+  await page.locator('#status.status-ok', { hasText: `Booked ${name}` }).waitFor();
+  return at;
+}
 
-// When the server does not serve /desk/ yet, answers /<area>/ and /web/<path>
-// from the working tree's web/ (with the server's CSP) inside @ctx.
-export async function servePages (clinic, ctx) {
-  if (clinic.serves === undefined) {
-    const r = await clinic.request('GET', '/desk/');
-    clinic.serves = r.status === 200;
-    if (!clinic.serves) note('server does not serve web/ yet: the test serves it from the tree');
-  }
-  if (clinic.serves) return;
-  await ctx.route(`${clinic.origin}/**`, (route) => {
-    const u = new URL(route.request().url());
-    let file = null;
-    if (u.pathname.startsWith('/web/')) file = path.join(ROOT, u.pathname);
-    else if (/^\/([a-z]+\/)?$/.test(u.pathname)) file = path.join(ROOT, 'web', u.pathname, 'index.html');
-    if (!file) return route.continue();
-    if (!fs.existsSync(file)) return route.fulfill({ status: 404, body: 'not found' });
-    return route.fulfill({
-      status: 200, body: fs.readFileSync(file), contentType: TYPES[path.extname(file)] || 'application/octet-stream',
-      headers: { 'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'" },
-    });
-  });
+// The page's context saw no script errors or CSP violations (network errors aside).
+export function noPageErrors (ctxs, what) {
+  const errs = ctxs.flatMap((c) => c.errors).filter((e) => !/Failed to load resource|WebSocket|ERR_/.test(e));
+  return ok(errs.length === 0, `${what}: no script errors or CSP violations`, errs.join('\n'));
 }

@@ -9,7 +9,7 @@
 // TV_SCREENSHOTS work too; make check-web runs it)
 import path from 'node:path';
 import { run, ok, note, signIn } from './clinic.mjs';
-import { servePages, dayAfter, setAllDayHours } from './pages.mjs';
+import { dayAfter, setAllDayHours, deskBook, noPageErrors } from './pages.mjs';
 
 await run(async (clinic) => {
   await clinic.start();
@@ -24,22 +24,14 @@ await run(async (clinic) => {
 
   // ---- scheduler one books tomorrow's first free slot for Pat
   const a = await clinic.context({ timezoneId: 'Europe/Berlin' });
-  await servePages(clinic, a);
   const pa = await a.newPage();
   await pa.goto(`${clinic.origin}/desk/`);
   await signIn(pa, 'desk.one');
   await pa.getByRole('button', { name: 'Next' }).click();
   const tomorrow = dayAfter(1);
   await pa.waitForFunction((d) => document.getElementById('day').value === d, tomorrow);
-  await pa.getByLabel('Find a patient').fill('pat syn');
-  await pa.getByRole('button', { name: 'Find' }).click();
-  await pa.getByRole('button', { name: 'Choose Pat Synthetic' }).click();
   const slots = pa.locator('.slot-free');
-  await slots.first().waitFor();
-  const firstStart = await slots.first().getAttribute('data-start');
-  await slots.first().click();                                        // click 1: the slot
-  await pa.getByRole('button', { name: 'Book', exact: true }).click(); // click 2: Book
-  await pa.locator('#status.status-ok').waitFor();
+  const firstStart = await deskBook(pa, 'pat syn', 'Pat Synthetic');
   ok(/Booked Pat Synthetic/.test(await pa.locator('#status').textContent()), 'scheduler: the booking is confirmed in words');
   const row = clinic.sql(`SELECT patient_id || '|' || status FROM consults WHERE doctor_id = '${doc.id}' AND status != 'cancelled'`);
   ok(row === `${pat.id}|scheduled`, 'store: one scheduled consult of the doctor, for Pat', row);
@@ -50,7 +42,6 @@ await run(async (clinic) => {
 
   // ---- the race: both schedulers choose the same slot, one wins
   const b = await clinic.context({ timezoneId: 'Europe/Berlin' });
-  await servePages(clinic, b);
   const pb = await b.newPage();
   await pb.goto(`${clinic.origin}/desk/`);
   await signIn(pb, 'desk.two');
@@ -95,7 +86,6 @@ await run(async (clinic) => {
 
   // ---- a patient opening the desk: the page says so, the API refuses with 403 (audited)
   const c = await clinic.context();
-  await servePages(clinic, c);
   const pc = await c.newPage();
   await pc.goto(`${clinic.origin}/desk/`);
   await signIn(pc, 'pat.web');
@@ -108,7 +98,6 @@ await run(async (clinic) => {
   const audited = clinic.sql(`SELECT count(*) FROM audit WHERE user_id = '${pat.id}' AND action = 'GET /api/v1/users' AND detail = 'http 403'`);
   ok(Number(audited) >= 1, 'patient: the refusal is in the audit trail', audited);
 
-  const errs = [...a.errors, ...b.errors, ...c.errors].filter((e) => !/Failed to load resource/.test(e));
-  ok(errs.length === 0, 'no script errors or CSP violations in the pages', errs.join('\n'));
+  noPageErrors([a, b, c], 'desk pages');
   note(`scheduler ${sched.id.slice(0, 8)}… booked through ${clinic.origin}`);
 });
