@@ -1403,6 +1403,11 @@ tv_client_session_send_back (TvClientSession *self)
     return FALSE;
   say ("sending the patient back to the waiting room");
   send_json (self, g_strdup ("{\"type\":\"send-back\"}"));
+  /* The server tells only the patient (PROTOCOL.md 3.21): our side of the
+   * call ends here, and the patient waits to be admitted again. */
+  teardown_call (self);
+  self->patient_waiting = TRUE;
+  say ("patient waiting");
   return TRUE;
 }
 

@@ -112,7 +112,9 @@ gboolean tv_client_session_choose_consult (TvClientSession *session, const char 
 gboolean tv_client_session_admit (TvClientSession *session);
 
 /* tv_client_session_send_back: doctor in a call: sends "send-back" (the
- * patient returns to the waiting room). Returns: FALSE (nothing sent) otherwise. */
+ * patient returns to the waiting room), tears our call down and prints
+ * "patient waiting": tv_client_session_admit() lets them in again.
+ * Returns: FALSE (nothing sent) otherwise. */
 gboolean tv_client_session_send_back (TvClientSession *session);
 
 /* tv_client_session_end: a doctor ends the consult ("end"), a patient leaves

@@ -496,8 +496,11 @@ control_command (TvGtkApp *app, char *line)
     }
   else if (strcmp (line, "network") == 0)
     tv_gtk_precheck_network (app->precheck);
-  else if (strcmp (line, "send-back") == 0 && app->session != NULL)
-    tv_client_session_send_back (app->session);
+  else if (strcmp (line, "send-back") == 0 || strcmp (line, "admit") == 0)
+    {
+      if (!tv_gtk_call_send_back (app->call, strcmp (line, "send-back") == 0))
+        g_printerr ("televisit-client: %s: not possible now\n", line);
+    }
   else if (g_str_has_prefix (line, "admit ")
            && g_ascii_string_to_unsigned (line + strlen ("admit "), 10, 1, 1000, &n, NULL))
     {

@@ -22,6 +22,7 @@ struct _TvGtkCall {
   TvMediaCall *call;          /* borrowed from the session, NULL between calls */
   TvSigRole role;
   gboolean muted, camera_off;
+  gboolean patient_back;      /* doctor: sent the patient back, not admitted again yet */
   guint stats_timer;
   guint64 last_received, last_lost;
   const char *last_grade;     /* static string; printed when it changes */
@@ -34,7 +35,32 @@ update_buttons (TvGtkCall *c)
   gtk_button_set_label (GTK_BUTTON (c->camera), c->camera_off ? "Camera on (Ctrl+E)" : "Camera off (Ctrl+E)");
   gtk_widget_set_visible (c->send_back, c->role == TV_SIG_ROLE_DOCTOR);
   gtk_widget_set_visible (c->end, c->role == TV_SIG_ROLE_DOCTOR);
-  gtk_widget_set_sensitive (c->send_back, c->call != NULL);
+  gtk_button_set_label (GTK_BUTTON (c->send_back),
+                        c->call == NULL && c->patient_back ? "Let the patient in" : "Back to waiting room");
+  gtk_widget_set_sensitive (c->send_back, c->call != NULL || c->patient_back);
+}
+
+gboolean
+tv_gtk_call_send_back (TvGtkCall *c, gboolean back)
+{
+  TvClientSession *session = c->app->session;
+
+  if (session == NULL)
+    return FALSE;
+  if (back && c->call != NULL && tv_client_session_send_back (session))
+    {
+      c->patient_back = TRUE;
+      tv_gtk_call_set_status (c, "The patient is back in the waiting room.");
+    }
+  else if (!back && c->call == NULL && c->patient_back && tv_client_session_admit (session))
+    {
+      c->patient_back = FALSE;
+      tv_gtk_call_set_status (c, "Letting the patient in…");
+    }
+  else
+    return FALSE;
+  update_buttons (c);
+  return TRUE;
 }
 
 void
@@ -114,6 +140,8 @@ tv_gtk_call_set_media (TvGtkCall *c, TvMediaCall *call, TvSigRole role)
       g_clear_object (&c->video);
     }
   c->call = call;
+  if (call != NULL)
+    c->patient_back = FALSE;
   c->last_received = c->last_lost = 0;
   c->last_grade = NULL;
   if (call != NULL)
@@ -184,8 +212,7 @@ static void
 on_send_back (GtkWidget *w, gpointer data)
 {
   TvGtkCall *c = data;
-  if (c->app->session != NULL)
-    tv_client_session_send_back (c->app->session);
+  tv_gtk_call_send_back (c, c->call != NULL);
 }
 
 GtkWidget *

@@ -107,6 +107,9 @@ GtkWidget *tv_gtk_call_new (TvGtkApp *app, TvGtkCall **out);
 /* A call was built (@call) or torn down (NULL). */
 void tv_gtk_call_set_media (TvGtkCall *c, TvMediaCall *call, TvSigRole role);
 void tv_gtk_call_set_status (TvGtkCall *c, const char *text);
+/* Doctor: @back sends the patient in the call back to the waiting room;
+ * !@back lets a patient sent back in again. Returns: FALSE when not possible now. */
+gboolean tv_gtk_call_send_back (TvGtkCall *c, gboolean back);
 void tv_gtk_call_toggle_mute (TvGtkCall *c);
 void tv_gtk_call_toggle_camera (TvGtkCall *c);
 /* The remote video area in window coordinates. Returns: FALSE when there is none. */

@@ -19,7 +19,8 @@
  *  - doctor: the window logs in (--password-file), shows the queue
  *    (screenshot); the patient arrives, the window rings and notifies (an
  *    "alert patient arrived" line) and lists them waiting (screenshot);
- *    "admit 1" starts the call (screenshot with video), "end" ends the
+ *    "admit 1" starts the call (screenshot with video), "send-back" returns
+ *    the patient to the waiting room and "admit" starts a new call, "end" ends the
  *    consult (the store says completed) and the window closes (--once).
  *
  * With TV_GTK_SCREENSHOTS_OUT=DIR the screenshots are copied to DIR (how
@@ -399,6 +400,15 @@ test_doctor_queue (void)
   expect_line (patient, "first remote frame", 1);
   expect_line (doctor->c, "call quality good", 1);
   assert_moving_video (doctor, "doctor-call");
+
+  /* Back to the waiting room and in again: a second call from scratch. */
+  gui_send (doctor, "send-back");
+  expect_line (patient, "waiting room doctor_present=true", 1);
+  expect_line (doctor->c, "patient waiting", 2);
+  gui_send (doctor, "admit");
+  expect_line (doctor->c, "admitting", 2);
+  expect_line (patient, "first remote frame", 2);
+  expect_line (doctor->c, "first remote frame", 2);
 
   gui_send (doctor, "end");
   tv_test_client_wait_exit (doctor->c, EXIT_TIMEOUT_MS);
