@@ -384,8 +384,8 @@ chart_doctors (GString *o, const char *id, const char *title, const char *desc, 
     double y = T + ROW * i, w = pw * values[i] / top;
     /* Long names are cut in the chart only (the table has them whole). */
     const char *name = doctor_label (r);
-    g_autofree char *cut = g_utf8_substring (name, 0, 27);
-    g_autofree char *shown = g_utf8_strlen (name, -1) > 28 ? g_strconcat (cut, "…", NULL) : g_strdup (name);
+    g_autofree char *cut = g_utf8_strlen (name, -1) > 28 ? g_utf8_substring (name, 0, 27) : NULL;
+    g_autofree char *shown = cut != NULL ? g_strconcat (cut, "…", NULL) : g_strdup (name);
     g_string_append_printf (o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1b1b1b\">", L - 8,
                             y + ROW / 2 + 5);
     esc (o, shown);

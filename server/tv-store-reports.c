@@ -181,11 +181,12 @@ finish_table (GHashTable *table)
 {
   GPtrArray *rows = g_ptr_array_new_with_free_func ((GDestroyNotify) tv_report_row_free);
   GHashTableIter it;
-  gpointer value;
+  gpointer key, value;
   g_hash_table_iter_init (&it, table);
-  while (g_hash_table_iter_next (&it, NULL, &value)) {
+  while (g_hash_table_iter_next (&it, &key, &value)) {
+    g_hash_table_iter_steal (&it);   /* the value goes to acc_finish, the key is ours to free */
     g_ptr_array_add (rows, acc_finish (value));
-    g_hash_table_iter_steal (&it);
+    g_free (key);
   }
   g_ptr_array_sort (rows, cmp_row);
   return rows;

@@ -263,6 +263,13 @@ test_formats (void)
   g_assert_null (strstr (html, "<Lovelace>"));
   g_assert_null (strstr (html, "<script"));
   g_assert_null (strstr (html, "Pat Synthetic"));   /* no patient in a report */
+  /* A long name is cut in the chart only (the tables keep it whole). */
+  TvReportRow *first = g_ptr_array_index (r->by_doctor, 0);
+  g_free (first->doctor);
+  first->doctor = g_strdup ("Dr. Maximiliane Synthetica-Überlänge von Testhausen");
+  g_autofree char *html2 = tv_report_to_html (r);
+  g_assert_nonnull (strstr (html2, ">Dr. Maximiliane Synthetica-…</text>"));
+  g_assert_nonnull (strstr (html2, ">Dr. Maximiliane Synthetica-Überlänge von Testhausen</td>"));
   /* The page's CSP allows exactly its style element. */
   const char *s0 = strstr (html, "<style>") + strlen ("<style>");
   const char *s1 = strstr (s0, "</style>");
