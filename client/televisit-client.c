@@ -207,6 +207,10 @@ main (int argc, char **argv)
   cfg.end_on_exit = opts->end_on_exit;
   cfg.admit_mode = opts->admit_mode;
   cfg.admit_after_ms = opts->admit_after_s * 1000;
+  cfg.facts_modality = opts->modality;
+  cfg.facts_audio_only_reason = opts->audio_only_reason;
+  cfg.facts_patient_location = opts->patient_location;
+  cfg.facts_patient_status = opts->new_patient ? "new" : NULL;
 
   /* The desktop window asks for what the command line does not give. */
   if (opts->gui)

@@ -9,6 +9,7 @@
 #define G_LOG_DOMAIN "tv-client"
 
 #include "client/tv-client-options.h"
+#include "signaling/tv-sig-message.h"
 
 #include <gio/gio.h>
 #include <errno.h>
@@ -157,6 +158,19 @@ static const char help_text[] =
 "    --end-on-exit\n"
 "        Doctor only: when leaving (duration elapsed or interrupted), end the\n"
 "        consult for both parties instead of just leaving it.\n"
+"    --modality audio-video|audio-only\n"
+"        Doctor only: how the visit is held, for billing (codes differ for\n"
+"        audio-only visits). Sent to the server once paired (message \"facts\");\n"
+"        the server answers \"facts-saved\" (printed as a facts-saved line).\n"
+"        Not given: the server's default (audio-video) stands.\n"
+"    --audio-only-reason TEXT\n"
+"        Doctor, with --modality audio-only (required then): why there was no\n"
+"        video (e.g. \"patient has no camera\"), 1..200 bytes.\n"
+"    --patient-location home|other\n"
+"        Doctor only: where the patient is (place of service 10 at home, 02\n"
+"        elsewhere). Default on the server: home.\n"
+"    --new-patient\n"
+"        Doctor only: the patient is new to the practice (default: established).\n"
 "    --admit auto|manual\n"
 "        Doctor only: how a patient in the waiting room is admitted. auto (the\n"
 "        default) admits as soon as the patient is seen waiting (after\n"
@@ -282,6 +296,9 @@ tv_client_options_free (TvClientOptions *opts)
   g_strfreev (opts->ice_addresses);
   g_free (opts->stun_url);
   g_free (opts->turn_url);
+  g_free (opts->modality);
+  g_free (opts->audio_only_reason);
+  g_free (opts->patient_location);
   g_free (opts);
 }
 
@@ -516,6 +533,7 @@ tv_client_options_parse (int argc, char **argv, GError **error)
   g_autofree char *duration = NULL, *peer_timeout = NULL, *media_timeout = NULL, *latency = NULL;
   g_autofree char *reconnect_window = NULL;
   g_autofree char *admit = NULL, *admit_after = NULL;
+  g_autofree char *modality = NULL, *audio_reason = NULL, *location = NULL;
   g_autofree char *login = NULL, *password_file = NULL, *join_link = NULL, *shots = NULL;
   g_autofree char *stun = NULL, *turn = NULL, *video_size = NULL, *framerate = NULL;
   g_auto (GStrv) ice = NULL;
@@ -550,6 +568,10 @@ tv_client_options_parse (int argc, char **argv, GError **error)
     { "end-on-exit", 0, 0, G_OPTION_ARG_NONE, &opts->end_on_exit, NULL, NULL },
     { "admit", 0, 0, G_OPTION_ARG_STRING, &admit, NULL, NULL },
     { "admit-after", 0, 0, G_OPTION_ARG_STRING, &admit_after, NULL, NULL },
+    { "modality", 0, 0, G_OPTION_ARG_STRING, &modality, NULL, NULL },
+    { "audio-only-reason", 0, 0, G_OPTION_ARG_STRING, &audio_reason, NULL, NULL },
+    { "patient-location", 0, 0, G_OPTION_ARG_STRING, &location, NULL, NULL },
+    { "new-patient", 0, 0, G_OPTION_ARG_NONE, &opts->new_patient, NULL, NULL },
     { "verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) count_verbose, NULL, NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opts->show_version, NULL, NULL },
     { "help", 'h', 0, G_OPTION_ARG_NONE, &opts->show_help, NULL, NULL },
@@ -735,6 +757,40 @@ tv_client_options_parse (int argc, char **argv, GError **error)
       || !parse_uint ("--framerate", framerate, 1, TV_CLIENT_MAX_FRAMERATE, &opts->framerate, error)
       || !parse_uint ("--admit-after", admit_after, 0, TV_CLIENT_MAX_ADMIT_AFTER_S, &opts->admit_after_s, error))
     return NULL;
+
+  /* Consult facts (doctor): the words the protocol takes; a reason exactly with audio-only. */
+  if (modality != NULL && strcmp (modality, "audio-video") != 0 && strcmp (modality, "audio-only") != 0)
+    {
+      fail (error, "--modality: must be audio-video or audio-only");
+      return NULL;
+    }
+  if ((audio_reason != NULL) != (g_strcmp0 (modality, "audio-only") == 0))
+    {
+      fail (error, audio_reason ? "--audio-only-reason needs --modality audio-only"
+                                : "--modality audio-only needs --audio-only-reason TEXT");
+      return NULL;
+    }
+  if (audio_reason != NULL
+      && (*audio_reason == '\0' || strlen (audio_reason) > TV_SIG_MAX_FACT_REASON_BYTES
+          || !g_utf8_validate (audio_reason, -1, NULL)))
+    {
+      fail (error, "--audio-only-reason: must be 1..%d bytes of UTF-8 text", TV_SIG_MAX_FACT_REASON_BYTES);
+      return NULL;
+    }
+  for (const char *p = audio_reason; p != NULL && *p; p++)
+    if (g_ascii_iscntrl (*p))
+      {
+        fail (error, "--audio-only-reason: control characters are not allowed");
+        return NULL;
+      }
+  if (location != NULL && strcmp (location, "home") != 0 && strcmp (location, "other") != 0)
+    {
+      fail (error, "--patient-location: must be home or other");
+      return NULL;
+    }
+  opts->modality = g_steal_pointer (&modality);
+  opts->audio_only_reason = g_steal_pointer (&audio_reason);
+  opts->patient_location = g_steal_pointer (&location);
 
   /* --admit auto|manual; --admit-after only makes sense with auto. */
   if (admit != NULL && strcmp (admit, "auto") == 0)

@@ -73,6 +73,11 @@ typedef struct {
   gboolean end_on_exit;   /* --end-on-exit */
   TvClientAdmitMode admit_mode; /* --admit auto|manual, default auto */
   guint admit_after_s;    /* --admit-after: 0 = at once (auto mode only) */
+  /* Doctor: the consult's facts for billing, sent once paired (NULL = not sent). */
+  char *modality;         /* --modality audio-video|audio-only */
+  char *audio_only_reason; /* --audio-only-reason TEXT (with audio-only) */
+  char *patient_location; /* --patient-location home|other */
+  gboolean new_patient;   /* --new-patient: patient status "new" (else not sent) */
   int verbosity;          /* number of -v */
   gboolean show_help;     /* --help given: print tv_client_options_help() and exit 0 */
   gboolean show_version;  /* --version given */

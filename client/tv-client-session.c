@@ -136,6 +136,9 @@ struct _TvClientSession {
   /* "remote-audio sound|silent" events: checked every AUDIO_WATCH_MS. */
   guint audio_watch_timer;
   int remote_audio;  /* -1 unknown (no audio yet), 0 silent, 1 sound */
+  /* Doctor: consult facts to send once paired (owned; NULL = not sent). */
+  char *facts[4];    /* modality, audio_only_reason, patient_location, patient_status */
+  gboolean facts_sent;
 };
 
 static void connect_ws (TvClientSession *self);
@@ -913,6 +916,14 @@ handle_message (TvClientSession *self, const TvSigMsg *msg)
       patient_not_waiting (self);
       self->wait_announced = FALSE;
       start_call (self, msg->offerer);
+      /* The doctor's --modality/--patient-location/--new-patient, once. */
+      if (!self->facts_sent && (self->facts[0] || self->facts[2] || self->facts[3]))
+        self->facts_sent = tv_client_session_send_facts (self, self->facts[0], self->facts[1], self->facts[2],
+                                                         self->facts[3]);
+      break;
+    case TV_SIG_MSG_FACTS_SAVED:
+      say ("facts-saved modality=%s location=%s patient=%s", msg->modality, msg->patient_location,
+           msg->patient_status);
       break;
     case TV_SIG_MSG_AUTHED:
       if (self->api_session == NULL || self->phase != PHASE_AUTHING)
@@ -1337,6 +1348,10 @@ tv_client_session_new (const TvClientSessionConfig *cfg, TvClientSessionDoneFunc
   self->phase = PHASE_IDLE;
   self->role = TV_SIG_ROLE_NONE;
   self->gui_choices = cfg->gui_choices;
+  self->facts[0] = g_strdup (cfg->facts_modality);
+  self->facts[1] = g_strdup (cfg->facts_audio_only_reason);
+  self->facts[2] = g_strdup (cfg->facts_patient_location);
+  self->facts[3] = g_strdup (cfg->facts_patient_status);
   self->remote_audio = -1;
   return self;
 }
@@ -1408,6 +1423,26 @@ tv_client_session_send_back (TvClientSession *self)
   teardown_call (self);
   self->patient_waiting = TRUE;
   say ("patient waiting");
+  return TRUE;
+}
+
+gboolean
+tv_client_session_send_facts (TvClientSession *self, const char *modality, const char *audio_only_reason,
+                              const char *patient_location, const char *patient_status)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  if (self->role != TV_SIG_ROLE_DOCTOR || self->phase != PHASE_JOINED)
+    return FALSE;
+  if (modality == NULL && patient_location == NULL && patient_status == NULL)
+    return FALSE;
+  if ((modality && g_strcmp0 (modality, "audio-video") != 0 && g_strcmp0 (modality, "audio-only") != 0)
+      || (audio_only_reason != NULL) != (g_strcmp0 (modality, "audio-only") == 0)
+      || (patient_location && g_strcmp0 (patient_location, "home") != 0 && g_strcmp0 (patient_location, "other") != 0)
+      || (patient_status && g_strcmp0 (patient_status, "new") != 0 && g_strcmp0 (patient_status, "established") != 0))
+    return FALSE;
+  say ("sending facts modality=%s location=%s patient=%s", modality ? modality : "-",
+       patient_location ? patient_location : "-", patient_status ? patient_status : "-");
+  send_json (self, tv_sig_build_facts (modality, audio_only_reason, patient_location, patient_status));
   return TRUE;
 }
 
@@ -1494,6 +1529,8 @@ tv_client_session_free (TvClientSession *self)
 {
   if (self == NULL)
     return;
+  for (guint i = 0; i < G_N_ELEMENTS (self->facts); i++)
+    g_clear_pointer (&self->facts[i], g_free);
   clear_timer (&self->peer_timer);
   clear_timer (&self->media_timer);
   clear_timer (&self->duration_timer);

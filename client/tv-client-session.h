@@ -53,6 +53,12 @@ typedef struct {
    * MANUAL the queue is not offered on stdin; the GUI calls
    * tv_client_session_choose_consult(), which admits as soon as joined. */
   gboolean gui_choices;
+  /* Doctor: consult facts sent once, when first paired (each NULL = not sent;
+   * all NULL = no "facts" message). Words as in PROTOCOL.md 3.25. */
+  const char *facts_modality;
+  const char *facts_audio_only_reason;
+  const char *facts_patient_location;
+  const char *facts_patient_status;
 } TvClientSessionConfig;
 
 /* What a GUI follows (every member may be NULL). All run on the session's
@@ -139,5 +145,17 @@ char *tv_client_session_stats_json (TvClientSession *session);
  * NULL accepted. */
 void tv_client_session_free (TvClientSession *session);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TvClientSession, tv_client_session_free)
+
+/* tv_client_session_send_facts:
+ * Doctor: sends "facts" (PROTOCOL.md 3.25) with the given values (NULL = leave
+ * that one as the server has it; at least one non-NULL; @audio_only_reason
+ * exactly with "audio-only"). The server answers "facts-saved" (printed, and
+ * passed to the observer's message callback) or an error (4006 bad value,
+ * 4202 not the doctor). For a GUI's "how is this visit held" controls.
+ * Returns: FALSE (nothing sent) when not joined as the doctor or the values
+ * are not valid words. */
+gboolean tv_client_session_send_facts (TvClientSession *session, const char *modality,
+                                       const char *audio_only_reason, const char *patient_location,
+                                       const char *patient_status);
 
 G_END_DECLS

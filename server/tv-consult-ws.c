@@ -35,6 +35,7 @@
 #include "server/tv-http.h"
 #include "server/tv-server-private.h"
 #include "server/tv-store-audit.h"
+#include "server/tv-store-billing.h"
 #include "server/tv-store-users.h"
 #include "server/tv-store-waitroom.h"
 #include "server/tv-waitroom.h"
@@ -774,6 +775,56 @@ handle_end (Conn *c)
   room_finish (s, room, "ended-by-doctor");
 }
 
+/* ---- consult facts for billing (tv-store-billing.h) --------------------- */
+
+/* The doctor records how the visit is held (PROTOCOL.md 3.25): stored with
+ * its audit row in one transaction, then confirmed with "facts-saved". */
+static void
+handle_facts (Conn *c, const TvSigMsg *msg)
+{
+  TvServer *s = c->server;
+  TvServerRoom *room = c->room;
+  g_autoptr (GError) err = NULL;
+
+  if (c->role != TV_SIG_ROLE_DOCTOR) {
+    conn_send_error (c, TV_SIG_ERR_NOT_ALLOWED, "only the doctor records the consult's facts", TV_SIG_MSG_FACTS);
+    return;
+  }
+  TvConsultFacts f = { 0 };
+  guint fields = 0;
+  if (msg->modality != NULL && tv_billing_modality_from_string (msg->modality, &f.modality)) {
+    f.audio_only_reason = msg->audio_only_reason;
+    fields |= TV_FACTS_MODALITY;
+  }
+  if (msg->patient_location != NULL && tv_billing_location_from_string (msg->patient_location, &f.location))
+    fields |= TV_FACTS_LOCATION;
+  if (msg->patient_status != NULL && tv_billing_patient_status_from_string (msg->patient_status, &f.patient_status))
+    fields |= TV_FACTS_PATIENT_STATUS;
+  const char *set_by = c->user_id ? c->user_id : room->doctor_id ? room->doctor_id : "consult-doctor";
+  audit_consult_row (c, "consult.facts.set", TV_SIG_ROLE_DOCTOR, room->consult_id, NULL, "ok", "", TRUE);
+  g_autoptr (TvConsultFacts) saved = NULL;
+  gboolean ok = tv_store_consult_facts_set (s->store, room->consult_id, &f, fields, set_by, g_get_real_time (),
+                                            &saved, &err);
+  tv_store_audit_unstage (s->store, NULL);
+  if (!ok) {
+    if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_INVALID)) {
+      audit_consult (c, "consult.facts.set", TV_SIG_ROLE_DOCTOR, room->consult_id, NULL, "refused", "invalid");
+      conn_send_error (c, TV_SIG_ERR_INVALID_VALUE, err->message, TV_SIG_MSG_FACTS);
+    } else if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_WRONG_STATE)) {
+      audit_consult (c, "consult.facts.set", TV_SIG_ROLE_DOCTOR, room->consult_id, NULL, "refused", "wrong-state");
+      conn_send_error (c, TV_SIG_ERR_OUT_OF_ORDER, err->message, TV_SIG_MSG_FACTS);
+    } else {
+      audit_consult (c, "consult.facts.set", TV_SIG_ROLE_DOCTOR, room->consult_id, NULL, "error", "store");
+      conn_store_failed (c, room->consult_id, "facts", err, TV_SIG_MSG_FACTS);
+    }
+    return;
+  }
+  conn_send_take (c, tv_sig_build_facts_saved (tv_billing_modality_to_string (saved->modality),
+                                               saved->audio_only_reason,
+                                               tv_billing_location_to_string (saved->location),
+                                               tv_billing_patient_status_to_string (saved->patient_status)));
+}
+
 /* ---- waiting room: admit, send-back, auth, dashboard ------------------- */
 
 static void dispatch_message (Conn *c, const TvSigMsg *msg);
@@ -1067,6 +1118,9 @@ dispatch_message (Conn *c, const TvSigMsg *msg)
     break;
   case TV_SIG_MSG_SEND_BACK:
     handle_send_back (c);
+    break;
+  case TV_SIG_MSG_FACTS:
+    handle_facts (c, msg);
     break;
   default:
     /* The parser only returns client->server types for FROM_CLIENT. */

@@ -256,6 +256,27 @@ static const FieldSpec paired_fields[] = {
 static const FieldSpec ended_fields[] = {
   F_WORD ("reason", ended_reasons, reason),
 };
+static const Choice modality_choices[] = {
+  { "audio-video", 0 }, { "audio-only", 0 }, { NULL, 0 } };
+static const Choice location_choices[] = {
+  { "home", 0 }, { "other", 0 }, { NULL, 0 } };
+static const Choice patient_status_choices[] = {
+  { "new", 0 }, { "established", 0 }, { NULL, 0 } };
+#define F_OPT_WORD(n, req, choices, member) \
+  { n, FT_STR, req, 1, TV_SIG_MAX_TEXT_BYTES, 0, 0, SC_NONE, choices, OFF (member) }
+/* At least one (checked after the table); the reason goes with "audio-only". */
+static const FieldSpec facts_fields[] = {
+  F_OPT_WORD ("modality", FALSE, modality_choices, modality),
+  F_STR ("audio_only_reason", FALSE, 1, TV_SIG_MAX_FACT_REASON_BYTES, SC_TEXT, audio_only_reason),
+  F_OPT_WORD ("patient_location", FALSE, location_choices, patient_location),
+  F_OPT_WORD ("patient_status", FALSE, patient_status_choices, patient_status),
+};
+static const FieldSpec facts_saved_fields[] = {
+  F_OPT_WORD ("modality", TRUE, modality_choices, modality),
+  F_STR ("audio_only_reason", FALSE, 1, TV_SIG_MAX_FACT_REASON_BYTES, SC_TEXT, audio_only_reason),
+  F_OPT_WORD ("patient_location", TRUE, location_choices, patient_location),
+  F_OPT_WORD ("patient_status", TRUE, patient_status_choices, patient_status),
+};
 static const FieldSpec error_fields[] = {
   F_INT ("code", FT_INT, TRUE, MIN_ERROR_CODE, MAX_ERROR_CODE, code),
   F_STR ("message", TRUE, 1, TV_SIG_MAX_TEXT_BYTES, SC_TEXT, message),
@@ -290,6 +311,8 @@ static const MsgSpec msg_specs[TV_SIG_MSG_N_TYPES] = {
   [TV_SIG_MSG_WAITING]     = { "waiting", DIR_SERVER, FIELDS (waiting_fields) },
   [TV_SIG_MSG_DOCTOR_READY] = { "doctor-ready", DIR_SERVER, NO_FIELDS },
   [TV_SIG_MSG_DASHBOARD]   = { "dashboard", DIR_SERVER, FIELDS (dashboard_fields) },
+  [TV_SIG_MSG_FACTS]       = { "facts", DIR_CLIENT, FIELDS (facts_fields) },
+  [TV_SIG_MSG_FACTS_SAVED] = { "facts-saved", DIR_SERVER, FIELDS (facts_saved_fields) },
 };
 
 const char *
@@ -435,6 +458,10 @@ tv_sig_msg_free (TvSigMsg *msg)
   g_free (msg->reason);
   g_free (msg->message);
   g_free (msg->ref);
+  g_free (msg->modality);
+  g_free (msg->audio_only_reason);
+  g_free (msg->patient_location);
+  g_free (msg->patient_status);
   g_free (msg);
 }
 
@@ -1054,6 +1081,25 @@ tv_sig_msg_parse (const char *data, gsize len, TvSigDirection dir,
       return NULL;
     }
 
+  /* "facts" changes something, and a reason only explains audio-only. */
+  if (type == TV_SIG_MSG_FACTS)
+    {
+      if (msg->modality == NULL && msg->audio_only_reason == NULL && msg->patient_location == NULL
+          && msg->patient_status == NULL)
+        {
+          fail (error, TV_SIG_ERR_MISSING_FIELD,
+                "field \"modality\": required (or \"patient_location\" or \"patient_status\")");
+          return NULL;
+        }
+      if ((msg->audio_only_reason != NULL) != (g_strcmp0 (msg->modality, "audio-only") == 0))
+        {
+          fail (error, msg->audio_only_reason == NULL ? TV_SIG_ERR_MISSING_FIELD : TV_SIG_ERR_INVALID_VALUE,
+                msg->audio_only_reason == NULL ? "field \"audio_only_reason\": required with \"audio-only\""
+                                               : "field \"audio_only_reason\": only with modality \"audio-only\"");
+          return NULL;
+        }
+    }
+
   return g_steal_pointer (&msg);
 }
 
@@ -1399,4 +1445,32 @@ tv_sig_build_dashboard (const char *date, const char *time_zone, GPtrArray *item
   msg->items = NULL;
   tv_sig_msg_free (msg);
   return json;
+}
+
+static char *
+build_facts (TvSigMsgType type, const char *modality, const char *audio_only_reason, const char *patient_location,
+             const char *patient_status)
+{
+  TvSigMsg *msg = tv_sig_msg_new (type);
+  msg->modality = g_strdup (modality);
+  msg->audio_only_reason = g_strdup (audio_only_reason);
+  msg->patient_location = g_strdup (patient_location);
+  msg->patient_status = g_strdup (patient_status);
+  return finish (msg);
+}
+
+char *
+tv_sig_build_facts (const char *modality, const char *audio_only_reason, const char *patient_location,
+                    const char *patient_status)
+{
+  g_return_val_if_fail (modality != NULL || patient_location != NULL || patient_status != NULL, NULL);
+  return build_facts (TV_SIG_MSG_FACTS, modality, audio_only_reason, patient_location, patient_status);
+}
+
+char *
+tv_sig_build_facts_saved (const char *modality, const char *audio_only_reason, const char *patient_location,
+                          const char *patient_status)
+{
+  g_return_val_if_fail (modality != NULL && patient_location != NULL && patient_status != NULL, NULL);
+  return build_facts (TV_SIG_MSG_FACTS_SAVED, modality, audio_only_reason, patient_location, patient_status);
 }

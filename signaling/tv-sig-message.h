@@ -32,6 +32,7 @@ G_BEGIN_DECLS
 #define TV_SIG_MAX_ICE_URLS      4     /* "urls" of one ice_servers entry */
 #define TV_SIG_MAX_ICE_URL_BYTES 256
 #define TV_SIG_MAX_ICE_CRED_BYTES 256  /* username, credential */
+#define TV_SIG_MAX_FACT_REASON_BYTES 200 /* "audio_only_reason" of facts */
 
 typedef enum {
   TV_SIG_ROLE_NONE = 0,
@@ -74,6 +75,9 @@ typedef enum {
   TV_SIG_MSG_WAITING,     /* S->C (patient) name (doctor), scheduled_start, doctor_present */
   TV_SIG_MSG_DOCTOR_READY,/* S->C (patient) the doctor is in the room */
   TV_SIG_MSG_DASHBOARD,   /* S->C (doctor) date, time_zone, items: today's consults */
+  /* consult facts for billing (PROTOCOL.md 3.25-3.26) */
+  TV_SIG_MSG_FACTS,       /* C->S doctor: modality, audio_only_reason, patient_location, patient_status (each optional) */
+  TV_SIG_MSG_FACTS_SAVED, /* S->C the facts as now recorded */
   TV_SIG_MSG_N_TYPES
 } TvSigMsgType;
 
@@ -151,6 +155,10 @@ typedef struct {
   char *time_zone;      /* dashboard: IANA name of the doctor's zone */
   GPtrArray *items;     /* dashboard: (element-type TvSigDashboardItem), never NULL after parsing */
   GPtrArray *ice_servers; /* joined: (element-type TvSigIceServer), NULL when absent (optional field) */
+  char *modality;        /* facts, facts-saved: "audio-video" / "audio-only" */
+  char *audio_only_reason; /* facts, facts-saved: why audio only (with "audio-only") */
+  char *patient_location; /* facts, facts-saved: "home" / "other" */
+  char *patient_status;  /* facts, facts-saved: "new" / "established" */
 } TvSigMsg;
 
 /* tv_sig_msg_new:
@@ -213,5 +221,11 @@ char *tv_sig_build_admit (const char *consult_id);
 char *tv_sig_build_authed (const char *user_id, const char *name);
 char *tv_sig_build_waiting (const char *doctor_name, const char *scheduled_start, gboolean doctor_present);
 char *tv_sig_build_dashboard (const char *date, const char *time_zone, GPtrArray *items);
+/* Consult facts: tv_sig_build_facts leaves out every NULL argument (at least
+ * one must be given); tv_sig_build_facts_saved needs all but @audio_only_reason. */
+char *tv_sig_build_facts (const char *modality, const char *audio_only_reason, const char *patient_location,
+                          const char *patient_status);
+char *tv_sig_build_facts_saved (const char *modality, const char *audio_only_reason, const char *patient_location,
+                                const char *patient_status);
 
 G_END_DECLS

@@ -291,6 +291,59 @@ test_statements (void)
   g_assert_nonnull (strstr (page, "55.00 USD"));
 }
 
+/* The "facts" message: the doctor's is stored and confirmed; a patient's is
+ * refused (4202, not fatal); bad values are refused by the parser (4006/4003)
+ * and change nothing. */
+static void
+test_facts_message (void)
+{
+  g_autofree char *id = NULL, *dtok = NULL, *ptok = NULL;
+  tv_test_create_consult (w.dir, "Dr. Test Doctor", "Pat Synthetic", 3600, &id, &dtok, &ptok);
+  TvWsHub *hub = tv_test_hub_new (w.server);
+  const char *url = tv_test_server_get_url (w.server);
+  TvTestPeer *doctor = tv_test_peer_connect (hub, url);
+  TvTestPeer *patient = tv_test_peer_connect (hub, url);
+  g_autoptr (JsonObject) dj = tv_test_peer_join (doctor, dtok, "doctor");
+  g_autoptr (JsonObject) pj = tv_test_peer_join (patient, ptok, "patient");
+  g_autoptr (JsonObject) pw = tv_test_peer_expect (patient, "waiting", 0);
+  /* Whatever the doctor is told about the waiting patient: taken until the barrier. */
+  tv_test_peer_send (doctor, "{\"type\":\"ping\",\"id\":777}");
+  for (;;) {
+    g_autoptr (JsonObject) m = tv_test_peer_next (doctor, 10000);
+    g_assert_nonnull (m);
+    if (g_strcmp0 (tv_test_json_str (m, "type"), "pong") == 0)
+      break;
+  }
+
+  tv_test_peer_send (patient, "{\"type\":\"facts\",\"modality\":\"audio-video\"}");
+  g_autoptr (JsonObject) e1 = tv_test_peer_expect_error_ref (patient, 4202, "facts");
+  tv_test_peer_send (doctor, "{\"type\":\"facts\",\"modality\":\"audio-only\"}");
+  g_autoptr (JsonObject) e2 = tv_test_peer_expect_error_ref (doctor, 4003, "facts");
+  tv_test_peer_send (doctor, "{\"type\":\"facts\",\"patient_location\":\"moon\"}");
+  g_autoptr (JsonObject) e3 = tv_test_peer_expect_error_ref (doctor, 4006, "facts");
+  tv_test_peer_send (doctor, "{\"type\":\"facts\"}");
+  g_autoptr (JsonObject) e4 = tv_test_peer_expect_error_ref (doctor, 4003, "facts");
+  g_autofree char *none = g_strdup_printf ("SELECT count(*) FROM consult_facts WHERE consult_id = '%s'", id);
+  g_assert_cmpint (tv_test_store_int (w.dir, none), ==, 0);
+
+  tv_test_peer_send (doctor, "{\"type\":\"facts\",\"modality\":\"audio-only\","
+                             "\"audio_only_reason\":\"no camera\",\"patient_status\":\"new\"}");
+  g_autoptr (JsonObject) saved = tv_test_peer_expect (doctor, "facts-saved", 0);
+  g_assert_cmpstr (tv_test_json_str (saved, "modality"), ==, "audio-only");
+  g_assert_cmpstr (tv_test_json_str (saved, "audio_only_reason"), ==, "no camera");
+  g_assert_cmpstr (tv_test_json_str (saved, "patient_location"), ==, "home");
+  g_assert_cmpstr (tv_test_json_str (saved, "patient_status"), ==, "new");
+  g_autofree char *one = g_strdup_printf ("SELECT count(*) FROM consult_facts WHERE consult_id = '%s'"
+                                          " AND modality = 'audio-only' AND patient_status = 'new'", id);
+  g_assert_cmpint (tv_test_store_int (w.dir, one), ==, 1);
+  g_autofree char *audit = g_strdup_printf ("SELECT count(*) FROM audit WHERE action = 'consult.facts.set'"
+                                            " AND resource_id = '%s' AND outcome = 'ok'", id);
+  g_assert_cmpint (tv_test_store_int (w.dir, audit), ==, 1);
+  tv_test_peer_free (doctor);
+  tv_test_peer_free (patient);
+  tv_ws_hub_free (hub);
+}
+
 /* A figure for the report: CSV export of 10 000 lines over HTTPS. */
 static void
 test_export_10k (void)
@@ -336,6 +389,7 @@ main (int argc, char **argv)
   g_test_add_func ("/api-billing/too-short", test_too_short);
   g_test_add_func ("/api-billing/status-list-export", test_status_list_export);
   g_test_add_func ("/api-billing/statements", test_statements);
+  g_test_add_func ("/api-billing/facts-message", test_facts_message);
   g_test_add_func ("/api-billing/export-10k", test_export_10k);
   int rc = g_test_run ();
   tv_test_server_stop (w.server, 10000);

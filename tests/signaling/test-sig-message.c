@@ -67,6 +67,10 @@ assert_msg_equal (const TvSigMsg *a, const TvSigMsg *b)
   g_assert_cmpint (a->doctor_present, ==, b->doctor_present);
   g_assert_cmpstr (a->date, ==, b->date);
   g_assert_cmpstr (a->time_zone, ==, b->time_zone);
+  g_assert_cmpstr (a->modality, ==, b->modality);
+  g_assert_cmpstr (a->audio_only_reason, ==, b->audio_only_reason);
+  g_assert_cmpstr (a->patient_location, ==, b->patient_location);
+  g_assert_cmpstr (a->patient_status, ==, b->patient_status);
   g_assert_cmpint (a->items == NULL, ==, b->items == NULL);
   for (guint i = 0; a->items != NULL && i < MAX (a->items->len, b->items->len); i++)
     {
@@ -183,6 +187,12 @@ static const ValidVector valid_vectors[] = {
        "\"status\":\"waiting\",\"waiting_since\":\"2026-05-14T09:25:12.5+02:00\",\"patient_present\":true},"
        "{\"id\":\"c2\",\"patient\":\"Pat Two\",\"scheduled_start\":\"2026-05-14T10:00:00+02:00\","
        "\"status\":\"scheduled\",\"patient_present\":false}]}", TV_SIG_MSG_DASHBOARD },
+  /* consult facts (billing) */
+  { C, "{\"type\":\"facts\",\"modality\":\"audio-only\",\"audio_only_reason\":\"no camera\","
+       "\"patient_location\":\"other\",\"patient_status\":\"new\"}", TV_SIG_MSG_FACTS },
+  { C, "{\"type\":\"facts\",\"patient_location\":\"home\"}", TV_SIG_MSG_FACTS },
+  { S, "{\"type\":\"facts-saved\",\"modality\":\"audio-video\",\"patient_location\":\"home\","
+       "\"patient_status\":\"established\"}", TV_SIG_MSG_FACTS_SAVED },
   /* "joined" with ICE servers: STUN alone, TURN with short-lived credentials. */
   { S, JOINED_ICE ("[{\"urls\":[\"stun:198.18.0.1:3478\"]},{\"urls\":[\"turn:198.18.0.3:3478?transport=udp\","
                    "\"turn:[2001:db8::3]:3478\"],\"username\":\"1790000000:c1\",\"credential\":\"q0/Jx+5Gk2e5XHvIJdYwV0nP1jA=\"}]"),
@@ -210,8 +220,10 @@ test_valid_vectors (void)
   /* Every type is covered in every direction it may travel. */
   for (int t = TV_SIG_MSG_INVALID + 1; t < TV_SIG_MSG_N_TYPES; t++)
     {
-      gboolean from_client = t <= TV_SIG_MSG_CANDIDATE || (t >= TV_SIG_MSG_AUTH && t <= TV_SIG_MSG_SEND_BACK);
-      gboolean from_server = (t >= TV_SIG_MSG_OFFER && t <= TV_SIG_MSG_ERROR) || t >= TV_SIG_MSG_AUTHED;
+      gboolean from_client = t <= TV_SIG_MSG_CANDIDATE || (t >= TV_SIG_MSG_AUTH && t <= TV_SIG_MSG_SEND_BACK)
+                             || t == TV_SIG_MSG_FACTS;
+      gboolean from_server = (t >= TV_SIG_MSG_OFFER && t <= TV_SIG_MSG_ERROR)
+                             || (t >= TV_SIG_MSG_AUTHED && t != TV_SIG_MSG_FACTS);
       if (from_client)
         g_assert_true (seen[t][C]);
       if (from_server)
@@ -499,6 +511,20 @@ static const BadVector bad_vectors[] = {
   { S, "{\"type\":\"waiting\",\"doctor\":\"D\",\"scheduled_start\":\"2026-05-14T09:30:00Z\"}", -1,
     TV_SIG_ERR_MISSING_FIELD, "doctor_present", TV_SIG_MSG_WAITING },
   { S, "{\"type\":\"doctor-ready\",\"doctor\":\"D\"}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "doctor", TV_SIG_MSG_DOCTOR_READY },
+  { C, "{\"type\":\"facts\"}", -1, TV_SIG_ERR_MISSING_FIELD, "modality", TV_SIG_MSG_FACTS },
+  { C, "{\"type\":\"facts\",\"modality\":\"audio-only\"}", -1, TV_SIG_ERR_MISSING_FIELD, "audio_only_reason",
+    TV_SIG_MSG_FACTS },
+  { C, "{\"type\":\"facts\",\"modality\":\"audio-video\",\"audio_only_reason\":\"x\"}", -1,
+    TV_SIG_ERR_INVALID_VALUE, "audio_only_reason", TV_SIG_MSG_FACTS },
+  { C, "{\"type\":\"facts\",\"modality\":\"hologram\"}", -1, TV_SIG_ERR_INVALID_VALUE, "modality",
+    TV_SIG_MSG_FACTS },
+  { C, "{\"type\":\"facts\",\"patient_location\":\"moon\"}", -1, TV_SIG_ERR_INVALID_VALUE, "patient_location",
+    TV_SIG_MSG_FACTS },
+  { C, "{\"type\":\"facts\",\"patient_status\":\"old\"}", -1, TV_SIG_ERR_INVALID_VALUE, "patient_status",
+    TV_SIG_MSG_FACTS },
+  { C, "{\"type\":\"facts\",\"note\":\"x\"}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "note", TV_SIG_MSG_FACTS },
+  { S, "{\"type\":\"facts-saved\",\"modality\":\"audio-video\",\"patient_location\":\"home\"}", -1,
+    TV_SIG_ERR_MISSING_FIELD, "patient_status", TV_SIG_MSG_FACTS_SAVED },
   { S, "{\"type\":\"authed\",\"user\":\"u1\"}", -1, TV_SIG_ERR_MISSING_FIELD, "name", TV_SIG_MSG_AUTHED },
   { S, "{\"type\":\"dashboard\",\"date\":\"2026-02-30\",\"time_zone\":\"UTC\",\"consults\":[]}", -1,
     TV_SIG_ERR_INVALID_VALUE, "date", TV_SIG_MSG_DASHBOARD },
