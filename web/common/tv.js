@@ -46,11 +46,13 @@ export const $ = (id) => document.getElementById(id);
 
 // ---- API ------------------------------------------------------------------
 
+// @message: plain words for the screen; @detail: the server's own message.
 export class ApiError extends Error {
-  constructor (status, code, message) {
+  constructor (status, code, message, detail = '') {
     super(message);
     this.status = status;
     this.code = code;
+    this.detail = detail;
   }
 }
 
@@ -87,7 +89,7 @@ export async function api (method, path, body, { raw = false } = {}) {
     sessionStorage.removeItem(USER_KEY);
     if (signInHook) signInHook(code === 'session_expired' ? 'Your session has ended. Please sign in again.' : 'Please sign in.');
   }
-  throw new ApiError(res.status, code, plainWords(res.status, code, detail, res.headers.get('Retry-After')));
+  throw new ApiError(res.status, code, plainWords(res.status, code, detail, res.headers.get('Retry-After')), detail);
 }
 
 // What an API error means, in words for the clinic's staff and patients.
@@ -240,6 +242,8 @@ export const STATUS_WORDS = {
 };
 
 // Money: @cents in @currency (ISO 4217), in the browser's language.
+// fmtAmount: the same for the API's decimal strings ("75.00").
+export const fmtAmount = (amount, currency) => fmtMoney(Math.round(Number(amount) * 100), currency);
 export function fmtMoney (cents, currency = 'EUR') {
   try { return new Intl.NumberFormat(locale, { style: 'currency', currency }).format(cents / 100); } catch {
     return `${(cents / 100).toFixed(2)} ${currency}`;

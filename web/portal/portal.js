@@ -5,11 +5,12 @@
 // my record" (the FHIR Bundle). The server answers only with the signed-in
 // patient's own data (GET /api/v1/me/..., own consults); this page shows it.
 import {
-  h, fill, $, api, say, guarded, setupSignIn, ApiError, fmtTime, fmtDateTime, fmtDate, fmtMoney,
+  h, fill, $, api, say, guarded, setupSignIn, ApiError, fmtTime, fmtDateTime, fmtDate, fmtAmount,
   startOfDay, addDays, isoDate, fromIsoDate, rfc3339, STATUS_WORDS, download,
 } from '/web/common/tv.js';
 
 const REFRESH_MS = 30000;
+const CLAIM_WORDS = { ready: 'Not yet sent to the insurer', submitted: 'Sent to the insurer', paid: 'Paid', denied: 'Refused by the insurer' };
 const state = { doctors: [], links: new Map(Object.entries(JSON.parse(sessionStorage.getItem('portal.links') || '{}'))), chosen: null };
 
 function remember (id, link) {
@@ -121,18 +122,18 @@ async function refreshStatements () {
     if (e instanceof ApiError && e.status === 404) { fill('statements', h('p', { class: 'muted' }, 'Statements are not available yet.')); return; }
     throw e;
   }
-  const list = r.statements || r.lines || [];
+  const list = r.statements;
   if (!list.length) { fill('statements', h('p', { class: 'muted' }, 'No statements yet.')); return; }
   fill('statements', h('div', { class: 'table-wrap' }, h('table', {},
-    h('caption', { class: 'muted' }, 'Amounts per visit'),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Date'), h('th', { scope: 'col' }, 'Doctor'),
-      h('th', { scope: 'col' }, 'Service'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col', class: 'num' }, 'Amount'))),
-    h('tbody', {}, list.map((s) => h('tr', {},
-      h('td', {}, fmtDate(s.service_at || s.date || s.created_at)),
+    h('caption', { class: 'muted' }, 'One statement per billed visit'),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Visit date'), h('th', { scope: 'col' }, 'Doctor'),
+      h('th', { scope: 'col' }, 'Service'), h('th', { scope: 'col' }, 'Claim'), h('th', { scope: 'col', class: 'num' }, 'Amount'))),
+    h('tbody', {}, list.map((s) => h('tr', { dataset: { consult: s.consult_id } },
+      h('td', {}, fmtDate(s.service_at)),
       h('td', {}, s.doctor || ''),
       h('td', {}, s.description || s.code || ''),
-      h('td', {}, s.status || s.claim_status || ''),
-      h('td', { class: 'num' }, fmtMoney(s.amount_cents ?? s.fee_cents ?? s.patient_cents ?? 0, s.currency || 'EUR'))))))));
+      h('td', {}, CLAIM_WORDS[s.claim_status] || s.claim_status || ''),
+      h('td', { class: 'num' }, fmtAmount(s.amount, s.currency))))))));
 }
 
 async function downloadRecord () {
