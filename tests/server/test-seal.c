@@ -24,7 +24,9 @@
 #include <sqlite3.h>
 
 #include "server/tv-data-key.h"
+#include "server/tv-roles.h"
 #include "server/tv-store-billing.h"
+#include "server/tv-store-reminders.h"
 #include "server/tv-store-private.h"
 #include "server/tv-store-seal.h"
 #include "tests/common/tv-test-fixture.h"
@@ -495,7 +497,8 @@ run_tool (gboolean server, const char *const *args, char **out, char **err)
 #define CTL(...) run_tool (FALSE, (const char *const[]) { "--data-dir", dir, __VA_ARGS__, NULL }, &out, &err)
 
 /* The real thing: the server makes the key file at start; visit notes
- * (consult_facts.note, billing's store API) are sealed; televisitctl keys
+ * (consult_facts.note, billing's store API) and a patient's e-mail and phone
+ * (user_contacts, reminders' store API) are sealed; televisitctl keys
  * status / rotate / rekey / retire move them to a new key; a group-readable
  * key file stops the server and televisitctl. */
 static void
@@ -513,6 +516,7 @@ test_ctl_rotation (void)
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
 
   const guint n = 5;
+  g_autofree char *patient = tv_test_create_user (dir, "pat.quorvin", "Pat Synthetic", TV_ROLE_PATIENT, NULL, NULL);
   g_autoptr (GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
   {
     g_autoptr (GError) error = NULL;
@@ -531,18 +535,25 @@ test_ctl_rotation (void)
       g_assert_no_error (error);
       g_ptr_array_add (ids, g_strdup (c->id));
     }
+    /* A patient's contact details (reminders' store API): two more sealed values. */
+    g_assert_true (tv_store_contact_set (store, patient, "quorvin.plaxbury@example.test", "+1 555 0100 77", now,
+                                         &error));
+    g_assert_no_error (error);
     g_autofree char *wal = g_strconcat (db, "-wal", NULL);
     g_assert_false (file_contains (db, "Quorvin"));
     g_assert_false (file_contains (wal, "Quorvin"));
+    g_assert_false (file_contains (db, "quorvin.plaxbury"));
+    g_assert_false (file_contains (wal, "quorvin.plaxbury"));
+    g_assert_false (file_contains (wal, "555 0100 77"));
   }
 
   g_autofree char *out = NULL, *err = NULL;
   g_assert_cmpint (CTL ("keys", "status"), ==, 0);
-  g_assert_nonnull (strstr (out, "key 1: 5 values (current)"));
+  g_assert_nonnull (strstr (out, "key 1: 7 values (current)"));
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
   g_assert_cmpint (CTL ("keys", "retire", "1"), ==, 3);
-  g_assert_nonnull (strstr (err, "still seals 5 values"));
+  g_assert_nonnull (strstr (err, "still seals 7 values"));
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
   g_assert_cmpint (CTL ("keys", "rotate"), ==, 0);
@@ -554,14 +565,14 @@ test_ctl_rotation (void)
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
   g_assert_cmpint (CTL ("keys", "rekey", "--batch", "2"), ==, 0);
-  g_assert_nonnull (strstr (out, "5 values re-encrypted with key 2"));
+  g_assert_nonnull (strstr (out, "7 values re-encrypted with key 2"));
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
   g_assert_cmpint (CTL ("keys", "retire", "1"), ==, 0);
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
   g_assert_cmpint (CTL ("keys", "status"), ==, 0);
-  g_assert_nonnull (strstr (out, "key 2: 5 values (current)"));
+  g_assert_nonnull (strstr (out, "key 2: 7 values (current)"));
   g_assert_null (strstr (out, "key 1:"));
   g_assert_false (file_contains (keys, "key-1="));
   g_clear_pointer (&out, g_free);
@@ -581,6 +592,11 @@ test_ctl_rotation (void)
       g_autofree char *want = g_strdup_printf (SECRET " visit %u", i);
       g_assert_cmpstr (f->note, ==, want);
     }
+    g_autoptr (TvContact) contact = NULL;
+    g_assert_true (tv_store_contact_get (store, patient, &contact, &error));
+    g_assert_no_error (error);
+    g_assert_cmpstr (contact->email, ==, "quorvin.plaxbury@example.test");
+    g_assert_cmpstr (contact->phone, ==, "+1 555 0100 77");
   }
 
   /* Group-readable: the server does not start, televisitctl keys refuses. */
