@@ -5,8 +5,9 @@
  * cancelled, no-show, other stacked), per doctor (held) and billed per doctor,
  * and the median wait per day. Each has a title and description for screen
  * readers and is followed by the same figures as a table. Sizes are in the
- * SVG's own units and the SVG scales to the page width, so the page stays
- * readable when zoomed (200 %) or on a narrow screen.
+ * SVG's own units and the SVG scales to the page width, down to 44rem (then
+ * the figure scrolls sideways), so chart labels stay readable when the page is
+ * zoomed to 200 % or the screen is narrow.
  * Thread: any.
  */
 #define G_LOG_DOMAIN "tv-report"
@@ -202,8 +203,9 @@ static const char STYLE[] =
   ".kpis{display:flex;flex-wrap:wrap;gap:.75rem;margin:1rem 0;padding:0;list-style:none}"
   ".kpis li{border:1px solid #c9ced6;border-radius:.4rem;padding:.6rem .9rem;min-width:9rem}"
   ".kpis b{display:block;font-size:1.5rem}"
-  "figure{margin:1rem 0 2rem}figcaption{font-weight:bold;margin-bottom:.25rem}"
-  "svg{display:block;width:100%;height:auto;max-width:64rem}"
+  "figure{margin:1rem 0 2rem;overflow-x:auto}figcaption{font-weight:bold;margin-bottom:.25rem}"
+  "svg{display:block;width:100%;min-width:44rem;height:auto;max-width:64rem}"
+  "caption{text-align:left;font-weight:bold;padding:.25rem 0}"
   ".legend{display:flex;flex-wrap:wrap;gap:1rem;margin:.25rem 0;padding:0;list-style:none}"
   ".sw{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em;border:1px solid #555}"
   ".c-held{background:#1f5f99}.c-cancelled{background:#d08a2c}.c-noshow{background:#a4262c}.c-other{background:#9aa3ad}"
@@ -290,7 +292,7 @@ static void
 svg_open (GString *o, const char *id, double w, double h, const char *title, const char *desc)
 {
   g_string_append_printf (o, "<svg viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-labelledby=\"%s-t %s-d\""
-                             " font-family=\"DejaVu Sans, sans-serif\" font-size=\"14\">"
+                             " font-family=\"DejaVu Sans, sans-serif\" font-size=\"15\">"
                              "<title id=\"%s-t\">", w, h, id, id, id);
   esc (o, title);
   g_string_append_printf (o, "</title><desc id=\"%s-d\">", id);
