@@ -4,7 +4,9 @@
 // booking is in the store and shows in the calendar with its join link; a
 // second scheduler in another browser context racing for the same slot is told
 // "someone else has just booked this time" and sees the calendar refreshed;
-// move, cancel, and a patient refused by the scheduler's API (403, audited).
+// move, cancel; booking with the keyboard alone in a 200 % zoomed window
+// (no sideways scrolling, every control labelled); and a patient refused by the
+// scheduler's API (403, audited).
 // Run: tests/web/test-desk.mjs [--build BUILD] [--screenshots DIR]  (TAP; TV_BUILD_DIR,
 // TV_SCREENSHOTS work too; make check-web runs it)
 import path from 'node:path';
@@ -84,6 +86,34 @@ await run(async (clinic) => {
   ok(clinic.sql(`SELECT count(*) FROM consults WHERE patient_id = '${pat.id}' AND status = 'cancelled'`) === '1', 'cancel: the consult is cancelled in the store');
   ok(await pa.locator(`.slot-free[data-start="${later}"]`).count() === 1, 'cancel: the slot is offered again');
 
+  // ---- keyboard only, at 200 % zoom (the 1400 px window seen as 700 CSS px): book for Alex
+  const z = await clinic.context({ timezoneId: 'Europe/Berlin', viewport: { width: 700, height: 900 } });
+  const pz = await z.newPage();
+  await pz.goto(`${clinic.origin}/desk/`);
+  await signIn(pz, 'desk.two');
+  await pz.getByRole('button', { name: 'Next' }).focus();
+  await pz.keyboard.press('Enter');
+  await pz.waitForFunction((d) => document.getElementById('day').value === d, tomorrow);
+  await pz.getByLabel('Find a patient').focus();
+  await pz.keyboard.type('alex');
+  await pz.keyboard.press('Enter');
+  await pz.getByRole('button', { name: 'Choose Alex Synthetic' }).focus();
+  await pz.keyboard.press('Enter');
+  await pz.locator('#chosen-patient', { hasText: 'Alex' }).waitFor();
+  await pz.locator('.slot-free').first().focus();
+  await pz.keyboard.press('Enter');
+  await pz.waitForFunction(() => document.activeElement && document.activeElement.id === 'confirm-book');
+  ok(true, 'keyboard: Enter on a free slot moves the focus to "Book"');
+  await pz.keyboard.press('Enter');
+  await pz.locator('#status.status-ok', { hasText: 'Booked Alex Synthetic' }).waitFor();
+  ok(clinic.sql(`SELECT count(*) FROM consults WHERE patient_id = '${pat2.id}' AND status = 'scheduled'`) === '1', 'keyboard: Alex booked without the mouse');
+  const overflow = await pz.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  ok(overflow <= 0, 'zoom 200 %: the desk fits the width (no sideways scrolling)', `overflow ${overflow}px`);
+  const unlabelled = await pz.evaluate(() => [...document.querySelectorAll('input, select, button')]
+    .filter((el) => !el.labels?.length && !el.getAttribute('aria-label') && !el.textContent.trim()).map((el) => el.id || el.outerHTML.slice(0, 60)));
+  ok(unlabelled.length === 0, 'every control has a label', unlabelled.join(', '));
+  if (clinic.shots) await pz.screenshot({ path: path.join(clinic.shots, 'desk-zoom200.png') });
+
   // ---- a patient opening the desk: the page says so, the API refuses with 403 (audited)
   const c = await clinic.context();
   const pc = await c.newPage();
@@ -98,6 +128,6 @@ await run(async (clinic) => {
   const audited = clinic.sql(`SELECT count(*) FROM audit WHERE user_id = '${pat.id}' AND action = 'GET /api/v1/users' AND detail = 'http 403'`);
   ok(Number(audited) >= 1, 'patient: the refusal is in the audit trail', audited);
 
-  noPageErrors([a, b, c], 'desk pages');
+  noPageErrors([a, b, c, z], 'desk pages');
   note(`scheduler ${sched.id.slice(0, 8)}… booked through ${clinic.origin}`);
 });
