@@ -354,6 +354,12 @@ tv_reminders_new (TvStore *store, const TvRemindersConfig *cfg, const char *join
     g_message ("reminders are recorded but not sent: smtp-url is not set");
     return self;
   }
+  /* Once, here on the main thread, before any worker uses libcurl. */
+  if (curl_global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "libcurl could not be initialised");
+    tv_reminders_free (self);
+    return NULL;
+  }
   self->timer = g_timeout_source_new_seconds (1);
   g_source_set_callback (self->timer, on_tick, self, NULL);
   g_source_attach (self->timer, self->ctx);

@@ -102,6 +102,25 @@ fail_invalid (GError **error, const char *format, const char *arg)
   return FALSE;
 }
 
+static void
+bind_text_or_null (sqlite3_stmt *st, int col, const char *text)
+{
+  if (text != NULL)
+    sqlite3_bind_text (st, col, text, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (st, col);
+}
+
+/* Steps the write @st, releases it and commits; FALSE with @error (the
+ * caller rolls back). */
+static gboolean
+exec_and_commit (TvStore *store, sqlite3_stmt *st, const char *what, GError **error)
+{
+  gboolean ok = tv_store_private_exec_done (store, st, what, error);
+  tv_store_private_stmt_done (st);
+  return ok && tv_store_private_commit (store, error);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Offsets                                                                    */
 
@@ -220,9 +239,7 @@ tv_store_reminders_set_offsets (TvStore *store, const char *text, gint64 now, GE
     goto fail;
   sqlite3_bind_text (st, 1, stripped, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64 (st, 2, now);
-  gboolean ok = tv_store_private_exec_done (store, st, "set reminder offsets", error);
-  tv_store_private_stmt_done (st);
-  if (!ok || !tv_store_private_commit (store, error))
+  if (!exec_and_commit (store, st, "set reminder offsets", error))
     goto fail;
   return TRUE;
 
@@ -250,10 +267,7 @@ insert_message (TvStore *store, const char *consult_id, const char *kind, gint64
   sqlite3_bind_int64 (st, 6, end);
   sqlite3_bind_int64 (st, 7, sequence);
   sqlite3_bind_text (st, 8, status, -1, SQLITE_STATIC);
-  if (reason != NULL)
-    sqlite3_bind_text (st, 9, reason, -1, SQLITE_STATIC);
-  else
-    sqlite3_bind_null (st, 9);
+  bind_text_or_null (st, 9, reason);
   sqlite3_bind_int64 (st, 10, now);
   gboolean ok = tv_store_private_exec_done (store, st, "insert reminder", error);
   tv_store_private_stmt_done (st);
@@ -422,10 +436,24 @@ GPtrArray *
 tv_store_reminder_claim_due (TvStore *store, gint64 now, guint max, GError **error)
 {
   g_return_val_if_fail (store != NULL, NULL);
+  /* Called every second: look without the write lock first. */
+  sqlite3_stmt *st = tv_store_private_stmt (store, SQL_DUE, error);
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int64 (st, 1, now);
+  sqlite3_bind_int64 (st, 2, 1);
+  int rc = sqlite3_step (st);
+  tv_store_private_stmt_done (st);
+  if (rc == SQLITE_DONE)
+    return g_ptr_array_new_with_free_func ((GDestroyNotify) tv_reminder_free);
+  if (rc != SQLITE_ROW) {
+    tv_store_private_db_error (store, error, "read reminders");
+    return NULL;
+  }
   if (!tv_store_private_begin (store, error))
     return NULL;
   g_autoptr (GPtrArray) due = NULL;
-  sqlite3_stmt *st = tv_store_private_stmt (store, SQL_DUE, error);
+  st = tv_store_private_stmt (store, SQL_DUE, error);
   if (st == NULL)
     goto fail;
   sqlite3_bind_int64 (st, 1, now);
@@ -512,16 +540,11 @@ tv_store_reminder_attempt_done (TvStore *store, gint64 id, gboolean ok, const ch
     goto fail;
   sqlite3_bind_int64 (st, 1, id);
   sqlite3_bind_text (st, 2, next, -1, SQLITE_STATIC);
-  if (reason != NULL)
-    sqlite3_bind_text (st, 3, reason, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null (st, 3);
+  bind_text_or_null (st, 3, reason);
   sqlite3_bind_int64 (st, 4, !ok && retry_at > 0 ? retry_at : now);
   sqlite3_bind_int64 (st, 5, ok ? now : 0);
   sqlite3_bind_int64 (st, 6, now);
-  gboolean done = tv_store_private_exec_done (store, st, "record reminder attempt", error);
-  tv_store_private_stmt_done (st);
-  if (!done || !tv_store_private_commit (store, error))
+  if (!exec_and_commit (store, st, "record reminder attempt", error))
     goto fail;
   return TRUE;
 
@@ -553,14 +576,9 @@ tv_store_reminder_settle (TvStore *store, gint64 id, TvReminderStatus status, co
     goto fail;
   sqlite3_bind_int64 (st, 1, id);
   sqlite3_bind_text (st, 2, tv_reminder_status_to_string (status), -1, SQLITE_STATIC);
-  if (clipped != NULL)
-    sqlite3_bind_text (st, 3, clipped, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null (st, 3);
+  bind_text_or_null (st, 3, clipped);
   sqlite3_bind_int64 (st, 4, now);
-  gboolean ok = tv_store_private_exec_done (store, st, "settle reminder", error);
-  tv_store_private_stmt_done (st);
-  if (!ok || !tv_store_private_commit (store, error))
+  if (!exec_and_commit (store, st, "settle reminder", error))
     goto fail;
   return TRUE;
 
@@ -736,18 +754,10 @@ tv_store_contact_set (TvStore *store, const char *user_id, const char *email, co
   if (st == NULL)
     goto fail;
   sqlite3_bind_text (st, 1, user_id, -1, SQLITE_TRANSIENT);
-  if (sealed_email != NULL)
-    sqlite3_bind_text (st, 2, sealed_email, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null (st, 2);
-  if (sealed_phone != NULL)
-    sqlite3_bind_text (st, 3, sealed_phone, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null (st, 3);
+  bind_text_or_null (st, 2, sealed_email);
+  bind_text_or_null (st, 3, sealed_phone);
   sqlite3_bind_int64 (st, 4, now);
-  gboolean ok = tv_store_private_exec_done (store, st, "write contact details", error);
-  tv_store_private_stmt_done (st);
-  if (!ok || !tv_store_private_commit (store, error))
+  if (!exec_and_commit (store, st, "write contact details", error))
     goto fail;
   return TRUE;
 
