@@ -147,7 +147,7 @@ void tv_client_session_free (TvClientSession *session);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TvClientSession, tv_client_session_free)
 
 /* tv_client_session_send_facts:
- * Doctor: sends "facts" (PROTOCOL.md 3.25) with the given values (NULL = leave
+ * Doctor: sends "facts" (PROTOCOL.md 3.27) with the given values (NULL = leave
  * that one as the server has it; at least one non-NULL; @audio_only_reason
  * exactly with "audio-only"). The server answers "facts-saved" (printed, and
  * passed to the observer's message callback) or an error (4006 bad value,

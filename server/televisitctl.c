@@ -19,6 +19,7 @@
 #include <json-glib/json-glib.h>
 
 #include "server/tv-ctl-audit.h"
+#include "server/tv-ctl-billing.h"
 #include "server/tv-ctl-reminders.h"
 #include "server/tv-ctl-common.h"
 #include "server/tv-ctl-rekey.h"
@@ -55,6 +56,8 @@ static const char HELP_SYNOPSIS[] =
   "    televisitctl [--data-dir DIR] audit verify\n"
   "    televisitctl [--data-dir DIR] audit list [--user ID] [--patient ID] [--from RFC3339] [--to RFC3339] [--json]\n"
   "    televisitctl [--data-dir DIR] reminders list [--consult ID] [--json]\n"
+  "    televisitctl [--data-dir DIR] billing list|export [--from DATE] [--to DATE] [--status STATUS] [--json|--output FILE]\n"
+  "    televisitctl [--data-dir DIR] billing set-status STATUS LINE-ID...\n"
   "    televisitctl help [COMMAND]\n"
   "    televisitctl --help\n";
 
@@ -127,11 +130,11 @@ print_manual (void)
            "    the API). It works on the SQLite database of the\n"
            "    Televisit server and may run while the server runs.\n"
            "    Commands that read or change consults or accounts (create, list,\n"
-           "    show, end, cancel, book, no-show, user ...) leave a row in the audit trail (user\n"
+           "    show, end, cancel, book, no-show, user ..., billing ...) leave a row in the audit trail (user\n"
            "    \"os:<login name>\", role operator, source local); audit verify checks\n"
            "    the trail's hash chain and audit list reads it.\n"
            "\n"
-           "COMMANDS\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s"
+           "COMMANDS\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s"
            "\n"
            "OPTIONS\n%s"
            "\n"
@@ -144,6 +147,8 @@ print_manual (void)
            "        for scheduling commands: no such doctor / patient / consult /\n"
            "        exception, the slot is taken, the patient has an overlapping\n"
            "        consult, or the consult is in the wrong state\n"
+           "        for billing set-status: no such billing line, or a status change\n"
+           "        that is not allowed (then no line changed)\n"
            "    4   audit verify: the audit trail's hash chain is broken\n"
            "\n"
            "ENVIRONMENT\n"
@@ -169,13 +174,14 @@ print_manual (void)
            "    televisitctl availability set dr.ada --hours mon=09:00-12:00 --hours mon=14:00-17:00\n"
            "    televisitctl slots dr.ada --from 2030-01-07T00:00:00+01:00\n"
            "    televisitctl book --doctor dr.ada --patient pat.synthetic --start 2030-01-07T09:00:00+01:00\n"
+           "    televisitctl billing export --from 2030-01-01 --to 2030-01-31 --output january-claims.csv\n"
            "    televisitctl audit verify\n"
            "    televisitctl reminders list --consult 1b4e28ba-2fa1-41d2-883f-0016d3cca427\n"
            "    televisitctl keys rotate && televisitctl keys rekey && televisitctl keys retire 1\n"
            "    televisitctl report --from 2030-01-01 --to 2030-01-31 --tz Europe/Berlin --csv > january.csv\n"
            "    televisitctl audit list --patient 6f1c0b7e-8a53-4d7e-9a63-1c2f0b6a9d11 --from 2030-01-01T00:00:00Z\n",
            HELP_SYNOPSIS, HELP_CREATE, HELP_LIST, HELP_SHOW, HELP_END, HELP_CANCEL, TV_SERVER_CTL_USER_HELP, TV_SERVER_CTL_KEYS_HELP, TV_SERVER_CTL_REPORT_HELP,
-           TV_SERVER_CTL_SCHEDULE_HELP, TV_SERVER_CTL_AUDIT_HELP, TV_SERVER_CTL_REMINDERS_HELP, HELP_HELP,
+           TV_SERVER_CTL_SCHEDULE_HELP, TV_SERVER_CTL_AUDIT_HELP, TV_SERVER_CTL_REMINDERS_HELP, TV_SERVER_CTL_BILLING_HELP, HELP_HELP,
            HELP_OPTIONS);
 }
 
@@ -747,6 +753,9 @@ main (int argc, char **argv)
     } else if (n == 3 && strcmp (args[2], "audit") == 0) {
       g_print ("Usage: televisitctl [--data-dir DIR] audit ...\n%s", TV_SERVER_CTL_AUDIT_HELP);
       code = TV_CTL_EXIT_OK;
+    } else if (n == 3 && strcmp (args[2], "billing") == 0) {
+      g_print ("Usage: televisitctl [--data-dir DIR] billing ...\n%s", TV_SERVER_CTL_BILLING_HELP);
+      code = TV_CTL_EXIT_OK;
     } else if (n == 3 && strcmp (args[2], "reminders") == 0) {
       g_print ("Usage: televisitctl [--data-dir DIR] reminders ...\n%s", TV_SERVER_CTL_REMINDERS_HELP);
       code = TV_CTL_EXIT_OK;
@@ -779,6 +788,10 @@ main (int argc, char **argv)
   }
   if (strcmp (name, "reminders") == 0) {
     code = tv_server_ctl_reminders_main (n - 1, args + 1, opts.data_dir);
+    goto out;
+  }
+  if (strcmp (name, "billing") == 0) {
+    code = tv_server_ctl_billing_main (n - 1, args + 1, opts.data_dir);
     goto out;
   }
   if (strcmp (name, "report") == 0) {

@@ -18,6 +18,7 @@
 #define G_LOG_DOMAIN "tv-api-billing"
 
 #include "server/tv-api.h"
+#include "server/tv-billing.h"
 #include "server/tv-store-billing.h"
 
 #include <string.h>
@@ -59,19 +60,8 @@ query_bound (TvHttpRequest *req, const char *name, gboolean end_of_day, gint64 *
 {
   const char *text = tv_http_request_query (req, name);
   *out = 0;
-  if (text == NULL || *text == '\0')
+  if (text == NULL || *text == '\0' || tv_billing_parse_bound (text, end_of_day, out))
     return TRUE;
-  if (strlen (text) == 10 && text[4] == '-' && text[7] == '-') {
-    g_autofree char *iso = g_strdup_printf ("%sT00:00:00Z", text);
-    g_autoptr (GDateTime) dt = g_date_time_new_from_iso8601 (iso, NULL);
-    if (dt != NULL) {
-      g_autoptr (GDateTime) end = end_of_day ? g_date_time_add_days (dt, 1) : g_date_time_ref (dt);
-      *out = g_date_time_to_unix (end) * G_USEC_PER_SEC;
-      return TRUE;
-    }
-  } else if (tv_http_parse_time (text, out) && *out > 0) {
-    return TRUE;
-  }
   tv_http_reply_error (req, 400, "invalid_field", "%s must be a date (YYYY-MM-DD) or an RFC 3339 time with an offset",
                        name);
   return FALSE;

@@ -8,6 +8,8 @@
 
 #include "server/tv-billing.h"
 
+#include <string.h>
+
 guint
 tv_billing_connected_minutes (gint64 connected_us)
 {
@@ -54,4 +56,30 @@ char *
 tv_billing_rule_modifiers_text (const TvBillingRule *rule)
 {
   return g_strjoinv (",", rule->modifiers);
+}
+
+gboolean
+tv_billing_parse_bound (const char *text, gboolean end_of_day, gint64 *out_us)
+{
+  g_return_val_if_fail (out_us != NULL, FALSE);
+  if (text == NULL)
+    return FALSE;
+  g_autoptr (GDateTime) dt = NULL;
+  if (strlen (text) == 10 && text[4] == '-' && text[7] == '-') {
+    g_autofree char *iso = g_strdup_printf ("%sT00:00:00Z", text);
+    g_autoptr (GDateTime) day = g_date_time_new_from_iso8601 (iso, NULL);
+    if (day != NULL)
+      dt = end_of_day ? g_date_time_add_days (day, 1) : g_date_time_ref (day);
+  } else if (strchr (text, 'T') != NULL) {
+    /* An offset is required: no time zone would mean the machine's. */
+    gsize n = strlen (text);
+    gboolean has_offset = text[n - 1] == 'Z' || text[n - 1] == 'z'
+                          || (n > 6 && (text[n - 6] == '+' || text[n - 6] == '-') && text[n - 3] == ':');
+    if (has_offset)
+      dt = g_date_time_new_from_iso8601 (text, NULL);
+  }
+  if (dt == NULL)
+    return FALSE;
+  *out_us = g_date_time_to_unix (dt) * G_USEC_PER_SEC + g_date_time_get_microsecond (dt);
+  return *out_us > 0;
 }

@@ -37,6 +37,13 @@ gboolean tv_billing_select (const TvBillingCodes *codes, TvBillingScheme scheme,
                             TvBillingPatientStatus patient, TvBillingLocation location, gint64 connected_us,
                             TvBillingChoice *out, char **reason);
 
+/* tv_billing_parse_bound:
+ * A date-range bound as billing staff write it: a date YYYY-MM-DD (UTC; with
+ * @end_of_day the end of that day, so from=2026-11-01&to=2026-11-30 is all
+ * of November) or an RFC 3339 time with an offset.
+ * Returns: TRUE with *@out_us (µs UTC); FALSE for anything else. */
+gboolean tv_billing_parse_bound (const char *text, gboolean end_of_day, gint64 *out_us);
+
 /* Returns: (transfer full) the modifiers joined by "," ("" for none). */
 char *tv_billing_rule_modifiers_text (const TvBillingRule *rule);
 

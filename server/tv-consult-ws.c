@@ -777,7 +777,7 @@ handle_end (Conn *c)
 
 /* ---- consult facts for billing (tv-store-billing.h) --------------------- */
 
-/* The doctor records how the visit is held (PROTOCOL.md 3.25): stored with
+/* The doctor records how the visit is held (PROTOCOL.md 3.27): stored with
  * its audit row in one transaction, then confirmed with "facts-saved". */
 static void
 handle_facts (Conn *c, const TvSigMsg *msg)

@@ -75,7 +75,7 @@ typedef enum {
   TV_SIG_MSG_WAITING,     /* S->C (patient) name (doctor), scheduled_start, doctor_present */
   TV_SIG_MSG_DOCTOR_READY,/* S->C (patient) the doctor is in the room */
   TV_SIG_MSG_DASHBOARD,   /* S->C (doctor) date, time_zone, items: today's consults */
-  /* consult facts for billing (PROTOCOL.md 3.25-3.26) */
+  /* consult facts for billing (PROTOCOL.md 3.27-3.28) */
   TV_SIG_MSG_FACTS,       /* C->S doctor: modality, audio_only_reason, patient_location, patient_status (each optional) */
   TV_SIG_MSG_FACTS_SAVED, /* S->C the facts as now recorded */
   TV_SIG_MSG_N_TYPES
