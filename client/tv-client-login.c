@@ -59,8 +59,8 @@ on_body (char *data, size_t size, size_t nmemb, void *user_data)
   return n;
 }
 
-/* POSTs @body to @path. Returns the HTTP status (0 with @error on a transport
- * failure); *@reply gets the parsed JSON reply or NULL. */
+/* POSTs @body to @path (@body NULL: a GET). Returns the HTTP status (0 with
+ * @error on a transport failure); *@reply gets the parsed JSON reply or NULL. */
 static long
 post (const char *server_url, const char *ca_file, gboolean insecure, const char *path, const char *bearer,
       const char *body, JsonNode **reply, GError **error)
@@ -95,8 +95,13 @@ post (const char *server_url, const char *ca_file, gboolean insecure, const char
   curl_easy_setopt (h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt (h, CURLOPT_TIMEOUT_MS, (long) TV_CLIENT_LOGIN_TIMEOUT_MS);
   curl_easy_setopt (h, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt (h, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt (h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen (body));
+  if (body != NULL)
+    {
+      curl_easy_setopt (h, CURLOPT_POSTFIELDS, body);
+      curl_easy_setopt (h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen (body));
+    }
+  else
+    curl_easy_setopt (h, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt (h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt (h, CURLOPT_WRITEDATA, buf);
   curl_easy_setopt (h, CURLOPT_ERRORBUFFER, errbuf);
@@ -204,6 +209,24 @@ tv_client_login (const char *server_url, const char *ca_file, gboolean insecure,
   token = json_object_get_string_member (o, "token");
   *code = TV_CLIENT_EXIT_OK;
   return g_strdup (token);
+}
+
+JsonNode *
+tv_client_api_get (const char *server_url, const char *ca_file, gboolean insecure, const char *session,
+                   const char *path, long *status, GError **error)
+{
+  JsonNode *reply = NULL;
+
+  g_return_val_if_fail (server_url != NULL && session != NULL && path != NULL && status != NULL, NULL);
+  *status = post (server_url, ca_file, insecure, path, session, NULL, &reply, error);
+  if (*status == 0)
+    return NULL;
+  if (*status != 200 || reply == NULL || !JSON_NODE_HOLDS_OBJECT (reply))
+    {
+      set_error (error, "GET %s failed (HTTP %ld): %s", path, *status, error_message (reply));
+      g_clear_pointer (&reply, json_node_unref);
+    }
+  return reply;
 }
 
 gboolean

@@ -494,6 +494,20 @@ control_command (TvGtkApp *app, char *line)
       tv_gtk_app_show (app, "start");
       tv_gtk_start_submit_link (app->start, line + strlen ("join "));
     }
+  else if (g_str_has_prefix (line, "login ") && app->session == NULL)
+    {
+      g_auto (GStrv) w = g_strsplit (line + strlen ("login "), " ", 2);
+      if (g_strv_length (w) == 2)
+        tv_gtk_start_login (app->start, w[0], w[1]);
+      if (w[1] != NULL)
+        memset (w[1], 0, strlen (w[1]));
+    }
+  else if (g_str_has_prefix (line, "visit ")
+           && g_ascii_string_to_unsigned (line + strlen ("visit "), 10, 1, 1000, &n, NULL))
+    {
+      if (!tv_gtk_start_join_visit (app->start, (guint) n))
+        g_printerr ("televisit-client: visit: no joinable visit %u\n", (guint) n);
+    }
   else if (strcmp (line, "network") == 0)
     tv_gtk_precheck_network (app->precheck);
   else if (strcmp (line, "send-back") == 0 || strcmp (line, "admit") == 0)
@@ -620,6 +634,9 @@ on_activate (GApplication *gapp, gpointer data)
   printf ("screen start\n");
   fflush (stdout);
 
+  /* Screenshots show the settled state, not a transition half-way. */
+  if (o->screenshot_dir != NULL)
+    g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
   if (o->screenshot_dir != NULL)
     app->control_watch = g_unix_fd_add (STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, on_control, app);
 

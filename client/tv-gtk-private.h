@@ -88,6 +88,11 @@ void tv_gtk_start_free (TvGtkStart *s);
 void tv_gtk_start_set_error (TvGtkStart *s, const char *text);
 /* As if @link was pasted and Join pressed. */
 void tv_gtk_start_submit_link (TvGtkStart *s, const char *link);
+/* As if @user and @password were typed and Log in pressed. */
+void tv_gtk_start_login (TvGtkStart *s, const char *user, const char *password);
+/* A logged-in patient joins the @n-th (1-based) listed visit. Returns: FALSE
+ * when there is no such visit or it has no join link. */
+gboolean tv_gtk_start_join_visit (TvGtkStart *s, guint n);
 
 GtkWidget *tv_gtk_precheck_new (TvGtkApp *app, TvGtkPrecheck **out);
 /* Starts / stops the device monitor, preview and meters (the page is shown / left). */

@@ -1,12 +1,16 @@
-/* tv-gtk-start.c — the start screen: paste a join link, or a doctor logs in.
+/* tv-gtk-start.c — the start screen: paste a join link, or log in.
  *
  * Patients paste (or drop) the link from their invitation
- * (https://HOST:PORT/join#token=...) and press Join; doctors give the server,
- * their user name and password. The login is a blocking libcurl call
- * (tv_client_login, up to 20 s), so it runs in a GTask thread and the form
- * stays responsive; the password is wiped from the entry and from memory as
- * soon as it was sent. "Check camera and microphone" opens the pre-call
- * check. Main thread except the login worker (which touches no widget).
+ * (https://HOST:PORT/join#token=...) and press Join. Or they log in with
+ * their account: the window lists their upcoming visits (GET
+ * /api/v1/me/visits, each with its current join link), logs the API session
+ * out at once (the link is all a visit needs) and a Join button per visit
+ * joins it. Doctors log in the same way (that endpoint answers 403 for them)
+ * and get today's queue. The login is blocking libcurl (tv_client_login, up
+ * to 20 s per request), so it runs in a GTask thread and the form stays
+ * responsive; the password is wiped from the entry and from memory as soon as
+ * it was sent. "Check camera and microphone" opens the pre-call check. Main
+ * thread except the login worker (which touches no widget).
  */
 #define G_LOG_DOMAIN "tv-client"
 
@@ -18,14 +22,32 @@
 
 struct _TvGtkStart {
   TvGtkApp *app;
-  GtkWidget *link, *join, *server, *user, *password, *login, *error;
+  GtkWidget *link, *join, *server, *user, *password, *login, *error, *visits_title, *visits;
+  GPtrArray *links;   /* join link per visit row (NULL: not joinable now) */
   GCancellable *cancel;
 };
+
+typedef struct {
+  char *doctor, *start, *link;
+} Visit;
+
+static void
+visit_free (gpointer data)
+{
+  Visit *v = data;
+  g_free (v->doctor);
+  g_free (v->start);
+  if (v->link != NULL)
+    memset (v->link, 0, strlen (v->link));
+  g_free (v->link);
+  g_free (v);
+}
 
 typedef struct {
   char *server_url, *ca_file, *username, *password;
   gboolean insecure;
   TvClientExitCode code;
+  GPtrArray *visits;  /* (element-type Visit) set for a patient account, NULL for a doctor */
 } LoginJob;
 
 static void
@@ -38,7 +60,40 @@ login_job_free (gpointer data)
   if (j->password != NULL)
     memset (j->password, 0, strlen (j->password));
   g_free (j->password);
+  if (j->visits != NULL)
+    g_ptr_array_unref (j->visits);
   g_free (j);
+}
+
+static const char *
+member_str (JsonObject *o, const char *name)
+{
+  JsonNode *n = json_object_get_member (o, name);
+  return n != NULL && json_node_get_value_type (n) == G_TYPE_STRING ? json_node_get_string (n) : NULL;
+}
+
+/* The "upcoming" array of /api/v1/me/visits. */
+static GPtrArray *
+parse_visits (JsonNode *reply)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (visit_free);
+  JsonObject *o = json_node_get_object (reply);
+  JsonNode *up = json_object_get_member (o, "upcoming");
+  JsonArray *arr = up != NULL && JSON_NODE_HOLDS_ARRAY (up) ? json_node_get_array (up) : NULL;
+
+  for (guint i = 0; arr != NULL && i < json_array_get_length (arr); i++)
+    {
+      JsonNode *n = json_array_get_element (arr, i);
+      Visit *v;
+      if (!JSON_NODE_HOLDS_OBJECT (n))
+        continue;
+      v = g_new0 (Visit, 1);
+      v->doctor = g_strdup (member_str (json_node_get_object (n), "doctor"));
+      v->start = g_strdup (member_str (json_node_get_object (n), "scheduled_start"));
+      v->link = g_strdup (member_str (json_node_get_object (n), "join_link"));
+      g_ptr_array_add (out, v);
+    }
+  return out;
 }
 
 static void
@@ -87,6 +142,8 @@ on_join (GtkWidget *w, gpointer data)
   set_busy (s, TRUE);
   tv_gtk_app_join (s->app, server, token);
   memset (token, 0, strlen (token));
+  /* The link holds the token: not left on screen for the next person. */
+  gtk_entry_set_text (GTK_ENTRY (s->link), "");
 }
 
 void
@@ -103,10 +160,82 @@ login_worker (GTask *task, gpointer source, gpointer data, GCancellable *cancel)
   GError *error = NULL;
   char *session = tv_client_login (j->server_url, j->ca_file, j->insecure, j->username, j->password, &j->code,
                                    &error);
+  g_autoptr (JsonNode) visits = NULL;
+  long status = 0;
+
   if (session == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, session, g_free);
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* A patient account has visits; a doctor's gets 403 and keeps its session. */
+  visits = tv_client_api_get (j->server_url, j->ca_file, j->insecure, session, "/api/v1/me/visits", &status, NULL);
+  if (visits != NULL)
+    {
+      j->visits = parse_visits (visits);
+      tv_client_logout (j->server_url, j->ca_file, j->insecure, session, NULL);
+      memset (session, 0, strlen (session));
+      g_free (session);
+      g_task_return_pointer (task, g_strdup (""), g_free);
+      return;
+    }
+  g_task_return_pointer (task, session, g_free);
+}
+
+static void
+on_visit_join (GtkWidget *b, gpointer data)
+{
+  TvGtkStart *s = data;
+  guint n = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (b), "tv-visit"));
+  tv_gtk_start_join_visit (s, n);
+}
+
+gboolean
+tv_gtk_start_join_visit (TvGtkStart *s, guint n)
+{
+  const char *link;
+
+  if (n == 0 || n > s->links->len || (link = g_ptr_array_index (s->links, n - 1)) == NULL)
+    return FALSE;
+  tv_gtk_start_submit_link (s, link);
+  return TRUE;
+}
+
+/* A patient logged in: their upcoming visits, each with a Join button. */
+static void
+show_visits (TvGtkStart *s, GPtrArray *visits)
+{
+  g_autoptr (GList) rows = gtk_container_get_children (GTK_CONTAINER (s->visits));
+
+  for (GList *r = rows; r != NULL; r = r->next)
+    gtk_widget_destroy (r->data);
+  g_ptr_array_set_size (s->links, 0);
+  for (guint i = 0; i < visits->len; i++)
+    {
+      const Visit *v = g_ptr_array_index (visits, i);
+      g_autoptr (GDateTime) dt = v->start != NULL ? g_date_time_new_from_iso8601 (v->start, NULL) : NULL;
+      g_autoptr (GDateTime) local = dt != NULL ? g_date_time_to_local (dt) : NULL;
+      g_autofree char *when = local != NULL ? g_date_time_format (local, "%a %d %b, %H:%M") : g_strdup ("");
+      g_autofree char *text = g_strdup_printf ("%s — %s", when, v->doctor != NULL ? v->doctor : "");
+      GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
+      GtkWidget *label = gtk_label_new (text);
+      GtkWidget *b = gtk_button_new_with_label (v->link != NULL ? "Join" : "Not open yet");
+
+      gtk_label_set_xalign (GTK_LABEL (label), 0.0);
+      gtk_widget_set_sensitive (b, v->link != NULL);
+      g_object_set_data (G_OBJECT (b), "tv-visit", GUINT_TO_POINTER (i + 1));
+      g_signal_connect (b, "clicked", G_CALLBACK (on_visit_join), s);
+      gtk_box_pack_start (GTK_BOX (row), label, TRUE, TRUE, 0);
+      gtk_box_pack_end (GTK_BOX (row), b, FALSE, FALSE, 0);
+      gtk_container_set_border_width (GTK_CONTAINER (row), 4);
+      gtk_list_box_insert (GTK_LIST_BOX (s->visits), row, -1);
+      g_ptr_array_add (s->links, g_strdup (v->link));
+    }
+  gtk_label_set_text (GTK_LABEL (s->visits_title), visits->len > 0 ? "Your upcoming visits" : "You have no upcoming visits.");
+  gtk_widget_show (s->visits_title);
+  gtk_widget_show_all (s->visits);
+  printf ("visits upcoming=%u\n", visits->len);
+  fflush (stdout);
 }
 
 static void
@@ -132,7 +261,21 @@ login_done (GObject *source, GAsyncResult *res, gpointer data)
   g_free (s->app->settings.server_url);
   s->app->settings.server_url = g_strdup (j->server_url);
   tv_gtk_start_set_error (s, NULL);
+  if (j->visits != NULL)
+    {
+      g_free (session);
+      show_visits (s, j->visits);
+      return;
+    }
   tv_gtk_app_take_login (s->app, j->server_url, session);
+}
+
+void
+tv_gtk_start_login (TvGtkStart *s, const char *user, const char *password)
+{
+  gtk_entry_set_text (GTK_ENTRY (s->user), user);
+  gtk_entry_set_text (GTK_ENTRY (s->password), password);
+  gtk_widget_activate (s->login);
 }
 
 static void
@@ -165,6 +308,7 @@ on_login (GtkWidget *w, gpointer data)
   j->password = g_strdup (pw);
   /* The entry's copy goes at once; ours is wiped by login_job_free. */
   gtk_entry_set_text (GTK_ENTRY (s->password), "");
+  tv_gtk_app_banner (s->app, NULL, GTK_MESSAGE_INFO);
   tv_gtk_start_set_error (s, NULL);
   set_busy (s, TRUE);
   task = g_task_new (NULL, s->cancel, login_done, s);
@@ -226,7 +370,8 @@ tv_gtk_start_new (TvGtkApp *app, TvGtkStart **out)
   gtk_box_pack_start (GTK_BOX (box), check, FALSE, FALSE, 0);
 
   gtk_box_pack_start (GTK_BOX (box), gtk_separator_new (GTK_ORIENTATION_HORIZONTAL), FALSE, FALSE, 8);
-  gtk_box_pack_start (GTK_BOX (box), heading ("<b>Doctors</b> — log in for today's visits"), FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (box), heading ("<b>Or log in</b> — patients see their visits, doctors today's queue"),
+                      FALSE, FALSE, 0);
   gtk_grid_set_row_spacing (GTK_GRID (grid), 6);
   gtk_grid_set_column_spacing (GTK_GRID (grid), 8);
   s->server = gtk_entry_new ();
@@ -253,6 +398,13 @@ tv_gtk_start_new (TvGtkApp *app, TvGtkStart **out)
   gtk_style_context_add_class (gtk_widget_get_style_context (s->error), GTK_STYLE_CLASS_ERROR);
   gtk_widget_set_no_show_all (s->error, TRUE);
   gtk_box_pack_start (GTK_BOX (box), s->error, FALSE, FALSE, 0);
+  s->visits_title = heading ("");
+  gtk_widget_set_no_show_all (s->visits_title, TRUE);
+  s->visits = gtk_list_box_new ();
+  gtk_list_box_set_selection_mode (GTK_LIST_BOX (s->visits), GTK_SELECTION_NONE);
+  s->links = g_ptr_array_new_with_free_func (g_free);
+  gtk_box_pack_start (GTK_BOX (box), s->visits_title, FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (box), s->visits, FALSE, FALSE, 0);
 
   /* Prefill what we know: the command line first, then the last run. */
   if (o->server_url != NULL)
@@ -275,5 +427,6 @@ tv_gtk_start_free (TvGtkStart *s)
     return;
   g_cancellable_cancel (s->cancel);
   g_object_unref (s->cancel);
+  g_ptr_array_unref (s->links);
   g_free (s);
 }

@@ -9,7 +9,8 @@
  *    with the test sources plays the preview, moves the microphone meter
  *    and reaches the server (screenshot); a pasted join link that is not one
  *    is refused with a message, a real one joins the waiting room and
- *    hanging up comes back to the start screen.
+ *    hanging up comes back to the start screen; a patient who logs in sees
+ *    their upcoming visit (screenshot) and joins it from the list.
  *  - patient: the window joins with the patient's token and shows the
  *    waiting room (screenshot); a headless doctor joins and admits; the call
  *    view shows the remote video (screenshots until the video area's pixels
@@ -476,6 +477,26 @@ test_start_precheck (void)
   gui_send (g, "hangup");
   expect_line (g->c, "exit code=0 reason=left", 1);
   expect_line (g->c, "screen start", 3);
+
+  /* A patient with an account logs in: their upcoming visit is listed with
+   * its join link and joins the waiting room. */
+  {
+    const char *dir = tv_test_server_get_data_dir (srv);
+    g_autofree char *id = NULL, *dtok = NULL, *ptok = NULL, *doc_id = NULL, *pat_id = NULL;
+    doc_id = tv_test_create_user (dir, "dr.visits", "Dr. Test Doctor", TV_ROLE_DOCTOR, "UTC", NULL);
+    pat_id = tv_test_create_user (dir, "pat.visits", "Pat Synthetic", TV_ROLE_PATIENT, NULL, NULL);
+    tv_test_create_consult (dir, "Dr. Test Doctor", "Pat Synthetic", 3600, &id, &dtok, &ptok);
+    tv_test_book_now (dir, id, doc_id, pat_id);
+  }
+  gui_send (g, "login pat.visits " TV_TEST_PASSWORD);
+  expect_line (g->c, "visits upcoming=1", 1);
+  g_object_unref (shot (g, "visits", &r));
+  gui_send (g, "visit 1");
+  expect_line (g->c, "waiting room doctor_present=false", 2);
+  gui_send (g, "hangup");
+  expect_line (g->c, "exit code=0 reason=left", 2);
+  expect_line (g->c, "screen start", 4);
+  g_assert_null (strstr (g->c->err_text != NULL ? g->c->err_text : "", TV_TEST_PASSWORD));
   tv_test_client_signal (g->c, SIGTERM);
   tv_test_client_wait_exit (g->c, EXIT_TIMEOUT_MS);
   g_assert_cmpint (g->c->status, ==, 0);
