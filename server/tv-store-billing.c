@@ -679,11 +679,16 @@ fail:
 /* ------------------------------------------------------------------------ */
 /* CSV and JSON                                                               */
 
-/* Appends one RFC 4180 field: quoted when it holds a comma, quote, CR or LF. */
+/* Appends one RFC 4180 field: quoted when it holds a comma, quote, CR or LF.
+ * Text starting with = + - @ gets a leading ' so a spreadsheet shows it
+ * rather than running it as a formula (a patient's name is input). */
 static void
 csv_field (GString *out, const char *value, gboolean last)
 {
+  g_autofree char *guarded = NULL;
   const char *v = value ? value : "";
+  if (strchr ("=+-@", *v) != NULL && *v != '\0')
+    v = guarded = g_strconcat ("'", v, NULL);
   if (strpbrk (v, ",\"\r\n") != NULL) {
     g_string_append_c (out, '"');
     for (const char *p = v; *p; p++) {

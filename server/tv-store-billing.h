@@ -167,7 +167,8 @@ gboolean tv_store_billing_set_status (TvStore *store, const char *const *ids, Tv
 /* tv_billing_lines_to_csv:
  * RFC 4180 CSV of @lines (element-type TvBillingLine): a header row, then one
  * record per line; CRLF line ends; fields with a comma, quote, CR or LF are
- * quoted with inner quotes doubled. Billing data only (never notes).
+ * quoted with inner quotes doubled; text starting with = + - @ gets a leading
+ * ' (no spreadsheet formulas). Billing data only (never notes).
  * Returns: (transfer full) the text. */
 char *tv_billing_lines_to_csv (GPtrArray *lines);
 

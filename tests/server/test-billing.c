@@ -452,6 +452,11 @@ test_csv_quoting (void)
   g_assert_nonnull (strstr (csv, ",\"95,FQ\",10,"));
   g_assert_nonnull (strstr (csv, ",12,55.00,USD,Video visit,ready,"));
   g_assert_true (g_str_has_suffix (csv, "Z\r\n"));
+
+  /* A name that a spreadsheet would run as a formula is shown as text. */
+  l.patient = (char *) "=HYPERLINK(\"http://x\")";
+  g_autofree char *csv2 = tv_billing_lines_to_csv (lines);
+  g_assert_nonnull (strstr (csv2, ",\"'=HYPERLINK(\"\"http://x\"\")\","));
 }
 
 static void
