@@ -14,6 +14,7 @@
 
 #include "server/tv-api.h"
 #include "server/tv-password.h"
+#include "server/tv-store-reminders.h"
 
 #include <string.h>
 
@@ -164,6 +165,11 @@ handle_create (TvHttpRequest *req, gpointer user_data)
       || !tv_http_get_string (req, body, "password", FALSE, TV_PASSWORD_MAX_BYTES + 1, &password)
       || !tv_http_get_string (req, body, "time_zone", FALSE, 256, &time_zone))
     return;
+  /* Optional contact details (reminders), checked before anything is written. */
+  const char *email = NULL, *phone = NULL;
+  if (!tv_http_get_string (req, body, "email", FALSE, TV_STORE_MAX_EMAIL_BYTES + 1, &email)
+      || !tv_http_get_string (req, body, "phone", FALSE, TV_STORE_MAX_PHONE_BYTES + 1, &phone))
+    return;
   guint roles = read_roles (req, body);
   if (roles == 0)
     return;
@@ -186,7 +192,9 @@ handle_create (TvHttpRequest *req, gpointer user_data)
 
   g_autoptr (GError) error = NULL;
   if (!tv_store_check_username (username, &error) || !tv_store_check_name (display_name, &error)
-      || (time_zone != NULL && !tv_store_check_time_zone (time_zone, &error))) {
+      || (time_zone != NULL && !tv_store_check_time_zone (time_zone, &error))
+      || (email != NULL && *email != '\0' && !tv_store_check_email (email, &error))
+      || (phone != NULL && *phone != '\0' && !tv_store_check_phone (phone, &error))) {
     tv_http_reply_error (req, 400, "invalid_field", "%s", error->message);
     return;
   }
@@ -216,6 +224,17 @@ handle_create (TvHttpRequest *req, gpointer user_data)
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "user");
   json_builder_add_value (b, tv_http_user_to_json (user));
+  if ((email != NULL && *email != '\0') || (phone != NULL && *phone != '\0')) {
+    /* Validated above, so only an I/O failure is left: the account stands, the
+     * details can be set again with PUT /users/{id}/contact. */
+    g_autoptr (GError) cerr = NULL;
+    gboolean saved = tv_store_contact_set (tv_http_request_store (req), user->id, email, phone,
+                                           tv_http_request_now (req), &cerr);
+    if (!saved)
+      g_warning ("user %s created, but its contact details were not saved: %s", user->id, cerr->message);
+    json_builder_set_member_name (b, "contact_saved");
+    json_builder_add_boolean_value (b, saved);
+  }
   if (generated != NULL) {
     /* Shown once, to whoever registered the account, to hand over to its owner. */
     json_builder_set_member_name (b, "initial_password");

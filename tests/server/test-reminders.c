@@ -275,6 +275,24 @@ test_contact_api (void)
   JsonObject *cc = tv_test_http_object (cleared, "contact");
   g_assert_true (json_object_get_null_member (cc, "phone"));
   g_assert_cmpstr (tv_test_json_str (cc, "email"), ==, "pat.synthetic@example.org");
+  /* Contact details given when the front desk registers a patient. */
+  g_autoptr (JsonNode) created = NULL;
+  g_assert_cmpuint (api ("POST", "/api/v1/users", w.t_scheduler,
+                         "{\"username\":\"ada.synthetic\",\"display_name\":\"Ada Synthetic\","
+                         "\"roles\":[\"patient\"],\"email\":\"ada.synthetic@example.org\"}", &created),
+                    ==, 201);
+  g_assert_true (json_object_get_boolean_member (json_node_get_object (created), "contact_saved"));
+  const char *ada = tv_test_json_str (tv_test_http_object (created, "user"), "id");
+  g_autofree char *ada_path = g_strdup_printf ("/api/v1/users/%s/contact", ada);
+  g_autoptr (JsonNode) ada_contact = NULL;
+  g_assert_cmpuint (api ("GET", ada_path, w.t_scheduler, NULL, &ada_contact), ==, 200);
+  g_assert_cmpstr (tv_test_json_str (tv_test_http_object (ada_contact, "contact"), "email"), ==,
+                   "ada.synthetic@example.org");
+  expect_error ("POST", "/api/v1/users", w.t_scheduler,
+                "{\"username\":\"bea.synthetic\",\"display_name\":\"Bea Synthetic\",\"roles\":[\"patient\"],"
+                "\"email\":\"bea@\"}", 400, "invalid_field");
+  g_assert_cmpint (tv_test_store_int (w.dir, "SELECT count(*) FROM users WHERE username = 'bea.synthetic'"), ==, 0);
+
   /* Audited with the patient named. */
   g_autofree char *q = g_strdup_printf ("SELECT count(*) FROM audit WHERE patient_id = '%s' AND action LIKE "
                                         "'%%/contact%%'", w.pat);
