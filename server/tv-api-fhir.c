@@ -17,6 +17,7 @@
  * "fhir search Appointment", "fhir export Patient/$everything") and the
  * patient concerned when there is one.
  *
+ * GET /fhir/metadata (no login) is the CapabilityStatement listing all this.
  * Search parameters (anything else: 400 naming the parameter):
  *   Patient      name
  *   Practitioner name
@@ -41,6 +42,13 @@
 #define SLOT_DEFAULT_DAYS 7
 #define SLOT_MAX_DAYS 31
 #define DAY_US ((gint64) 24 * 3600 * G_USEC_PER_SEC)
+
+/* Search parameters per resource type (also listed in /fhir/metadata). */
+static const char *const PATIENT_PARAMS[] = { "name", NULL };
+static const char *const PRACTITIONER_PARAMS[] = { "name", NULL };
+static const char *const SCHEDULE_PARAMS[] = { "actor", NULL };
+static const char *const SLOT_PARAMS[] = { "schedule", "start", "status", NULL };
+static const char *const CONSULT_PARAMS[] = { "patient", "practitioner", "date", "status", NULL };
 
 static TvStore *
 store_of (TvHttpRequest *req)
@@ -287,7 +295,7 @@ reply_users (TvHttpRequest *req, gpointer user_data, GPtrArray *users, guint cou
 static void
 handle_patient_search (TvHttpRequest *req, gpointer user_data)
 {
-  static const char *const params[] = { "name", NULL };
+  const char *const *params = PATIENT_PARAMS;
   const TvUser *me = tv_http_request_user (req);
   tv_http_request_audit (req, "fhir search Patient", NULL, NULL);
   guint count = 0;
@@ -383,17 +391,15 @@ search_doctors (TvHttpRequest *req, gpointer user_data, const char *const *param
 static void
 handle_practitioner_search (TvHttpRequest *req, gpointer user_data)
 {
-  static const char *const params[] = { "name", NULL };
   tv_http_request_audit (req, "fhir search Practitioner", NULL, NULL);
-  search_doctors (req, user_data, params, NULL, tv_fhir_practitioner_new);
+  search_doctors (req, user_data, PRACTITIONER_PARAMS, NULL, tv_fhir_practitioner_new);
 }
 
 static void
 handle_schedule_search (TvHttpRequest *req, gpointer user_data)
 {
-  static const char *const params[] = { "actor", NULL };
   tv_http_request_audit (req, "fhir search Schedule", NULL, NULL);
-  search_doctors (req, user_data, params, "actor", tv_fhir_schedule_new);
+  search_doctors (req, user_data, SCHEDULE_PARAMS, "actor", tv_fhir_schedule_new);
 }
 
 /* ---- Slot ------------------------------------------------------------------------- */
@@ -441,7 +447,7 @@ add_slots (TvHttpRequest *req, TvFhirBundle *bundle, const char *doctor_id, gint
 static void
 handle_slot_search (TvHttpRequest *req, gpointer user_data)
 {
-  static const char *const params[] = { "schedule", "start", "status", NULL };
+  const char *const *params = SLOT_PARAMS;
   tv_http_request_audit (req, "fhir search Slot", NULL, NULL);
   guint count = 0;
   if (!check_params (req, params, &count))
@@ -570,7 +576,7 @@ handle_encounter_read (TvHttpRequest *req, gpointer user_data)
 static void
 search_consults (TvHttpRequest *req, gpointer user_data, gboolean encounter)
 {
-  static const char *const params[] = { "patient", "practitioner", "date", "status", NULL };
+  const char *const *params = CONSULT_PARAMS;
   const TvUser *me = tv_http_request_user (req);
   guint count = 0;
   const char *raw_patient = tv_http_request_query (req, "patient");
@@ -663,7 +669,110 @@ handle_encounter_search (TvHttpRequest *req, gpointer user_data)
   search_consults (req, user_data, TRUE);
 }
 
+/* ---- CapabilityStatement ------------------------------------------------------------ */
+
+/* The FHIR search parameter type of one of ours. */
+static const char *
+param_type (const char *name)
+{
+  if (strcmp (name, "name") == 0)
+    return "string";
+  if (strcmp (name, "start") == 0 || strcmp (name, "date") == 0)
+    return "date";
+  if (strcmp (name, "status") == 0)
+    return "token";
+  return "reference";
+}
+
+/* GET /fhir/metadata (no login: clients read it before they authenticate):
+ * what this server does, from the same parameter lists the searches check. */
+static void
+handle_metadata (TvHttpRequest *req, gpointer user_data)
+{
+  static const struct {
+    const char *type;
+    const char *const *params;
+  } resources[] = {
+    { "Patient", PATIENT_PARAMS }, { "Practitioner", PRACTITIONER_PARAMS }, { "Schedule", SCHEDULE_PARAMS },
+    { "Slot", SLOT_PARAMS }, { "Appointment", CONSULT_PARAMS }, { "Encounter", CONSULT_PARAMS },
+  };
+  g_autofree char *base = base_url (req, user_data);
+  g_autofree char *date = tv_http_format_time (tv_http_request_now (req));
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+#define MEMBER(name, value) (json_builder_set_member_name (b, name), json_builder_add_string_value (b, value))
+  MEMBER ("resourceType", "CapabilityStatement");
+  MEMBER ("status", "active");
+  MEMBER ("date", date);
+  MEMBER ("publisher", "Televisit");
+  MEMBER ("kind", "instance");
+  json_builder_set_member_name (b, "software");
+  json_builder_begin_object (b);
+  MEMBER ("name", "Televisit");
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "implementation");
+  json_builder_begin_object (b);
+  MEMBER ("description", "Televisit video consultations: read-only FHIR R4 API");
+  MEMBER ("url", base);
+  json_builder_end_object (b);
+  MEMBER ("fhirVersion", "4.0.1");
+  json_builder_set_member_name (b, "format");
+  json_builder_begin_array (b);
+  json_builder_add_string_value (b, "json");
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "rest");
+  json_builder_begin_array (b);
+  json_builder_begin_object (b);
+  MEMBER ("mode", "server");
+  json_builder_set_member_name (b, "security");
+  json_builder_begin_object (b);
+  MEMBER ("description", "Authorization: Bearer <session token from POST /api/v1/login>; admins, doctors "
+                         "(their patients) and patients (themselves) only");
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "resource");
+  json_builder_begin_array (b);
+  for (gsize i = 0; i < G_N_ELEMENTS (resources); i++) {
+    json_builder_begin_object (b);
+    MEMBER ("type", resources[i].type);
+    json_builder_set_member_name (b, "interaction");
+    json_builder_begin_array (b);
+    const char *codes[] = { "read", "search-type" };
+    for (gsize k = 0; k < G_N_ELEMENTS (codes); k++) {
+      json_builder_begin_object (b);
+      MEMBER ("code", codes[k]);
+      json_builder_end_object (b);
+    }
+    json_builder_end_array (b);
+    json_builder_set_member_name (b, "searchParam");
+    json_builder_begin_array (b);
+    for (const char *const *p = resources[i].params; *p != NULL; p++) {
+      json_builder_begin_object (b);
+      MEMBER ("name", *p);
+      MEMBER ("type", param_type (*p));
+      json_builder_end_object (b);
+    }
+    json_builder_end_array (b);
+    if (strcmp (resources[i].type, "Patient") == 0) {
+      json_builder_set_member_name (b, "operation");
+      json_builder_begin_array (b);
+      json_builder_begin_object (b);
+      MEMBER ("name", "everything");
+      MEMBER ("definition", "http://hl7.org/fhir/OperationDefinition/Patient-everything");
+      json_builder_end_object (b);
+      json_builder_end_array (b);
+    }
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  json_builder_end_array (b);
+#undef MEMBER
+  json_builder_end_object (b);
+  reply_resource (req, json_builder_get_root (b));
+}
+
 static const TvHttpRoute routes[] = {
+  { "GET", "/fhir/metadata", 0, handle_metadata },
   { "GET", "/fhir/Patient", FHIR_ROLES, handle_patient_search },
   { "GET", "/fhir/Patient/{id}", FHIR_ROLES, handle_patient_read },
   { "GET", "/fhir/Patient/{id}/$everything", FHIR_ROLES, handle_patient_everything },

