@@ -131,6 +131,9 @@ on_message (TvClientSession *session, const TvSigMsg *msg, gpointer data)
     case TV_SIG_MSG_ENDED:
       tv_gtk_app_banner (app, "The visit has ended.", GTK_MESSAGE_INFO);
       break;
+    case TV_SIG_MSG_FACTS_SAVED:
+      tv_gtk_facts_saved (app->facts, msg);
+      break;
     default:
       break;
     }
@@ -508,6 +511,13 @@ control_command (TvGtkApp *app, char *line)
       if (!tv_gtk_start_join_visit (app->start, (guint) n))
         g_printerr ("televisit-client: visit: no joinable visit %u\n", (guint) n);
     }
+  else if (g_str_has_prefix (line, "facts "))
+    {
+      /* facts MODALITY LOCATION STATUS [REASON...] */
+      g_auto (GStrv) w = g_strsplit (line + strlen ("facts "), " ", 4);
+      if (g_strv_length (w) < 3 || !tv_gtk_facts_submit (app->facts, w[0], w[1], w[2], w[3]))
+        g_printerr ("televisit-client: facts: expected MODALITY LOCATION STATUS [REASON]\n");
+    }
   else if (strcmp (line, "network") == 0)
     tv_gtk_precheck_network (app->precheck);
   else if (strcmp (line, "send-back") == 0 || strcmp (line, "admit") == 0)
@@ -723,6 +733,7 @@ tv_gtk_app_run (const TvClientOptions *opts, const TvClientSessionConfig *cfg)
   tv_gtk_waiting_free (app.waiting);
   tv_gtk_call_free (app.call);
   tv_gtk_queue_free (app.queue);
+  tv_gtk_facts_free (app.facts);
   wipe_free (app.token);
   wipe_free (app.api_session);
   g_free (app.server_url);

@@ -4,7 +4,8 @@
  * media composes the remote video at full size with the self view in the
  * bottom-right quarter, so one widget shows both (remote large, self small).
  * Below it: mute (Ctrl+D), camera (Ctrl+E), hang up (Ctrl+W / Escape), and
- * for doctors send back to the waiting room and end the visit. A quality
+ * for doctors send back to the waiting room and end the visit, and the
+ * visit's billing facts (tv-gtk-facts). A quality
  * line is refreshed every second from tv_media_call_get_stats (bitrate in,
  * packet loss over the last second, round trip). The widget is taken out
  * when the call is torn down (call_changed NULL) and a fresh one comes with
@@ -18,7 +19,7 @@
 struct _TvGtkCall {
   TvGtkApp *app;
   GtkWidget *box, *video_frame, *video, *placeholder, *status;
-  GtkWidget *mute, *camera, *hangup, *send_back, *end, *quality;
+  GtkWidget *mute, *camera, *hangup, *send_back, *end, *quality, *facts;
   TvMediaCall *call;          /* borrowed from the session, NULL between calls */
   TvSigRole role;
   gboolean muted, camera_off;
@@ -35,6 +36,7 @@ update_buttons (TvGtkCall *c)
   gtk_button_set_label (GTK_BUTTON (c->camera), c->camera_off ? "Camera on (Ctrl+E)" : "Camera off (Ctrl+E)");
   gtk_widget_set_visible (c->send_back, c->role == TV_SIG_ROLE_DOCTOR);
   gtk_widget_set_visible (c->end, c->role == TV_SIG_ROLE_DOCTOR);
+  gtk_widget_set_visible (c->facts, c->role == TV_SIG_ROLE_DOCTOR);
   gtk_button_set_label (GTK_BUTTON (c->send_back),
                         c->call == NULL && c->patient_back ? "Let the patient in" : "Back to waiting room");
   gtk_widget_set_sensitive (c->send_back, c->call != NULL || c->patient_back);
@@ -262,6 +264,8 @@ tv_gtk_call_new (TvGtkApp *app, TvGtkCall **out)
   gtk_box_pack_start (GTK_BOX (bar), c->quality, TRUE, TRUE, 0);
   gtk_container_set_border_width (GTK_CONTAINER (bar), 6);
   gtk_box_pack_start (GTK_BOX (c->box), bar, FALSE, FALSE, 0);
+  c->facts = tv_gtk_facts_new (app, &app->facts);
+  gtk_box_pack_start (GTK_BOX (c->box), c->facts, FALSE, FALSE, 0);
   update_buttons (c);
   c->stats_timer = g_timeout_add_seconds (1, stats_tick, c);
   *out = c;

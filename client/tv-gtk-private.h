@@ -42,6 +42,7 @@ typedef struct _TvGtkPrecheck TvGtkPrecheck;
 typedef struct _TvGtkWaiting TvGtkWaiting;
 typedef struct _TvGtkCall TvGtkCall;
 typedef struct _TvGtkQueue TvGtkQueue;
+typedef struct _TvGtkFacts TvGtkFacts;
 
 typedef struct {
   GtkApplication *gapp;
@@ -61,6 +62,7 @@ typedef struct {
   TvGtkWaiting *waiting;
   TvGtkCall *call;
   TvGtkQueue *queue;
+  TvGtkFacts *facts;           /* doctor's billing facts bar inside the call view */
 
   GstDevice *camera, *microphone, *speaker; /* chosen in the pre-call check (owned), or NULL */
   int exit_code;
@@ -120,6 +122,16 @@ void tv_gtk_call_toggle_camera (TvGtkCall *c);
 /* The remote video area in window coordinates. Returns: FALSE when there is none. */
 gboolean tv_gtk_call_video_area (TvGtkCall *c, GtkWidget *window, GdkRectangle *out);
 void tv_gtk_call_free (TvGtkCall *c);
+
+/* The doctor's visit facts bar (PROTOCOL.md 3.27); the call view packs it. */
+GtkWidget *tv_gtk_facts_new (TvGtkApp *app, TvGtkFacts **out);
+/* "facts-saved": shows what the server stored. */
+void tv_gtk_facts_saved (TvGtkFacts *f, const TvSigMsg *msg);
+/* Chooses the values (words of PROTOCOL.md 3.27) and saves. Returns: FALSE
+ * for a word the bar does not offer. */
+gboolean tv_gtk_facts_submit (TvGtkFacts *f, const char *modality, const char *location, const char *status,
+                              const char *reason);
+void tv_gtk_facts_free (TvGtkFacts *f);
 
 GtkWidget *tv_gtk_queue_new (TvGtkApp *app, TvGtkQueue **out);
 /* A "dashboard" message: refreshes the list; a patient newly waiting rings and notifies. */

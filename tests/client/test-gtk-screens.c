@@ -20,7 +20,8 @@
  *  - doctor: the window logs in (--password-file), shows the queue
  *    (screenshot); the patient arrives, the window rings and notifies (an
  *    "alert patient arrived" line) and lists them waiting (screenshot);
- *    "admit 1" starts the call (screenshot with video), "send-back" returns
+ *    "admit 1" starts the call (screenshot with video), the billing facts
+ *    (audio only, elsewhere, new patient) are saved, "send-back" returns
  *    the patient to the waiting room and "admit" starts a new call, "end" ends the
  *    consult (the store says completed) and the window closes (--once).
  *
@@ -400,6 +401,9 @@ test_doctor_queue (void)
   expect_line (doctor->c, "first remote frame", 1);
   expect_line (patient, "first remote frame", 1);
   expect_line (doctor->c, "call quality good", 1);
+  /* The visit's billing facts, set in the call view and stored by the server. */
+  gui_send (doctor, "facts audio-only other new patient has no camera");
+  expect_line (doctor->c, "facts-saved modality=audio-only location=other patient=new", 1);
   assert_moving_video (doctor, "doctor-call");
 
   /* Back to the waiting room and in again: a second call from scratch. */
