@@ -15,7 +15,8 @@
  * Anything else: 403 forbidden; unknown ids: 404 not-found. Every request is
  * audited by the router; handlers name the action ("fhir read Patient",
  * "fhir search Appointment", "fhir export Patient/$everything") and the
- * patient concerned when there is one.
+ * patient concerned when there is one; a search that returns several
+ * patients' data adds one row per patient disclosed.
  *
  * GET /fhir/metadata (no login) is the CapabilityStatement listing all this.
  * Search parameters (anything else: 400 naming the parameter):
@@ -33,6 +34,7 @@
 
 #include "server/tv-api.h"
 #include "server/tv-fhir.h"
+#include "server/tv-store-audit.h"
 #include "server/tv-store-schedule.h"
 
 #include <stdarg.h>
@@ -207,6 +209,29 @@ reply_not_yours (TvHttpRequest *req, gboolean io, const char *what)
     tv_http_reply_error (req, 403, "forbidden", "you may not see this %s", what);
 }
 
+/* A search that returned several patients' data: besides the request's own
+ * row (written by the router), one audit row per patient disclosed (other
+ * than @main_patient, whom that row names), so the trail can be queried by
+ * patient. @patients: (element-type utf8) patient ids, repeats allowed. */
+static void
+audit_disclosed (TvHttpRequest *req, const char *type, GPtrArray *patients, const char *main_patient)
+{
+  const TvUser *me = tv_http_request_user (req);
+  g_autoptr (GHashTable) done = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autofree char *action = g_strdup_printf ("fhir search %s", type);
+  g_autofree char *roles = tv_roles_format (me->roles);
+  /* A patient-only caller's own data: the router's row names them already. */
+  const char *self = me->roles == TV_ROLE_PATIENT ? me->id : NULL;
+  for (guint i = 0; i < patients->len; i++) {
+    const char *pid = g_ptr_array_index (patients, i);
+    if (pid == NULL || g_strcmp0 (pid, main_patient) == 0 || g_strcmp0 (pid, self) == 0
+        || !g_hash_table_add (done, (gpointer) pid))
+      continue;
+    tv_store_audit_add (store_of (req), me->id, roles, action, type, "", pid, tv_http_request_address (req), "2xx",
+                        "disclosed in search results");
+  }
+}
+
 /* Reads the user {id} of the path holding @role; replies 404 (or 500) otherwise. */
 static TvUser *
 user_of_path (TvHttpRequest *req, guint role, const char *type)
@@ -332,6 +357,10 @@ handle_patient_search (TvHttpRequest *req, gpointer user_data)
     tv_http_reply_store_error (req, error, "fhir patient search");
     return;
   }
+  g_autoptr (GPtrArray) ids = g_ptr_array_new ();
+  for (guint i = 0; i < users->len && i < count; i++)
+    g_ptr_array_add (ids, ((TvUser *) g_ptr_array_index (users, i))->id);
+  audit_disclosed (req, "Patient", ids, NULL);
   reply_users (req, user_data, users, count, tv_fhir_patient_new, params);
 }
 
@@ -643,6 +672,7 @@ search_consults (TvHttpRequest *req, gpointer user_data, gboolean encounter)
     tv_http_reply_store_error (req, error, "fhir consult search");
     return;
   }
+  g_autoptr (GPtrArray) disclosed = g_ptr_array_new ();   /* borrowed from @consults */
   for (guint i = 0; i < consults->len && tv_fhir_bundle_count (bundle) < count; i++) {
     const TvConsult *c = g_ptr_array_index (consults, i);
     if (encounter && !tv_fhir_consult_has_encounter (c))
@@ -653,7 +683,9 @@ search_consults (TvHttpRequest *req, gpointer user_data, gboolean encounter)
     if (!can_see_consult (req, c, &io))
       continue;   /* defence in depth: the filter already limits the rows */
     tv_fhir_bundle_add (bundle, encounter ? tv_fhir_encounter_new (c) : tv_fhir_appointment_new (c), "match");
+    g_ptr_array_add (disclosed, c->patient_id);
   }
+  audit_disclosed (req, encounter ? "Encounter" : "Appointment", disclosed, patient);
   reply_resource (req, tv_fhir_bundle_finish (bundle));
 }
 

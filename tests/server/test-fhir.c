@@ -20,7 +20,8 @@
  *  - /api/v1/me/visits: upcoming with the CURRENT join link (re-created, the
  *    one the reschedule gave), past with times and status, nothing of the
  *    other patient; /api/v1/me/record: an attachment with only their data;
- *  - a patient's refused read of another patient is an audit row.
+ *  - a patient's refused read of another patient is an audit row; a doctor's
+ *    search adds one row per patient whose data it returned.
  * Thread: main thread; watchdog per test.
  */
 #define G_LOG_DOMAIN "test-fhir"
@@ -499,6 +500,15 @@ test_denied_is_audited (void)
                                            " 'me record export' AND patient_id = '%s' AND outcome = '2xx'",
                                            w.pat1, w.pat1);
   g_assert_cmpint (tv_test_store_int (w.dir, sql3), >=, 1);
+  /* A doctor's search over their patients: one row per patient disclosed. */
+  g_autoptr (JsonNode) n3 = get ("/fhir/Appointment", w.doc_tok, 200);
+  const char *pats[] = { w.pat1, w.pat2 };
+  for (guint i = 0; i < G_N_ELEMENTS (pats); i++) {
+    g_autofree char *sql4 = g_strdup_printf ("SELECT count(*) FROM audit WHERE user_id = '%s' AND action ="
+                                             " 'fhir search Appointment' AND patient_id = '%s' AND detail ="
+                                             " 'disclosed in search results'", w.doc, pats[i]);
+    g_assert_cmpint (tv_test_store_int (w.dir, sql4), >=, 1);
+  }
 }
 
 static void
