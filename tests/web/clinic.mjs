@@ -124,12 +124,14 @@ export class Clinic {
   }
 }
 
-// Signs in on the page's form.
+// Signs in on the page's form (web/common/tv.js) and waits until the page is ready.
 export async function signIn (page, username) {
   await page.getByLabel('User name', { exact: true }).fill(username);
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.locator('#whoami').waitFor({ state: 'visible' });
+  // The page has drawn its content and set up its controls (or said it is not for this account).
+  await page.locator('body[data-ready="true"]').waitFor({ state: 'attached' });
 }
 
 // Runs @body(clinic), prints TAP, exits with 1 on a failed check or an exception.

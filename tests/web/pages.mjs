@@ -3,10 +3,11 @@
 // a scheduler does it (find the patient, choose, a free slot, "Book").
 import { ok } from './clinic.mjs';
 
-// Opens the doctor every day 00:00-24:00 (their zone), so there are free slots whatever the hour.
-export async function setAllDayHours (clinic, token, doctorId) {
+// Sets the doctor's hours every day of the week to @ranges ([start, end] in
+// their zone); the default 00:00-24:00 has free slots whatever the hour.
+export async function setHours (clinic, token, doctorId, ranges = [['00:00', '24:00']]) {
   const hours = [];
-  for (let d = 1; d <= 7; d++) hours.push({ weekday: d, start: '00:00', end: '24:00' });
+  for (let d = 1; d <= 7; d++) for (const [start, end] of ranges) hours.push({ weekday: d, start, end });
   const r = await clinic.request('PUT', `/api/v1/doctors/${doctorId}/availability`, token, { hours });
   if (r.status !== 200) throw new Error(`availability: ${r.status} ${r.text}`);
 }
@@ -18,12 +19,13 @@ export function dayAfter (n, tz = 'Europe/Berlin') {
 }
 
 // On a signed-in /desk/ page: finds @query, chooses @name, books the first
-// free slot shown (or the one starting at @start). Resolves with the slot's start.
-export async function deskBook (page, query, name, start) {
+// free slot shown of @doctorId (or the one starting at @start). Resolves with the slot's start.
+export async function deskBook (page, query, name, doctorId, start) {
   await page.getByLabel('Find a patient').fill(query);
   await page.getByRole('button', { name: 'Find', exact: true }).click();
   await page.getByRole('button', { name: `Choose ${name}` }).click();
-  const slot = start ? page.locator(`.slot-free[data-start="${start}"]`) : page.locator('.slot-free').first();
+  const free = page.locator(`.slot-free[data-doctor="${doctorId}"]`);
+  const slot = start ? free.and(page.locator(`[data-start="${start}"]`)) : free.first();
   await slot.waitFor();
   const at = await slot.getAttribute('data-start');
   await slot.click();                                                    // click 1: the slot

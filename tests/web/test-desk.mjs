@@ -4,14 +4,15 @@
 // booking is in the store and shows in the calendar with its join link; a
 // second scheduler in another browser context racing for the same slot is told
 // "someone else has just booked this time" and sees the calendar refreshed;
-// move, cancel; booking with the keyboard alone in a 200 % zoomed window
+// move, cancel; the doctor's hours (an overlap refused in plain words) and a
+// day off; booking with the keyboard alone in a 200 % zoomed window
 // (no sideways scrolling, every control labelled); and a patient refused by the
 // scheduler's API (403, audited).
 // Run: tests/web/test-desk.mjs [--build BUILD] [--screenshots DIR]  (TAP; TV_BUILD_DIR,
 // TV_SCREENSHOTS work too; make check-web runs it)
 import path from 'node:path';
 import { run, ok, note, signIn } from './clinic.mjs';
-import { dayAfter, setAllDayHours, deskBook, noPageErrors } from './pages.mjs';
+import { dayAfter, setHours, deskBook, noPageErrors } from './pages.mjs';
 
 await run(async (clinic) => {
   await clinic.start();
@@ -21,7 +22,9 @@ await run(async (clinic) => {
   const pat = clinic.user('pat.web', 'Pat Synthetic', 'patient');
   const pat2 = clinic.user('alex.web', 'Alex Synthetic', 'patient');
   const st = await clinic.login('desk.one');
-  await setAllDayHours(clinic, st, doc.id);
+  await setHours(clinic, st, doc.id, [['08:00', '12:00'], ['13:00', '17:00']]);
+  const other = clinic.user('dr.ada', 'Dr. Ada Synthetic', 'doctor', ['--time-zone', 'Europe/Berlin', '--slot-minutes', '20']);
+  await setHours(clinic, st, other.id, [['09:00', '13:00']]);
   await clinic.browserLaunch();
 
   // ---- scheduler one books tomorrow's first free slot for Pat
@@ -32,14 +35,15 @@ await run(async (clinic) => {
   await pa.getByRole('button', { name: 'Next' }).click();
   const tomorrow = dayAfter(1);
   await pa.waitForFunction((d) => document.getElementById('day').value === d, tomorrow);
-  const slots = pa.locator('.slot-free');
-  const firstStart = await deskBook(pa, 'pat syn', 'Pat Synthetic');
+  const slots = pa.locator(`.slot-free[data-doctor="${doc.id}"]`);
+  const free = (p, start) => p.locator(`.slot-free[data-doctor="${doc.id}"][data-start="${start}"]`);
+  const firstStart = await deskBook(pa, 'pat syn', 'Pat Synthetic', doc.id);
   ok(/Booked Pat Synthetic/.test(await pa.locator('#status').textContent()), 'scheduler: the booking is confirmed in words');
   const row = clinic.sql(`SELECT patient_id || '|' || status FROM consults WHERE doctor_id = '${doc.id}' AND status != 'cancelled'`);
   ok(row === `${pat.id}|scheduled`, 'store: one scheduled consult of the doctor, for Pat', row);
   ok(/\/join#token=/.test(await pa.locator('#join-link').textContent()), "scheduler: the patient's join link is shown on the booking");
   ok(await pa.locator('.consult.st-scheduled', { hasText: 'Pat Synthetic' }).count() === 1, 'calendar: the booking shows with status Scheduled');
-  ok(await pa.locator(`.slot-free[data-start="${firstStart}"]`).count() === 0, 'calendar: the booked slot is no longer offered');
+  ok(await free(pa, firstStart).count() === 0, 'calendar: the booked slot is no longer offered');
   if (clinic.shots) await pa.screenshot({ path: path.join(clinic.shots, 'desk-day.png'), fullPage: true });
 
   // ---- the race: both schedulers choose the same slot, one wins
@@ -52,15 +56,15 @@ await run(async (clinic) => {
   await pb.getByRole('button', { name: 'Find' }).click();
   await pb.getByRole('button', { name: 'Choose Alex Synthetic' }).click();
   const target = await slots.first().getAttribute('data-start');
-  await pb.locator(`.slot-free[data-start="${target}"]`).click();
-  await pa.locator(`.slot-free[data-start="${target}"]`).click();
+  await free(pb, target).click();
+  await free(pa, target).click();
   await pa.getByRole('button', { name: 'Book', exact: true }).click();
   await pa.locator('#status.status-ok').waitFor();
   await pb.getByRole('button', { name: 'Book', exact: true }).click();
   const alert = pb.getByRole('alert');
   await alert.waitFor();
   ok(/Someone else has just booked this time/.test(await alert.textContent()), 'race: the loser is told the slot was just taken', await alert.textContent());
-  await pb.locator(`.slot-free[data-start="${target}"]`).waitFor({ state: 'detached' });
+  await free(pb, target).waitFor({ state: 'detached' });
   ok(await pb.locator('.consult', { hasText: 'Pat Synthetic' }).count() === 2, "race: the loser's calendar is refreshed (both of Pat's bookings shown)");
   const live = clinic.sql(`SELECT count(*) FROM consults WHERE doctor_id = '${doc.id}' AND scheduled_start = (SELECT scheduled_start FROM consults WHERE doctor_id = '${doc.id}' ORDER BY scheduled_start DESC LIMIT 1) AND status != 'cancelled'`);
   ok(live === '1', 'store: one live consult at the raced time', live);
@@ -75,8 +79,8 @@ await run(async (clinic) => {
   // ---- move Pat's second booking to a later slot, then cancel it
   await pa.locator('.consult', { hasText: 'Pat Synthetic' }).nth(1).click();
   await pa.getByRole('button', { name: 'Move to another time' }).click();
-  const later = await pa.locator('.slot-free').nth(2).getAttribute('data-start');
-  await pa.locator(`.slot-free[data-start="${later}"]`).click();
+  const later = await slots.nth(2).getAttribute('data-start');
+  await free(pa, later).click();
   await pa.getByRole('button', { name: 'Move here' }).click();
   await pa.locator('#status.status-ok', { hasText: 'Moved' }).waitFor();
   const moved = clinic.sql(`SELECT count(*) FROM consults WHERE patient_id = '${pat.id}' AND status = 'scheduled'`);
@@ -84,7 +88,27 @@ await run(async (clinic) => {
   await pa.getByRole('button', { name: 'Cancel visit' }).click();
   await pa.locator('#status.status-ok', { hasText: 'Cancelled' }).waitFor();
   ok(clinic.sql(`SELECT count(*) FROM consults WHERE patient_id = '${pat.id}' AND status = 'cancelled'`) === '1', 'cancel: the consult is cancelled in the store');
-  ok(await pa.locator(`.slot-free[data-start="${later}"]`).count() === 1, 'cancel: the slot is offered again');
+  ok(await free(pa, later).count() === 1, 'cancel: the slot is offered again');
+
+  // ---- the doctor's hours: an overlapping range is refused in plain words; a day off is added
+  await pa.getByLabel('Doctor', { exact: true }).selectOption({ label: 'Dr. Test Doctor' });
+  await pa.getByRole('button', { name: 'Show hours' }).click();
+  await pa.locator('#hours-rows tr').nth(13).waitFor();
+  ok(await pa.locator('#hours-rows tr').count() === 14, 'hours: the weekly plan shows (7 days x 2 ranges)');
+  await pa.getByRole('button', { name: 'Add hours' }).click();
+  await pa.getByRole('button', { name: 'Save weekly hours' }).click();
+  await pa.getByRole('alert').waitFor();
+  ok(/Please check what you entered \(.*hours\[/.test(await pa.getByRole('alert').textContent()), 'hours: an overlapping range is refused, naming the entry', await pa.getByRole('alert').textContent());
+  ok(clinic.sql(`SELECT count(*) FROM availability WHERE doctor_id = '${doc.id}'`) === '14', 'hours: nothing saved on the refusal');
+  await pa.getByRole('button', { name: 'Remove row 15' }).click();
+  await pa.getByLabel('Date', { exact: true }).nth(1).fill(dayAfter(2));
+  await pa.getByRole('button', { name: 'Add exception' }).click();
+  await pa.locator('#status.status-ok', { hasText: 'Exception added' }).waitFor();
+  ok(clinic.sql(`SELECT kind FROM availability_exceptions WHERE doctor_id = '${doc.id}' AND date = '${dayAfter(2)}'`) === 'off', 'exceptions: the day off is stored');
+  await pa.getByLabel('View', { exact: true }).selectOption('week');
+  await pa.locator('.calendar.week .cal-col').first().waitFor();
+  if (clinic.shots) await pa.screenshot({ path: path.join(clinic.shots, 'desk-week-hours.png'), fullPage: true });
+  await pa.getByLabel('View', { exact: true }).selectOption('day');
 
   // ---- keyboard only, at 200 % zoom (the 1400 px window seen as 700 CSS px): book for Alex
   const z = await clinic.context({ timezoneId: 'Europe/Berlin', viewport: { width: 700, height: 900 } });
@@ -100,7 +124,7 @@ await run(async (clinic) => {
   await pz.getByRole('button', { name: 'Choose Alex Synthetic' }).focus();
   await pz.keyboard.press('Enter');
   await pz.locator('#chosen-patient', { hasText: 'Alex' }).waitFor();
-  await pz.locator('.slot-free').first().focus();
+  await pz.locator(`.slot-free[data-doctor="${doc.id}"]`).first().focus();
   await pz.keyboard.press('Enter');
   await pz.waitForFunction(() => document.activeElement && document.activeElement.id === 'confirm-book');
   ok(true, 'keyboard: Enter on a free slot moves the focus to "Book"');

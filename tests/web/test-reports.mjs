@@ -9,7 +9,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { run, ok, signIn } from './clinic.mjs';
-import { setAllDayHours, noPageErrors, dayAfter } from './pages.mjs';
+import { setHours, noPageErrors, dayAfter } from './pages.mjs';
 
 await run(async (clinic) => {
   await clinic.start();
@@ -19,8 +19,8 @@ await run(async (clinic) => {
   const doc2 = clinic.user('dr.two', 'Dr. Other Doctor', 'doctor', ['--time-zone', 'Europe/Berlin', '--slot-minutes', '15']);
   const pats = ['pat.a', 'pat.b', 'pat.c'].map((u, i) => clinic.user(u, `Pat Synthetic ${i}`, 'patient'));
   const st = await clinic.login('desk.one');
-  await setAllDayHours(clinic, st, doc.id);
-  await setAllDayHours(clinic, st, doc2.id);
+  await setHours(clinic, st, doc.id);
+  await setHours(clinic, st, doc2.id);
   // Three visits tomorrow (two with Dr. Test Doctor, one cancelled; one with the other doctor).
   const book = async (d, p, hour) => {
     const start = `${dayAfter(1)}T${String(hour).padStart(2, '0')}:00:00+00:00`;

@@ -168,11 +168,13 @@ export async function setupSignIn ({ roles, onReady }) {
     if (!ok) {
       app.hidden = true;
       say(`This page is for ${roles.join(' or ')} accounts; you are signed in as ${user.roles.join(', ')}.`, 'error');
+      document.body.dataset.ready = 'true';
       return;
     }
     app.hidden = false;
     say('');
     await guarded(() => onReady(user));
+    document.body.dataset.ready = 'true';  // drawn and listening, or refused (tests wait for it)
   };
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();

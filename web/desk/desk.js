@@ -86,25 +86,32 @@ async function refresh () {
 
 function drawCalendar (per, from) {
   const cal = $('calendar');
-  cal.className = state.view === 'week' ? 'calendar week' : 'calendar';
+  cal.className = state.view === 'week' ? 'calendar-week' : 'calendar';
   if (!per.length) { fill(cal, h('p', { class: 'muted' }, 'Choose one or more doctors above.')); return; }
-  const days = state.view === 'week' ? 7 : 1;
-  const cols = [];
-  for (const p of per) {
-    for (let i = 0; i < days; i++) {
-      const d0 = addDays(from, i), d1 = addDays(from, i + 1);
-      const inDay = (t) => { const x = new Date(t); return x >= d0 && x < d1; };
-      const items = [
-        ...p.slots.filter((s) => inDay(s.start)).map((s) => ({ t: new Date(s.start), el: slotButton(p.id, s) })),
-        ...p.consults.filter((c) => inDay(c.scheduled_start)).map((c) => ({ t: new Date(c.scheduled_start), el: consultButton(c) })),
-      ].sort((a, b) => a.t - b.t);
-      const title = `${doctorName(p.id)} — ${fmtDay(d0)}`;
-      cols.push(h('section', { class: 'cal-col', 'aria-label': title },
-        h('h3', {}, doctorName(p.id), h('br'), h('span', { class: 'muted' }, fmtDay(d0))),
-        items.length ? h('ol', {}, items.map((it) => h('li', {}, it.el))) : h('p', { class: 'muted' }, 'No hours.')));
-    }
+  const now = new Date();
+  const column = (p, d0, title, heading) => {
+    const d1 = addDays(d0, 1);
+    const inDay = (t) => { const x = new Date(t); return x >= d0 && x < d1; };
+    const items = [
+      ...p.slots.filter((s) => inDay(s.start)).map((s) => ({ t: new Date(s.start), el: slotButton(p.id, s) })),
+      ...p.consults.filter((c) => inDay(c.scheduled_start)).map((c) => ({ t: new Date(c.scheduled_start), el: consultButton(c) })),
+    ].sort((a, b) => a.t - b.t);
+    return h('section', { class: 'cal-col', 'aria-label': title }, heading,
+      items.length ? h('ol', {}, items.map((it) => h('li', {}, it.el)))
+        : h('p', { class: 'muted' }, d1 <= now ? 'Over.' : 'No free times.'));
+  };
+  if (state.view === 'day') {
+    fill(cal, per.map((p) => column(p, from, `${doctorName(p.id)} — ${fmtDay(from)}`,
+      h('h3', {}, doctorName(p.id), h('br'), h('span', { class: 'muted' }, fmtDay(from))))));
+    return;
   }
-  fill(cal, cols);
+  // Week: one row of seven days per doctor.
+  fill(cal, per.map((p) => h('section', { class: 'cal-doctor', 'aria-label': doctorName(p.id) },
+    h('h3', {}, doctorName(p.id)),
+    h('div', { class: 'calendar week' }, [0, 1, 2, 3, 4, 5, 6].map((i) => {
+      const d0 = addDays(from, i);
+      return column(p, d0, `${doctorName(p.id)} — ${fmtDay(d0)}`, h('h4', {}, fmtDay(d0)));
+    })))));
 }
 
 function slotButton (doctorId, s) {
@@ -162,7 +169,7 @@ function drawAction (focus) {
     return;
   }
   const c = s.consult;
-  const link = state.joinLinks.get(c.id);
+  const link = JOINABLE.has(c.status) ? state.joinLinks.get(c.id) : null;
   const started = new Date(c.scheduled_start) <= new Date();
   const reminder = reminderWords(c);
   fill(box,
