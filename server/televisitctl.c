@@ -598,6 +598,7 @@ cmd_show (const Options *o, const char *data_dir, const char *arg)
       json_builder_end_object (b);
     }
     json_builder_end_array (b);
+    tv_server_ctl_billing_show (store, c->id, b);
     json_builder_end_object (b);
     print_json (b);
     return TV_CTL_EXIT_OK;
@@ -640,6 +641,7 @@ cmd_show (const Options *o, const char *data_dir, const char *arg)
     g_print ("  %s  %-7s  %-10s  %s\n", at, p->role == TV_SIG_ROLE_DOCTOR ? "doctor" : "patient",
              tv_participation_event_to_string (p->event), p->detail != NULL ? p->detail : "");
   }
+  tv_server_ctl_billing_show (store, c->id, NULL);
   return TV_CTL_EXIT_OK;
 }
 

@@ -198,3 +198,53 @@ tv_server_ctl_billing_main (int argc, char **argv, const char *data_dir_opt)
     return tv_ctl_store_error ("billing", sub, error);
   return is_list ? cmd_list (store, lines, json) : cmd_export (lines, output);
 }
+
+void
+tv_server_ctl_billing_show (TvStore *store, const char *consult_id, JsonBuilder *json)
+{
+  g_autoptr (TvConsultFacts) f = NULL;
+  if (!tv_store_consult_facts_get (store, consult_id, &f, NULL))
+    return;
+  g_autoptr (TvBillingLine) l = NULL;
+  gboolean billed = tv_store_billing_get_for_consult (store, consult_id, &l, NULL);
+  const char *modality = tv_billing_modality_to_string (f->modality);
+  const char *location = tv_billing_location_to_string (f->location);
+  const char *status = tv_billing_patient_status_to_string (f->patient_status);
+  if (json != NULL) {
+    json_builder_set_member_name (json, "billing");
+    json_builder_begin_object (json);
+    json_builder_set_member_name (json, "modality");
+    json_builder_add_string_value (json, modality);
+    json_builder_set_member_name (json, "audio_only_reason");
+    if (f->audio_only_reason)
+      json_builder_add_string_value (json, f->audio_only_reason);
+    else
+      json_builder_add_null_value (json);
+    json_builder_set_member_name (json, "patient_location");
+    json_builder_add_string_value (json, location);
+    json_builder_set_member_name (json, "patient_status");
+    json_builder_add_string_value (json, status);
+    json_builder_set_member_name (json, "line");
+    if (billed)
+      json_builder_add_value (json, tv_billing_line_to_json (l));
+    else
+      json_builder_add_null_value (json);
+    json_builder_set_member_name (json, "unbilled_reason");
+    if (f->unbilled_reason)
+      json_builder_add_string_value (json, f->unbilled_reason);
+    else
+      json_builder_add_null_value (json);
+    json_builder_end_object (json);
+    return;
+  }
+  g_autofree char *why = f->audio_only_reason ? g_strdup_printf (" (%s)", f->audio_only_reason) : g_strdup ("");
+  g_print ("\nbilling:\n  facts          %s%s, patient at %s, %s patient%s\n", modality, why, location, status,
+           f->updated_at == 0 ? " (defaults)" : "");
+  if (billed) {
+    g_autofree char *fee = tv_billing_format_amount (l->fee_cents);
+    g_print ("  line           %s%s%s POS %s, %u min, %s %s, %s (%s)\n", l->code, *l->modifiers ? "-" : "",
+             l->modifiers, l->pos, l->minutes, fee, l->currency, tv_claim_status_to_string (l->status), l->id);
+  } else if (f->unbilled_reason != NULL) {
+    g_print ("  not billed     %s\n", f->unbilled_reason);
+  }
+}

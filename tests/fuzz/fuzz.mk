@@ -47,3 +47,9 @@ $(B)/fuzz/fuzz-%: $(B)/fuzz/obj/tests/fuzz/fuzz-%.o $(FUZZ_LIB)
 fuzz: deps
 	@$(MAKE) --no-print-directory $(patsubst %,$(B)/fuzz/fuzz-%,$(FUZZ_TARGETS))
 	B=$(B) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_MERGE=$(FUZZ_MERGE) tests/fuzz/run-fuzz.sh $(FUZZ_TARGETS)
+# The shipped billing code table is a generated source (server/module.mk):
+# the fuzz library needs it too (tv-billing-codes.c refers to it).
+$(B)/fuzz/obj/server/billing-codes-default.o: $(B)/server/billing-codes-default.c | deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_LIB): $(B)/fuzz/obj/server/billing-codes-default.o

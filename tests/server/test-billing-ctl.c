@@ -155,6 +155,22 @@ test_ctl_billing (void)
   g_assert_cmpint (g_stat (file, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
 
+  /* show: the facts (defaults here) and the line. */
+  g_autoptr (TvBillingLine) la = NULL;
+  g_assert_true (tv_store_billing_get (store, a, &la, &error));
+  const char *sh[] = { "show", la->consult_id, NULL };
+  r = ctl (dir, sh);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, "billing:\n  facts          audio-video, patient at home, established patient (defaults)"));
+  g_assert_nonnull (strstr (r.out, "  line           98004 POS 10, 12 min, 55.00 USD, paid"));
+  run_clear (&r);
+  const char *shj[] = { "show", la->consult_id, "--json", NULL };
+  r = ctl (dir, shj);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, "\"billing\""));
+  g_assert_nonnull (strstr (r.out, "\"code\" : \"98004\""));
+  run_clear (&r);
+
   /* Audited: three status rows by the operator, list and export reads. */
   g_autofree char *me = g_strconcat ("os:", g_get_user_name (), NULL);
   g_autoptr (GPtrArray) rows = tv_store_audit_list (store, me, NULL, 0, 0, 0, &error);
