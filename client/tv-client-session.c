@@ -41,6 +41,14 @@
  * checks fail within milliseconds), often before the server's message about
  * the departure reaches us. */
 #define ICE_FAIL_GRACE_MS 1500
+/* Media recovery (PROTOCOL.md "restart"): libnice keeps the selected pair
+ * through a short outage, so media normally comes back by itself. A call that
+ * had media and stays disconnected for RESTART_AFTER_MS (or fails outright:
+ * consent expired, address gone) asks the server to renegotiate from scratch
+ * within the consult; both parties build a new peer connection. A new call
+ * that does not connect within RESTART_RETRY_MS asks again. */
+#define RESTART_AFTER_MS 6000
+#define RESTART_RETRY_MS 5000
 /* Remote audio louder than this peak (0..1 of full scale, about -40 dBFS)
  * is "sound"; a muted microphone decodes to zeros. */
 #define AUDIO_WATCH_MS 250
@@ -114,6 +122,8 @@ struct _TvClientSession {
   guint peer_timer, media_timer, duration_timer, reconnect_timer, guard_timer, done_idle, deferred_leave_id;
   guint keepalive_timer;
   guint ice_fail_timer;  /* ICE_FAIL_GRACE_MS after the call failed */
+  guint restart_timer;   /* asks for a media restart when it fires (RESTART_AFTER_MS / RESTART_RETRY_MS) */
+  gboolean restart_pending;  /* "media-restart" received: the next "paired" is the restart's */
   /* Doctor: a patient waits in the waiting room to be admitted. */
   gboolean patient_waiting;
   guint admit_timer, stdin_watch;
@@ -238,6 +248,7 @@ teardown_call (TvClientSession *self)
   g_clear_pointer (&self->call, tv_media_call_free);
   clear_timer (&self->media_timer);
   clear_timer (&self->ice_fail_timer);
+  clear_timer (&self->restart_timer);
   clear_timer (&self->audio_watch_timer);
   self->remote_audio = -1;
   if (self->media_reported_up)
@@ -318,6 +329,33 @@ ice_fail_grace_over (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The media stayed down: ask the server to renegotiate (see RESTART_AFTER_MS). */
+static gboolean
+restart_due (gpointer data)
+{
+  TvClientSession *self = data;
+  self->restart_timer = 0;
+  if (self->finished || self->phase != PHASE_JOINED || self->ws == NULL || self->call == NULL
+      || tv_media_call_get_state (self->call) == TV_MEDIA_STATE_CONNECTED)
+    return G_SOURCE_REMOVE;
+  say ("media restart requested");
+  g_autoptr (TvSigMsg) msg = tv_sig_msg_new (TV_SIG_MSG_RESTART);
+  send_json (self, tv_sig_msg_to_json (msg));
+  /* Folded into the peer's request, or lost: ask again later. */
+  self->restart_timer = g_timeout_add (RESTART_RETRY_MS, restart_due, self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Arms the restart timer for @ms; an armed timer is kept unless @replace. */
+static void
+arm_restart (TvClientSession *self, guint ms, gboolean replace)
+{
+  if (self->restart_timer != 0 && !replace)
+    return;
+  clear_timer (&self->restart_timer);
+  self->restart_timer = g_timeout_add (ms, restart_due, self);
+}
+
 static void
 on_media_state (TvMediaCall *call, TvMediaState state, gpointer user_data)
 {
@@ -332,6 +370,7 @@ on_media_state (TvMediaCall *call, TvMediaState state, gpointer user_data)
     {
     case TV_MEDIA_STATE_CONNECTED:
       clear_timer (&self->media_timer);
+      clear_timer (&self->restart_timer);
       if (!self->media_reported_up)
         {
           self->media_reported_up = TRUE;
@@ -353,7 +392,11 @@ on_media_state (TvMediaCall *call, TvMediaState state, gpointer user_data)
           say ("media disconnected");
           send_json (self, tv_sig_build_media (FALSE));
         }
-      if (state == TV_MEDIA_STATE_FAILED && self->ice_fail_timer == 0)
+      /* After media was up once: recover by renegotiating, not by leaving. */
+      if (self->ever_connected && state != TV_MEDIA_STATE_CLOSED)
+        arm_restart (self, state == TV_MEDIA_STATE_FAILED ? ICE_FAIL_GRACE_MS : RESTART_AFTER_MS,
+                     state == TV_MEDIA_STATE_FAILED);
+      else if (state == TV_MEDIA_STATE_FAILED && self->ice_fail_timer == 0)
         self->ice_fail_timer = g_timeout_add (ICE_FAIL_GRACE_MS, ice_fail_grace_over, self);
       break;
     case TV_MEDIA_STATE_NEW:
@@ -373,7 +416,9 @@ on_media_error (TvMediaCall *call, const GError *error, gpointer user_data)
   /* A failed ICE/DTLS connection also comes here: same grace as above. */
   if (g_error_matches (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_ICE_FAILED))
     {
-      if (self->ice_fail_timer == 0)
+      if (self->ever_connected)
+        arm_restart (self, ICE_FAIL_GRACE_MS, TRUE);   /* unless peer-left explains it first */
+      else if (self->ice_fail_timer == 0)
         self->ice_fail_timer = g_timeout_add (ICE_FAIL_GRACE_MS, ice_fail_grace_over, self);
       return;
     }
@@ -916,6 +961,9 @@ handle_message (TvClientSession *self, const TvSigMsg *msg)
       patient_not_waiting (self);
       self->wait_announced = FALSE;
       start_call (self, msg->offerer);
+      if (self->restart_pending && self->call != NULL)
+        arm_restart (self, RESTART_RETRY_MS, TRUE);   /* the new call must connect, or we ask again */
+      self->restart_pending = FALSE;
       /* The doctor's --modality/--patient-location/--new-patient, once. */
       if (!self->facts_sent && (self->facts[0] || self->facts[2] || self->facts[3]))
         self->facts_sent = tv_client_session_send_facts (self, self->facts[0], self->facts[1], self->facts[2],
@@ -924,6 +972,12 @@ handle_message (TvClientSession *self, const TvSigMsg *msg)
     case TV_SIG_MSG_FACTS_SAVED:
       say ("facts-saved modality=%s location=%s patient=%s", msg->modality, msg->patient_location,
            msg->patient_status);
+      break;
+    case TV_SIG_MSG_MEDIA_RESTART:
+      /* The media is renegotiated from scratch; "paired" follows. */
+      say ("media restart by=%s", tv_sig_role_to_string (msg->role));
+      clear_timer (&self->ice_fail_timer);
+      self->restart_pending = TRUE;
       break;
     case TV_SIG_MSG_AUTHED:
       if (self->api_session == NULL || self->phase != PHASE_AUTHING)
@@ -1221,6 +1275,7 @@ finish (TvClientSession *self, TvClientExitCode code, const char *reason)
   clear_timer (&self->media_timer);
   clear_timer (&self->duration_timer);
   clear_timer (&self->reconnect_timer);
+  clear_timer (&self->restart_timer);
   clear_timer (&self->guard_timer);
   clear_timer (&self->deferred_leave_id);
   clear_timer (&self->keepalive_timer);
@@ -1535,6 +1590,7 @@ tv_client_session_free (TvClientSession *self)
   clear_timer (&self->media_timer);
   clear_timer (&self->duration_timer);
   clear_timer (&self->reconnect_timer);
+  clear_timer (&self->restart_timer);
   clear_timer (&self->guard_timer);
   clear_timer (&self->done_idle);
   clear_timer (&self->reap_id);

@@ -66,6 +66,7 @@ struct _TvServerRoom {
   char *doctor_id;              /* user id of a booked consult's doctor, NULL for v1 consults */
   gint64 scheduled_start;
   gint64 waiting_since;         /* when the patient's current wait began (µs UTC); see patient_waiting */
+  gint64 restart_us;            /* monotonic time of the last media restart (handle_restart), 0 = none */
 };
 
 typedef struct {
@@ -1051,6 +1052,43 @@ handle_send_back (Conn *c)
     send_waiting (room, now);
 }
 
+/* Both parties usually notice the same outage and ask within a second of
+ * each other: one restart serves both. */
+#define RESTART_MIN_INTERVAL_US (3 * G_USEC_PER_SEC)
+
+/* A party's media failed for good (its ICE failed, or stayed disconnected
+ * past its grace): both build a new peer connection and the doctor offers
+ * again, in the same consult (PROTOCOL.md "restart"). The connected interval,
+ * if still open, closes now; the parties' "media" reports reopen it. */
+static void
+handle_restart (Conn *c)
+{
+  TvServer *s = c->server;
+  TvServerRoom *room = c->room;
+  gint64 mono = g_get_monotonic_time ();
+  g_autoptr (GError) err = NULL;
+  TvSigRoomEffects fx = TV_SIG_ROOM_FX_NONE;
+
+  if (room->restart_us != 0 && mono - room->restart_us < RESTART_MIN_INTERVAL_US) {
+    g_debug ("consult %s: restart from the %s folded into the one under way", room->consult_id,
+             role_name (c->role));
+    return;
+  }
+  if (!tv_sig_room_restart (room->sig, c->role, &fx, &err)) {
+    conn_send_gerror (c, err, TV_SIG_MSG_RESTART);
+    return;
+  }
+  room->restart_us = mono;
+  if ((fx & TV_SIG_ROOM_FX_MEDIA_STOPPED)
+      && !tv_store_consult_media_stopped (s->store, room->consult_id, g_get_real_time (), &err))
+    g_warning ("consult %s: store media-stopped failed: %s", room->consult_id, err->message);
+  g_message ("consult %s: media restart asked by the %s", room->consult_id, role_name (c->role));
+  for (int i = 0; i < 2; i++)
+    if (room->party[i])
+      conn_send_take (room->party[i], tv_sig_build_media_restart (c->role));
+  apply_pairing (room, c->role, fx & TV_SIG_ROOM_FX_PAIRED);
+}
+
 /* One complete text message from @c. */
 static void
 handle_message (Conn *c, const char *data, gsize len)
@@ -1118,6 +1156,9 @@ dispatch_message (Conn *c, const TvSigMsg *msg)
     break;
   case TV_SIG_MSG_SEND_BACK:
     handle_send_back (c);
+    break;
+  case TV_SIG_MSG_RESTART:
+    handle_restart (c);
     break;
   case TV_SIG_MSG_FACTS:
     handle_facts (c, msg);

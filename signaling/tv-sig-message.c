@@ -311,6 +311,8 @@ static const MsgSpec msg_specs[TV_SIG_MSG_N_TYPES] = {
   [TV_SIG_MSG_WAITING]     = { "waiting", DIR_SERVER, FIELDS (waiting_fields) },
   [TV_SIG_MSG_DOCTOR_READY] = { "doctor-ready", DIR_SERVER, NO_FIELDS },
   [TV_SIG_MSG_DASHBOARD]   = { "dashboard", DIR_SERVER, FIELDS (dashboard_fields) },
+  [TV_SIG_MSG_RESTART]     = { "restart", DIR_CLIENT, NO_FIELDS },
+  [TV_SIG_MSG_MEDIA_RESTART] = { "media-restart", DIR_SERVER, FIELDS (peer_joined_fields) },
   [TV_SIG_MSG_FACTS]       = { "facts", DIR_CLIENT, FIELDS (facts_fields) },
   [TV_SIG_MSG_FACTS_SAVED] = { "facts-saved", DIR_SERVER, FIELDS (facts_saved_fields) },
 };
@@ -1312,6 +1314,14 @@ tv_sig_build_paired (TvSigRole peer_role, gboolean offerer)
   TvSigMsg *msg = tv_sig_msg_new (TV_SIG_MSG_PAIRED);
   msg->role = peer_role;
   msg->offerer = offerer;
+  return finish (msg);
+}
+
+char *
+tv_sig_build_media_restart (TvSigRole by_role)
+{
+  TvSigMsg *msg = tv_sig_msg_new (TV_SIG_MSG_MEDIA_RESTART);
+  msg->role = by_role;
   return finish (msg);
 }
 

@@ -78,6 +78,8 @@ typedef enum {
   /* consult facts for billing (PROTOCOL.md 3.27-3.28) */
   TV_SIG_MSG_FACTS,       /* C->S doctor: modality, audio_only_reason, patient_location, patient_status (each optional) */
   TV_SIG_MSG_FACTS_SAVED, /* S->C the facts as now recorded */
+  TV_SIG_MSG_RESTART,     /* C->S the sender's media failed: renegotiate from scratch (ICE restart) */
+  TV_SIG_MSG_MEDIA_RESTART, /* S->C role (who asked): the media is being renegotiated; "paired" follows */
   TV_SIG_MSG_N_TYPES
 } TvSigMsgType;
 
@@ -207,6 +209,7 @@ char *tv_sig_build_joined_full (const char *consult_id, TvSigRole own_role, gboo
 char *tv_sig_build_peer_joined (TvSigRole peer_role);
 char *tv_sig_build_peer_left (TvSigRole peer_role, const char *reason);
 char *tv_sig_build_paired (TvSigRole peer_role, gboolean offerer);
+char *tv_sig_build_media_restart (TvSigRole by_role);
 char *tv_sig_build_ended (const char *reason);
 char *tv_sig_build_join (const char *token);
 char *tv_sig_build_media (gboolean up);

@@ -457,3 +457,22 @@ tv_sig_room_send_back (TvSigRoom *room, TvSigRole role, TvSigRoomEffects *fx, GE
            tv_sig_room_state_to_string (tv_sig_room_get_state (room)));
   return TRUE;
 }
+
+gboolean
+tv_sig_room_restart (TvSigRoom *room, TvSigRole role, TvSigRoomEffects *fx, GError **error)
+{
+  TvSigRoomEffects effects;
+
+  g_return_val_if_fail (room != NULL, FALSE);
+  g_return_val_if_fail (valid_role (role), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  set_fx (fx, TV_SIG_ROOM_FX_NONE);
+  if (!check_paired (room, error))
+    return FALSE;
+  effects = stop_media (room) | TV_SIG_ROOM_FX_PAIRED;
+  reset_pairing (room);
+  set_fx (fx, effects);
+  g_debug ("consult %s: media restart asked by the %s", room->consult_id, role == TV_SIG_ROLE_DOCTOR ? "doctor" : "patient");
+  return TRUE;
+}

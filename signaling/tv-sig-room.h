@@ -135,4 +135,13 @@ gboolean tv_sig_room_admit (TvSigRoom *room, TvSigRole role, TvSigRoomEffects *f
  * *@fx gets WAITING, plus MEDIA_STOPPED if an interval was open. */
 gboolean tv_sig_room_send_back (TvSigRoom *room, TvSigRole role, TvSigRoomEffects *fx, GError **error);
 
+/* tv_sig_room_restart:
+ * @role's media failed for good (ICE failed, or disconnected past its grace):
+ * the pairing starts over (negotiation and media forgotten), both parties
+ * build a new peer connection and the doctor offers again, within the same
+ * consult. Requires the room paired (TV_SIG_ERR_CONSULT_ENDED /
+ * TV_SIG_ERR_NOT_PAIRED as for relay). Room unchanged on failure.
+ * *@fx gets PAIRED, plus MEDIA_STOPPED if an interval was open. */
+gboolean tv_sig_room_restart (TvSigRoom *room, TvSigRole role, TvSigRoomEffects *fx, GError **error);
+
 G_END_DECLS

@@ -148,6 +148,8 @@ static const ValidVector valid_vectors[] = {
   { C, "{\"type\":\"admit\"}", TV_SIG_MSG_ADMIT },
   { C, "{\"type\":\"admit\",\"consult\":\"" UUID "\"}", TV_SIG_MSG_ADMIT },
   { C, "{\"type\":\"send-back\"}", TV_SIG_MSG_SEND_BACK },
+  { C, "{\"type\":\"restart\"}", TV_SIG_MSG_RESTART },
+  { S, "{\"type\":\"media-restart\",\"role\":\"patient\"}", TV_SIG_MSG_MEDIA_RESTART },
   /* both ways */
   { C, "{\"type\":\"offer\",\"sdp\":\"" SDP_MIN "\"}", TV_SIG_MSG_OFFER },
   { S, "{\"type\":\"offer\",\"sdp\":\"" SDP_MIN "\"}", TV_SIG_MSG_OFFER },
@@ -221,9 +223,10 @@ test_valid_vectors (void)
   for (int t = TV_SIG_MSG_INVALID + 1; t < TV_SIG_MSG_N_TYPES; t++)
     {
       gboolean from_client = t <= TV_SIG_MSG_CANDIDATE || (t >= TV_SIG_MSG_AUTH && t <= TV_SIG_MSG_SEND_BACK)
+                             || t == TV_SIG_MSG_RESTART
                              || t == TV_SIG_MSG_FACTS;
       gboolean from_server = (t >= TV_SIG_MSG_OFFER && t <= TV_SIG_MSG_ERROR)
-                             || (t >= TV_SIG_MSG_AUTHED && t != TV_SIG_MSG_FACTS);
+                             || (t >= TV_SIG_MSG_AUTHED && t != TV_SIG_MSG_FACTS && t != TV_SIG_MSG_RESTART);
       if (from_client)
         g_assert_true (seen[t][C]);
       if (from_server)
@@ -499,6 +502,11 @@ static const BadVector bad_vectors[] = {
   { C, "{\"type\":\"auth\",\"session\":\"" TOKEN43 "\",\"user\":\"x\"}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "user", TV_SIG_MSG_AUTH },
   { C, "{\"type\":\"admit\",\"consult\":5}", -1, TV_SIG_ERR_WRONG_TYPE, "consult", TV_SIG_MSG_ADMIT },
   { C, "{\"type\":\"send-back\",\"consult\":\"c1\"}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "consult", TV_SIG_MSG_SEND_BACK },
+  { C, "{\"type\":\"restart\",\"reason\":\"x\"}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "reason", TV_SIG_MSG_RESTART },
+  { S, "{\"type\":\"media-restart\"}", -1, TV_SIG_ERR_MISSING_FIELD, "role", TV_SIG_MSG_MEDIA_RESTART },
+  { S, "{\"type\":\"media-restart\",\"role\":\"nurse\"}", -1, TV_SIG_ERR_INVALID_VALUE, "role", TV_SIG_MSG_MEDIA_RESTART },
+  { C, "{\"type\":\"media-restart\",\"role\":\"doctor\"}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "media-restart",
+    TV_SIG_MSG_MEDIA_RESTART },
   { C, "{\"type\":\"waiting\",\"doctor\":\"D\",\"scheduled_start\":\"2026-05-14T09:30:00Z\",\"doctor_present\":true}", -1,
     TV_SIG_ERR_UNKNOWN_TYPE, "type", TV_SIG_MSG_WAITING },
   { S, "{\"type\":\"admit\"}", -1, TV_SIG_ERR_UNKNOWN_TYPE, "type", TV_SIG_MSG_ADMIT },
