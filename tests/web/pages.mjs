@@ -1,7 +1,9 @@
 // pages.mjs — steps shared by the page tests: the doctor's hours through the
 // API, dates as the pages show them, and the front desk's booking done the way
 // a scheduler does it (find the patient, choose, a free slot, "Book").
-import { ok } from './clinic.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ok, ROOT } from './clinic.mjs';
 
 // Sets the doctor's hours every day of the week to @ranges ([start, end] in
 // their zone); the default 00:00-24:00 has free slots whatever the hour.
@@ -38,4 +40,14 @@ export async function deskBook (page, query, name, doctorId, start) {
 export function noPageErrors (ctxs, what) {
   const errs = ctxs.flatMap((c) => c.errors).filter((e) => !/Failed to load resource|WebSocket|ERR_/.test(e));
   return ok(errs.length === 0, `${what}: no script errors or CSP violations`, errs.join('\n'));
+}
+
+// A billing code table for tests: the shipped one plus a 0-minute video visit
+// of an established patient (fee 42.50), so a short test call is billed.
+export function testBillingCodes (clinic) {
+  const file = path.join(clinic.tmp, 'billing-codes.conf');
+  fs.writeFileSync(file, fs.readFileSync(path.join(ROOT, 'server', 'billing-codes.conf'), 'utf8') +
+    '\n[test0]\nscheme = telemedicine\ncode = 98999\nmodality = audio-video\npatient = established\n' +
+    'minutes = 0\nfee = 42.50\ndescription = Test video visit, any length\n');
+  return ['--billing-codes', file];
 }
