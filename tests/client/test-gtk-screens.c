@@ -5,7 +5,8 @@
  * runs the window there with --test-media and --screenshot-dir, driving it
  * through its stdin test commands and following its stdout progress lines.
  *
- *  - start and pre-call check: the start screen (screenshot); the check
+ *  - start and pre-call check: the start screen at the size client.ini
+ *    remembers (screenshot); the check
  *    with the test sources plays the preview, moves the microphone meter
  *    and reaches the server (screenshot); a pasted join link that is not one
  *    is refused with a message, a real one joins the waiting room and
@@ -16,7 +17,9 @@
  *    view shows the remote video (screenshots until the video area's pixels
  *    differ from the first one: moving test video, and not a blank area);
  *    mute makes the doctor's client report the patient's audio silent, unmute
- *    makes it sound again; hang up leaves with exit 0.
+ *    makes it sound again; the server is killed (the window shows the
+ *    reconnecting banner: screenshot) and restarted on the same port, both
+ *    rejoin and the call runs again; hang up leaves with exit 0.
  *  - doctor: the window logs in (--password-file), shows the queue
  *    (screenshot); the patient arrives, the window rings and notifies (an
  *    "alert patient arrived" line) and lists them waiting (screenshot);
@@ -112,7 +115,7 @@ typedef struct {
  * config folder, no session bus and no leak checking (GTK, fontconfig and
  * Pango keep caches for the life of the process). */
 static Gui *
-gui_start (Xserver *x, const char *name, const char *const *args)
+gui_start (Xserver *x, const char *name, const char *ini, const char *const *args)
 {
   g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (
     G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
@@ -122,6 +125,14 @@ gui_start (Xserver *x, const char *name, const char *const *args)
 
   g->shots = g_strdup (tv_test_tmpdir ());
   g->config = g_strdup (tv_test_tmpdir ());
+  /* A client.ini from an earlier run, when given. */
+  if (ini != NULL)
+    {
+      g_autofree char *dir = g_build_filename (g->config, "televisit", NULL);
+      g_autofree char *file = g_build_filename (dir, "client.ini", NULL);
+      g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+      g_assert_true (g_file_set_contents (file, ini, -1, NULL));
+    }
   g_strv_builder_add_many (b, "--gui", "--screenshot-dir", g->shots, NULL);
   g_strv_builder_addv (b, (const char **) args);
   argv = g_strv_builder_end (b);
@@ -288,7 +299,7 @@ test_patient_call (void)
     const char *args[] = { "--server", tv_test_server_get_url (srv), "--ca", tv_test_server_get_cert_path (srv),
                            "--token", ptok, "--test-media", "--ice-address", "127.0.0.1", "--video-size",
                            VIDEO_SIZE, NULL };
-    patient = gui_start (x, "patient-gui", args);
+    patient = gui_start (x, "patient-gui", NULL, args);
     patient_config = g_strdup (patient->config);
   }
   expect_line (patient->c, "waiting room doctor_present=false", 1);
@@ -319,6 +330,24 @@ test_patient_call (void)
   expect_line (doctor, "remote-audio sound", 2);
   gui_send (patient, "camera");
   expect_line (patient->c, "camera off", 1);
+
+  /* The server crashes: the window says it is reconnecting (screenshot of
+   * the banner); the server comes back on the same port and data folder,
+   * both clients rejoin the same consult and the call runs again. */
+  {
+    g_autofree char *port = g_strdup_printf ("%u", tv_test_server_get_port (srv));
+    g_autofree char *dir = g_strdup (tv_test_server_get_data_dir (srv));
+    const char *same_port[] = { "--port", port, NULL };
+    tv_test_server_kill (srv);
+    tv_test_server_free (srv);
+    expect_line (patient->c, "reconnecting attempt=1", 1);
+    g_object_unref (shot (patient, "reconnecting", &r));
+    srv = tv_test_server_start (dir, same_port);
+  }
+  expect_line (patient->c, "rejoined consult=", 1);
+  expect_line (doctor, "rejoined consult=", 1);
+  expect_line (patient->c, "first remote frame", 2);
+  expect_line (doctor, "first remote frame", 2);
 
   gui_send (patient, "hangup");
   tv_test_client_wait_exit (patient->c, EXIT_TIMEOUT_MS);
@@ -377,7 +406,7 @@ test_doctor_queue (void)
     const char *args[] = { "--server", tv_test_server_get_url (srv), "--ca", tv_test_server_get_cert_path (srv),
                            "--login", "dr.gtk", "--password-file", pwfile, "--once", "--test-media",
                            "--ice-address", "127.0.0.1", "--video-size", VIDEO_SIZE, NULL };
-    doctor = gui_start (x, "doctor-gui", args);
+    doctor = gui_start (x, "doctor-gui", NULL, args);
   }
   expect_line (doctor->c, "logged in", 1);
   expect_line (doctor->c, "queue-item n=1 ", 1);
@@ -452,10 +481,15 @@ test_start_precheck (void)
   {
     const char *args[] = { "--server", tv_test_server_get_url (srv), "--ca", tv_test_server_get_cert_path (srv),
                            "--test-media", NULL };
-    g = gui_start (x, "start-gui", args);
+    g = gui_start (x, "start-gui", "[window]\nwidth=1000\nheight=740\n", args);
   }
   expect_line (g->c, "screen start", 1);
-  g_object_unref (shot (g, "start", &r));
+  /* The size remembered in client.ini. */
+  {
+    g_autoptr (GdkPixbuf) start = shot (g, "start", &r);
+    g_assert_cmpint (gdk_pixbuf_get_width (start), ==, 1000);
+    g_assert_cmpint (gdk_pixbuf_get_height (start), ==, 740);
+  }
   gui_send (g, "show precheck");
   expect_line (g->c, "screen precheck", 1);
   expect_line (g->c, "precheck preview playing camera=yes", 1);
