@@ -296,6 +296,13 @@ parse_ring (const char *path, const char *text, gsize len, GError **error)
 }
 
 TvDataKeys *
+tv_data_keys_parse (const char *text, gsize len, const char *origin, GError **error)
+{
+  g_return_val_if_fail (text != NULL || len == 0, NULL);
+  return parse_ring (origin != NULL ? origin : "(data)", text != NULL ? text : "", len, error);
+}
+
+TvDataKeys *
 tv_data_keys_load (const char *path, GError **error)
 {
   g_return_val_if_fail (path != NULL, NULL);

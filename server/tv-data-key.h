@@ -52,6 +52,13 @@ typedef struct _TvDataKeys TvDataKeys;
  * INVALID or IO; the message names the file, never a key). */
 TvDataKeys *tv_data_keys_load (const char *path, GError **error);
 
+/* tv_data_keys_parse:
+ * Parses key file text held in memory (@len bytes at @text, no NUL needed);
+ * @origin names it in messages. No permission check (for the fuzz target and
+ * tv_data_keys_load, which checks the file first).
+ * Returns: (transfer full) the ring; NULL with @error (INVALID). */
+TvDataKeys *tv_data_keys_parse (const char *text, gsize len, const char *origin, GError **error);
+
 /* tv_data_keys_create:
  * Writes a new ring with one random key (id 1, current) to @path, creating its
  * directory with mode 0700 if missing; the file is created 0600. Refuses an
