@@ -5,7 +5,7 @@
 // second scheduler in another browser context racing for the same slot is told
 // "someone else has just booked this time" and sees the calendar refreshed;
 // move, cancel; the doctor's hours (an overlap refused in plain words) and a
-// day off; booking with the keyboard alone in a 200 % zoomed window
+// day off; registering a patient with an e-mail address; booking with the keyboard alone in a 200 % zoomed window
 // (no sideways scrolling, every control labelled); and a patient refused by the
 // scheduler's API (403, audited).
 // Run: tests/web/test-desk.mjs [--build BUILD] [--screenshots DIR]  (TAP; TV_BUILD_DIR,
@@ -109,6 +109,22 @@ await run(async (clinic) => {
   await pa.locator('.calendar.week .cal-col').first().waitFor();
   if (clinic.shots) await pa.screenshot({ path: path.join(clinic.shots, 'desk-week-hours.png'), fullPage: true });
   await pa.getByLabel('View', { exact: true }).selectOption('day');
+
+  // ---- register a new patient with an e-mail address for reminders
+  await pa.locator('#register summary').click();
+  await pa.getByLabel('Full name').fill('Robin Synthetic');
+  await pa.getByLabel('User name (a-z').fill('robin.web');
+  await pa.getByLabel('E-mail for invitations').fill('robin.synthetic@example.org');
+  await pa.getByRole('button', { name: 'Register', exact: true }).click();
+  await pa.locator('#initial-password').waitFor();
+  ok((await pa.locator('#initial-password').textContent()).length >= 8, 'register: the first password is shown once to hand over');
+  const found = await clinic.request('GET', '/api/v1/users?role=patient&q=robin', st);
+  const robin = found.json.users.find((u) => u.username === 'robin.web');
+  ok(robin && robin.display_name === 'Robin Synthetic', 'register: the patient account exists');
+  const contact = await clinic.request('GET', `/api/v1/users/${robin.id}/contact`, st);
+  ok(contact.json.contact.email === 'robin.synthetic@example.org', 'register: the e-mail address is stored', contact.text);
+  await pa.locator('#contact-form:not([hidden])').waitFor();
+  ok(await pa.getByLabel('E-mail', { exact: true }).inputValue() === 'robin.synthetic@example.org', 'register: Robin is chosen, with the contact details shown for editing');
 
   // ---- keyboard only, at 200 % zoom (the 1400 px window seen as 700 CSS px): book for Alex
   const z = await clinic.context({ timezoneId: 'Europe/Berlin', viewport: { width: 700, height: 900 } });

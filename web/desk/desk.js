@@ -295,6 +295,22 @@ function choosePatient (u) {
   fill('chosen-patient', `${u.display_name} (${u.username})`);
   say(`${u.display_name} chosen: now choose a free time and "Book".`, 'info');
   if (state.selected && state.selected.kind === 'slot') drawAction(true);
+  $('contact-form').hidden = true;
+  guarded(async () => {
+    const r = await api('GET', `users/${u.id}/contact`);
+    if (state.patient !== u) return;
+    $('contact-email').value = r.contact.email || '';
+    $('contact-phone').value = r.contact.phone || '';
+    $('contact-form').hidden = false;
+  });
+}
+
+// Saves the chosen patient's e-mail and phone (empty clears; reminders need the e-mail).
+async function saveContact (ev) {
+  ev.preventDefault();
+  const u = state.patient;
+  await api('PUT', `users/${u.id}/contact`, { email: $('contact-email').value.trim(), phone: $('contact-phone').value.trim() });
+  say(`Contact details of ${u.display_name} saved.`, 'ok');
 }
 
 async function searchPatients (ev) {
@@ -311,6 +327,8 @@ async function searchPatients (ev) {
 async function registerPatient (ev) {
   ev.preventDefault();
   const body = { username: $('new-username').value.trim().toLowerCase(), display_name: $('new-name').value.trim(), roles: ['patient'] };
+  if ($('new-email').value.trim()) body.email = $('new-email').value.trim();
+  if ($('new-phone').value.trim()) body.phone = $('new-phone').value.trim();
   const r = await guarded(() => api('POST', 'users', body));
   if (!r) return;
   fill('register-result', h('div', { class: 'status status-ok', role: 'status' },
@@ -417,6 +435,7 @@ async function start () {
   $('cal-controls').addEventListener('submit', (ev) => ev.preventDefault());
   $('patient-search').addEventListener('submit', searchPatients);
   $('register-form').addEventListener('submit', registerPatient);
+  $('contact-form').addEventListener('submit', (ev) => guarded(() => saveContact(ev)));
   $('hours-load').addEventListener('click', () => guarded(loadHours));
   $('hours-add').addEventListener('click', () => $('hours-rows').append(hoursRow({ weekday: 1, start: '09:00', end: '17:00' })));
   $('hours-save').addEventListener('click', () => guarded(saveHours));
