@@ -36,9 +36,6 @@
 #define DEFAULT_WIDTH 960
 #define DEFAULT_HEIGHT 720
 
-/* A session started from the command line ends the program with it. */
-static gboolean from_command_line;
-
 static void start_session (TvGtkApp *app);
 
 void
@@ -242,7 +239,7 @@ after_done (gpointer data)
       tv_gtk_app_banner (app, reason_text (d->code, d->reason), GTK_MESSAGE_INFO);
       start_session (app);
     }
-  else if (from_command_line)
+  else if (app->from_command_line)
     g_application_quit (G_APPLICATION (app->gapp));
   else
     {
@@ -653,7 +650,7 @@ on_activate (GApplication *gapp, gpointer data)
   /* What the command line already says. */
   if (o->server_url != NULL && o->token != NULL)
     {
-      from_command_line = TRUE;
+      app->from_command_line = TRUE;
       tv_gtk_app_join (app, o->server_url, o->token);
     }
   else if (o->server_url != NULL && o->login != NULL && o->password != NULL)
@@ -670,7 +667,7 @@ on_activate (GApplication *gapp, gpointer data)
         }
       else
         {
-          from_command_line = TRUE;
+          app->from_command_line = TRUE;
           tv_gtk_app_take_login (app, o->server_url, session);
         }
     }
@@ -700,6 +697,7 @@ tv_gtk_app_run (const TvClientOptions *opts, const TvClientSessionConfig *cfg)
   app.cfg.media.video_sink = "gtksink";
   app.cfg.gui_choices = TRUE;
   app.control_line = g_string_new (NULL);
+  app.old_devices = g_ptr_array_new_with_free_func (gst_object_unref);
   app.exit_code = TV_CLIENT_EXIT_OK;
   tv_gtk_settings_load (&app.settings);
 
@@ -739,6 +737,10 @@ tv_gtk_app_run (const TvClientOptions *opts, const TvClientSessionConfig *cfg)
   g_free (app.server_url);
   g_free (app.doctor_name);
   g_string_free (app.control_line, TRUE);
+  g_ptr_array_unref (app.old_devices);
+  g_clear_object (&app.camera);
+  g_clear_object (&app.microphone);
+  g_clear_object (&app.speaker);
   tv_gtk_settings_clear (&app.settings);
   g_object_unref (app.gapp);
   fflush (stdout);

@@ -380,7 +380,8 @@ keep_choice (TvGtkPrecheck *p, GtkWidget *combo, GPtrArray *devices, GstDevice *
 {
   GstDevice *d = chosen (p, combo, devices);
 
-  g_clear_object (slot);
+  if (*slot != NULL)
+    g_ptr_array_add (p->app->old_devices, g_steal_pointer (slot));
   g_free (*name);
   *name = NULL;
   if (d != NULL)

@@ -65,6 +65,8 @@ typedef struct {
   TvGtkFacts *facts;           /* doctor's billing facts bar inside the call view */
 
   GstDevice *camera, *microphone, *speaker; /* chosen in the pre-call check (owned), or NULL */
+  GPtrArray *old_devices;      /* devices chosen before: a running session's config may still point at them */
+  gboolean from_command_line;  /* the session came from the command line: the window closes with it */
   int exit_code;
   gboolean quitting;
   GString *control_line;       /* --screenshot-dir: stdin command buffer */
