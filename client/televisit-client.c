@@ -211,6 +211,7 @@ main (int argc, char **argv)
   cfg.facts_audio_only_reason = opts->audio_only_reason;
   cfg.facts_patient_location = opts->patient_location;
   cfg.facts_patient_status = opts->new_patient ? "new" : NULL;
+  cfg.chat = (const char *const *) opts->chat;
 
   /* The desktop window asks for what the command line does not give. */
   if (opts->gui)

@@ -132,8 +132,8 @@ static const char help_text[] =
 "    --stats-json FILE\n"
 "        On exit, write the call statistics as one JSON object to FILE: the last\n"
 "        call's media statistics, video_frames_decoded and audio_buffers_decoded\n"
-"        summed over every call of this run, role, consult, calls, exit_code and\n"
-"        exit_reason.\n"
+"        summed over every call of this run, role, consult, calls, exit_code,\n"
+"        exit_reason, and chat (the messages seen: id, at, from, text).\n"
 "    --peer-timeout SECONDS\n"
 "        Give up (exit status 4) when the other party has not joined SECONDS after\n"
 "        we joined or after they left (1..86400, default 300).\n"
@@ -185,6 +185,11 @@ static const char help_text[] =
 "    --admit-after SECONDS\n"
 "        Doctor only, --admit auto: wait SECONDS after the patient is seen\n"
 "        waiting before admitting (0..3600, default 0).\n"
+"    --chat TEXT\n"
+"        Send TEXT as an in-call chat message once the call is set up (the\n"
+"        first \"paired\"); repeatable, sent in order. 1 to 2000 bytes of\n"
+"        UTF-8 without control characters (\\n in TEXT stays as typed). Chat\n"
+"        from either party is printed as chat lines (below).\n"
 "    -v, --verbose\n"
 "        More log output on stderr (repeat for debug output).\n"
 "    --version\n"
@@ -215,6 +220,8 @@ static const char help_text[] =
 "        media connected | media disconnected\n"
 "        first remote frame\n"
 "        call quality connecting|good|fair|poor   (--gui: the call view's quality line changed)\n"
+"        chat from=ROLE id=N at=TIME text=TEXT    (a chat message, ours included, once each;\n"
+"                                                 a newline in TEXT is printed as \\n)\n"
 "        remote-audio sound|silent                (the peer's audio: a peak above or below\n"
 "                                                 about -40 dBFS, e.g. the peer muted)\n"
 "        ice server offered stun=HOST:PORT        (after joined; used unless --stun)\n"
@@ -240,7 +247,8 @@ static const char help_text[] =
 "    not-a-doctor, login-refused. With --login, token-invalid/token-expired mean\n"
 "    the API session was refused.\n"
 "    Logs and errors go to stderr. Tokens and passwords are never printed; patient\n"
-"    names appear only in queue-item lines on stdout, never in logs.\n"
+"    names appear only in queue-item lines and chat text only in chat lines on\n"
+"    stdout, never in logs.\n"
 "\n"
 "EXIT STATUS\n"
 "    0   the call ended normally: duration elapsed, consult ended, left on a signal\n"
@@ -302,6 +310,7 @@ tv_client_options_free (TvClientOptions *opts)
   g_free (opts->ca_file);
   g_free (opts->stats_json);
   g_strfreev (opts->ice_addresses);
+  g_strfreev (opts->chat);
   g_free (opts->stun_url);
   g_free (opts->turn_url);
   g_free (opts->modality);
@@ -568,6 +577,7 @@ tv_client_options_parse (int argc, char **argv, GError **error)
     { "media-timeout", 0, 0, G_OPTION_ARG_STRING, &media_timeout, NULL, NULL },
     { "reconnect-window", 0, 0, G_OPTION_ARG_STRING, &reconnect_window, NULL, NULL },
     { "ice-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ice, NULL, NULL },
+    { "chat", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opts->chat, NULL, NULL },
     { "stun", 0, 0, G_OPTION_ARG_STRING, &stun, NULL, NULL },
     { "turn", 0, 0, G_OPTION_ARG_STRING, &turn, NULL, NULL },
     { "latency", 0, 0, G_OPTION_ARG_STRING, &latency, NULL, NULL },
@@ -869,6 +879,17 @@ tv_client_options_parse (int argc, char **argv, GError **error)
             }
         }
       opts->ice_addresses = g_steal_pointer (&ice);
+    }
+
+  /* --chat: the protocol's rule for chat text, checked before connecting. */
+  for (char **t = opts->chat; t != NULL && *t != NULL; t++)
+    {
+      const char *why = NULL;
+      if (!tv_sig_chat_text_check (*t, &why))
+        {
+          fail (error, "--chat: %s", why);
+          return NULL;
+        }
     }
 
   /* --stun / --turn */

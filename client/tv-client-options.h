@@ -78,6 +78,7 @@ typedef struct {
   char *audio_only_reason; /* --audio-only-reason TEXT (with audio-only) */
   char *patient_location; /* --patient-location home|other */
   gboolean new_patient;   /* --new-patient: patient status "new" (else not sent) */
+  char **chat;            /* --chat TEXT (repeatable, NULL-terminated; checked), or NULL */
   int verbosity;          /* number of -v */
   gboolean show_help;     /* --help given: print tv_client_options_help() and exit 0 */
   gboolean show_version;  /* --version given */

@@ -149,6 +149,11 @@ struct _TvClientSession {
   /* Doctor: consult facts to send once paired (owned; NULL = not sent). */
   char *facts[4];    /* modality, audio_only_reason, patient_location, patient_status */
   gboolean facts_sent;
+  /* Chat: what to send on the first "paired" (--chat), and what was seen. */
+  char **chat_out;
+  gboolean chat_sent;
+  GHashTable *chat_seen;   /* ids (gint64*) of chat-message already shown */
+  JsonArray *chat_log;     /* {id, at, from, text} in the order seen, for --stats-json */
 };
 
 static void connect_ws (TvClientSession *self);
@@ -894,6 +899,30 @@ patient_not_waiting (TvClientSession *self)
   clear_timer (&self->admit_timer);
 }
 
+/* A chat message (live or replayed on join): printed and logged once per id. */
+static void
+show_chat (TvClientSession *self, const TvSigMsg *msg)
+{
+  if (g_hash_table_contains (self->chat_seen, &msg->id))
+    return;
+  g_hash_table_add (self->chat_seen, g_memdup2 (&msg->id, sizeof msg->id));
+  g_autofree char *flat = g_strdup (msg->text);
+  g_autoptr (GString) shown = g_string_new (NULL);
+  for (const char *p = flat; *p != '\0'; p++)
+    if (*p == '\n')
+      g_string_append (shown, "\\n");
+    else
+      g_string_append_c (shown, *p);
+  say ("chat from=%s id=%" G_GINT64_FORMAT " at=%s text=%s", tv_sig_role_to_string (msg->role), msg->id, msg->at,
+       shown->str);
+  JsonObject *o = json_object_new ();
+  json_object_set_int_member (o, "id", msg->id);
+  json_object_set_string_member (o, "at", msg->at);
+  json_object_set_string_member (o, "from", tv_sig_role_to_string (msg->role));
+  json_object_set_string_member (o, "text", msg->text);
+  json_array_add_object_element (self->chat_log, o);
+}
+
 static void
 handle_message (TvClientSession *self, const TvSigMsg *msg)
 {
@@ -964,6 +993,12 @@ handle_message (TvClientSession *self, const TvSigMsg *msg)
       if (self->restart_pending && self->call != NULL)
         arm_restart (self, RESTART_RETRY_MS, TRUE);   /* the new call must connect, or we ask again */
       self->restart_pending = FALSE;
+      if (!self->chat_sent)
+        {
+          self->chat_sent = TRUE;
+          for (char **t = self->chat_out; t != NULL && *t != NULL; t++)
+            send_json (self, tv_sig_build_chat (*t));
+        }
       /* The doctor's --modality/--patient-location/--new-patient, once. */
       if (!self->facts_sent && (self->facts[0] || self->facts[2] || self->facts[3]))
         self->facts_sent = tv_client_session_send_facts (self, self->facts[0], self->facts[1], self->facts[2],
@@ -978,6 +1013,9 @@ handle_message (TvClientSession *self, const TvSigMsg *msg)
       say ("media restart by=%s", tv_sig_role_to_string (msg->role));
       clear_timer (&self->ice_fail_timer);
       self->restart_pending = TRUE;
+      break;
+    case TV_SIG_MSG_CHAT_MESSAGE:
+      show_chat (self, msg);
       break;
     case TV_SIG_MSG_AUTHED:
       if (self->api_session == NULL || self->phase != PHASE_AUTHING)
@@ -1392,6 +1430,9 @@ tv_client_session_new (const TvClientSessionConfig *cfg, TvClientSessionDoneFunc
   self->peer_timeout_s = cfg->peer_timeout_s;
   self->media_timeout_s = cfg->media_timeout_s;
   self->end_on_exit = cfg->end_on_exit;
+  self->chat_out = g_strdupv ((char **) cfg->chat);
+  self->chat_seen = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->chat_log = json_array_new ();
   self->admit_mode = cfg->admit_mode;
   self->admit_after_ms = cfg->admit_after_ms;
   self->reconnect_initial_ms = cfg->reconnect_initial_ms ? cfg->reconnect_initial_ms : 500;
@@ -1501,6 +1542,26 @@ tv_client_session_send_facts (TvClientSession *self, const char *modality, const
   return TRUE;
 }
 
+gboolean
+tv_client_session_send_chat (TvClientSession *self, const char *text, GError **error)
+{
+  const char *why = NULL;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  if (!tv_sig_chat_text_check (text, &why))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s", why);
+      return FALSE;
+    }
+  if (self->phase != PHASE_JOINED || self->ws == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "not in a consult");
+      return FALSE;
+    }
+  send_json (self, tv_sig_build_chat (text));
+  return TRUE;
+}
+
 void
 tv_client_session_end (TvClientSession *self)
 {
@@ -1555,6 +1616,7 @@ tv_client_session_stats_json (TvClientSession *self)
   json_object_set_int_member (obj, "audio_buffers_decoded", (gint64) audio);
   json_object_set_int_member (obj, "calls", self->calls);
   json_object_set_boolean_member (obj, "media_connected", self->ever_connected);
+  json_object_set_array_member (obj, "chat", json_array_ref (self->chat_log));
   if (self->role != TV_SIG_ROLE_NONE)
     json_object_set_string_member (obj, "role", tv_sig_role_to_string (self->role));
   else
@@ -1622,5 +1684,8 @@ tv_client_session_free (TvClientSession *self)
   wipe_free (self->offered_turn);
   g_free (self->consult_id);
   g_free (self->exit_reason);
+  g_strfreev (self->chat_out);
+  g_hash_table_unref (self->chat_seen);
+  json_array_unref (self->chat_log);
   g_free (self);
 }

@@ -59,6 +59,9 @@ typedef struct {
   const char *facts_audio_only_reason;
   const char *facts_patient_location;
   const char *facts_patient_status;
+  /* Chat messages to send once, in order, when the first call is set up
+   * ("paired"); NULL-terminated, checked with tv_sig_chat_text_check; may be NULL. */
+  const char *const *chat;
 } TvClientSessionConfig;
 
 /* What a GUI follows (every member may be NULL). All run on the session's
@@ -122,6 +125,16 @@ gboolean tv_client_session_admit (TvClientSession *session);
  * "patient waiting": tv_client_session_admit() lets them in again.
  * Returns: FALSE (nothing sent) otherwise. */
 gboolean tv_client_session_send_back (TvClientSession *session);
+
+/* tv_client_session_send_chat:
+ * Sends @text as a chat message ("chat"); the server stores it and sends it
+ * back to both parties as "chat-message" (the observer's message callback and
+ * a "chat" line on stdout show it then, ours included).
+ * Returns: FALSE with @error (G_IO_ERROR_INVALID_ARGUMENT: the text breaks
+ * the protocol's rule, named; G_IO_ERROR_NOT_CONNECTED: not joined) and
+ * nothing sent. The server may still refuse it (not admitted yet, too fast):
+ * that arrives as an error message. */
+gboolean tv_client_session_send_chat (TvClientSession *session, const char *text, GError **error);
 
 /* tv_client_session_end: a doctor ends the consult ("end"), a patient leaves
  * it ("leave"); finishes with TV_CLIENT_EXIT_OK as tv_client_session_leave. */

@@ -28,6 +28,7 @@
 #include "server/tv-ctl-user.h"
 #include "server/tv-store.h"
 #include "server/tv-store-audit.h"
+#include "server/tv-store-chat.h"
 
 #define DEFAULT_SERVER_URL "wss://localhost:8443"
 #define DEFAULT_TOKEN_HOURS 24
@@ -86,8 +87,9 @@ static const char HELP_LIST[] =
 
 static const char HELP_SHOW[] =
   "    show ID [--json]\n"
-  "        Show every field of one consult, including the patient, and its\n"
-  "        participation log (joins, leaves, media up/down) with RFC 3339 times.\n"
+  "        Show every field of one consult, including the patient, its\n"
+  "        participation log (joins, leaves, media up/down) and its in-call chat\n"
+  "        (time, sender, text) with RFC 3339 times.\n"
   "        --json               print the consult as a JSON object\n";
 
 static const char HELP_END[] =
@@ -580,6 +582,9 @@ cmd_show (const Options *o, const char *data_dir, const char *arg)
   g_autoptr (GPtrArray) log = tv_store_participation_list (store, id, &error);
   if (log == NULL)
     return tv_ctl_store_error (NULL, "show", error);
+  g_autoptr (GPtrArray) chat = tv_store_chat_list (store, id, &error);
+  if (chat == NULL)
+    return tv_ctl_store_error (NULL, "show", error);
   gint64 now = g_get_real_time ();
 
   if (o->json) {
@@ -595,6 +600,19 @@ cmd_show (const Options *o, const char *data_dir, const char *arg)
       json_add_string (b, "role", p->role == TV_SIG_ROLE_DOCTOR ? "doctor" : "patient");
       json_add_string (b, "event", tv_participation_event_to_string (p->event));
       json_add_string (b, "detail", p->detail);
+      json_builder_end_object (b);
+    }
+    json_builder_end_array (b);
+    json_builder_set_member_name (b, "chat");
+    json_builder_begin_array (b);
+    for (guint i = 0; i < chat->len; i++) {
+      const TvChatMessage *m = g_ptr_array_index (chat, i);
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "id");
+      json_builder_add_int_value (b, m->id);
+      json_add_time (b, "at", m->sent_at);
+      json_add_string (b, "from", m->sender_role);
+      json_add_string (b, "text", m->text);
       json_builder_end_object (b);
     }
     json_builder_end_array (b);
@@ -640,6 +658,18 @@ cmd_show (const Options *o, const char *data_dir, const char *arg)
     g_autofree char *at = format_time (p->at);
     g_print ("  %s  %-7s  %-10s  %s\n", at, p->role == TV_SIG_ROLE_DOCTOR ? "doctor" : "patient",
              tv_participation_event_to_string (p->event), p->detail != NULL ? p->detail : "");
+  }
+  g_print ("\nchat:\n");
+  if (chat->len == 0)
+    g_print ("  (none)\n");
+  for (guint i = 0; i < chat->len; i++) {
+    const TvChatMessage *m = g_ptr_array_index (chat, i);
+    g_autofree char *at = format_time (m->sent_at);
+    /* Continuation lines of a multi-line message are indented under the text. */
+    g_auto (GStrv) lines = g_strsplit (m->text, "\n", -1);
+    g_print ("  %s  %-7s  %s\n", at, m->sender_role, lines[0]);
+    for (guint k = 1; lines[k] != NULL; k++)
+      g_print ("  %*s  %-7s  %s\n", (int) strlen (at), "", "", lines[k]);
   }
   tv_server_ctl_billing_show (store, c->id, NULL);
   return TV_CTL_EXIT_OK;

@@ -21,4 +21,5 @@ tv_server_api_register_all (TvHttp *http, TvServer *server)
   tv_server_api_contacts_register (http, server);
   tv_server_api_reports_register (http, server);
   tv_server_api_billing_register (http, server);
+  tv_server_api_chat_register (http, server);
 }

@@ -41,5 +41,6 @@ JsonNode *tv_api_reminders_to_json (TvStore *store, const char *consult_id);
 void tv_server_api_reports_register (TvHttp *http, TvServer *server);
 /* billing (tv-api-billing.c): consult facts, billing lines, CSV export, patient statements */
 void tv_server_api_billing_register (TvHttp *http, TvServer *server);
+void tv_server_api_chat_register (TvHttp *http, TvServer *server);
 
 G_END_DECLS

@@ -36,6 +36,7 @@
 #include "server/tv-server-private.h"
 #include "server/tv-store-audit.h"
 #include "server/tv-store-billing.h"
+#include "server/tv-store-chat.h"
 #include "server/tv-store-users.h"
 #include "server/tv-store-waitroom.h"
 #include "server/tv-waitroom.h"
@@ -98,6 +99,8 @@ typedef struct _Conn {
   char *last_dashboard;         /* the last "dashboard" sent, to send only changes */
   gint64 rate[TV_SERVER_RATE_LIMIT_MSGS]; /* monotonic times of the last messages */
   guint rate_n, rate_pos;
+  gint64 chat_rate[TV_SIG_CHAT_RATE_MSGS]; /* monotonic times of the last chat messages */
+  guint chat_n, chat_pos;
 } Conn;
 
 typedef struct {
@@ -498,6 +501,87 @@ audit_consult (Conn *c, const char *action, TvSigRole role, const char *consult_
   audit_consult_row (c, action, role, consult_id, consult, outcome, detail, FALSE);
 }
 
+/* ---- chat (PROTOCOL.md 3.23, 3.24) ---------------------------------------- */
+
+/* The consult's chat so far (the last TV_SERVER_CHAT_REPLAY_MAX messages),
+ * to a party that has just joined, as chat-message frames in order. A store
+ * failure is logged and replays nothing: the call goes on. */
+static void
+send_chat_history (Conn *c)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GPtrArray) msgs = tv_store_chat_list (c->server->store, c->room->consult_id, &err);
+  if (msgs == NULL) {
+    g_warning ("consult %s: could not read the chat for the replay: %s", c->room->consult_id, err->message);
+    return;
+  }
+  guint first = msgs->len > TV_SERVER_CHAT_REPLAY_MAX ? msgs->len - TV_SERVER_CHAT_REPLAY_MAX : 0;
+  for (guint i = first; i < msgs->len; i++) {
+    const TvChatMessage *m = g_ptr_array_index (msgs, i);
+    TvSigRole from = TV_SIG_ROLE_NONE;
+    if (!tv_sig_role_from_string (m->sender_role, &from))
+      continue;
+    g_autofree char *at = format_utc (m->sent_at);
+    conn_send_take (c, tv_sig_build_chat_message (m->id, at, from, m->text));
+  }
+}
+
+/* Sliding window: FALSE when TV_SIG_CHAT_RATE_MSGS chat messages arrived in
+ * the last TV_SIG_CHAT_RATE_SECONDS on this connection. */
+static gboolean
+chat_rate_ok (Conn *c)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (c->chat_n == TV_SIG_CHAT_RATE_MSGS
+      && now - c->chat_rate[c->chat_pos] < TV_SIG_CHAT_RATE_SECONDS * G_USEC_PER_SEC)
+    return FALSE;
+  c->chat_rate[c->chat_pos] = now;
+  c->chat_pos = (c->chat_pos + 1) % TV_SIG_CHAT_RATE_MSGS;
+  if (c->chat_n < TV_SIG_CHAT_RATE_MSGS)
+    c->chat_n++;
+  return TRUE;
+}
+
+/* A chat message: once the patient is admitted, stored (sealed) with the
+ * consult, then sent as chat-message to both parties (the sender's copy
+ * confirms it was kept). The text is never logged. */
+static void
+handle_chat (Conn *c, const TvSigMsg *msg)
+{
+  TvServerRoom *room = c->room;
+  g_autoptr (GError) err = NULL;
+
+  if (tv_sig_room_get_state (room->sig) == TV_SIG_ROOM_ENDED) {
+    conn_send_error (c, TV_SIG_ERR_CONSULT_ENDED, "the consult has ended", TV_SIG_MSG_CHAT);
+    return;
+  }
+  if (!tv_sig_room_is_admitted (room->sig)) {
+    conn_send_error (c, TV_SIG_ERR_NOT_PAIRED, "chat opens once the doctor has admitted the patient",
+                     TV_SIG_MSG_CHAT);
+    return;
+  }
+  if (!chat_rate_ok (c)) {
+    conn_send_error (c, TV_SIG_ERR_CHAT_TOO_FAST, "too many chat messages; wait a few seconds", TV_SIG_MSG_CHAT);
+    return;
+  }
+  gint64 now = g_get_real_time (), id = 0;
+  if (!tv_store_chat_add (c->server->store, room->consult_id, role_name (c->role), now, msg->text, &id, &err)) {
+    if (g_error_matches (err, TV_STORE_ERROR, TV_STORE_ERR_WRONG_STATE))
+      conn_send_error (c, TV_SIG_ERR_CONSULT_ENDED, "the consult has ended", TV_SIG_MSG_CHAT);
+    else
+      conn_store_failed (c, room->consult_id, "chat", err, TV_SIG_MSG_CHAT);
+    return;
+  }
+  g_autofree char *at = format_utc (now);
+  g_autofree char *json = tv_sig_build_chat_message (id, at, c->role, msg->text);
+  conn_send (c, json);
+  Conn *peer = room_peer (room, c->role);
+  if (peer != NULL)
+    conn_send (peer, json);
+  g_info ("consult %s: chat message %" G_GINT64_FORMAT " from the %s%s", room->consult_id, id, role_name (c->role),
+          peer != NULL ? "" : " (peer away: replayed when they join)");
+}
+
 static void
 handle_join (Conn *c, const TvSigMsg *msg)
 {
@@ -646,6 +730,7 @@ handle_join (Conn *c, const TvSigMsg *msg)
                                                          s->cfg->turn_credential_ttl_s);
   conn_send_take (c, tv_sig_build_joined_full (consult_id, role, peer_present, ice));
   apply_pairing (room, role, fx);
+  send_chat_history (c);
 }
 
 static void
@@ -1162,6 +1247,9 @@ dispatch_message (Conn *c, const TvSigMsg *msg)
     break;
   case TV_SIG_MSG_FACTS:
     handle_facts (c, msg);
+    break;
+  case TV_SIG_MSG_CHAT:
+    handle_chat (c, msg);
     break;
   default:
     /* The parser only returns client->server types for FROM_CLIENT. */

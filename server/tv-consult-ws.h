@@ -21,6 +21,8 @@ G_BEGIN_DECLS
 #define TV_SERVER_SEND_QUEUE_MAX_BYTES (1024 * 1024)
 /* At most this many messages in any 1 s window per connection (error 4009). */
 #define TV_SERVER_RATE_LIMIT_MSGS 50
+/* At most this many chat messages are replayed to a party who joins (the newest). */
+#define TV_SERVER_CHAT_REPLAY_MAX 100
 /* A live consult's connected time is checkpointed in the store this often, so
  * a crashed server loses at most this much of it (tv-store-live.h). */
 #define TV_SERVER_CHECKPOINT_S 2

@@ -43,6 +43,7 @@ static const TvSealedColumn SEALED_COLUMNS[] = {
   { "user_contacts", "email", "user_id", "user_contacts.email" },   /* schema v7, tv-store-reminders.c */
   { "user_contacts", "phone", "user_id", "user_contacts.phone" },
   { "consult_facts", "note", "consult_id", "consult_facts.note" },      /* visit note (billing, v6) */
+  { "consult_chat", "text", "consult_id", "consult_chat.text" },    /* in-call chat (v8, tv-store-chat.c) */
   { NULL, NULL, NULL, NULL },
 };
 

@@ -46,6 +46,7 @@ static const ErrorInfo error_table[] = {
   { TV_SIG_ERR_OUT_OF_ORDER,    "OUT_OF_ORDER",    FALSE },
   { TV_SIG_ERR_NOT_ALLOWED,     "NOT_ALLOWED",     FALSE },
   { TV_SIG_ERR_NOT_WAITING,     "NOT_WAITING",     FALSE },
+  { TV_SIG_ERR_CHAT_TOO_FAST,   "CHAT_TOO_FAST",   FALSE },
   { TV_SIG_ERR_INTERNAL,        "INTERNAL",        FALSE },
   { TV_SIG_ERR_SHUTTING_DOWN,   "SHUTTING_DOWN",   TRUE },
 };

@@ -44,6 +44,7 @@ typedef enum {
   TV_SIG_ERR_OUT_OF_ORDER    = 4201, /* message not allowed in the current negotiation state */
   TV_SIG_ERR_NOT_ALLOWED     = 4202, /* the sender's role may not send this (e.g. patient "end") */
   TV_SIG_ERR_NOT_WAITING     = 4203, /* admit / send-back: no patient in that state (waiting / admitted) */
+  TV_SIG_ERR_CHAT_TOO_FAST   = 4204, /* chat: more than TV_SIG_CHAT_RATE_MSGS in TV_SIG_CHAT_RATE_SECONDS */
 
   /* The server */
   TV_SIG_ERR_INTERNAL        = 5000, /* the store failed; nothing was changed */

@@ -106,6 +106,7 @@ typedef enum {
   SC_DATE,      /* a calendar date YYYY-MM-DD */
   SC_ZONE,      /* an IANA time zone name GLib knows */
   SC_ICE_URL,   /* "stun:", "turn:" or "turns:" URL (RFC 7064/7065), no white space or controls */
+  SC_CHAT,      /* chat text: no control characters except LF */
 } StringCheck;
 
 typedef struct {
@@ -277,6 +278,15 @@ static const FieldSpec facts_saved_fields[] = {
   F_OPT_WORD ("patient_location", TRUE, location_choices, patient_location),
   F_OPT_WORD ("patient_status", TRUE, patient_status_choices, patient_status),
 };
+static const FieldSpec chat_fields[] = {
+  F_STR ("text", TRUE, 1, TV_SIG_MAX_CHAT_BYTES, SC_CHAT, text),
+};
+static const FieldSpec chat_message_fields[] = {
+  F_INT ("id", FT_INT64, TRUE, 1, MAX_ID_VALUE, id),
+  F_STR ("at", TRUE, 1, 64, SC_TIME, at),
+  F_ROLE ("from"),
+  F_STR ("text", TRUE, 1, TV_SIG_MAX_CHAT_BYTES, SC_CHAT, text),
+};
 static const FieldSpec error_fields[] = {
   F_INT ("code", FT_INT, TRUE, MIN_ERROR_CODE, MAX_ERROR_CODE, code),
   F_STR ("message", TRUE, 1, TV_SIG_MAX_TEXT_BYTES, SC_TEXT, message),
@@ -315,6 +325,8 @@ static const MsgSpec msg_specs[TV_SIG_MSG_N_TYPES] = {
   [TV_SIG_MSG_MEDIA_RESTART] = { "media-restart", DIR_SERVER, FIELDS (peer_joined_fields) },
   [TV_SIG_MSG_FACTS]       = { "facts", DIR_CLIENT, FIELDS (facts_fields) },
   [TV_SIG_MSG_FACTS_SAVED] = { "facts-saved", DIR_SERVER, FIELDS (facts_saved_fields) },
+  [TV_SIG_MSG_CHAT]        = { "chat", DIR_CLIENT, FIELDS (chat_fields) },
+  [TV_SIG_MSG_CHAT_MESSAGE] = { "chat-message", DIR_SERVER, FIELDS (chat_message_fields) },
 };
 
 const char *
@@ -464,6 +476,8 @@ tv_sig_msg_free (TvSigMsg *msg)
   g_free (msg->audio_only_reason);
   g_free (msg->patient_location);
   g_free (msg->patient_status);
+  g_free (msg->text);
+  g_free (msg->at);
   g_free (msg);
 }
 
@@ -676,6 +690,10 @@ check_string (const FieldSpec *f, const char *s, int *choice_value, GError **err
     case SC_TEXT:
       if (has_control (s, NULL))
         return fail (error, bad, "field \"%s\": control characters not allowed", f->name);
+      break;
+    case SC_CHAT:
+      if (has_control (s, "\n"))
+        return fail (error, bad, "field \"%s\": control characters other than newline not allowed", f->name);
       break;
     case SC_TOKEN:
     case SC_ID:
@@ -1483,4 +1501,42 @@ tv_sig_build_facts_saved (const char *modality, const char *audio_only_reason, c
 {
   g_return_val_if_fail (modality != NULL && patient_location != NULL && patient_status != NULL, NULL);
   return build_facts (TV_SIG_MSG_FACTS_SAVED, modality, audio_only_reason, patient_location, patient_status);
+}
+
+char *
+tv_sig_build_chat (const char *text)
+{
+  g_return_val_if_fail (text != NULL, NULL);
+  TvSigMsg *msg = tv_sig_msg_new (TV_SIG_MSG_CHAT);
+  msg->text = g_strdup (text);
+  return finish (msg);
+}
+
+char *
+tv_sig_build_chat_message (gint64 id, const char *at, TvSigRole from, const char *text)
+{
+  g_return_val_if_fail (at != NULL && text != NULL && id >= 1, NULL);
+  TvSigMsg *msg = tv_sig_msg_new (TV_SIG_MSG_CHAT_MESSAGE);
+  msg->id = id;
+  msg->at = g_strdup (at);
+  msg->role = from;
+  msg->text = g_strdup (text);
+  return finish (msg);
+}
+
+gboolean
+tv_sig_chat_text_check (const char *text, const char **why)
+{
+  const char *reason = NULL;
+  if (text == NULL || *text == '\0')
+    reason = "the message is empty";
+  else if (!g_utf8_validate (text, -1, NULL))
+    reason = "the message is not valid UTF-8";
+  else if (strlen (text) > TV_SIG_MAX_CHAT_BYTES)
+    reason = "the message is longer than 2000 bytes";
+  else if (has_control (text, "\n"))
+    reason = "the message contains control characters (only newlines are allowed)";
+  if (why != NULL)
+    *why = reason;
+  return reason == NULL;
 }

@@ -33,6 +33,9 @@ G_BEGIN_DECLS
 #define TV_SIG_MAX_ICE_URL_BYTES 256
 #define TV_SIG_MAX_ICE_CRED_BYTES 256  /* username, credential */
 #define TV_SIG_MAX_FACT_REASON_BYTES 200 /* "audio_only_reason" of facts */
+#define TV_SIG_MAX_CHAT_BYTES    2000  /* chat text: 1..2000 bytes of UTF-8, no control characters but LF */
+#define TV_SIG_CHAT_RATE_MSGS    10    /* at most this many chat messages per connection ... */
+#define TV_SIG_CHAT_RATE_SECONDS 10    /* ... in any window of this many seconds (else 4204) */
 
 typedef enum {
   TV_SIG_ROLE_NONE = 0,
@@ -80,6 +83,9 @@ typedef enum {
   TV_SIG_MSG_FACTS_SAVED, /* S->C the facts as now recorded */
   TV_SIG_MSG_RESTART,     /* C->S the sender's media failed: renegotiate from scratch (ICE restart) */
   TV_SIG_MSG_MEDIA_RESTART, /* S->C role (who asked): the media is being renegotiated; "paired" follows */
+  /* in-call chat (PROTOCOL.md 3.23-3.24) */
+  TV_SIG_MSG_CHAT,        /* C->S text: a chat message to the other party */
+  TV_SIG_MSG_CHAT_MESSAGE,/* S->C id, at, role (the sender's), text: a stored chat message */
   TV_SIG_MSG_N_TYPES
 } TvSigMsgType;
 
@@ -161,6 +167,8 @@ typedef struct {
   char *audio_only_reason; /* facts, facts-saved: why audio only (with "audio-only") */
   char *patient_location; /* facts, facts-saved: "home" / "other" */
   char *patient_status;  /* facts, facts-saved: "new" / "established" */
+  char *text;           /* chat, chat-message: the message text (personal data: never log) */
+  char *at;             /* chat-message: when it was sent, RFC 3339 UTC */
 } TvSigMsg;
 
 /* tv_sig_msg_new:
@@ -230,5 +238,17 @@ char *tv_sig_build_facts (const char *modality, const char *audio_only_reason, c
                           const char *patient_status);
 char *tv_sig_build_facts_saved (const char *modality, const char *audio_only_reason, const char *patient_location,
                                 const char *patient_status);
+/* Chat. tv_sig_build_chat_message: @id the stored message's id (>= 1), @at
+ * RFC 3339, @from the sender's role. Neither checks the text: the parser (and
+ * tv_sig_chat_text_check) did. */
+char *tv_sig_build_chat (const char *text);
+char *tv_sig_build_chat_message (gint64 id, const char *at, TvSigRole from, const char *text);
+
+/* tv_sig_chat_text_check:
+ * The rule for chat text (the same as the parser's): valid UTF-8, 1 to
+ * TV_SIG_MAX_CHAT_BYTES bytes, no control characters except LF (newline).
+ * Returns: TRUE if @text is acceptable; FALSE with a short reason in
+ * *@why (transfer none, may be NULL). */
+gboolean tv_sig_chat_text_check (const char *text, const char **why);
 
 G_END_DECLS

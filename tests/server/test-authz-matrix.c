@@ -226,6 +226,13 @@ static const Row rows[] = {
   { "GET", "/api/v1/consults/{id}/join-link", S, "/api/v1/consults/{consult2}/join-link", NULL, ALLOW, "any" },
   { "GET", "/api/v1/consults/{id}/join-link", B, "/api/v1/consults/{consult1}/join-link", NULL, DENY, "role" },
   { "GET", "/api/v1/consults/{id}/join-link", A, "/api/v1/consults/{consult2}/join-link", NULL, ALLOW, "any" },
+  /* in-call chat (tv-api-chat.c): the consult's doctor and admins */
+  { "GET", "/api/v1/consults/{id}/chat", P, "/api/v1/consults/{consult1}/chat", NULL, DENY, "role, even own" },
+  { "GET", "/api/v1/consults/{id}/chat", D, "/api/v1/consults/{consult1}/chat", NULL, ALLOW, "own" },
+  { "GET", "/api/v1/consults/{id}/chat", D, "/api/v1/consults/{consult2}/chat", NULL, DENY, "another doctor's" },
+  { "GET", "/api/v1/consults/{id}/chat", S, "/api/v1/consults/{consult1}/chat", NULL, DENY, "role" },
+  { "GET", "/api/v1/consults/{id}/chat", B, "/api/v1/consults/{consult1}/chat", NULL, DENY, "role" },
+  { "GET", "/api/v1/consults/{id}/chat", A, "/api/v1/consults/{consult2}/chat", NULL, ALLOW, "any" },
   { "POST", "/api/v1/consults/{id}/cancel", P, "/api/v1/consults/{c_cancel_p}/cancel", "{}", ALLOW, "own" },
   { "POST", "/api/v1/consults/{id}/cancel", P, "/api/v1/consults/{consult2}/cancel", "{}", DENY,
     "another patient's" },

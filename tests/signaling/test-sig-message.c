@@ -71,6 +71,8 @@ assert_msg_equal (const TvSigMsg *a, const TvSigMsg *b)
   g_assert_cmpstr (a->audio_only_reason, ==, b->audio_only_reason);
   g_assert_cmpstr (a->patient_location, ==, b->patient_location);
   g_assert_cmpstr (a->patient_status, ==, b->patient_status);
+  g_assert_cmpstr (a->text, ==, b->text);
+  g_assert_cmpstr (a->at, ==, b->at);
   g_assert_cmpint (a->items == NULL, ==, b->items == NULL);
   for (guint i = 0; a->items != NULL && i < MAX (a->items->len, b->items->len); i++)
     {
@@ -182,6 +184,10 @@ static const ValidVector valid_vectors[] = {
   { S, "{\"type\":\"waiting\",\"doctor\":\"Dr. T\\u00e9st\",\"scheduled_start\":\"2026-05-14T07:30:00Z\","
        "\"doctor_present\":true}", TV_SIG_MSG_WAITING },
   { S, "{\"type\":\"doctor-ready\"}", TV_SIG_MSG_DOCTOR_READY },
+  /* chat: newlines and non-ASCII text are fine */
+  { C, "{\"type\":\"chat\",\"text\":\"Hello,\\nDr. Gr\\u00fcn \u2764\"}", TV_SIG_MSG_CHAT },
+  { S, "{\"type\":\"chat-message\",\"id\":1,\"at\":\"2026-05-14T07:41:09Z\",\"from\":\"doctor\",\"text\":\"x\"}",
+    TV_SIG_MSG_CHAT_MESSAGE },
   { S, "{\"type\":\"dashboard\",\"date\":\"2026-05-14\",\"time_zone\":\"Europe/Berlin\",\"consults\":[]}",
     TV_SIG_MSG_DASHBOARD },
   { S, "{\"type\":\"dashboard\",\"date\":\"2026-05-14\",\"time_zone\":\"UTC\",\"consults\":["
@@ -224,9 +230,10 @@ test_valid_vectors (void)
     {
       gboolean from_client = t <= TV_SIG_MSG_CANDIDATE || (t >= TV_SIG_MSG_AUTH && t <= TV_SIG_MSG_SEND_BACK)
                              || t == TV_SIG_MSG_RESTART
-                             || t == TV_SIG_MSG_FACTS;
+                             || t == TV_SIG_MSG_FACTS || t == TV_SIG_MSG_CHAT;
       gboolean from_server = (t >= TV_SIG_MSG_OFFER && t <= TV_SIG_MSG_ERROR)
-                             || (t >= TV_SIG_MSG_AUTHED && t != TV_SIG_MSG_FACTS && t != TV_SIG_MSG_RESTART);
+                             || (t >= TV_SIG_MSG_AUTHED && t != TV_SIG_MSG_FACTS && t != TV_SIG_MSG_RESTART
+                                 && t != TV_SIG_MSG_CHAT);
       if (from_client)
         g_assert_true (seen[t][C]);
       if (from_server)
@@ -533,6 +540,19 @@ static const BadVector bad_vectors[] = {
   { C, "{\"type\":\"facts\",\"note\":\"x\"}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "note", TV_SIG_MSG_FACTS },
   { S, "{\"type\":\"facts-saved\",\"modality\":\"audio-video\",\"patient_location\":\"home\"}", -1,
     TV_SIG_ERR_MISSING_FIELD, "patient_status", TV_SIG_MSG_FACTS_SAVED },
+  /* chat: empty, control characters (tab, CR), wrong type, extra fields, server-only form from a client */
+  { C, "{\"type\":\"chat\",\"text\":\"\"}", -1, TV_SIG_ERR_INVALID_VALUE, "text", TV_SIG_MSG_CHAT },
+  { C, "{\"type\":\"chat\",\"text\":\"a\\tb\"}", -1, TV_SIG_ERR_INVALID_VALUE, "text", TV_SIG_MSG_CHAT },
+  { C, "{\"type\":\"chat\",\"text\":\"a\\r\\nb\"}", -1, TV_SIG_ERR_INVALID_VALUE, "text", TV_SIG_MSG_CHAT },
+  { C, "{\"type\":\"chat\",\"text\":7}", -1, TV_SIG_ERR_WRONG_TYPE, "text", TV_SIG_MSG_CHAT },
+  { C, "{\"type\":\"chat\"}", -1, TV_SIG_ERR_MISSING_FIELD, "text", TV_SIG_MSG_CHAT },
+  { C, "{\"type\":\"chat\",\"text\":\"x\",\"from\":\"doctor\"}", -1, TV_SIG_ERR_UNKNOWN_FIELD, "from", TV_SIG_MSG_CHAT },
+  { C, "{\"type\":\"chat-message\",\"id\":1,\"at\":\"2026-05-14T07:41:09Z\",\"from\":\"doctor\",\"text\":\"x\"}", -1,
+    TV_SIG_ERR_UNKNOWN_TYPE, "chat-message", TV_SIG_MSG_CHAT_MESSAGE },
+  { S, "{\"type\":\"chat-message\",\"id\":0,\"at\":\"2026-05-14T07:41:09Z\",\"from\":\"doctor\",\"text\":\"x\"}", -1,
+    TV_SIG_ERR_INVALID_VALUE, "id", TV_SIG_MSG_CHAT_MESSAGE },
+  { S, "{\"type\":\"chat-message\",\"id\":1,\"at\":\"2026-05-14T07:41:09Z\",\"from\":\"nurse\",\"text\":\"x\"}", -1,
+    TV_SIG_ERR_INVALID_VALUE, "from", TV_SIG_MSG_CHAT_MESSAGE },
   { S, "{\"type\":\"authed\",\"user\":\"u1\"}", -1, TV_SIG_ERR_MISSING_FIELD, "name", TV_SIG_MSG_AUTHED },
   { S, "{\"type\":\"dashboard\",\"date\":\"2026-02-30\",\"time_zone\":\"UTC\",\"consults\":[]}", -1,
     TV_SIG_ERR_INVALID_VALUE, "date", TV_SIG_MSG_DASHBOARD },

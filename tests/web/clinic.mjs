@@ -100,13 +100,14 @@ export class Clinic {
   }
 
   // ---- Chromium -------------------------------------------------------------
-  async browserLaunch () {
+  // @extraArgs: more Chromium switches (the join test adds loopback ICE).
+  async browserLaunch (extraArgs = []) {
     const { chromium } = await import('playwright-core');
     this.browser = await chromium.launch({
       executablePath: CHROMIUM, headless: true,
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
              '--disable-component-update', '--disable-sync', '--use-fake-device-for-media-stream',
-             '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required'],
+             '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required', ...extraArgs],
     });
     return this.browser;
   }

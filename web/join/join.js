@@ -24,7 +24,7 @@
   const state = {
     screen: 'start', role: null, consult: null, iceServers: [], framesRendered: 0, remoteFramesSeen: false,
     chat: [], errors: [], mediaReported: null, paired: false, ended: false, left: false,
-    quality: null, reconnects: 0,
+    quality: null, reconnects: 0, admitted: false,
   };
   window.tvJoin = state;
 
@@ -44,7 +44,8 @@
   function show (name) {
     state.screen = name;
     for (const s of screens) $('screen-' + s).hidden = s !== name;
-    $('chat').hidden = !(name === 'waiting' || name === 'call');
+    // Chat opens once the doctor has admitted us (the server refuses it before).
+    $('chat').hidden = !(name === 'call' || (name === 'waiting' && state.admitted));
     $('quality').hidden = name !== 'call';
     const h = $('screen-' + name).querySelector('h1');
     if (h) { h.tabIndex = -1; h.focus({ preventScroll: true }); }
@@ -140,6 +141,7 @@
       break;
     case 'paired':
       state.paired = true;
+      state.admitted = true;
       banner('');
       newPeer();
       show('call');
@@ -170,7 +172,7 @@
       $('btn-rejoin').hidden = true;
       show('ended');
       break;
-    case 'chat':
+    case 'chat-message':
       onChat(msg);
       break;
     case 'pong':
@@ -227,11 +229,16 @@
     };
     p.ontrack = (e) => {
       if (p !== pc) return;
+      // One stream for the element, whatever streams the doctor's tracks come in
+      // (webrtcbin may put audio and video in different ones).
       const remote = $('remote');
-      const stream = e.streams && e.streams[0] ? e.streams[0] : new MediaStream([e.track]);
-      if (remote.srcObject !== stream) {
-        if (remote.srcObject && !e.streams[0]) remote.srcObject.addTrack(e.track);
-        else remote.srcObject = stream;
+      if (!(remote.srcObject instanceof MediaStream)) remote.srcObject = new MediaStream();
+      const stream = remote.srcObject;
+      for (const t of stream.getTracks()) if (t.kind === e.track.kind) stream.removeTrack(t);
+      stream.addTrack(e.track);
+      if (e.track.kind === 'video') {
+        remote.srcObject = stream;   // reload so the element picks up the new video track
+        countFrames(remote);
       }
       remote.play().catch(() => {});
     };
@@ -317,11 +324,17 @@
     addCandidate(pc, msg);
   }
 
-  // Frames actually painted, counted with requestVideoFrameCallback (the test reads it).
-  function countFrames () {
-    const v = $('remote');
+  // Frames actually painted, counted with requestVideoFrameCallback (the test
+  // reads it); registered again for every new source of the element.
+  let frameGen = 0;
+  function countFrames (v) {
     if (!v.requestVideoFrameCallback) return;
-    const tick = () => { state.framesRendered++; v.requestVideoFrameCallback(tick); };
+    const gen = ++frameGen;
+    const tick = () => {
+      if (gen !== frameGen) return;
+      state.framesRendered++;
+      v.requestVideoFrameCallback(tick);
+    };
     v.requestVideoFrameCallback(tick);
   }
 
@@ -453,7 +466,6 @@
       else if (k === 'h') $('btn-hangup').click();
     });
     window.addEventListener('pagehide', () => { if (ws && !state.ended) send({ type: 'leave' }); });
-    countFrames();
   }
 
   // ---- start -----------------------------------------------------------------
