@@ -1,9 +1,10 @@
 // portal.js — the patient portal (/portal/, issue 8): upcoming visits with a
-// "Join" button (the browser join page, or the desktop client's link when the
-// server gives one), booking a free time with a doctor, cancelling a visit
-// that has not started, past visits, statements with amounts, and "download
-// my record" (the FHIR Bundle). The server answers only with the signed-in
-// patient's own data (GET /api/v1/me/..., own consults); this page shows it.
+// "Join" button (the browser join page) and "Copy link for the desktop app"
+// (its start screen takes the same link), booking a free time with a doctor,
+// cancelling a visit that has not started, past visits, statements with
+// amounts, and "download my record" (the FHIR Bundle). The server answers
+// only with the signed-in patient's own data (GET /api/v1/me/..., own
+// consults); this page shows it.
 import {
   h, fill, $, api, say, guarded, setupSignIn, ApiError, fmtTime, fmtDateTime, fmtDate, fmtAmount,
   startOfDay, addDays, isoDate, fromIsoDate, rfc3339, STATUS_WORDS, download,
@@ -55,11 +56,22 @@ async function refreshVisits () {
       h('div', { class: 'actions' },
         link ? h('a', { class: 'button', href: link, target: '_blank', rel: 'noopener', 'aria-label': `Join the visit of ${whenOf(c)} in the browser` }, 'Join') : h('span', { class: 'muted' }, 'The join link is in your invitation.'),
         client ? h('a', { class: 'button secondary', href: client, 'aria-label': `Join the visit of ${whenOf(c)} with the desktop app` }, 'Open in the desktop app') : null,
+        link && !client ? h('button', { type: 'button', class: 'secondary', 'aria-label': `Copy the link of the visit of ${whenOf(c)} for the desktop app`, onclick: () => copyLink(link) }, 'Copy link for the desktop app') : null,
         c.status === 'scheduled' ? h('button', { type: 'button', class: 'secondary', 'aria-label': `Cancel the visit of ${whenOf(c)}`, onclick: () => cancel(c) }, 'Cancel visit') : null));
   }) : h('li', { class: 'muted' }, 'No upcoming visits. You can book one below.'));
   fill('past', v.past.length ? v.past.map((c) => h('li', {},
     h('strong', {}, fmtDate(c.scheduled_start)), ` ${fmtTime(c.scheduled_start)} with ${doctorOf(c)}: `,
     STATUS_WORDS[c.status] || c.status)) : h('li', { class: 'muted' }, 'No past visits.'));
+}
+
+// The desktop app joins with the same link: pasted on its start screen.
+async function copyLink (link) {
+  try {
+    await navigator.clipboard.writeText(link);
+    say('Link copied. Paste it on the start screen of the Televisit app and press Join.', 'ok');
+  } catch {
+    say(`Your browser did not let the page copy. The link is: ${link}`, 'info');
+  }
 }
 
 async function cancel (c) {
