@@ -468,7 +468,9 @@ test_kill9_bookings_and_consult (void)
                   rec->connected_us / 1e6, expected / 1e6, true_before / 1e6,
                   (rec->ended_at - media_back_at) / 1e6, (restarted_at - killed_at) / 1e6);
   g_assert_cmpint (rec->connected_us, <=, expected + SLACK_US);
-  g_assert_cmpint (rec->connected_us, >=, expected - (TV_SERVER_CHECKPOINT_S + 1) * G_USEC_PER_SEC);
+  /* At most one checkpoint period (plus the server's check cadence, which the
+   * booking load can delay) of the call before the kill is lost. */
+  g_assert_cmpint (rec->connected_us, >=, expected - (TV_SERVER_CHECKPOINT_S + 2) * G_USEC_PER_SEC);
   g_assert_cmpint (rec->connected_us, <=, rec->ended_at - rec->started_at - (restarted_at - killed_at));
 
   g_assert_cmpint (tv_test_server_stop (again, 10000), ==, 0);
