@@ -148,7 +148,8 @@ load_ring (TvStore *store, TvStoreSeal *seal, const char *path, gboolean create,
     if (n_sealed > 0) {
       g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO,
                    "data key file %s is missing but the database holds %" G_GUINT64_FORMAT
-                   " encrypted values: restore the key file from its backup", path, n_sealed);
+                   " encrypted values: restore the key file from its backup (or, if it lives elsewhere, name it"
+                   " with data-key-file / TELEVISIT_DATA_KEY_FILE)", path, n_sealed);
       return FALSE;
     }
     g_clear_error (&local);

@@ -26,6 +26,7 @@
 #include "server/tv-data-key.h"
 #include "server/tv-roles.h"
 #include "server/tv-store-billing.h"
+#include "server/tv-store-chat.h"
 #include "server/tv-store-reminders.h"
 #include "server/tv-store-private.h"
 #include "server/tv-store-seal.h"
@@ -497,8 +498,9 @@ run_tool (gboolean server, const char *const *args, char **out, char **err)
 #define CTL(...) run_tool (FALSE, (const char *const[]) { "--data-dir", dir, __VA_ARGS__, NULL }, &out, &err)
 
 /* The real thing: the server makes the key file at start; visit notes
- * (consult_facts.note, billing's store API) and a patient's e-mail and phone
- * (user_contacts, reminders' store API) are sealed; televisitctl keys
+ * (consult_facts.note, billing's store API), chat messages (consult_chat, the
+ * chat area's) and a patient's e-mail and phone (user_contacts, reminders')
+ * are sealed; televisitctl keys
  * status / rotate / rekey / retire move them to a new key; a group-readable
  * key file stops the server and televisitctl. */
 static void
@@ -534,6 +536,12 @@ test_ctl_rotation (void)
                                                  &error));
       g_assert_no_error (error);
       g_ptr_array_add (ids, g_strdup (c->id));
+      /* Two chat messages per consult (the chat area's store API). */
+      for (guint k = 0; k < 2; k++) {
+        g_autofree char *chat = g_strdup_printf ("Synthetic chat %u.%u: Quorvin Plaxbury can hear you", i, k);
+        g_assert_true (tv_store_chat_add (store, c->id, k == 0 ? "patient" : "doctor", now + k + 1, chat, NULL, &error));
+        g_assert_no_error (error);
+      }
     }
     /* A patient's contact details (reminders' store API): two more sealed values. */
     g_assert_true (tv_store_contact_set (store, patient, "quorvin.plaxbury@example.test", "+1 555 0100 77", now,
@@ -549,11 +557,11 @@ test_ctl_rotation (void)
 
   g_autofree char *out = NULL, *err = NULL;
   g_assert_cmpint (CTL ("keys", "status"), ==, 0);
-  g_assert_nonnull (strstr (out, "key 1: 7 values (current)"));
+  g_assert_nonnull (strstr (out, "key 1: 17 values (current)"));
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
   g_assert_cmpint (CTL ("keys", "retire", "1"), ==, 3);
-  g_assert_nonnull (strstr (err, "still seals 7 values"));
+  g_assert_nonnull (strstr (err, "still seals 17 values"));
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
   g_assert_cmpint (CTL ("keys", "rotate"), ==, 0);
@@ -565,14 +573,14 @@ test_ctl_rotation (void)
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
   g_assert_cmpint (CTL ("keys", "rekey", "--batch", "2"), ==, 0);
-  g_assert_nonnull (strstr (out, "7 values re-encrypted with key 2"));
+  g_assert_nonnull (strstr (out, "17 values re-encrypted with key 2"));
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
   g_assert_cmpint (CTL ("keys", "retire", "1"), ==, 0);
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
   g_assert_cmpint (CTL ("keys", "status"), ==, 0);
-  g_assert_nonnull (strstr (out, "key 2: 7 values (current)"));
+  g_assert_nonnull (strstr (out, "key 2: 17 values (current)"));
   g_assert_null (strstr (out, "key 1:"));
   g_assert_false (file_contains (keys, "key-1="));
   g_clear_pointer (&out, g_free);
@@ -591,6 +599,11 @@ test_ctl_rotation (void)
       g_assert_no_error (error);
       g_autofree char *want = g_strdup_printf (SECRET " visit %u", i);
       g_assert_cmpstr (f->note, ==, want);
+      g_autoptr (GPtrArray) chat = tv_store_chat_list (store, g_ptr_array_index (ids, i), &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (chat->len, ==, 2);
+      g_autofree char *want_chat = g_strdup_printf ("Synthetic chat %u.1: Quorvin Plaxbury can hear you", i);
+      g_assert_cmpstr (((TvChatMessage *) g_ptr_array_index (chat, 1))->text, ==, want_chat);
     }
     g_autoptr (TvContact) contact = NULL;
     g_assert_true (tv_store_contact_get (store, patient, &contact, &error));
