@@ -476,7 +476,6 @@ tv_server_ctl_schedule_main (int argc, char **argv, const char *data_dir_opt)
     { "patient", 0, 0, G_OPTION_ARG_STRING, &o.patient, NULL, NULL },
     { NULL },
   };
-  g_autoptr (GError) error = NULL;
   g_autoptr (TvStore) store = NULL;
   char **pargs = args;
   if (!tv_ctl_parse_options (cmd, NULL, entries, FALSE, &n, &pargs))

@@ -396,7 +396,6 @@ tv_server_ctl_user_main (int argc, char **argv, const char *data_dir_opt)
   UserOptions o = { 0 };
   int code = TV_CTL_EXIT_USAGE;
   g_autofree char **args = NULL;
-  g_autoptr (GError) error = NULL;
   if (argc < 2) {
     code = tv_ctl_usage ("user", NULL, "no subcommand given (add, list, disable, set-password, set-contact)");
     goto out;

@@ -53,3 +53,8 @@ $(B)/fuzz/obj/server/billing-codes-default.o: $(B)/server/billing-codes-default.
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 $(FUZZ_LIB): $(B)/fuzz/obj/server/billing-codes-default.o
+# So is the compiled-in web/ folder (server/module.mk; tv-web.c refers to it).
+$(B)/fuzz/obj/web/tv-web-resources.o: $(WEB_RES_C) | deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_LIB): $(B)/fuzz/obj/web/tv-web-resources.o
