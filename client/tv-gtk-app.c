@@ -131,6 +131,9 @@ on_message (TvClientSession *session, const TvSigMsg *msg, gpointer data)
     case TV_SIG_MSG_FACTS_SAVED:
       tv_gtk_facts_saved (app->facts, msg);
       break;
+    case TV_SIG_MSG_CHAT_MESSAGE:
+      tv_gtk_chat_add (app->chat, msg, tv_client_session_get_role (session));
+      break;
     default:
       break;
     }
@@ -289,6 +292,7 @@ start_session (TvGtkApp *app)
       return;
     }
   tv_client_session_set_observer (app->session, &observer, app);
+  tv_gtk_chat_clear (app->chat);
   tv_client_session_start (app->session);
 }
 
@@ -508,6 +512,8 @@ control_command (TvGtkApp *app, char *line)
       if (!tv_gtk_start_join_visit (app->start, (guint) n))
         g_printerr ("televisit-client: visit: no joinable visit %u\n", (guint) n);
     }
+  else if (g_str_has_prefix (line, "chat "))
+    tv_gtk_chat_send (app->chat, line + strlen ("chat "));
   else if (g_str_has_prefix (line, "facts "))
     {
       /* facts MODALITY LOCATION STATUS [REASON...] */
@@ -732,6 +738,7 @@ tv_gtk_app_run (const TvClientOptions *opts, const TvClientSessionConfig *cfg)
   tv_gtk_call_free (app.call);
   tv_gtk_queue_free (app.queue);
   tv_gtk_facts_free (app.facts);
+  tv_gtk_chat_free (app.chat);
   wipe_free (app.token);
   wipe_free (app.api_session);
   g_free (app.server_url);

@@ -5,7 +5,8 @@
  * bottom-right quarter, so one widget shows both (remote large, self small).
  * Below it: mute (Ctrl+D), camera (Ctrl+E), hang up (Ctrl+W / Escape), and
  * for doctors send back to the waiting room and end the visit, and the
- * visit's billing facts (tv-gtk-facts). A quality
+ * visit's billing facts (tv-gtk-facts); the chat panel (tv-gtk-chat) sits
+ * beside the video. A quality
  * line is refreshed every second from tv_media_call_get_stats (bitrate in,
  * packet loss over the last second, round trip). The widget is taken out
  * when the call is torn down (call_changed NULL) and a fresh one comes with
@@ -238,7 +239,13 @@ tv_gtk_call_new (TvGtkApp *app, TvGtkCall **out)
   gtk_widget_set_valign (c->status, GTK_ALIGN_START);
   gtk_widget_set_no_show_all (c->status, TRUE);
   gtk_overlay_add_overlay (GTK_OVERLAY (overlay), c->status);
-  gtk_box_pack_start (GTK_BOX (c->box), overlay, TRUE, TRUE, 0);
+  {
+    /* Video on the left, the chat panel on the right. */
+    GtkWidget *paned = gtk_paned_new (GTK_ORIENTATION_HORIZONTAL);
+    gtk_paned_pack1 (GTK_PANED (paned), overlay, TRUE, FALSE);
+    gtk_paned_pack2 (GTK_PANED (paned), tv_gtk_chat_new (app, &app->chat), FALSE, FALSE);
+    gtk_box_pack_start (GTK_BOX (c->box), paned, TRUE, TRUE, 0);
+  }
 
   c->mute = gtk_button_new_with_label ("");
   c->camera = gtk_button_new_with_label ("");

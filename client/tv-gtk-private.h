@@ -43,6 +43,7 @@ typedef struct _TvGtkWaiting TvGtkWaiting;
 typedef struct _TvGtkCall TvGtkCall;
 typedef struct _TvGtkQueue TvGtkQueue;
 typedef struct _TvGtkFacts TvGtkFacts;
+typedef struct _TvGtkChat TvGtkChat;
 
 typedef struct {
   GtkApplication *gapp;
@@ -63,6 +64,7 @@ typedef struct {
   TvGtkCall *call;
   TvGtkQueue *queue;
   TvGtkFacts *facts;           /* doctor's billing facts bar inside the call view */
+  TvGtkChat *chat;             /* chat panel beside the call's video */
 
   GstDevice *camera, *microphone, *speaker; /* chosen in the pre-call check (owned), or NULL */
   GPtrArray *old_devices;      /* devices chosen before: a running session's config may still point at them */
@@ -134,6 +136,16 @@ void tv_gtk_facts_saved (TvGtkFacts *f, const TvSigMsg *msg);
 gboolean tv_gtk_facts_submit (TvGtkFacts *f, const char *modality, const char *location, const char *status,
                               const char *reason);
 void tv_gtk_facts_free (TvGtkFacts *f);
+
+/* The chat panel (PROTOCOL.md 3.23-3.24); the call view packs it. */
+GtkWidget *tv_gtk_chat_new (TvGtkApp *app, TvGtkChat **out);
+/* A "chat-message" (@own: our role, for "You"); ids already shown are skipped. */
+void tv_gtk_chat_add (TvGtkChat *c, const TvSigMsg *msg, TvSigRole own);
+/* Sends @text. Returns: FALSE (said in the panel) when it cannot be sent. */
+gboolean tv_gtk_chat_send (TvGtkChat *c, const char *text);
+/* Empties the panel for a new session. */
+void tv_gtk_chat_clear (TvGtkChat *c);
+void tv_gtk_chat_free (TvGtkChat *c);
 
 GtkWidget *tv_gtk_queue_new (TvGtkApp *app, TvGtkQueue **out);
 /* A "dashboard" message: refreshes the list; a patient newly waiting rings and notifies. */

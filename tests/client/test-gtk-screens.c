@@ -16,6 +16,7 @@
  *    waiting room (screenshot); a headless doctor joins and admits; the call
  *    view shows the remote video (screenshots until the video area's pixels
  *    differ from the first one: moving test video, and not a blank area);
+ *    chat both ways (the doctor's in the panel, the patient's at the doctor);
  *    mute makes the doctor's client report the patient's audio silent, unmute
  *    makes it sound again; the server is killed (the window shows the
  *    reconnecting banner: screenshot) and restarted on the same port, both
@@ -310,7 +311,8 @@ test_patient_call (void)
   {
     const char *args[] = { "--server", tv_test_server_get_url (srv), "--ca", tv_test_server_get_cert_path (srv),
                            "--token", dtok, "--headless", "--test-media", "--ice-address", "127.0.0.1",
-                           "--video-size", VIDEO_SIZE, "--stats-json", dstats, NULL };
+                           "--video-size", VIDEO_SIZE, "--stats-json", dstats, "--chat", "Hello from the doctor",
+                           NULL };
     doctor = tv_test_client_start ("doctor", args);
   }
   expect_line (patient->c, "paired peer=doctor", 1);
@@ -319,6 +321,12 @@ test_patient_call (void)
   expect_line (doctor, "first remote frame", 1);
   expect_line (doctor, "remote-audio sound", 1);
   expect_line (patient->c, "call quality good", 1);
+  /* Chat both ways: the doctor's (sent when paired) shows in the panel, the
+   * patient's reaches the doctor's client. */
+  expect_line (patient->c, "chat shown id=1 from=peer", 1);
+  gui_send (patient, "chat Hello doctor, I can see you");
+  expect_line (patient->c, "chat shown id=2 from=me", 1);
+  expect_line (doctor, "chat from=patient id=2", 1);
   assert_moving_video (patient, "call");
 
   /* Mute: the doctor's client hears silence; unmute: sound again. */
