@@ -51,3 +51,12 @@ export function testBillingCodes (clinic) {
     'minutes = 0\nfee = 42.50\ndescription = Test video visit, any length\n');
   return ['--billing-codes', file];
 }
+
+// At 200 % zoom a 1400 px window is 700 CSS px wide: @page, resized so, must
+// not scroll sideways (wide tables scroll inside their own box).
+export async function fitsAt200 (page, what) {
+  await page.setViewportSize({ width: 700, height: 900 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  ok(overflow <= 0, `${what} at 200 % zoom: no sideways scrolling`, `overflow ${overflow}px`);
+  await page.setViewportSize({ width: 1400, height: 1000 });
+}

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { run, ok, signIn } from './clinic.mjs';
-import { setHours, noPageErrors, dayAfter, testBillingCodes } from './pages.mjs';
+import { setHours, noPageErrors, fitsAt200, dayAfter, testBillingCodes } from './pages.mjs';
 
 await run(async (clinic) => {
   await clinic.start(testBillingCodes(clinic));
@@ -52,6 +52,7 @@ await run(async (clinic) => {
   ok(clinic.sql("SELECT count(*) FROM audit WHERE action = 'billing.status' AND detail = 'ready->submitted'") === '2', 'audit: one billing.status row per line');
   if (clinic.shots) await page.screenshot({ path: path.join(clinic.shots, 'billing.png'), fullPage: true });
 
+  await fitsAt200(page, 'billing page');
   // ---- a mixed choice -> Paid: refused, nothing changed
   await page.getByRole('checkbox', { name: /Pat Synthetic B/ }).check();
   await page.getByRole('checkbox', { name: /Pat Synthetic C/ }).check();

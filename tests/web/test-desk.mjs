@@ -140,6 +140,13 @@ await run(async (clinic) => {
   await pz.getByRole('button', { name: 'Choose Alex Synthetic' }).focus();
   await pz.keyboard.press('Enter');
   await pz.locator('#chosen-patient', { hasText: 'Alex' }).waitFor();
+  const second = pz.locator(`.slot-free[data-doctor="${doc.id}"]`).nth(1);
+  await second.focus();
+  const secondStart = await second.getAttribute('data-start');
+  const before = await second.elementHandle();
+  await pz.evaluate(() => document.getElementById('refresh').click());
+  await pz.waitForFunction((el) => !el.isConnected, before);
+  ok(await pz.evaluate(() => document.activeElement.dataset.start) === secondStart, 'keyboard: a calendar refresh keeps the focus on the same slot');
   await pz.locator(`.slot-free[data-doctor="${doc.id}"]`).first().focus();
   await pz.keyboard.press('Enter');
   await pz.waitForFunction(() => document.activeElement && document.activeElement.id === 'confirm-book');

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Child } from '../../bench/lib.mjs';
 import { run, ok, note, signIn } from './clinic.mjs';
-import { setHours, deskBook, noPageErrors, dayAfter, testBillingCodes } from './pages.mjs';
+import { setHours, deskBook, noPageErrors, fitsAt200, dayAfter, testBillingCodes } from './pages.mjs';
 
 await run(async (clinic) => {
   await clinic.start(testBillingCodes(clinic));
@@ -48,6 +48,7 @@ await run(async (clinic) => {
   ok(/\/join#token=/.test(await join.getAttribute('href')), 'portal: "Join" points at the browser join page with her link');
   if (clinic.shots) await pp.screenshot({ path: path.join(clinic.shots, 'portal.png'), fullPage: true });
 
+  await fitsAt200(pp, 'portal page');
   // ---- Pat joins from the portal; the doctor is the headless desktop client
   const [call] = await Promise.all([ctx.waitForEvent('page'), join.click()]);
   await call.locator('#screen-waiting').waitFor({ state: 'visible', timeout: 20000 });

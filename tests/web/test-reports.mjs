@@ -9,7 +9,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { run, ok, signIn } from './clinic.mjs';
-import { setHours, noPageErrors, dayAfter } from './pages.mjs';
+import { setHours, noPageErrors, fitsAt200, dayAfter } from './pages.mjs';
 
 await run(async (clinic) => {
   await clinic.start();
@@ -49,6 +49,7 @@ await run(async (clinic) => {
   ok(await page.locator('#table-doctors tbody tr').count() === 2, 'reports: one row per doctor in the table');
   if (clinic.shots) await page.screenshot({ path: path.join(clinic.shots, 'reports.png'), fullPage: true });
 
+  await fitsAt200(page, 'reports page');
   await page.getByLabel('Doctor', { exact: true }).selectOption({ label: 'Dr. Other Doctor' });
   await page.getByRole('button', { name: 'Show report' }).click();
   await page.waitForFunction(() => document.querySelector('.tile .big').textContent === '1');

@@ -76,7 +76,15 @@ async function refresh () {
     }));
     state.consults = new Map();
     for (const p of per) for (const c of p.consults) state.consults.set(c.id, c);
+    // A redraw must not throw a keyboard user's focus away: put it back on the same slot or booking.
+    const f = document.activeElement;
+    const had = f && $('calendar').contains(f) ? { ...f.dataset } : null;
     drawCalendar(per, from);
+    if (had) {
+      const again = had.consult ? document.querySelector(`#calendar [data-consult="${had.consult}"]`)
+        : document.querySelector(`#calendar [data-doctor="${had.doctor}"][data-start="${had.start}"]`);
+      if (again) again.focus();
+    }
     if (state.selected && state.selected.kind === 'consult') {
       const c = state.consults.get(state.selected.consult.id);
       if (c) { state.selected.consult = c; drawAction(); }
