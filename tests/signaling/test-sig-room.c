@@ -26,7 +26,7 @@ on_alarm (int sig)
   _exit (1);
 }
 
-typedef enum { JOIN, LEAVE, OFFER, ANSWER, CAND, UP, DOWN, END, ADMIT, SENDBACK } Op;
+typedef enum { JOIN, LEAVE, OFFER, ANSWER, CAND, UP, DOWN, END, ADMIT, SENDBACK, RESTART } Op;
 
 typedef struct {
   Op op;
@@ -391,6 +391,33 @@ static const Step doctor_leaves_waiting_patient[] = {
   { LEAVE, D, OK, NONE, S_EMPTY },         /* never started: not completed */
 };
 
+/* A media restart (tv_sig_room_restart): only while paired; the pairing
+ * starts over (stale answers and early candidates refused), an open
+ * interval closes, the consult goes on. */
+static const Step media_restart[] = {
+  { RESTART, D, TV_SIG_ERR_NOT_PAIRED, NONE, S_EMPTY },
+  { JOIN, D, OK, NONE, S_WAIT },
+  { RESTART, D, TV_SIG_ERR_NOT_PAIRED, NONE, S_WAIT },
+  { JOIN, P, OK, PJ | WAITFX, S_READY },
+  { RESTART, P, TV_SIG_ERR_NOT_PAIRED, NONE, S_READY },     /* not admitted yet */
+  { ADMIT, D, OK, ADM | PAIR, S_PAIRED },
+  { OFFER, D, OK, NONE, S_PAIRED },
+  { ANSWER, P, OK, NONE, S_PAIRED },
+  { UP, D, OK, NONE, S_PAIRED },
+  { UP, P, OK, START, S_CONN },
+  { RESTART, P, OK, STOP | PAIR, S_PAIRED },                /* the interval closes, pairing from scratch */
+  { ANSWER, P, TV_SIG_ERR_OUT_OF_ORDER, NONE, S_PAIRED },   /* a stale answer */
+  { CAND, D, TV_SIG_ERR_OUT_OF_ORDER, NONE, S_PAIRED },     /* before the new offer */
+  { UP, D, TV_SIG_ERR_OUT_OF_ORDER, NONE, S_PAIRED },       /* no answer yet in this pairing */
+  { RESTART, D, OK, PAIR, S_PAIRED },                       /* nothing open: nothing to stop */
+  { OFFER, D, OK, NONE, S_PAIRED },
+  { ANSWER, P, OK, NONE, S_PAIRED },
+  { UP, P, OK, NONE, S_PAIRED },
+  { UP, D, OK, START, S_CONN },
+  { END, D, OK, DONE | STOP, S_ENDED },
+  { RESTART, D, TV_SIG_ERR_CONSULT_ENDED, NONE, S_ENDED },
+};
+
 #define SCENARIO(name, started) { #name, started, name, G_N_ELEMENTS (name) }
 static const Scenario scenarios[] = {
   SCENARIO (first_consult, FALSE),
@@ -423,10 +450,11 @@ static const Scenario scenarios[] = {
   SCENARIO (send_back, FALSE),
   SCENARIO (send_back_then_rejoin, FALSE),
   SCENARIO (doctor_leaves_waiting_patient, FALSE),
+  SCENARIO (media_restart, FALSE),
 };
 
 static const char *op_names[] = { "join", "leave", "offer", "answer", "candidate", "up", "down", "end",
-                                  "admit", "send-back" };
+                                  "admit", "send-back", "restart" };
 
 /* Runs one step; returns the effects and sets @error on refusal. */
 static TvSigRoomEffects
@@ -465,6 +493,9 @@ run_step (TvSigRoom *room, const Step *s, GError **error)
       break;
     case SENDBACK:
       tv_sig_room_send_back (room, s->role, &fx, error);
+      break;
+    case RESTART:
+      tv_sig_room_restart (room, s->role, &fx, error);
       break;
     }
   return fx;
