@@ -8,9 +8,11 @@
 // client reports video_frames_decoded), chat delivered both ways (the client's
 // --chat line shows on the page, the page's message is printed by the client),
 // and the consult recorded in the store (completed, connected time > 0, the chat
-// rows). Also the clear messages for a malformed and an unknown link.
+// rows). Also the clear messages for a malformed and an unknown link, a blocked
+// camera (join without it), and the page's revalidation (ETag, 304).
 // Run: tests/web/test-join.mjs [--build BUILD] [--screenshots DIR]  (TAP; make check-web)
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Child } from '../../bench/lib.mjs';
@@ -22,12 +24,46 @@ const LOOPBACK_ICE = ['--allow-loopback-in-peer-connection'];
 const DOCTOR_CHAT = 'Hello Pat, can you hear me?';
 const PATIENT_CHAT = 'Yes, loud and clear — thank you, doctor.';
 
+// GET @p with extra @headers from Node: resolves {status, headers}.
+function get (clinic, p, headers = {}) {
+  return new Promise((resolve, reject) => {
+    https.get({ host: '127.0.0.1', port: clinic.port, path: p, ca: clinic.ca, servername: 'localhost', headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers }));
+    }).on('error', reject);
+  });
+}
+
+const createConsult = (clinic) => JSON.parse(execFileSync(clinic.bin('televisitctl'), ['--data-dir', clinic.dir, 'create',
+  '--doctor', 'Dr. Test Doctor', '--patient', 'Pat Synthetic', '--start', 'now', '--json'], { encoding: 'utf8' }));
+
 await run(async (clinic) => {
   await clinic.start();
-  const created = JSON.parse(execFileSync(clinic.bin('televisitctl'), ['--data-dir', clinic.dir, 'create', '--doctor', 'Dr. Test Doctor',
-    '--patient', 'Pat Synthetic', '--start', 'now', '--json'], { encoding: 'utf8' }));
+  const created = createConsult(clinic);
   const consult = created.id;
   await clinic.browserLaunch(LOOPBACK_ICE);
+
+  // ---- the page is revalidated, not re-sent
+  const first = await get(clinic, '/join');
+  ok(first.status === 200 && /^"[0-9a-f]{32}"$/.test(first.headers.etag) && first.headers['cache-control'] === 'no-cache',
+    '/join: 200 with an ETag and Cache-Control: no-cache', JSON.stringify(first.headers));
+  const again = await get(clinic, '/join', { 'if-none-match': first.headers.etag });
+  ok(again.status === 304, '/join with If-None-Match: 304 Not Modified', `status ${again.status}`);
+
+  // ---- camera blocked: said in plain words, and the patient can still join
+  const other = createConsult(clinic);
+  const denied = await clinic.context();
+  await denied.addInitScript(() => {
+    navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+  });
+  const pd = await denied.newPage();
+  await pd.goto(`${clinic.origin}/join#token=${other.tokens.patient}`);
+  await pd.locator('#problem-title', { hasText: 'Camera and microphone are blocked' }).waitFor();
+  ok(true, 'camera denied: "Camera and microphone are blocked" with what to do');
+  await pd.getByRole('button', { name: 'Join without camera and microphone' }).click();
+  await pd.locator('#screen-waiting').waitFor({ state: 'visible' });
+  ok(true, 'camera denied: "join without camera and microphone" reaches the waiting room');
+  await denied.close();
 
   // ---- a bad link and an unknown one get clear words, no call
   const bad = await clinic.context();
