@@ -24,7 +24,7 @@
   const state = {
     screen: 'start', role: null, consult: null, iceServers: [], framesRendered: 0, remoteFramesSeen: false,
     chat: [], errors: [], mediaReported: null, paired: false, ended: false, left: false,
-    quality: null, reconnects: 0, admitted: false,
+    quality: null, reconnects: 0, admitted: false, mediaRestarts: 0,
   };
   window.tvJoin = state;
 
@@ -139,10 +139,16 @@
     case 'doctor-ready':
       $('waiting-state').textContent = 'The doctor is here and will let you in shortly.';
       break;
+    case 'media-restart':
+      // The media is renegotiated from scratch (PROTOCOL.md 3.26); "paired" follows.
+      state.mediaRestarts++;
+      state.restarting = true;
+      break;
     case 'paired':
       state.paired = true;
       state.admitted = true;
-      banner('');
+      banner(state.restarting ? 'Reconnecting the video…' : '');
+      state.restarting = false;
       newPeer();
       show('call');
       break;
