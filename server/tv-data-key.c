@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -414,10 +415,54 @@ tv_data_keys_create (const char *path, GError **error)
   return TRUE;
 }
 
+/* Takes an exclusive lock on "<path>.lock" (made 0600) so that two rotations
+ * or retirements never read the same ring and write over each other's key.
+ * Returns: the lock's descriptor (close it to unlock), or -1 with @error (IO). */
+static int
+lock_ring (const char *path, GError **error)
+{
+  g_autofree char *lock = g_strconcat (path, ".lock", NULL);
+  int fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 || flock (fd, LOCK_EX) != 0) {
+    int e = errno;
+    if (fd >= 0)
+      close (fd);
+    g_set_error (error, TV_DATA_KEY_ERROR, TV_DATA_KEY_ERR_IO, "cannot lock %s: %s", lock, g_strerror (e));
+    return -1;
+  }
+  return fd;
+}
+
+static gboolean rotate_locked (const char *path, guint *new_id, GError **error);
+static gboolean retire_locked (const char *path, guint id, GError **error);
+
 gboolean
 tv_data_keys_rotate (const char *path, guint *new_id, GError **error)
 {
   g_return_val_if_fail (path != NULL, FALSE);
+  int fd = lock_ring (path, error);
+  if (fd < 0)
+    return FALSE;
+  gboolean ok = rotate_locked (path, new_id, error);
+  close (fd);
+  return ok;
+}
+
+gboolean
+tv_data_keys_retire (const char *path, guint id, GError **error)
+{
+  g_return_val_if_fail (path != NULL, FALSE);
+  int fd = lock_ring (path, error);
+  if (fd < 0)
+    return FALSE;
+  gboolean ok = retire_locked (path, id, error);
+  close (fd);
+  return ok;
+}
+
+static gboolean
+rotate_locked (const char *path, guint *new_id, GError **error)
+{
   g_autoptr (TvDataKeys) keys = tv_data_keys_load (path, error);
   if (keys == NULL)
     return FALSE;
@@ -437,10 +482,9 @@ tv_data_keys_rotate (const char *path, guint *new_id, GError **error)
   return TRUE;
 }
 
-gboolean
-tv_data_keys_retire (const char *path, guint id, GError **error)
+static gboolean
+retire_locked (const char *path, guint id, GError **error)
 {
-  g_return_val_if_fail (path != NULL, FALSE);
   g_autoptr (TvDataKeys) keys = tv_data_keys_load (path, error);
   if (keys == NULL)
     return FALSE;

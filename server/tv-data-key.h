@@ -88,7 +88,9 @@ GArray *tv_data_keys_ids (const TvDataKeys *keys);
 
 /* tv_data_keys_rotate:
  * Adds a new random key to the ring file at @path (id = highest id + 1) and
- * makes it current; the file is replaced atomically (0600).
+ * makes it current; the file is replaced atomically (0600). Rotations and
+ * retirements hold an exclusive lock on "<path>.lock" (made 0600), so two at
+ * once cannot write over each other's key.
  * Returns: TRUE with *@new_id; FALSE with @error and the file unchanged. */
 gboolean tv_data_keys_rotate (const char *path, guint *new_id, GError **error);
 

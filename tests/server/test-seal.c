@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gio/gio.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
@@ -628,6 +629,42 @@ test_ctl_rotation (void)
   tv_test_watchdog_stop ();
 }
 
+/* Eight `televisitctl keys rotate` at once: every one adds its own key (none
+ * writes over another's), the last id is current. */
+static void
+test_concurrent_rotate (void)
+{
+  tv_test_watchdog_start (60, "concurrent rotate");
+  const char *dir = tv_test_tmpdir ();
+  g_autofree char *db = g_build_filename (dir, "televisit.db", NULL);
+  g_autofree char *keys = g_build_filename (dir, "keys", "data.keys", NULL);
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (TvStore) store = tv_store_open (db, &error);
+    g_assert_no_error (error);
+    g_assert_true (tv_store_set_data_key_file (store, keys, &error));
+  }
+  g_autofree char *ctl = g_build_filename (tv_test_build_dir (), "televisitctl", NULL);
+  GSubprocess *procs[8];
+  for (guint i = 0; i < G_N_ELEMENTS (procs); i++) {
+    g_autoptr (GError) error = NULL;
+    procs[i] = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, ctl, "--data-dir", dir, "keys", "rotate",
+                                 NULL);
+    g_assert_no_error (error);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (procs); i++) {
+    g_assert_true (g_subprocess_wait_check (procs[i], NULL, NULL));
+    g_object_unref (procs[i]);
+  }
+  g_autoptr (TvDataKeys) ring = tv_data_keys_load (keys, NULL);
+  g_assert_nonnull (ring);
+  g_autoptr (GArray) ids = tv_data_keys_ids (ring);
+  g_assert_cmpuint (ids->len, ==, 9);
+  g_assert_cmpuint (g_array_index (ids, guint, 8), ==, 9);
+  g_assert_cmpuint (tv_data_keys_current (ring), ==, 9);
+  tv_test_watchdog_stop ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -641,5 +678,6 @@ main (int argc, char **argv)
   g_test_add_func ("/seal/memory", test_memory);
   g_test_add_func ("/seal/registry", test_registry);
   g_test_add_func ("/seal/ctl-rotation", test_ctl_rotation);
+  g_test_add_func ("/seal/concurrent-rotate", test_concurrent_rotate);
   return g_test_run ();
 }
