@@ -152,6 +152,10 @@ tv_test_client_start (const char *name, const char *const *args)
 {
   g_autoptr (GSubprocessLauncher) launcher =
     g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  /* stdin is /dev/null, said explicitly: under prove the test's own fd 0 is
+   * closed, one of our pipes can take that number, and a child that
+   * inherited it read another child's output as its --login password. */
+  g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
   return tv_test_client_spawn (name, launcher, args);
 }
 
@@ -327,4 +331,47 @@ tv_test_consult_has_status (gpointer data)
   TvTestStatusWait *w = data;
   g_autoptr (TvConsult) c = tv_test_get_consult (w->dir, w->id);
   return c->status == w->status;
+}
+
+/* ---- a headless party of a real call ---------------------------------------- */
+
+/* tv_test_client_start_headless:
+ * Starts televisit-client for @srv with @token as a headless party sending
+ * test media at 320x240 over loopback ICE (--headless --test-media
+ * --ice-address 127.0.0.1), followed by @extra (NULL-terminated, may be NULL:
+ * e.g. --duration, --stats-json, the doctor's facts).
+ * Returns: (transfer full) the running child. */
+static G_GNUC_UNUSED TvTestClient *
+tv_test_client_start_headless (TvTestServer *srv, const char *name, const char *token, const char *const *extra)
+{
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  const char *base[] = { "--server", tv_test_server_get_url (srv), "--ca", tv_test_server_get_cert_path (srv),
+                         "--headless", "--test-media", "--ice-address", "127.0.0.1", "--video-size", "320x240",
+                         "--token", token, NULL };
+  g_strv_builder_addv (b, base);
+  if (extra != NULL)
+    g_strv_builder_addv (b, (const char **) extra);
+  g_auto (GStrv) args = g_strv_builder_end (b);
+  return tv_test_client_start (name, (const char *const *) args);
+}
+
+/* tv_test_client_assert_decoded:
+ * Checks the --stats-json file at @path of a party whose call connected: its
+ * role and consult, media_connected, and at least @min_video video frames and
+ * @min_audio audio buffers decoded from the peer. Fails the test otherwise. */
+static G_GNUC_UNUSED void
+tv_test_client_assert_decoded (const char *path, const char *role, const char *consult_id, gint64 min_video,
+                               gint64 min_audio)
+{
+  g_autoptr (JsonObject) st = tv_test_client_load_stats (path);
+  gint64 video = json_object_get_int_member (st, "video_frames_decoded");
+  gint64 audio = json_object_get_int_member (st, "audio_buffers_decoded");
+
+  g_test_message ("%s decoded %" G_GINT64_FORMAT " video frames, %" G_GINT64_FORMAT " audio buffers", role, video,
+                  audio);
+  g_assert_cmpstr (json_object_get_string_member (st, "role"), ==, role);
+  g_assert_cmpstr (json_object_get_string_member (st, "consult"), ==, consult_id);
+  g_assert_true (json_object_get_boolean_member (st, "media_connected"));
+  g_assert_cmpint (video, >=, min_video);
+  g_assert_cmpint (audio, >=, min_audio);
 }

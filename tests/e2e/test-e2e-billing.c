@@ -41,19 +41,6 @@ static const char TEST_TABLE[] =
   "[ao-est-1]\nscheme = telemedicine\ncode = T0005\nmodality = audio-only\npatient = established\nminutes = 1\n"
   "fee = 5.00\nmodifiers = 93\ndescription = Test phone visit, a minute or more\n";
 
-static TvTestClient *
-start_party (TvTestServer *srv, const char *name, const char *token, const char *const *extra)
-{
-  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
-  const char *base[] = { "--server", tv_test_server_get_url (srv), "--ca", tv_test_server_get_cert_path (srv),
-                         "--headless", "--test-media", "--ice-address", "127.0.0.1", "--video-size", "320x240",
-                         "--token", token, NULL };
-  g_strv_builder_addv (b, base);
-  g_strv_builder_addv (b, (const char **) extra);
-  g_auto (GStrv) args = g_strv_builder_end (b);
-  return tv_test_client_start (name, (const char *const *) args);
-}
-
 typedef struct {
   const char *dir;
   const char *id;
@@ -81,11 +68,11 @@ test_call_bills_facts (void)
   tv_test_create_consult (dir, "Dr. Test Doctor", "Pat Synthetic", 3600, &id, &dtok, &ptok);
 
   const char *pextra[] = { "--duration", "60", "--modality", "audio-video", NULL };
-  TvTestClient *patient = start_party (srv, "patient", ptok, pextra);
+  TvTestClient *patient = tv_test_client_start_headless (srv, "patient", ptok, pextra);
   g_assert_true (tv_test_client_wait_lines (patient, "waiting for the doctor", 1, EVENT_TIMEOUT_MS));
   const char *dextra[] = { "--duration", "4", "--end-on-exit", "--modality", "audio-only", "--audio-only-reason",
                            "patient's camera is broken", "--patient-location", "other", NULL };
-  TvTestClient *doctor = start_party (srv, "doctor", dtok, dextra);
+  TvTestClient *doctor = tv_test_client_start_headless (srv, "doctor", dtok, dextra);
   tv_test_client_wait_exit (doctor, EXIT_TIMEOUT_MS);
   tv_test_client_wait_exit (patient, EXIT_TIMEOUT_MS);
   if (doctor->status != 0 || patient->status != 0)

@@ -51,6 +51,7 @@
 #include "tests/client/tv-test-client-proc.h"
 #include "tests/common/tv-test-fixture.h"
 #include "tests/common/tv-test-http.h"
+#include "tests/common/tv-test-records.h"
 #include "tests/common/tv-test-smtp.h"
 
 #define EXIT_TIMEOUT_MS 45000
@@ -160,34 +161,6 @@ reminder_sent (gpointer data)
   return sent == 1 && pending == 1;
 }
 
-static TvTestClient *
-start_party (const char *name, const char *token, const char *stats, const char *const *extra)
-{
-  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
-  const char *base[] = { "--server", tv_test_server_get_url (w.srv), "--ca", tv_test_server_get_cert_path (w.srv),
-                         "--headless", "--test-media", "--ice-address", "127.0.0.1", "--video-size", "320x240",
-                         "--token", token, "--stats-json", stats, NULL };
-  g_strv_builder_addv (b, base);
-  g_strv_builder_addv (b, (const char **) extra);
-  g_auto (GStrv) args = g_strv_builder_end (b);
-  return tv_test_client_start (name, (const char *const *) args);
-}
-
-static void
-assert_decoded (const char *path, const char *role, const char *consult_id)
-{
-  g_autoptr (JsonObject) st = tv_test_client_load_stats (path);
-  gint64 video = json_object_get_int_member (st, "video_frames_decoded");
-  gint64 audio = json_object_get_int_member (st, "audio_buffers_decoded");
-  g_test_message ("%s decoded %" G_GINT64_FORMAT " video frames, %" G_GINT64_FORMAT " audio buffers", role, video,
-                  audio);
-  g_assert_cmpstr (json_object_get_string_member (st, "role"), ==, role);
-  g_assert_cmpstr (json_object_get_string_member (st, "consult"), ==, consult_id);
-  g_assert_true (json_object_get_boolean_member (st, "media_connected"));
-  g_assert_cmpint (video, >=, MIN_VIDEO_FRAMES);
-  g_assert_cmpint (audio, >=, MIN_AUDIO_BUFFERS);
-}
-
 /* Count of audit rows matching @where (SQL, on the server's store). */
 static gint64
 audit_count (const char *where)
@@ -236,59 +209,6 @@ assert_note_absent (void)
   g_assert_false (file_contains (wal, "7f3a"));
   g_assert_false (file_contains (db, "follow up on the test pattern"));
   g_assert_false (file_contains (wal, "follow up on the test pattern"));
-}
-
-/* Runs televisitctl --data-dir DIR @args; returns its exit status, *@out its stdout. */
-static int
-ctl (const char *const *args, char **out)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (argv, g_build_filename (tv_test_build_dir (), "televisitctl", NULL));
-  g_ptr_array_add (argv, g_strdup ("--data-dir"));
-  g_ptr_array_add (argv, g_strdup (w.dir));
-  for (const char *const *a = args; *a != NULL; a++)
-    g_ptr_array_add (argv, g_strdup (*a));
-  g_ptr_array_add (argv, NULL);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSubprocess) p = g_subprocess_newv ((const char *const *) argv->pdata,
-                                                 G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                                                 &error);
-  g_assert_no_error (error);
-  g_autofree char *err = NULL;
-  g_subprocess_communicate_utf8 (p, NULL, NULL, out, &err, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (p));
-  if (err != NULL && *err != '\0')
-    g_test_message ("televisitctl stderr: %s", err);
-  return g_subprocess_get_exit_status (p);
-}
-
-/* Validates the files with tests/fhir/validate.mjs; skips (with a message)
- * only when node or the validator's packages are missing. */
-static void
-validate_fhir (const char *const *files)
-{
-  g_autofree char *node = g_find_program_in_path ("node");
-  if (node == NULL || !g_file_test ("tests/fhir/node_modules/ajv", G_FILE_TEST_IS_DIR)) {
-    g_test_message ("SKIPPED: FHIR schema validation (node or tests/fhir/node_modules missing: make fhir-deps)");
-    return;
-  }
-  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (argv, g_strdup (node));
-  g_ptr_array_add (argv, g_strdup ("tests/fhir/validate.mjs"));
-  for (const char *const *f = files; *f != NULL; f++)
-    g_ptr_array_add (argv, g_strdup (*f));
-  g_ptr_array_add (argv, NULL);
-  g_autofree char *out = NULL, *err = NULL;
-  int wait_status = 0;
-  g_autoptr (GError) error = NULL;
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
-                               &wait_status, &error));
-  g_assert_no_error (error);
-  g_test_message ("validate.mjs:\n%s%s", out, err);
-  if (!g_spawn_check_wait_status (wait_status, NULL))
-    g_error ("FHIR schema validation failed:\n%s%s", out, err);
-  g_assert_nonnull (strstr (out, "errors: 0"));
 }
 
 static char *
@@ -413,13 +333,13 @@ test_one_consult (void)
    * sets the facts from the client and the note over the API, and ends it. */
   g_autofree char *pstats = g_build_filename (tv_test_tmpdir (), "patient.json", NULL);
   g_autofree char *dstats = g_build_filename (tv_test_tmpdir (), "doctor.json", NULL);
-  const char *pextra[] = { "--duration", "60", NULL };
-  TvTestClient *patient = start_party ("patient", ptok, pstats, pextra);
+  const char *pextra[] = { "--duration", "60", "--stats-json", pstats, NULL };
+  TvTestClient *patient = tv_test_client_start_headless (w.srv, "patient", ptok, pextra);
   g_assert_true (tv_test_client_wait_lines (patient, "waiting for the doctor", 1, EVENT_TIMEOUT_MS));
-  const char *dextra[] = { "--duration", "5", "--end-on-exit", "--modality", "audio-only", "--audio-only-reason",
+  const char *dextra[] = { "--duration", "5", "--end-on-exit", "--stats-json", dstats, "--modality", "audio-only", "--audio-only-reason",
                            "synthetic patient's camera is off", "--patient-location", "other", "--new-patient",
                            NULL };
-  TvTestClient *doctor = start_party ("doctor", dtok, dstats, dextra);
+  TvTestClient *doctor = tv_test_client_start_headless (w.srv, "doctor", dtok, dextra);
   g_assert_true (tv_test_client_wait_lines (doctor, "media connected", 1, EVENT_TIMEOUT_MS));
   g_autofree char *facts = g_strdup_printf ("/api/v1/consults/%s/facts", id);
   {
@@ -435,8 +355,8 @@ test_one_consult (void)
   g_assert_cmpuint (tv_test_client_count_lines (doctor, "facts-saved modality=audio-only location=other"
                                                         " patient=new"), ==, 1);
   g_assert_cmpuint (tv_test_client_count_lines (patient, "ended reason=ended-by-doctor"), ==, 1);
-  assert_decoded (dstats, "doctor", id);
-  assert_decoded (pstats, "patient", id);
+  tv_test_client_assert_decoded (dstats, "doctor", id, MIN_VIDEO_FRAMES, MIN_AUDIO_BUFFERS);
+  tv_test_client_assert_decoded (pstats, "patient", id, MIN_VIDEO_FRAMES, MIN_AUDIO_BUFFERS);
   tv_test_client_free (doctor);
   tv_test_client_free (patient);
 
@@ -556,7 +476,10 @@ test_one_consult (void)
     g_autofree char *f2 = save_json ("everything.json", all);
     g_autofree char *f3 = save_json ("appointment.json", appn);
     const char *files[] = { f1, f2, f3, NULL };
-    validate_fhir (files);
+    if (tv_test_fhir_validator_missing () != NULL)
+      g_test_message ("SKIPPED: FHIR schema validation: %s", tv_test_fhir_validator_missing ());
+    else
+      tv_test_fhir_validate (files);
   }
 
   /* 7. The operations report of the visit's day: held once, billed. */
@@ -599,7 +522,7 @@ test_one_consult (void)
 
     g_autofree char *out = NULL;
     const char *verify[] = { "audit", "verify", NULL };
-    g_assert_cmpint (ctl (verify, &out), ==, 0);
+    g_assert_cmpint (tv_test_ctl_run (w.dir, verify, &out, NULL), ==, 0);
     g_assert_nonnull (strstr (out, "chain intact"));
   }
 

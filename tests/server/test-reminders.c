@@ -37,6 +37,7 @@
 #include "tests/common/tv-test-fixture.h"
 #include "tests/common/tv-test-http.h"
 #include "tests/common/tv-test-smtp.h"
+#include "tests/common/tv-test-records.h"
 
 #define WAIT_MS 30000
 #define SLOT_US ((gint64) 15 * 60 * G_USEC_PER_SEC)
@@ -193,23 +194,8 @@ typedef struct {
 static Run
 ctl (const char *const *args)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (argv, g_build_filename (tv_test_build_dir (), "televisitctl", NULL));
-  g_ptr_array_add (argv, g_strdup ("--data-dir"));
-  g_ptr_array_add (argv, g_strdup (w.dir));
-  for (const char *const *a = args; *a; a++)
-    g_ptr_array_add (argv, g_strdup (*a));
-  g_ptr_array_add (argv, NULL);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSubprocess) p = g_subprocess_newv ((const char *const *) argv->pdata,
-                                                 G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                                                 &error);
-  g_assert_no_error (error);
   Run r = { 0 };
-  g_subprocess_communicate_utf8 (p, NULL, NULL, &r.out, &r.err, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (p));
-  r.status = g_subprocess_get_exit_status (p);
+  r.status = tv_test_ctl_run (w.dir, args, &r.out, &r.err);
   return r;
 }
 
