@@ -92,6 +92,12 @@ export class Clinic {
     return execFileSync('sqlite3', ['-readonly', path.join(this.dir, 'televisit.db'), query], { encoding: 'utf8' }).trim();
   }
 
+  // TEST-ONLY write (e.g. moving a booked visit's start into the past, which
+  // the API rightly refuses), as the C tests' fixtures do with tv_test_store_exec.
+  sqlWrite (query) {
+    execFileSync('sqlite3', ['-cmd', '.timeout 5000', path.join(this.dir, 'televisit.db'), query], { encoding: 'utf8' });
+  }
+
   // Stops the browser and every child (SIGTERM, then SIGKILL after 10 s).
   // Resolves with the server's exit ({code, sig}; null if it never started).
   async stop () {

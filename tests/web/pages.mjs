@@ -14,9 +14,9 @@ export async function setHours (clinic, token, doctorId, ranges = [['00:00', '24
   if (r.status !== 200) throw new Error(`availability: ${r.status} ${r.text}`);
 }
 
-// YYYY-MM-DD of today + @n days in the local zone of @tz.
-export function dayAfter (n, tz = 'Europe/Berlin') {
-  const d = new Date(Date.now() + n * 86400000);
+// YYYY-MM-DD of today + @n days (+ @ms) in the local zone of @tz.
+export function dayAfter (n, tz = 'Europe/Berlin', ms = 0) {
+  const d = new Date(Date.now() + n * 86400000 + ms);
   return new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
 }
 

@@ -5,7 +5,7 @@
 // second scheduler in another browser context racing for the same slot is told
 // "someone else has just booked this time" and sees the calendar refreshed;
 // move, cancel; the doctor's hours (an overlap refused in plain words) and a
-// day off; registering a patient with an e-mail address; booking with the keyboard alone in a 200 % zoomed window
+// day off; registering a patient with an e-mail address; a no-show; booking with the keyboard alone in a 200 % zoomed window
 // (no sideways scrolling, every control labelled); and a patient refused by the
 // scheduler's API (403, audited).
 // Run: tests/web/test-desk.mjs [--build BUILD] [--screenshots DIR]  (TAP; TV_BUILD_DIR,
@@ -125,6 +125,18 @@ await run(async (clinic) => {
   ok(contact.json.contact.email === 'robin.synthetic@example.org', 'register: the e-mail address is stored', contact.text);
   await pa.locator('#contact-form:not([hidden])').waitFor();
   ok(await pa.getByLabel('E-mail', { exact: true }).inputValue() === 'robin.synthetic@example.org', 'register: Robin is chosen, with the contact details shown for editing');
+
+  // ---- a visit whose start has passed: marked no-show from its booking
+  const late = await clinic.request('POST', '/api/v1/consults', st, { doctor_id: doc.id, patient_id: robin.id, start: `${dayAfter(1)}T15:00:00+00:00` });
+  const startUs = (Date.now() - 60000) * 1000;
+  clinic.sqlWrite(`UPDATE consults SET scheduled_start = ${startUs}, scheduled_end = ${startUs + 30 * 60e6} WHERE id = '${late.json.consult.id}'`);
+  await pa.getByLabel('Date', { exact: true }).first().fill(dayAfter(0, 'Europe/Berlin', -60000));
+  const lateBtn = pa.locator(`#calendar [data-consult="${late.json.consult.id}"]`);
+  await lateBtn.click();
+  await pa.getByRole('button', { name: 'Mark no-show' }).click();
+  await pa.locator('#status.status-ok', { hasText: 'not shown up' }).waitFor();
+  ok(clinic.sql(`SELECT status FROM consults WHERE id = '${late.json.consult.id}'`) === 'no-show', 'no-show: marked from the booking, stored');
+  ok(/No-show/.test(await lateBtn.textContent()), 'no-show: the calendar shows the status');
 
   // ---- keyboard only, at 200 % zoom (the 1400 px window seen as 700 CSS px): book for Alex
   const z = await clinic.context({ timezoneId: 'Europe/Berlin', viewport: { width: 700, height: 900 } });

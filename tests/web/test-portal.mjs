@@ -53,6 +53,10 @@ await run(async (clinic) => {
   const [call] = await Promise.all([ctx.waitForEvent('page'), join.click()]);
   await call.locator('#screen-waiting').waitFor({ state: 'visible', timeout: 20000 });
   ok(true, 'join page: Pat waits for the doctor');
+  await pd.locator('#waiting li', { hasText: 'Pat Synthetic' }).waitFor({ timeout: 15000 });
+  ok(true, "desk: Pat appears in the waiting room list (polled)");
+  await pd.locator(`#calendar [data-consult="${consult}"].st-waiting`).waitFor({ timeout: 15000 });
+  ok(true, 'desk: her booking shows the status Waiting');
   const links = await clinic.request('GET', `/api/v1/consults/${consult}/join-link`, st);
   const tokFile = path.join(clinic.tmp, 'doctor.tok');
   fs.writeFileSync(tokFile, new URL(links.json.doctor_join_link).hash.replace('#token=', ''), { mode: 0o600 });
