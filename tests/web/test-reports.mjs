@@ -57,6 +57,9 @@ await run(async (clinic) => {
   const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
   const csv = fs.readFileSync(await dl.path(), 'utf8');
   ok(/^date,doctor_id,doctor,consults/.test(csv) && csv.includes('Dr. Other Doctor') && !csv.includes('Dr. Test Doctor'), 'reports: the CSV holds the filtered report', csv.slice(0, 300));
+  const [hd] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download printable page' }).click()]);
+  const html = fs.readFileSync(await hd.path(), 'utf8');
+  ok(/<svg/.test(html) && html.includes('Dr. Other Doctor'), 'reports: the printable page (charts) downloads', html.slice(0, 200));
   ok(!/Pat Synthetic/.test(await page.content()), 'reports: no patient name on the page');
 
   // ---- a patient: told so, and the API refuses (403, audited, no figures)

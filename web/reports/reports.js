@@ -3,7 +3,8 @@
 // and audited by the server; no patient appears in it) as totals, SVG bar
 // charts (each with a title and description for screen readers) and tables,
 // filtered by date range and doctor, days counted in the browser's time zone;
-// the same report as CSV (…/operations.csv).
+// the same report as CSV (…/operations.csv) or as the server's printable page
+// (…/operations.html).
 import { h, fill, $, api, say, guarded, setupSignIn, fmtDate, fmtMoney, isoDate, addDays, fromIsoDate, timeZone, download } from '/web/common/tv.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -97,10 +98,12 @@ async function load () {
   fill('table-days', table([{ label: 'Day', get: (d) => fmtDate(fromIsoDate(d.day)) }, ...FIGURES], days, 'Figures per day (every day of the range)'));
 }
 
-async function csv () {
-  const res = await api('GET', `reports/operations.csv?${query()}`, undefined, { raw: true });
-  download(`operations-${$('from').value}-${$('to').value}.csv`, await res.text(), 'text/csv');
-  say('The report was downloaded as CSV.', 'ok');
+// The same report as a file: CSV for a spreadsheet, or the server's
+// self-contained printable HTML page (charts and tables, no script).
+async function save (ext, type, words) {
+  const res = await api('GET', `reports/operations.${ext}?${query()}`, undefined, { raw: true });
+  download(`operations-${$('from').value}-${$('to').value}.${ext}`, await res.text(), type);
+  say(`The report was downloaded ${words}.`, 'ok');
 }
 
 async function start () {
@@ -109,7 +112,8 @@ async function start () {
   $('to').value = isoDate(new Date());
   $('from').value = isoDate(addDays(new Date(), -13));
   $('filters').addEventListener('submit', (ev) => { ev.preventDefault(); guarded(load); });
-  $('csv').addEventListener('click', () => guarded(csv));
+  $('csv').addEventListener('click', () => guarded(() => save('csv', 'text/csv', 'as CSV')));
+  $('html').addEventListener('click', () => guarded(() => save('html', 'text/html', 'as a printable page (open it in any browser)')));
   await load();
 }
 
