@@ -1,7 +1,8 @@
 /* tv-gtk-start.c — the start screen: paste a join link, or log in.
  *
  * Patients paste (or drop) the link from their invitation
- * (https://HOST:PORT/join#token=...) and press Join. Or they log in with
+ * (https://HOST:PORT/join#token=...) and press Join (a bare token, as
+ * televisitctl create prints it, works with the server filled in below). Or they log in with
  * their account: the window lists their upcoming visits (GET
  * /api/v1/me/visits, each with its current join link), logs the API session
  * out at once (the link is all a visit needs) and a Join button per visit
@@ -118,6 +119,35 @@ tv_gtk_start_set_error (TvGtkStart *s, const char *text)
     }
 }
 
+/* A join token as televisitctl prints it: 16..128 characters of base64url. */
+static gboolean
+looks_like_token (const char *text)
+{
+  g_autofree char *t = g_strstrip (g_strdup (text));
+  gsize n = strlen (t);
+
+  if (n < 16 || n > 128)
+    return FALSE;
+  for (gsize i = 0; i < n; i++)
+    if (!g_ascii_isalnum (t[i]) && t[i] != '-' && t[i] != '_')
+      return FALSE;
+  return TRUE;
+}
+
+/* The wss:// server of the login form, for a bare token. */
+static gboolean
+server_from_entry (TvGtkStart *s, char **server)
+{
+  const char *text = gtk_entry_get_text (GTK_ENTRY (s->server));
+  g_autoptr (GUri) uri = g_uri_parse (text, G_URI_FLAGS_NONE, NULL);
+
+  if (uri == NULL || g_strcmp0 (g_uri_get_scheme (uri), "wss") != 0 || g_uri_get_host (uri) == NULL)
+    return FALSE;
+  g_free (*server);
+  *server = g_strdup (text);
+  return TRUE;
+}
+
 static void
 on_join (GtkWidget *w, gpointer data)
 {
@@ -131,7 +161,10 @@ on_join (GtkWidget *w, gpointer data)
       tv_gtk_start_set_error (s, "Paste the join link from your invitation first.");
       return;
     }
-  if (!tv_client_join_link_parse (text, &server, &token, &error))
+  if (!tv_client_join_link_parse (text, &server, &token, &error) && looks_like_token (text)
+      && server_from_entry (s, &server))
+    token = g_strstrip (g_strdup (text));  /* a bare token (televisitctl create) with the server below */
+  if (token == NULL)
     {
       /* The message names --join-link; the window's user pasted a link. */
       tv_gtk_start_set_error (s, "This is not a Televisit join link. It looks like "

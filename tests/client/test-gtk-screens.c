@@ -10,7 +10,8 @@
  *    with the test sources plays the preview, moves the microphone meter
  *    and reaches the server (screenshot); a pasted join link that is not one
  *    is refused with a message, a real one joins the waiting room and
- *    hanging up comes back to the start screen; a patient who logs in sees
+ *    hanging up comes back to the start screen, a bare token with the
+ *    server of the form joins too; a patient who logs in sees
  *    their upcoming visit (screenshot) and joins it from the list.
  *  - patient: the window joins with the patient's token and shows the
  *    waiting room (screenshot); a headless doctor joins and admits; the call
@@ -523,6 +524,18 @@ test_start_precheck (void)
   gui_send (g, "hangup");
   expect_line (g->c, "exit code=0 reason=left", 1);
   expect_line (g->c, "screen start", 3);
+  /* A bare token (as televisitctl create prints it) with the server of the form. */
+  {
+    g_autofree char *id = NULL, *dtok = NULL, *ptok = NULL, *cmd = NULL;
+    tv_test_create_consult (tv_test_server_get_data_dir (srv), "Dr. Test Doctor", "Pat Synthetic", 3600, &id,
+                            &dtok, &ptok);
+    cmd = g_strdup_printf ("join %s", ptok);
+    gui_send (g, cmd);
+  }
+  expect_line (g->c, "waiting room doctor_present=false", 2);
+  gui_send (g, "hangup");
+  expect_line (g->c, "exit code=0 reason=left", 2);
+  expect_line (g->c, "screen start", 4);
 
   /* A patient with an account logs in: their upcoming visit is listed with
    * its join link and joins the waiting room. */
@@ -538,10 +551,10 @@ test_start_precheck (void)
   expect_line (g->c, "visits upcoming=1", 1);
   g_object_unref (shot (g, "visits", &r));
   gui_send (g, "visit 1");
-  expect_line (g->c, "waiting room doctor_present=false", 2);
+  expect_line (g->c, "waiting room doctor_present=false", 3);
   gui_send (g, "hangup");
-  expect_line (g->c, "exit code=0 reason=left", 2);
-  expect_line (g->c, "screen start", 4);
+  expect_line (g->c, "exit code=0 reason=left", 3);
+  expect_line (g->c, "screen start", 5);
   g_assert_null (strstr (g->c->err_text != NULL ? g->c->err_text : "", TV_TEST_PASSWORD));
   tv_test_client_signal (g->c, SIGTERM);
   tv_test_client_wait_exit (g->c, EXIT_TIMEOUT_MS);
