@@ -75,6 +75,9 @@ await run(async (clinic) => {
   await pb.locator('.consult', { hasText: 'Pat Synthetic' }).last().click();
   await pb.locator('#join-link').waitFor();
   ok(await pb.locator('#join-link').textContent() === linkA, 'join link: another scheduler sees the same link on the booking (GET …/join-link)');
+  await pb.locator('#doctor-join-link').waitFor({ state: 'attached' });
+  ok(/\/join#token=/.test(await pb.locator('#doctor-join-link').textContent()) && await pb.locator('#doctor-join-link').textContent() !== linkA,
+    "join link: the doctor's own link is there too, for a doctor without an account");
 
   // ---- move Pat's second booking to a later slot, then cancel it
   await pa.locator('.consult', { hasText: 'Pat Synthetic' }).nth(1).click();

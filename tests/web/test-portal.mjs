@@ -86,6 +86,8 @@ await run(async (clinic) => {
   const stmt = pp.locator(`#statements tr[data-consult="${consult}"]`);
   await stmt.waitFor();
   ok(/Dr\. Test Doctor/.test(await stmt.textContent()) && /\$42\.50/.test(await stmt.textContent()), "portal: the visit's statement with its amount", await stmt.textContent());
+  const [sd] = await Promise.all([pp.waitForEvent('download'), stmt.getByRole('button', { name: /^Download the statement/ }).click()]);
+  ok(/42\.50/.test(fs.readFileSync(await sd.path(), 'utf8')), 'portal: the printable statement downloads with its amount');
   if (clinic.shots) await pp.screenshot({ path: path.join(clinic.shots, 'portal-after.png'), fullPage: true });
   const [rec] = await Promise.all([pp.waitForEvent('download'), pp.getByRole('button', { name: 'Download my record' }).click()]);
   const bundle = JSON.parse(fs.readFileSync(await rec.path(), 'utf8'));

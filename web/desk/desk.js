@@ -190,14 +190,15 @@ function drawAction (focus) {
       h('dt', {}, 'Reminder'), h('dd', {}, reminder),
       h('dt', {}, "Patient's join link"),
       h('dd', { id: 'join-link-box' }, link ? h('div', { class: 'linkbox', id: 'join-link' }, link)
-        : h('span', { class: 'muted' }, JOINABLE.has(c.status) ? 'Loading…' : 'None: nobody can join this visit any more.'))),
+        : h('span', { class: 'muted' }, JOINABLE.has(c.status) ? 'Loading…' : 'None: nobody can join this visit any more.')),
+      h('dd', { id: 'doctor-link-box' })),
     h('div', { class: 'actions' },
       c.status === 'scheduled' ? h('button', { type: 'button', class: 'secondary', id: 'start-move', onclick: () => startMoving(c) }, 'Move to another time') : null,
       c.status === 'scheduled' ? h('button', { type: 'button', class: 'danger', id: 'cancel-consult', onclick: () => cancel(c) }, 'Cancel visit') : null,
       (c.status === 'scheduled' || c.status === 'waiting') && started
         ? h('button', { type: 'button', class: 'secondary', id: 'no-show', onclick: () => noShow(c) }, 'Mark no-show') : null));
   if (focus) { const b = box.querySelector('button'); if (b) b.focus(); }
-  if (!link && JOINABLE.has(c.status)) fetchJoinLink(c);
+  if (JOINABLE.has(c.status)) fetchJoinLink(c);
 }
 
 // Asks the server for the consult's current join link (re-created from its
@@ -208,6 +209,9 @@ async function fetchJoinLink (c) {
     const r = await api('GET', `consults/${c.id}/join-link`);
     rememberLink(c.id, r.join_link);
     text = r.join_link;
+    if (r.doctor_join_link && state.selected && state.selected.kind === 'consult' && state.selected.consult.id === c.id)
+      fill('doctor-link-box', h('details', {}, h('summary', {}, "Doctor's join link (for a doctor without an account)"),
+        h('div', { class: 'linkbox', id: 'doctor-join-link' }, r.doctor_join_link)));
   } catch (e) {
     text = null;
     if (state.selected && state.selected.kind === 'consult' && state.selected.consult.id === c.id)

@@ -139,13 +139,23 @@ async function refreshStatements () {
   fill('statements', h('div', { class: 'table-wrap' }, h('table', {},
     h('caption', { class: 'muted' }, 'One statement per billed visit'),
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Visit date'), h('th', { scope: 'col' }, 'Doctor'),
-      h('th', { scope: 'col' }, 'Service'), h('th', { scope: 'col' }, 'Claim'), h('th', { scope: 'col', class: 'num' }, 'Amount'))),
+      h('th', { scope: 'col' }, 'Service'), h('th', { scope: 'col' }, 'Claim'), h('th', { scope: 'col', class: 'num' }, 'Amount'),
+      h('th', { scope: 'col' }, 'Printable'))),
     h('tbody', {}, list.map((s) => h('tr', { dataset: { consult: s.consult_id } },
       h('td', {}, fmtDate(s.service_at)),
       h('td', {}, s.doctor || ''),
       h('td', {}, s.description || s.code || ''),
       h('td', {}, CLAIM_WORDS[s.claim_status] || s.claim_status || ''),
-      h('td', { class: 'num' }, fmtAmount(s.amount, s.currency))))))));
+      h('td', { class: 'num' }, fmtAmount(s.amount, s.currency)),
+      h('td', {}, h('button', { type: 'button', class: 'secondary', 'aria-label': `Download the statement of ${fmtDate(s.service_at)}`,
+        onclick: () => guarded(() => saveStatement(s)) }, 'Download'))))))));
+}
+
+// The server's printable statement (date, doctor, service, amount, how to pay).
+async function saveStatement (s) {
+  const res = await api('GET', `me/statements/${s.id}.html`, undefined, { raw: true });
+  download(`statement-${s.date || isoDate(new Date(s.service_at))}.html`, await res.text(), 'text/html');
+  say('The statement was downloaded: open it to print it.', 'ok');
 }
 
 async function downloadRecord () {
