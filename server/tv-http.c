@@ -867,6 +867,27 @@ authenticate (TvHttpRequest *req)
   return TRUE;
 }
 
+/* Returns: TRUE when a JSON string in @p holds the escape \u0000. json-glib
+ * hands strings out NUL-terminated, so "abc\u0000def" would silently reach a
+ * handler as "abc" (a visit note or an id cut short): such bodies are refused. */
+static gboolean
+json_has_nul_escape (const guint8 *p, gsize len)
+{
+  gboolean in_string = FALSE;
+  for (gsize i = 0; i < len; i++) {
+    if (!in_string) {
+      in_string = p[i] == '"';
+    } else if (p[i] == '"') {
+      in_string = FALSE;
+    } else if (p[i] == '\\' && i + 1 < len) {
+      if (p[i + 1] == 'u' && i + 5 < len && memcmp (p + i + 2, "0000", 4) == 0)
+        return TRUE;
+      i++;   /* the escaped character */
+    }
+  }
+  return FALSE;
+}
+
 /* Returns: FALSE when arrays/objects nest deeper than @max (strings skipped). */
 static gboolean
 json_depth_ok (const guint8 *p, gsize len, guint max)
@@ -937,6 +958,11 @@ dispatch (TvHttpRequest *req)
     }
   }
 
+  if (req->body_raw != NULL && json_has_nul_escape (req->body_raw->data, req->body_raw->len)) {
+    tv_http_reply_error (req, 400, "invalid_json",
+                         "the request body has a \\u0000 (NUL) in a string; no field takes one");
+    return;
+  }
   if (req->body_raw != NULL && req->body_raw->len > 0) {
     g_autoptr (JsonParser) parser = json_parser_new_immutable ();
     g_autoptr (GError) error = NULL;

@@ -369,6 +369,11 @@ test_bad_requests (void)
     { "nested too deep", "POST", "/api/v1/login", DEEP_JSON, FALSE, 400, "invalid_json" },
     { "not UTF-8", "POST", "/api/v1/login", "{\"username\":\"\xff\xfe\",\"password\":\"x\"}", FALSE, 400,
       "invalid_json" },
+    /* json-glib would hand "boss\u0000x" to the handler as "boss". */
+    { "NUL in a string", "POST", "/api/v1/login", "{\"username\":\"boss\\u0000x\",\"password\":\"x\"}", FALSE, 400,
+      "invalid_json" },
+    { "NUL in the password", "POST", "/api/v1/login", "{\"username\":\"b\",\"password\":\"x\\u0000\"}", FALSE,
+      400, "invalid_json" },
     { "missing password", "POST", "/api/v1/login", "{\"username\":\"boss\"}", FALSE, 400, "missing_field" },
     { "missing username", "POST", "/api/v1/login", "{\"password\":\"x\"}", FALSE, 400, "missing_field" },
     { "username a number", "POST", "/api/v1/login", "{\"username\":7,\"password\":\"x\"}", FALSE, 400,
@@ -400,6 +405,13 @@ test_bad_requests (void)
       g_assert_nonnull (tv_test_http_header (c, "Allow"));
     if (status == 401)
       g_assert_nonnull (tv_test_http_header (c, "WWW-Authenticate"));
+  }
+  /* An escaped backslash before u0000 is the text \u0000, not a NUL: the handler sees it (a wrong login). */
+  {
+    g_autoptr (JsonNode) r = NULL;
+    g_assert_cmpuint (tv_test_http_request (c, "POST", "/api/v1/login", NULL,
+                                            "{\"username\":\"b\\\\u0000\",\"password\":\"x\"}", -1, &r), ==, 401);
+    assert_error (r, "unauthenticated");
   }
   /* Malformed Authorization headers. */
   const char *bad_tokens[] = { "", "x", "Bearer", "not-a-token", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" };
