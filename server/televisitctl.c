@@ -269,17 +269,6 @@ shell_arg (const char *arg)
 }
 
 static void
-print_json (JsonBuilder *builder)
-{
-  g_autoptr (JsonNode) root = json_builder_get_root (builder);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_root (gen, root);
-  g_autofree char *text = json_generator_to_data (gen, NULL);
-  g_print ("%s\n", text);
-}
-
-static void
 json_add_time (JsonBuilder *b, const char *key, gint64 us)
 {
   g_autofree char *text = format_time (us);
@@ -499,7 +488,7 @@ cmd_create (const Options *o, const char *data_dir, const char *arg)
     json_add_string (b, "patient", patient_cmd);
     json_builder_end_object (b);
     json_builder_end_object (b);
-    print_json (b);
+    tv_ctl_print_json_builder (b);
   } else {
     g_print ("consult %s\n"
              "scheduled start  %s\n"
@@ -544,7 +533,7 @@ cmd_list (const Options *o, const char *data_dir, const char *arg)
     }
     json_builder_end_array (b);
     json_builder_end_object (b);
-    print_json (b);
+    tv_ctl_print_json_builder (b);
     return TV_CTL_EXIT_OK;
   }
   if (list->len == 0) {
@@ -618,7 +607,7 @@ cmd_show (const Options *o, const char *data_dir, const char *arg)
     json_builder_end_array (b);
     tv_server_ctl_billing_show (store, c->id, b);
     json_builder_end_object (b);
-    print_json (b);
+    tv_ctl_print_json_builder (b);
     return TV_CTL_EXIT_OK;
   }
 

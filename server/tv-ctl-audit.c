@@ -69,12 +69,7 @@ cmd_list (TvStore *store, const char *user, const char *patient, gint64 from, gi
       json_builder_add_value (b, tv_audit_row_to_json (g_ptr_array_index (rows, i)));
     json_builder_end_array (b);
     json_builder_end_object (b);
-    g_autoptr (JsonGenerator) gen = json_generator_new ();
-    g_autoptr (JsonNode) root = json_builder_get_root (b);
-    json_generator_set_root (gen, root);
-    json_generator_set_pretty (gen, TRUE);
-    g_autofree char *text = json_generator_to_data (gen, NULL);
-    g_print ("%s\n", text);
+    tv_ctl_print_json_builder (b);
     return TV_CTL_EXIT_OK;
   }
   if (rows->len == 0) {
@@ -126,23 +121,15 @@ tv_server_ctl_audit_main (int argc, char **argv, const char *data_dir_opt)
     { "help", 'h', 0, G_OPTION_ARG_NONE, &help, NULL, NULL },
     { NULL },
   };
-  /* A shallow copy: GOption removes what it parses from the array (without
-   * freeing it), and the strings stay the caller's. */
-  g_autofree char **args = g_new0 (char *, argc + 1);
-  for (int i = 0; i < argc; i++)
-    args[i] = argv[i];
-  int n = argc;
-  char **pargs = args;
-  if (!tv_ctl_parse_options ("audit", NULL, entries, FALSE, &n, &pargs))
-    return TV_CTL_EXIT_USAGE;
-  if (help) {
-    g_print ("Usage: televisitctl [--data-dir DIR] ...\n%s", TV_SERVER_CTL_AUDIT_HELP);
-    return TV_CTL_EXIT_OK;
-  }
-  int first = (n > 1 && strcmp (pargs[1], "--") == 0) ? 2 : 1;
-  if (n - first != 1)
-    return tv_ctl_usage ("audit", NULL, n - first < 1 ? "subcommand: verify or list" : "unexpected argument \"%s\"", pargs[first + 1]);
-  const char *sub = pargs[first];
+  g_autofree char **rest = NULL;
+  int n_rest = 0;
+  int rc = tv_ctl_parse_command ("audit", entries, &help, TV_SERVER_CTL_AUDIT_HELP, argc, argv, &rest, &n_rest);
+  if (rc >= 0)
+    return rc;
+  if (n_rest != 1)
+    return tv_ctl_usage ("audit", NULL, n_rest < 1 ? "subcommand: verify or list%s" : "unexpected argument \"%s\"",
+                         n_rest > 1 ? rest[1] : "");
+  const char *sub = rest[0];
   gboolean verify = strcmp (sub, "verify") == 0;
   if (!verify && strcmp (sub, "list") != 0)
     return tv_ctl_usage ("audit", NULL, "subcommand: verify or list");

@@ -48,12 +48,7 @@ cmd_list (TvStore *store, GPtrArray *lines, gboolean json)
       json_builder_add_value (b, tv_billing_line_to_json (g_ptr_array_index (lines, i)));
     json_builder_end_array (b);
     json_builder_end_object (b);
-    g_autoptr (JsonGenerator) gen = json_generator_new ();
-    g_autoptr (JsonNode) root = json_builder_get_root (b);
-    json_generator_set_root (gen, root);
-    json_generator_set_pretty (gen, TRUE);
-    g_autofree char *text = json_generator_to_data (gen, NULL);
-    g_print ("%s\n", text);
+    tv_ctl_print_json_builder (b);
     return TV_CTL_EXIT_OK;
   }
   if (lines->len == 0) {
@@ -136,24 +131,16 @@ tv_server_ctl_billing_main (int argc, char **argv, const char *data_dir_opt)
     { "help", 'h', 0, G_OPTION_ARG_NONE, &help, NULL, NULL },
     { NULL },
   };
-  /* A shallow copy: GOption removes what it parses from the array. */
-  g_autofree char **args = g_new0 (char *, argc + 1);
-  for (int i = 0; i < argc; i++)
-    args[i] = argv[i];
-  int n = argc;
-  char **pargs = args;
-  if (!tv_ctl_parse_options ("billing", NULL, entries, FALSE, &n, &pargs))
-    return TV_CTL_EXIT_USAGE;
-  if (help) {
-    g_print ("Usage: televisitctl [--data-dir DIR] ...\n%s", TV_SERVER_CTL_BILLING_HELP);
-    return TV_CTL_EXIT_OK;
-  }
-  int first = (n > 1 && strcmp (pargs[1], "--") == 0) ? 2 : 1;
-  if (n - first < 1)
+  g_autofree char **words = NULL;
+  int n_words = 0;
+  int rc = tv_ctl_parse_command ("billing", entries, &help, TV_SERVER_CTL_BILLING_HELP, argc, argv, &words, &n_words);
+  if (rc >= 0)
+    return rc;
+  if (n_words < 1)
     return tv_ctl_usage ("billing", NULL, "subcommand: list, export or set-status");
-  const char *sub = pargs[first];
-  int nargs = n - first - 1;
-  char **rest = pargs + first + 1;
+  const char *sub = words[0];
+  int nargs = n_words - 1;
+  char **rest = words + 1;
   gboolean is_list = strcmp (sub, "list") == 0, is_export = strcmp (sub, "export") == 0;
   gboolean is_set = strcmp (sub, "set-status") == 0;
   if (!is_list && !is_export && !is_set)

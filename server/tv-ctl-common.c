@@ -4,6 +4,7 @@
 #include "server/tv-join-link.h"
 
 #include <errno.h>
+#include <string.h>
 #include <glib/gstdio.h>
 
 int
@@ -98,4 +99,47 @@ tv_ctl_parse_options (const char *cmd, const char *sub, GOptionEntry *entries, g
     return FALSE;
   }
   return TRUE;
+}
+
+int
+tv_ctl_parse_command (const char *cmd, GOptionEntry *entries, const gboolean *help, const char *help_text,
+                      int argc, char **argv, char ***rest, int *n_rest)
+{
+  g_return_val_if_fail (argc >= 1 && rest != NULL && n_rest != NULL, TV_CTL_EXIT_USAGE);
+  /* A shallow copy: GOption removes what it parses from the array (without
+   * freeing it), and the strings stay the caller's. */
+  g_autofree char **args = g_new0 (char *, argc + 1);
+  for (int i = 0; i < argc; i++)
+    args[i] = argv[i];
+  int n = argc;
+  char **pargs = args;
+  if (!tv_ctl_parse_options (cmd, NULL, entries, FALSE, &n, &pargs))
+    return TV_CTL_EXIT_USAGE;
+  if (*help) {
+    g_print ("Usage: televisitctl [--data-dir DIR] ...\n%s", help_text);
+    return TV_CTL_EXIT_OK;
+  }
+  int first = (n > 1 && strcmp (pargs[1], "--") == 0) ? 2 : 1;
+  *n_rest = n - first;
+  *rest = g_new0 (char *, *n_rest + 1);
+  for (int i = 0; i < *n_rest; i++)
+    (*rest)[i] = pargs[first + i];
+  return -1;
+}
+
+void
+tv_ctl_print_json (JsonNode *root)
+{
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_pretty (gen, TRUE);
+  json_generator_set_root (gen, root);
+  g_autofree char *text = json_generator_to_data (gen, NULL);
+  g_print ("%s\n", text);
+}
+
+void
+tv_ctl_print_json_builder (JsonBuilder *b)
+{
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  tv_ctl_print_json (root);
 }

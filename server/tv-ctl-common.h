@@ -11,6 +11,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #include "server/tv-store.h"
 
@@ -65,5 +66,23 @@ TvStore *tv_ctl_open_store (const char *cmd, const char *data_dir, gboolean crea
  * Returns: TRUE; FALSE after printing a usage error for @cmd / @sub. */
 gboolean tv_ctl_parse_options (const char *cmd, const char *sub, GOptionEntry *entries,
                                gboolean stop_at_command, int *argc, char ***argv);
+
+/* tv_ctl_parse_command:
+ * The start every area command shares: parses @argc/@argv (the command name
+ * first; not modified) with @entries, one of which sets *@help for -h/--help;
+ * with it set, prints "Usage: televisitctl [--data-dir DIR] ...", @help_text
+ * and stops. *@rest (transfer container: g_free it; the strings stay the
+ * caller's) gets the arguments left after the command name and an optional
+ * "--", NULL-terminated, *@n_rest their number.
+ * Returns: -1 to go on; else the exit status to return (TV_CTL_EXIT_OK after
+ * the help, TV_CTL_EXIT_USAGE after printing a usage error for @cmd). */
+int tv_ctl_parse_command (const char *cmd, GOptionEntry *entries, const gboolean *help, const char *help_text,
+                          int argc, char **argv, char ***rest, int *n_rest);
+
+/* tv_ctl_print_json:
+ * Prints @root as pretty-printed JSON and a newline to stdout (a command's --json). */
+void tv_ctl_print_json (JsonNode *root);
+/* The same for what @b built. */
+void tv_ctl_print_json_builder (JsonBuilder *b);
 
 G_END_DECLS

@@ -146,31 +146,24 @@ tv_server_ctl_keys_main (int argc, char **argv, const char *data_dir_opt)
     { "help", 'h', 0, G_OPTION_ARG_NONE, &help, NULL, NULL },
     { NULL },
   };
-  g_autofree char **args = g_new0 (char *, argc + 1);   /* shallow: GOption drops what it parses */
-  for (int i = 0; i < argc; i++)
-    args[i] = argv[i];
-  int n = argc;
-  char **pargs = args;
-  if (!tv_ctl_parse_options ("keys", NULL, entries, FALSE, &n, &pargs))
-    return TV_CTL_EXIT_USAGE;
-  if (help) {
-    g_print ("Usage: televisitctl [--data-dir DIR] ...\n%s", TV_SERVER_CTL_KEYS_HELP);
-    return TV_CTL_EXIT_OK;
-  }
-  int first = (n > 1 && strcmp (pargs[1], "--") == 0) ? 2 : 1;
-  if (n - first < 1)
+  g_autofree char **rest = NULL;
+  int n_rest = 0;
+  int rc = tv_ctl_parse_command ("keys", entries, &help, TV_SERVER_CTL_KEYS_HELP, argc, argv, &rest, &n_rest);
+  if (rc >= 0)
+    return rc;
+  if (n_rest < 1)
     return tv_ctl_usage ("keys", NULL, "subcommand: status, rotate, rekey or retire");
-  const char *sub = pargs[first];
+  const char *sub = rest[0];
   gboolean retire = strcmp (sub, "retire") == 0;
   if (!retire && strcmp (sub, "status") != 0 && strcmp (sub, "rotate") != 0 && strcmp (sub, "rekey") != 0)
     return tv_ctl_usage ("keys", NULL, "unknown subcommand \"%s\" (status, rotate, rekey, retire)", sub);
   int want = retire ? 2 : 1;
-  if (n - first != want)
-    return tv_ctl_usage ("keys", sub, n - first < want ? "ID: required" : "unexpected argument \"%s\"",
-                         pargs[first + want]);
+  if (n_rest != want)
+    return tv_ctl_usage ("keys", sub, n_rest < want ? "ID: required%s" : "unexpected argument \"%s\"",
+                         n_rest > want ? rest[want] : "");
   guint64 id = 0, batch = DEFAULT_BATCH;
-  if (retire && !g_ascii_string_to_unsigned (pargs[first + 1], 10, 1, TV_DATA_KEY_MAX_ID, &id, NULL))
-    return tv_ctl_usage ("keys", sub, "ID: \"%s\" is not a key id (1..%d)", pargs[first + 1], TV_DATA_KEY_MAX_ID);
+  if (retire && !g_ascii_string_to_unsigned (rest[1], 10, 1, TV_DATA_KEY_MAX_ID, &id, NULL))
+    return tv_ctl_usage ("keys", sub, "ID: \"%s\" is not a key id (1..%d)", rest[1], TV_DATA_KEY_MAX_ID);
   if (batch_s != NULL && (strcmp (sub, "rekey") != 0 || !g_ascii_string_to_unsigned (batch_s, 10, 1, 100000, &batch, NULL)))
     return tv_ctl_usage ("keys", sub, strcmp (sub, "rekey") != 0 ? "--batch: only for rekey"
                                                                    : "--batch: \"%s\" is not 1..100000", batch_s);

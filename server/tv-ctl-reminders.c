@@ -75,12 +75,7 @@ print_json (GPtrArray *list)
   }
   json_builder_end_array (b);
   json_builder_end_object (b);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, TRUE);
-  g_autofree char *text = json_generator_to_data (gen, NULL);
-  g_print ("%s\n", text);
+  tv_ctl_print_json_builder (b);
 }
 
 static void
@@ -108,23 +103,14 @@ tv_server_ctl_reminders_main (int argc, char **argv, const char *data_dir_opt)
     { "help", 'h', 0, G_OPTION_ARG_NONE, &help, NULL, NULL },
     { NULL },
   };
-  /* A shallow copy: GOption removes what it parses from the array (without
-   * freeing it), and the strings stay the caller's. */
-  g_autofree char **args = g_new0 (char *, argc + 1);
-  for (int i = 0; i < argc; i++)
-    args[i] = argv[i];
-  int n = argc;
-  char **pargs = args;
-  if (!tv_ctl_parse_options ("reminders", NULL, entries, FALSE, &n, &pargs))
-    return TV_CTL_EXIT_USAGE;
-  if (help) {
-    g_print ("Usage: televisitctl [--data-dir DIR] ...\n%s", TV_SERVER_CTL_REMINDERS_HELP);
-    return TV_CTL_EXIT_OK;
-  }
-  int first = (n > 1 && strcmp (pargs[1], "--") == 0) ? 2 : 1;
-  if (n - first != 1 || strcmp (pargs[first], "list") != 0)
-    return tv_ctl_usage ("reminders", NULL, n - first > 1 ? "unexpected argument \"%s\"" : "subcommand: list%s",
-                         n - first > 1 ? pargs[first + 1] : "");
+  g_autofree char **rest = NULL;
+  int n_rest = 0;
+  int rc = tv_ctl_parse_command ("reminders", entries, &help, TV_SERVER_CTL_REMINDERS_HELP, argc, argv, &rest, &n_rest);
+  if (rc >= 0)
+    return rc;
+  if (n_rest != 1 || strcmp (rest[0], "list") != 0)
+    return tv_ctl_usage ("reminders", NULL, n_rest > 1 ? "unexpected argument \"%s\"" : "subcommand: list%s",
+                         n_rest > 1 ? rest[1] : "");
   if (consult != NULL && (*consult == '\0' || strlen (consult) > MAX_ID_BYTES || !g_uuid_string_is_valid (consult)))
     return tv_ctl_usage ("reminders", NULL, "--consult: not a consult id");
 

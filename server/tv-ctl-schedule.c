@@ -109,17 +109,6 @@ find_user (const char *cmd, TvStore *store, const char *who, guint role, const c
   return u;
 }
 
-static void
-print_json (JsonBuilder *b)
-{
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_root (gen, root);
-  g_autofree char *text = json_generator_to_data (gen, NULL);
-  g_print ("%s\n", text);
-}
-
 static const char *const day_names[] = { NULL, "mon", "tue", "wed", "thu", "fri", "sat", "sun" };
 
 /* "mon=09:00-12:00" or "1=09:00-12:00". */
@@ -200,7 +189,7 @@ cmd_availability (const char *sub, const char *who, const Opts *o, TvStore *stor
     }
     json_builder_end_array (b);
     json_builder_end_object (b);
-    print_json (b);
+    tv_ctl_print_json_builder (b);
     return TV_CTL_EXIT_OK;
   }
   g_print ("doctor %s: time zone %s, %u-minute slots, %u weekly range(s)\n", doctor->id, tz, doctor->slot_minutes,
@@ -279,7 +268,7 @@ cmd_exceptions (const char *sub, const char *who, const char *ex_id, const Opts 
       json_builder_set_member_name (b, "exception");
       add_exception_json (b, added);
       json_builder_end_object (b);
-      print_json (b);
+      tv_ctl_print_json_builder (b);
     } else {
       print_exception (added);
     }
@@ -308,7 +297,7 @@ cmd_exceptions (const char *sub, const char *who, const char *ex_id, const Opts 
       add_exception_json (b, g_ptr_array_index (list, i));
     json_builder_end_array (b);
     json_builder_end_object (b);
-    print_json (b);
+    tv_ctl_print_json_builder (b);
   } else {
     for (guint i = 0; i < list->len; i++)
       print_exception (g_ptr_array_index (list, i));
@@ -355,7 +344,7 @@ cmd_slots (const char *who, const Opts *o, TvStore *store)
     }
     json_builder_end_array (b);
     json_builder_end_object (b);
-    print_json (b);
+    tv_ctl_print_json_builder (b);
     return TV_CTL_EXIT_OK;
   }
   for (guint i = 0; i < slots->len; i++) {
@@ -416,7 +405,7 @@ cmd_book (const Opts *o, TvStore *store)
     json_builder_set_member_name (b, "patient_token");
     json_builder_add_string_value (b, ptok);
     json_builder_end_object (b);
-    print_json (b);
+    tv_ctl_print_json_builder (b);
     return TV_CTL_EXIT_OK;
   }
   g_print ("consult %s booked: %s .. %s\n"

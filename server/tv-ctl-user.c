@@ -150,17 +150,6 @@ add_user_json (JsonBuilder *b, const TvUser *u)
   json_builder_end_object (b);
 }
 
-static void
-print_json (JsonBuilder *b)
-{
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_root (gen, root);
-  g_autofree char *text = json_generator_to_data (gen, NULL);
-  g_print ("%s\n", text);
-}
-
 static int
 cmd_add (const UserOptions *o, const char *data_dir)
 {
@@ -247,7 +236,7 @@ cmd_add (const UserOptions *o, const char *data_dir)
     else
       json_builder_add_null_value (b);
     json_builder_end_object (b);
-    print_json (b);
+    tv_ctl_print_json_builder (b);
   } else {
     g_print ("user %s\nusername %s\nroles %s\n", user->id, user->username, role_names);
     if (generated)
@@ -306,7 +295,7 @@ cmd_list (const UserOptions *o, const char *data_dir)
       add_user_json (b, g_ptr_array_index (users, i));
     json_builder_end_array (b);
     json_builder_end_object (b);
-    print_json (b);
+    tv_ctl_print_json_builder (b);
     return TV_CTL_EXIT_OK;
   }
   g_print ("%-36s  %-20s  %-24s  %-8s  %-20s  %s\n", "ID", "USERNAME", "ROLES", "STATE", "TIME ZONE", "NAME");

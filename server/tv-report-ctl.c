@@ -65,20 +65,13 @@ tv_server_ctl_report_main (int argc, char **argv, const char *data_dir_opt)
     { "help", 'h', 0, G_OPTION_ARG_NONE, &help, NULL, NULL },
     { NULL },
   };
-  g_autofree char **args = g_new0 (char *, argc + 1);   /* shallow: GOption drops what it parses */
-  for (int i = 0; i < argc; i++)
-    args[i] = argv[i];
-  int n = argc;
-  char **pargs = args;
-  if (!tv_ctl_parse_options ("report", NULL, entries, FALSE, &n, &pargs))
-    return TV_CTL_EXIT_USAGE;
-  if (help) {
-    g_print ("Usage: televisitctl [--data-dir DIR] ...\n%s", TV_SERVER_CTL_REPORT_HELP);
-    return TV_CTL_EXIT_OK;
-  }
-  int first = (n > 1 && strcmp (pargs[1], "--") == 0) ? 2 : 1;
-  if (n > first)
-    return tv_ctl_usage ("report", NULL, "unexpected argument \"%s\"", pargs[first]);
+  g_autofree char **rest = NULL;
+  int n_rest = 0;
+  int rc = tv_ctl_parse_command ("report", entries, &help, TV_SERVER_CTL_REPORT_HELP, argc, argv, &rest, &n_rest);
+  if (rc >= 0)
+    return rc;
+  if (n_rest > 0)
+    return tv_ctl_usage ("report", NULL, "unexpected argument \"%s\"", rest[0]);
   if (csv + json + html > 1)
     return tv_ctl_usage ("report", NULL, "--csv, --json, --html: choose one");
   const char *values[] = { from, to, doctor, tz };
@@ -112,11 +105,7 @@ tv_server_ctl_report_main (int argc, char **argv, const char *data_dir_opt)
     g_print ("%s", text);
   } else if (json) {
     g_autoptr (JsonNode) root = tv_report_to_json (report);
-    g_autoptr (JsonGenerator) gen = json_generator_new ();
-    json_generator_set_root (gen, root);
-    json_generator_set_pretty (gen, TRUE);
-    g_autofree char *text = json_generator_to_data (gen, NULL);
-    g_print ("%s\n", text);
+    tv_ctl_print_json (root);
   } else {
     g_print ("Operations report %s to %s (%s)\n\n", report->first_day, report->last_day, report->time_zone);
     g_autoptr (GPtrArray) total = g_ptr_array_new ();
