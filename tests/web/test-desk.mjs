@@ -128,6 +128,9 @@ await run(async (clinic) => {
   ok(contact.json.contact.email === 'robin.synthetic@example.org', 'register: the e-mail address is stored', contact.text);
   await pa.locator('#contact-form:not([hidden])').waitFor();
   ok(await pa.getByLabel('E-mail', { exact: true }).inputValue() === 'robin.synthetic@example.org', 'register: Robin is chosen, with the contact details shown for editing');
+  await pb.getByLabel('Find a patient').fill('rob');
+  await pb.getByRole('button', { name: 'Choose Robin Synthetic' }).waitFor();
+  ok(true, 'find: results appear while typing (no Find press), the new patient included');
 
   // ---- a visit whose start has passed: marked no-show from its booking
   const late = await clinic.request('POST', '/api/v1/consults', st, { doctor_id: doc.id, patient_id: robin.id, start: `${dayAfter(1)}T15:00:00+00:00` });

@@ -325,11 +325,15 @@ async function saveContact (ev) {
   say(`Contact details of ${u.display_name} saved.`, 'ok');
 }
 
+let searchTimer = 0;
+let searchSeq = 0;
 async function searchPatients (ev) {
-  ev.preventDefault();
+  if (ev) ev.preventDefault();
+  clearTimeout(searchTimer);
+  const seq = ++searchSeq;
   const q = $('patient-q').value.trim();
   const r = await guarded(() => api('GET', `users?role=patient&q=${encodeURIComponent(q)}`));
-  if (!r) return;
+  if (!r || seq !== searchSeq) return;  // a newer search is on its way
   if (!r.users.length) { fill('patient-results', h('li', { class: 'muted' }, 'No patient found. Check the spelling or register them below.')); return; }
   fill('patient-results', r.users.slice(0, 50).map((u) => h('li', { class: 'row' },
     h('span', {}, u.display_name, ' ', h('span', { class: 'muted' }, `(${u.username})`), u.disabled ? ' — disabled' : ''),
@@ -446,6 +450,11 @@ async function start () {
   $('refresh').addEventListener('click', () => guarded(refresh));
   $('cal-controls').addEventListener('submit', (ev) => ev.preventDefault());
   $('patient-search').addEventListener('submit', searchPatients);
+  // Results while typing (from 2 characters, 300 ms after the last key).
+  $('patient-q').addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    if ($('patient-q').value.trim().length >= 2) searchTimer = setTimeout(searchPatients, 300);
+  });
   $('register-form').addEventListener('submit', registerPatient);
   $('contact-form').addEventListener('submit', (ev) => guarded(() => saveContact(ev)));
   $('hours-load').addEventListener('click', () => guarded(loadHours));
