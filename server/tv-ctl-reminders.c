@@ -3,7 +3,7 @@
  * Why: see tv-ctl-reminders.h. Prints one line per outbox message: id,
  * consult, kind, offset, due time (UTC), status, attempts, last error. No
  * addresses or names are printed (the store keeps none in the outbox). Every
- * run leaves an audit row (action ctl.reminders.list).
+ * run leaves an audit row (action ctl.reminders-list).
  * Thread: single-threaded command-line program.
  */
 #include "server/tv-ctl-reminders.h"
@@ -122,11 +122,11 @@ tv_server_ctl_reminders_main (int argc, char **argv, const char *data_dir_opt)
   g_autoptr (GError) error = NULL;
   g_autoptr (TvConsult) c = NULL;
   if (consult != NULL && !tv_store_consult_get (store, consult, &c, &error)) {
-    tv_store_audit_add_local (store, "ctl.reminders.list", "consult", consult, NULL, "error", "not found");
+    tv_store_audit_add_local (store, "ctl.reminders-list", "consult", consult, NULL, "error", "not found");
     return tv_ctl_store_error ("reminders", NULL, error);
   }
   g_autoptr (GPtrArray) list = tv_store_reminder_list (store, consult, &error);
-  tv_store_audit_add_local (store, "ctl.reminders.list", "consult", consult, c != NULL ? c->patient_id : NULL,
+  tv_store_audit_add_local (store, "ctl.reminders-list", "consult", consult, c != NULL ? c->patient_id : NULL,
                             list != NULL ? "ok" : "error", NULL);
   if (list == NULL)
     return tv_ctl_store_error ("reminders", NULL, error);
