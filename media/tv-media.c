@@ -1304,8 +1304,13 @@ build_audio_send (TvMediaCall *call, GstBin *bin, GError **error)
   GstElement *q = make_named ("queue", NULL, error);
   GstElement *enc = make_named ("opusenc", NULL, error);
   GstElement *pay = make_named ("rtpopuspay", NULL, error);
+  /* encoding-params=2 pinned: RFC 7587 says the rtpmap is always opus/48000/2.
+   * Without it an offer made before the payloader's caps were negotiated (seen
+   * on a re-pairing after a reconnect) said "OPUS/48000", and browsers then
+   * reject the audio m-line (no common codec): the call came back silent. */
   GstElement *rtpcaps = capsfilter (
-    caps_new ("application/x-rtp,media=audio,encoding-name=OPUS,payload=%d,clock-rate=48000", AUDIO_PT),
+    caps_new ("application/x-rtp,media=audio,encoding-name=OPUS,encoding-params=(string)2,payload=%d,"
+              "clock-rate=48000", AUDIO_PT),
     error);
   if (!src || !conv || !res || !vol || !raw || !q || !enc || !pay || !rtpcaps)
     return FALSE;
