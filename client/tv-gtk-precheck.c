@@ -16,6 +16,7 @@
  */
 #define G_LOG_DOMAIN "tv-client"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "client/tv-gtk-private.h"
@@ -46,6 +47,11 @@ static void
 say_message (TvGtkPrecheck *p, const char *text)
 {
   gtk_label_set_text (GTK_LABEL (p->message), text != NULL ? text : "");
+  if (text != NULL && *text != '\0')
+    {
+      printf ("precheck says: %s\n", text);
+      fflush (stdout);
+    }
 }
 
 /* The chosen device of @combo (transfer none), NULL for the test entry or none. */

@@ -13,6 +13,7 @@
  *    hanging up comes back to the start screen, a bare token with the
  *    server of the form joins too; a patient who logs in sees
  *    their upcoming visit (screenshot) and joins it from the list.
+ *  - pre-call check without camera or microphone: says so.
  *  - patient: the window joins with the patient's token and shows the
  *    waiting room (screenshot); a headless doctor joins and admits; the call
  *    view shows the remote video (screenshots until the video area's pixels
@@ -565,6 +566,35 @@ test_start_precheck (void)
   tv_test_watchdog_stop ();
 }
 
+/* The pre-call check on a machine without camera or microphone (this one,
+ * without --test-media) says so in plain words instead of failing. */
+static void
+test_precheck_no_devices (void)
+{
+  Xserver *x;
+  Gui *g;
+  const char *args[] = { "--server", "wss://127.0.0.1:9/", NULL };
+
+  tv_test_watchdog_start (60, "gtk pre-call check without devices");
+  if (g_file_test ("/dev/video0", G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("this machine has a camera");
+      return;
+    }
+  x = xvfb_start ();
+  g = gui_start (x, "nodev-gui", NULL, args);
+  expect_line (g->c, "screen start", 1);
+  gui_send (g, "show precheck");
+  expect_line (g->c, "precheck says: No camera found", 1);
+  expect_line (g->c, "precheck preview playing camera=no", 1);
+  tv_test_client_signal (g->c, SIGTERM);
+  tv_test_client_wait_exit (g->c, EXIT_TIMEOUT_MS);
+  g_assert_cmpint (g->c->status, ==, 0);
+  gui_free (g);
+  xvfb_stop (x);
+  tv_test_watchdog_stop ();
+}
+
 static void
 test_no_xvfb (void)
 {
@@ -584,6 +614,7 @@ main (int argc, char **argv)
       return g_test_run ();
     }
   g_test_add_func ("/gtk/start-precheck", test_start_precheck);
+  g_test_add_func ("/gtk/precheck-no-devices", test_precheck_no_devices);
   g_test_add_func ("/gtk/patient-call", test_patient_call);
   g_test_add_func ("/gtk/doctor-queue", test_doctor_queue);
   return g_test_run ();
