@@ -5,7 +5,8 @@
 // second scheduler in another browser context racing for the same slot is told
 // "someone else has just booked this time" and sees the calendar refreshed;
 // move, cancel; the doctor's hours (an overlap refused in plain words) and a
-// day off; registering a patient with an e-mail address; a no-show; booking with the keyboard alone in a 200 % zoomed window
+// day off; registering a patient with an e-mail address; a no-show; the
+// session ending and signing in again; booking with the keyboard alone in a 200 % zoomed window
 // (no sideways scrolling, every control labelled); and a patient refused by the
 // scheduler's API (403, audited).
 // Run: tests/web/test-desk.mjs [--build BUILD] [--screenshots DIR]  (TAP; TV_BUILD_DIR,
@@ -143,6 +144,19 @@ await run(async (clinic) => {
   await pa.locator('#status.status-ok', { hasText: 'not shown up' }).waitFor();
   ok(clinic.sql(`SELECT status FROM consults WHERE id = '${late.json.consult.id}'`) === 'no-show', 'no-show: marked from the booking, stored');
   ok(/No-show/.test(await lateBtn.textContent()), 'no-show: the calendar shows the status');
+
+  // ---- the session ends (logged out elsewhere): the sign-in form comes back; signed in
+  // again, the page starts afresh and one click books one visit (no doubled listeners)
+  const tokA = await pa.evaluate(() => sessionStorage.getItem('televisit.session'));
+  await clinic.request('POST', '/api/v1/logout', tokA, {});
+  await pa.getByRole('button', { name: 'Refresh' }).click();
+  await pa.locator('#login-form').waitFor();
+  ok(/Please sign in/.test(await pa.locator('#status').textContent()), 'session ended: the sign-in form comes back, saying so');
+  await signIn(pa, 'desk.one');
+  await pa.getByRole('button', { name: 'Next' }).click();
+  await pa.waitForFunction((d) => document.getElementById('day').value === d, tomorrow);
+  await deskBook(pa, 'robin', 'Robin Synthetic', doc.id);
+  ok(clinic.sql(`SELECT count(*) FROM consults WHERE patient_id = '${robin.id}' AND status = 'scheduled'`) === '1', 'signed in again: one click booked exactly one visit');
 
   // ---- keyboard only, at 200 % zoom (the 1400 px window seen as 700 CSS px): book for Alex
   const z = await clinic.context({ timezoneId: 'Europe/Berlin', viewport: { width: 700, height: 900 } });

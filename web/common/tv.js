@@ -152,6 +152,7 @@ export async function setupSignIn ({ roles, onReady }) {
   const form = $('login-form');
   const app = $('app');
   const showForm = (msg) => {
+    delete document.body.dataset.ready;
     app.hidden = true;
     $('login').hidden = false;
     $('whoami').hidden = true;
@@ -159,6 +160,7 @@ export async function setupSignIn ({ roles, onReady }) {
     $('username').focus();
   };
   signInHook = showForm;
+  let started = false;
   const ready = async (user) => {
     sessionStorage.setItem(USER_KEY, JSON.stringify(user));
     const ok = user.roles.some((r) => roles.includes(r));
@@ -173,6 +175,7 @@ export async function setupSignIn ({ roles, onReady }) {
     }
     app.hidden = false;
     say('');
+    started = true;
     await guarded(() => onReady(user));
     document.body.dataset.ready = 'true';  // drawn and listening, or refused (tests wait for it)
   };
@@ -185,6 +188,9 @@ export async function setupSignIn ({ roles, onReady }) {
     if (!r) { $('password').select(); return; }
     sessionStorage.setItem(TOKEN_KEY, r.token);
     $('password').value = '';
+    // Signed in again after the session ended: start the page afresh (its
+    // listeners and timers exist already), the new token in sessionStorage.
+    if (started) { location.reload(); return; }
     await ready(r.user);
   });
   $('logout').addEventListener('click', async () => {
