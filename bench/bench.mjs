@@ -11,7 +11,8 @@
 // Prints ONE table (figures and ratios ours/reference) and writes every raw
 // figure to BUILD/bench/results.json. --smoke runs each part with tiny sizes
 // and checks only that numbers came out. Options: --build DIR (default build),
-// --only setup,cpu,load,booking,badnet, --smoke, --calls N, --out FILE;
+// --only setup,cpu,load,booking,badnet, --smoke, --calls N, --out FILE,
+// --booking-seconds N and --booking-clients N (shorter booking runs for A/B);
 // for A/B runs of our side of badnet: --no-reference (skip Chromium there),
 // --loss-seconds N, --our-args "...".
 // Method and results: docs/BENCHMARKS.md.
@@ -38,6 +39,8 @@ const LOAD_CLIENTS = Number(opt('--clients', SMOKE ? 20 : 2000));
 const LOAD_S = SMOKE ? 3 : 15, LOAD_WARMUP_S = SMOKE ? 1 : 3;
 const LOSS_S = Number(opt('--loss-seconds', SMOKE ? 4 : 30)), LOSS_PCT = 5, OUTAGE_S = 3;
 const NO_REF = argv.includes('--no-reference');
+const BOOKING_S = Number(opt('--booking-seconds', SMOKE ? 3 : 30));
+const BOOKING_CLIENTS = Number(opt('--booking-clients', SMOKE ? 8 : 64));
 const OUT = path.resolve(opt('--out', path.join(BUILD, 'bench', 'results.json')));
 const CHROMIUM = '/usr/bin/chromium';
 const W = 640, H = 480, FPS = 30;
@@ -313,7 +316,7 @@ async function loadRound () {
 
 // ---- 4. booking throughput -------------------------------------------------
 async function benchBooking () {
-  const seconds = SMOKE ? 3 : 30, clients = SMOKE ? 8 : 64;
+  const seconds = BOOKING_S, clients = BOOKING_CLIENTS;
   log(`booking: ${clients} clients, ${seconds} s`);
   const server = await startServer({ dir: path.join(TMP, 'srv-booking') });
   try {
@@ -469,7 +472,9 @@ function table () {
     const b = r.booking;
     row(`bookings/s (${b.clients} clients, book + cancel)`, f1(b.bookings_per_s), '-', NaN, '>= 5000/s', b.bookings_per_s >= 5000);
     row('  booking latency p99, ms', f1(b.p99_ms), '-', NaN, '', undefined);
-    row('  double bookings (live / in store)', `${b.double_bookings_live} / ${b.double_bookings_store}`, '-', NaN, '0', b.double_bookings_live === 0 && b.double_bookings_store === 0);
+    row('  server CPU ms per booking (+ its cancel)', Number.isFinite(b.server_cpu_ms_per_booking) ? b.server_cpu_ms_per_booking.toFixed(2) : 'n/a', '-', NaN, '', undefined);
+    row('  double bookings (live / in store / by commit order)', `${b.double_bookings_live} / ${b.double_bookings_store} / ${b.double_bookings_audit}`, '-', NaN, '0',
+        b.double_bookings_live === 0 && b.double_bookings_store === 0 && b.double_bookings_audit === 0);
   }
   if (r.badnet) {
     const o = r.badnet.ours, c = r.badnet.chromium;

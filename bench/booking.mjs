@@ -7,16 +7,18 @@
 // hold two overlapping consults). Each client picks a random future slot of a
 // random doctor, so clients collide on slots now and then (409 slot_taken is
 // counted, not an error).
-// Double bookings are counted twice: (a) live — a 201 for a doctor and slot
+// Double bookings are counted three ways: (a) live — a 201 for a doctor and slot
 // that, by our own bookkeeping, another booking holds between its 201 and its
-// cancel's 200; (b) in the store afterwards — live consults of one doctor
-// whose times overlap (sqlite3 on the server's database).
+// cancel was sent; (b) in the store afterwards — live consults of one doctor
+// whose times overlap (sqlite3 on the server's database); (c) over the whole
+// run, in commit order — per doctor and slot, each booking's audit row after
+// the previous holder's cancel row.
 // No reference system: the target is absolute (>= 5,000 bookings/s).
 import https from 'node:https';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { monoUs, percentile } from './lib.mjs';
+import { monoUs, percentile, cpuSeconds } from './lib.mjs';
 
 function request (agent, port, ca, method, p, token, body) {
   return new Promise((resolve, reject) => {
@@ -74,6 +76,9 @@ export async function benchBooking ({ server, ctl, seconds, clients, doctors: nD
   const held = new Map();      // "doctor|slot" -> booking count holding it (should never exceed 1)
   const lat = [];
   let booked = 0, taken = 0, conflicts = 0, errors = 0, cancelled = 0, doubleLive = 0;
+  // CPU of the server and of this load client over the run: on a shared
+  // machine the server's CPU per booking moves much less than bookings/s.
+  const srvCpu0 = cpuSeconds(server.srv.pid), cli0 = process.cpuUsage();
   const t0 = monoUs(), until = t0 + seconds * 1e6;
   const worker = async (w) => {
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
@@ -92,8 +97,13 @@ export async function benchBooking ({ server, ctl, seconds, clients, doctors: nD
         lat.push((e - s) / 1000);
         if ((held.get(key) || 0) > 0) doubleLive++;
         held.set(key, (held.get(key) || 0) + 1);
-        const c = await request(agent, port, ca, 'POST', `/api/v1/consults/${r.json.consult.id}/cancel`, token, null).catch(() => null);
+        // The slot is free again from the moment the cancel is SENT: it may
+        // commit any time after that, and the replies of one group commit
+        // come back in any order, so a 201 for the next booking of the slot
+        // can overtake this cancel's 200 without any overlap in the store.
+        const cp = request(agent, port, ca, 'POST', `/api/v1/consults/${r.json.consult.id}/cancel`, token, null).catch(() => null);
         held.set(key, held.get(key) - 1);
+        const c = await cp;
         if (c && c.status === 200) cancelled++; else errors++;
       } else if (r.status === 409 && r.json && r.json.error && r.json.error.code === 'slot_taken') taken++;
       else if (r.status === 409) conflicts++;
@@ -103,19 +113,38 @@ export async function benchBooking ({ server, ctl, seconds, clients, doctors: nD
   };
   await Promise.all(Array.from({ length: clients }, (_, w) => worker(w)));
   const elapsed = (monoUs() - t0) / 1e6;
+  const serverCpu = cpuSeconds(server.srv.pid) - srvCpu0;
+  const cli = process.cpuUsage(cli0);
+  const clientCpu = (cli.user + cli.system) / 1e6;
 
   // Overlapping live consults of one doctor, straight from the store.
-  let doubleStore = null;
+  let doubleStore = null, doubleAudit = null;
   try {
     doubleStore = Number(execFileSync('sqlite3', [path.join(server.dir, 'televisit.db'),
       "SELECT count(*) FROM consults a JOIN consults b ON a.doctor_id = b.doctor_id AND a.id < b.id " +
       "WHERE a.doctor_id IS NOT NULL AND a.status NOT IN ('cancelled','no-show') AND b.status NOT IN ('cancelled','no-show') " +
       'AND a.scheduled_start < b.scheduled_end AND b.scheduled_start < a.scheduled_end;'], { encoding: 'utf8' }).trim());
   } catch (e) { process.stderr.write(`bench: booking: store check failed: ${e.message}\n`); }
+  // The same for every booking made and cancelled during the run, in COMMIT
+  // order: the audit trail's seq orders the booking's and the cancel's rows
+  // (each committed with its change). Per doctor and slot, a booking must
+  // commit after the previous holder's cancel.
+  try {
+    doubleAudit = Number(execFileSync('sqlite3', [path.join(server.dir, 'televisit.db'),
+      "WITH ev AS (SELECT resource_id AS id, min(CASE WHEN action = 'POST /api/v1/consults' THEN seq END) AS b, " +
+      "min(CASE WHEN action = 'POST /api/v1/consults/{id}/cancel' THEN seq END) AS c FROM audit " +
+      "WHERE outcome = '2xx' AND action IN ('POST /api/v1/consults', 'POST /api/v1/consults/{id}/cancel') GROUP BY resource_id), " +
+      'k AS (SELECT consults.doctor_id AS d, consults.scheduled_start AS s, ev.b AS b, ev.c AS c FROM ev JOIN consults ON consults.id = ev.id WHERE ev.b IS NOT NULL), ' +
+      'w AS (SELECT b, lag(b) OVER win AS pb, lag(c) OVER win AS pc FROM k WINDOW win AS (PARTITION BY d, s ORDER BY b)) ' +
+      'SELECT count(*) FROM w WHERE pb IS NOT NULL AND (pc IS NULL OR pc > b);'], { encoding: 'utf8' }).trim());
+  } catch (e) { process.stderr.write(`bench: booking: audit-order check failed: ${e.message}\n`); }
   return {
     clients, doctors: nDoctors, seconds: elapsed,
     bookings: booked, bookings_per_s: booked / elapsed, cancelled, slot_taken: taken, conflicts, errors,
     p50_ms: percentile(lat, 0.5), p99_ms: percentile(lat, 0.99),
-    double_bookings_live: doubleLive, double_bookings_store: doubleStore,
+    double_bookings_live: doubleLive, double_bookings_store: doubleStore, double_bookings_audit: doubleAudit,
+    server_cpu_s: serverCpu, client_cpu_s: clientCpu,
+    // book + cancel: both requests of a booking, per 201.
+    server_cpu_ms_per_booking: booked > 0 ? (serverCpu * 1000) / booked : NaN,
   };
 }

@@ -899,6 +899,9 @@ handle_join_link (TvHttpRequest *req, gpointer user_data)
 #define CONSULT_ROLES (TV_ROLE_PATIENT | TV_ROLE_DOCTOR | TV_ROLE_SCHEDULER | TV_ROLE_ADMIN)
 #define EDIT_HOURS_ROLES (TV_ROLE_DOCTOR | TV_ROLE_SCHEDULER | TV_ROLE_ADMIN)
 
+/* Booking, cancelling and rescheduling change only the store and answer:
+ * they share group commits (TV_HTTP_ROUTE_GROUP_COMMIT, one WAL sync for the
+ * requests of one main-loop iteration). */
 static const TvHttpRoute routes[] = {
   { "GET", "/api/v1/doctors", TV_ROLE_ANY, handle_doctors },
   { "GET", "/api/v1/doctors/{id}/availability", TV_ROLE_ANY, handle_availability_get },
@@ -907,12 +910,13 @@ static const TvHttpRoute routes[] = {
   { "POST", "/api/v1/doctors/{id}/exceptions", EDIT_HOURS_ROLES, handle_exceptions_post },
   { "DELETE", "/api/v1/doctors/{id}/exceptions/{exception_id}", EDIT_HOURS_ROLES, handle_exceptions_delete },
   { "GET", "/api/v1/doctors/{id}/slots", TV_ROLE_ANY, handle_slots },
-  { "POST", "/api/v1/consults", TV_ROLE_PATIENT | TV_ROLE_SCHEDULER, handle_book },
+  { "POST", "/api/v1/consults", TV_ROLE_PATIENT | TV_ROLE_SCHEDULER, handle_book, TV_HTTP_ROUTE_GROUP_COMMIT },
   { "GET", "/api/v1/consults", CONSULT_ROLES, handle_list },
   { "GET", "/api/v1/consults/{id}", CONSULT_ROLES, handle_get },
   { "GET", "/api/v1/consults/{id}/join-link", TV_ROLE_PATIENT | TV_ROLE_SCHEDULER | TV_ROLE_ADMIN, handle_join_link },
-  { "POST", "/api/v1/consults/{id}/cancel", CONSULT_ROLES, handle_cancel },
-  { "POST", "/api/v1/consults/{id}/reschedule", TV_ROLE_PATIENT | TV_ROLE_SCHEDULER, handle_reschedule },
+  { "POST", "/api/v1/consults/{id}/cancel", CONSULT_ROLES, handle_cancel, TV_HTTP_ROUTE_GROUP_COMMIT },
+  { "POST", "/api/v1/consults/{id}/reschedule", TV_ROLE_PATIENT | TV_ROLE_SCHEDULER, handle_reschedule,
+    TV_HTTP_ROUTE_GROUP_COMMIT },
   { "POST", "/api/v1/consults/{id}/no-show", TV_ROLE_DOCTOR | TV_ROLE_SCHEDULER, handle_no_show },
 };
 

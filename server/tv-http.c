@@ -52,6 +52,12 @@ struct _TvHttp {
   const TvServerConfig *cfg;
   GPtrArray *routes;     /* Route* (owned) */
   GArray *owned;         /* Owned: user_data given with tv_http_add_routes_full */
+  /* Group commit (TV_HTTP_ROUTE_GROUP_COMMIT): requests waiting for the next
+   * batch (one reference each), the idle source that runs it, and whether a
+   * batch's handlers are running (their replies are held until the COMMIT). */
+  GPtrArray *batch;
+  GSource *batch_source;
+  gboolean batch_open;
 };
 
 typedef struct {
@@ -65,6 +71,7 @@ struct _TvHttpRequest {
   struct lws *wsi;       /* NULL once the connection is gone (and for detached requests) */
   gboolean gone;         /* the connection closed: a late reply is dropped */
   gboolean deferred;     /* the handler replies later (tv_http_request_defer) */
+  gboolean dispatched;   /* dispatch() ran (lws may also report BODY_COMPLETION for an empty body) */
   char *method;
   char *path;
   GHashTable *query;     /* name -> value (first one wins) */
@@ -130,6 +137,8 @@ route_free (gpointer p)
   g_free (r);
 }
 
+static void batch_drop (TvHttp *http);
+
 TvHttp *
 tv_http_new (TvStore *store, const TvServerConfig *cfg)
 {
@@ -138,6 +147,7 @@ tv_http_new (TvStore *store, const TvServerConfig *cfg)
   http->cfg = cfg;
   http->routes = g_ptr_array_new_with_free_func (route_free);
   http->owned = g_array_new (FALSE, FALSE, sizeof (Owned));
+  http->batch = g_ptr_array_new ();
   return http;
 }
 
@@ -146,6 +156,8 @@ tv_http_free (TvHttp *http)
 {
   if (http == NULL)
     return;
+  batch_drop (http);
+  g_ptr_array_unref (http->batch);
   for (guint i = 0; i < http->owned->len; i++) {
     Owned *o = &g_array_index (http->owned, Owned, i);
     o->destroy (o->data);
@@ -594,7 +606,8 @@ tv_http_reply_json (TvHttpRequest *req, guint status, JsonNode *body)
     req->reply_len = strlen (req->reply_body);
     json_node_unref (body);
   }
-  if (req->wsi)
+  /* In a group commit the reply waits for the batch's COMMIT (batch_run). */
+  if (req->wsi && !req->http->batch_open)
     lws_callback_on_writable (req->wsi);
 }
 
@@ -915,10 +928,131 @@ json_depth_ok (const guint8 *p, gsize len, guint max)
   return TRUE;
 }
 
+/* Runs the matched route's handler with the request's audit row staged for
+ * the change it makes (see audit_stage). */
+static void
+run_handler (TvHttpRequest *req)
+{
+  gboolean changes = strcmp (req->method, "GET") != 0 && strcmp (req->method, "HEAD") != 0;
+  if (req->audit && changes)
+    audit_stage (req);
+  req->route->route->handler (req, req->route->user_data);
+  audit_unstage (req);   /* a deferred handler's later commit does not carry it */
+  if (!req->replied && !req->deferred) {
+    g_warning ("%s %s: the handler did not reply", req->method, req->route->route->pattern);
+    tv_http_reply_error (req, 500, "internal", "internal error");
+  }
+}
+
+/* ---- group commit ------------------------------------------------------------------ */
+
+/* The batch's COMMIT failed: the reply the handler set describes a change
+ * that did not happen. It is replaced by a 500 (and a 5xx audit row, written
+ * on its own now that the batch is gone). */
+static void
+batch_fail_request (TvHttpRequest *req)
+{
+  req->replied = FALSE;
+  req->audit_committed = FALSE;
+  g_clear_pointer (&req->reply_body, g_free);
+  g_clear_pointer (&req->reply_bytes, g_bytes_unref);
+  g_clear_pointer (&req->content_type, g_free);
+  g_ptr_array_set_size (req->headers, 0);
+  req->reply_len = 0;
+  tv_http_reply_error (req, 500, "internal", "internal error; nothing was changed");
+}
+
+/* Runs every queued request's handler, in arrival order, inside one store
+ * batch; then sends the replies (or 500s when the batch's COMMIT failed). */
+static void
+batch_run (TvHttp *http)
+{
+  g_autoptr (GPtrArray) jobs = http->batch;
+  http->batch = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  gboolean batched = FALSE;
+  if (jobs->len > 1) {
+    batched = tv_store_batch_begin (http->store, &error);
+    if (!batched)
+      g_warning ("group commit: %s; one transaction per request", error->message);
+  }
+  http->batch_open = batched;
+  for (guint i = 0; i < jobs->len; i++) {
+    TvHttpRequest *req = g_ptr_array_index (jobs, i);
+    req->deferred = FALSE;   /* so run_handler sees a handler that forgot to reply */
+    run_handler (req);
+  }
+  http->batch_open = FALSE;
+  if (batched && !tv_store_batch_commit (http->store, &error)) {
+    g_warning ("group commit of %u requests failed: %s", jobs->len, error->message);
+    for (guint i = 0; i < jobs->len; i++) {
+      TvHttpRequest *req = g_ptr_array_index (jobs, i);
+      if (req->replied)
+        batch_fail_request (req);   /* asks for WRITEABLE itself */
+    }
+  } else if (batched) {
+    for (guint i = 0; i < jobs->len; i++) {
+      TvHttpRequest *req = g_ptr_array_index (jobs, i);
+      if (req->replied && req->wsi != NULL)
+        lws_callback_on_writable (req->wsi);
+    }
+  }
+  for (guint i = 0; i < jobs->len; i++)
+    request_free (g_ptr_array_index (jobs, i));
+}
+
+static gboolean
+batch_cb (gpointer data)
+{
+  TvHttp *http = data;
+  g_clear_pointer (&http->batch_source, g_source_unref);
+  batch_run (http);
+  return G_SOURCE_REMOVE;
+}
+
+/* Queues @req (dispatched, route flagged TV_HTTP_ROUTE_GROUP_COMMIT) for the
+ * batch that runs in the next main-loop iteration. The idle source has the
+ * default priority, like the connections' sources, so a busy server does not
+ * starve it; requests read in the same iteration share the batch. */
+static void
+batch_queue (TvHttpRequest *req)
+{
+  TvHttp *http = req->http;
+  req->deferred = TRUE;
+  g_ptr_array_add (http->batch, tv_http_request_ref (req));
+  if (http->batch_source == NULL) {
+    http->batch_source = g_idle_source_new ();
+    g_source_set_priority (http->batch_source, G_PRIORITY_DEFAULT);
+    g_source_set_callback (http->batch_source, batch_cb, http, NULL);
+    g_source_set_static_name (http->batch_source, "tv-http group commit");
+    g_source_attach (http->batch_source, g_main_context_get_thread_default ());
+  }
+}
+
+/* The router goes away with requests still queued: they are dropped without
+ * running (their connections close with the server). */
+static void
+batch_drop (TvHttp *http)
+{
+  if (http->batch_source != NULL) {
+    g_source_destroy (http->batch_source);
+    g_clear_pointer (&http->batch_source, g_source_unref);
+  }
+  for (guint i = 0; i < http->batch->len; i++)
+    request_free (g_ptr_array_index (http->batch, i));
+  g_ptr_array_set_size (http->batch, 0);
+}
+
 static void
 dispatch (TvHttpRequest *req)
 {
   TvHttp *http = req->http;
+  /* A POST with Content-Length: 0 is dispatched at HTTP and lws may still
+   * deliver BODY_COMPLETION: a request waiting for its group commit (not yet
+   * replied) must not run twice. */
+  if (req->dispatched)
+    return;
+  req->dispatched = TRUE;
   req->now = g_get_real_time ();
 
   /* Route: 404 when no pattern matches the path, 405 when only other methods do. */
@@ -977,15 +1111,11 @@ dispatch (TvHttpRequest *req)
     req->body = json_node_ref (json_parser_get_root (parser));
   }
 
-  gboolean changes = strcmp (req->method, "GET") != 0 && strcmp (req->method, "HEAD") != 0;
-  if (req->audit && changes)
-    audit_stage (req);
-  req->route->route->handler (req, req->route->user_data);
-  audit_unstage (req);   /* a deferred handler's later commit does not carry it */
-  if (!req->replied && !req->deferred) {
-    g_warning ("%s %s: the handler did not reply", req->method, req->route->route->pattern);
-    tv_http_reply_error (req, 500, "internal", "internal error");
+  if ((req->route->route->flags & TV_HTTP_ROUTE_GROUP_COMMIT) && req->wsi != NULL && http->store != NULL) {
+    batch_queue (req);
+    return;
   }
+  run_handler (req);
 }
 
 static void

@@ -48,11 +48,26 @@ typedef struct _TvHttpRequest TvHttpRequest;
 /* A route handler: reply to @req exactly once before returning. */
 typedef void (*TvHttpHandler) (TvHttpRequest *req, gpointer user_data);
 
+/* Route flags (TvHttpRoute.flags). */
+typedef enum {
+  /* Group commit: requests to this route that arrive in the same main-loop
+   * iteration are handled together in the next one, inside ONE store write
+   * transaction (tv_store_batch_begin): each handler's store calls run in
+   * savepoints of it (a failed one rolls back alone, with its audit row), and
+   * every reply is held until the batch's COMMIT succeeded (one WAL sync for
+   * all). If that COMMIT fails, every request of the batch gets 500 internal
+   * "nothing was changed" (and a 5xx audit row) instead of its reply. Only for
+   * handlers whose whole effect is in the store and their reply (nothing sent
+   * elsewhere before the reply). A lone request runs as it would without. */
+  TV_HTTP_ROUTE_GROUP_COMMIT = 1 << 0,
+} TvHttpRouteFlags;
+
 typedef struct {
   const char *method;     /* "GET", "POST", "PUT", "DELETE", "PATCH" */
   const char *pattern;    /* "/api/v1/consults/{id}/cancel": {name} matches one non-empty segment */
   guint roles_allowed;    /* mask of TV_ROLE_*; 0 = no login needed; TV_ROLE_ANY = any logged-in user */
   TvHttpHandler handler;
+  guint flags;            /* TvHttpRouteFlags; 0 (the default when omitted) for none */
 } TvHttpRoute;
 
 /* Size of the per-connection data the lws protocol that serves HTTP must declare. */

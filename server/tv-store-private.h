@@ -37,8 +37,13 @@ gboolean tv_store_private_exec_done (TvStore *store, sqlite3_stmt *st, const cha
 /* Sets @error (IO) from the connection's last error, prefixed by @what. */
 void tv_store_private_db_error (TvStore *store, GError **error, const char *what);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback is safe without a transaction). */
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback is safe without a transaction).
+ * Inside a group-commit batch (tv_store_batch_begin) they are SAVEPOINT /
+ * RELEASE / ROLLBACK TO of the batch's transaction, so a store call is written
+ * the same way for both. begin_read opens a deferred read transaction (a
+ * savepoint in a batch); end it with tv_store_private_rollback. */
 gboolean tv_store_private_begin (TvStore *store, GError **error);
+gboolean tv_store_private_begin_read (TvStore *store, GError **error);
 gboolean tv_store_private_commit (TvStore *store, GError **error);
 void tv_store_private_rollback (TvStore *store);
 

@@ -126,18 +126,25 @@ static const char SQL_EXC_LIST[] =
   " WHERE doctor_id = ?1 AND date >= ?2 AND date <= ?3 ORDER BY date, start_min, id";
 static const char SQL_EXC_DELETE[] =
   "DELETE FROM availability_exceptions WHERE id = ?1 AND doctor_id = ?2";
+/* Overlap queries: a consult booked on a doctor's schedule lasts one slot, at
+ * most TV_STORE_SLOT_MINUTES_MAX, so one that overlaps [?2, ?3) starts after
+ * ?5 = ?2 - that maximum. The bound keeps the index range to the slots around
+ * the time asked about instead of the doctor's or patient's whole history
+ * (every earlier consult started before ?3). The no-overlap triggers remain
+ * the store's last word on overlaps. */
+#define OVERLAP_MAX_US ((gint64) TV_STORE_SLOT_MINUTES_MAX * 60 * G_USEC_PER_SEC)
 static const char SQL_BOOKED[] =
   "SELECT scheduled_start, scheduled_end FROM consults WHERE doctor_id = ?1 AND status <> 'cancelled'"
-  " AND scheduled_start < ?3 AND scheduled_end > ?2 ORDER BY scheduled_start";
+  " AND scheduled_start < ?3 AND scheduled_start > ?5 AND scheduled_end > ?2 ORDER BY scheduled_start";
 /* ?4: a consult to ignore (the one being rescheduled), '' for none. */
 static const char SQL_DOCTOR_BUSY[] =
   "SELECT 1 FROM consults WHERE doctor_id = ?1 AND status <> 'cancelled'"
-  " AND scheduled_start < ?3 AND scheduled_end > ?2 AND id <> ?4 LIMIT 1";
+  " AND scheduled_start < ?3 AND scheduled_start > ?5 AND scheduled_end > ?2 AND id <> ?4 LIMIT 1";
 /* A patient is busy during consults of theirs that may still happen. */
 static const char SQL_PATIENT_BUSY[] =
   "SELECT 1 FROM consults WHERE patient_id = ?1"
   " AND status NOT IN ('cancelled', 'no-show', 'completed')"
-  " AND scheduled_start < ?3 AND scheduled_end > ?2 AND id <> ?4 LIMIT 1";
+  " AND scheduled_start < ?3 AND scheduled_start > ?5 AND scheduled_end > ?2 AND id <> ?4 LIMIT 1";
 static const char SQL_BOOK_INSERT[] =
   "INSERT INTO consults (id, doctor, patient, scheduled_start, status, created_at,"
   " doctor_id, patient_id, scheduled_end, booked_by)"
@@ -320,6 +327,7 @@ booked_read (TvStore *store, const char *doctor_id, gint64 from, gint64 to, GErr
   sqlite3_bind_text (st, 1, doctor_id, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64 (st, 2, from);
   sqlite3_bind_int64 (st, 3, to);
+  sqlite3_bind_int64 (st, 5, from - OVERLAP_MAX_US);
   GArray *out = g_array_new (FALSE, FALSE, sizeof (TvInterval));
   int rc;
   while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
@@ -346,6 +354,7 @@ is_busy (TvStore *store, const char *sql, const char *user_id, gint64 start, gin
   sqlite3_bind_int64 (st, 2, start);
   sqlite3_bind_int64 (st, 3, end);
   sqlite3_bind_text (st, 4, except_id != NULL ? except_id : "", -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (st, 5, start - OVERLAP_MAX_US);
   int rc = sqlite3_step (st);
   gboolean ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
   if (!ok)
@@ -418,11 +427,7 @@ exec_id_time (TvStore *store, const char *sql, const char *id, gint64 t, const c
 static gboolean
 begin_read (TvStore *store, GError **error)
 {
-  if (sqlite3_exec (tv_store_private_db (store), "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-    tv_store_private_db_error (store, error, "begin read");
-    return FALSE;
-  }
-  return TRUE;
+  return tv_store_private_begin_read (store, error);
 }
 
 static gboolean

@@ -45,6 +45,8 @@ struct _TvStore {
   TvStoreAuditStage audit_stage;   /* the row the next write commit carries (tv-store-audit.h) */
   TvStoreSeal *seal;   /* encryption at rest: key ring (tv-store-seal.c) */
   TvJoinLinkKey *join_key;  /* derives join tokens when set (server/tv-join-link.h) */
+  gboolean batch;      /* a group-commit transaction is open (tv_store_batch_begin) */
+  int batch_savepoints; /* savepoints open inside it (one per store call's transaction) */
 };
 
 G_DEFINE_QUARK (tv-store-error-quark, tv_store_error)
@@ -354,18 +356,38 @@ exec_sql (TvStore *store, const char *sql, const char *what, GError **error)
   return TRUE;
 }
 
+/* Inside a group-commit batch every store call's transaction is a savepoint
+ * of the batch's transaction. The batch's transaction must still be open: an
+ * error that made SQLite roll it back (I/O, disk full) must not let later
+ * calls start a fresh one whose commit would look like the batch's. */
+static gboolean
+savepoint_begin (TvStore *store, GError **error)
+{
+  if (sqlite3_get_autocommit (store->db)) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "the batch's transaction was rolled back");
+    return FALSE;
+  }
+  if (!exec_sql (store, "SAVEPOINT tv_tx", "begin savepoint", error))
+    return FALSE;
+  store->batch_savepoints++;
+  return TRUE;
+}
+
 /* BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy
  * timeout), so a read-then-write transition cannot be overtaken by another
  * process between its check and its write. */
 static gboolean
 tx_begin (TvStore *store, GError **error)
 {
+  if (store->batch)
+    return savepoint_begin (store, error);
   return exec_sql (store, "BEGIN IMMEDIATE", "begin transaction", error);
 }
 
 /* A staged audit row (tv_store_audit_stage) is appended inside the
  * transaction, just before COMMIT: the change and the row that records it
- * commit together or not at all. */
+ * commit together or not at all. In a batch, "commit" releases the savepoint
+ * (the row is then in the batch, which commits or rolls back as a whole). */
 static gboolean
 tx_commit (TvStore *store, GError **error)
 {
@@ -374,20 +396,84 @@ tx_commit (TvStore *store, GError **error)
     return FALSE;
   if (with_audit)
     fault_point (store, "audit-before-commit");
-  if (!exec_sql (store, "COMMIT", "commit", error))
+  if (store->batch) {
+    if (store->batch_savepoints <= 0 || !exec_sql (store, "RELEASE tv_tx", "release savepoint", error))
+      return FALSE;
+    store->batch_savepoints--;
+  } else if (!exec_sql (store, "COMMIT", "commit", error)) {
     return FALSE;
+  }
   if (with_audit)
     tv_store_private_audit_committed (store);
   return TRUE;
 }
 
 /* Safe to call whether or not a transaction is open (after a failed COMMIT
- * SQLite may already have rolled back). */
+ * SQLite may already have rolled back). In a batch: undoes the innermost
+ * savepoint only, if one is open. */
 static void
 tx_rollback (TvStore *store)
 {
+  if (store->batch) {
+    if (store->batch_savepoints > 0) {
+      store->batch_savepoints--;
+      if (!sqlite3_get_autocommit (store->db))
+        sqlite3_exec (store->db, "ROLLBACK TO tv_tx; RELEASE tv_tx", NULL, NULL, NULL);
+    }
+    return;
+  }
   if (!sqlite3_get_autocommit (store->db))
     sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* A deferred read transaction (no write lock: WAL readers never block the
+ * writer); in a batch, a savepoint, so tx_rollback ends it either way. */
+static gboolean
+tx_begin_read (TvStore *store, GError **error)
+{
+  if (store->batch)
+    return savepoint_begin (store, error);
+  return exec_sql (store, "BEGIN", "begin read", error);
+}
+
+gboolean
+tv_store_batch_begin (TvStore *store, GError **error)
+{
+  g_return_val_if_fail (store != NULL && !store->batch, FALSE);
+  if (!exec_sql (store, "BEGIN IMMEDIATE", "begin batch", error))
+    return FALSE;
+  store->batch = TRUE;
+  store->batch_savepoints = 0;
+  return TRUE;
+}
+
+gboolean
+tv_store_batch_commit (TvStore *store, GError **error)
+{
+  g_return_val_if_fail (store != NULL && store->batch, FALSE);
+  gboolean ok;
+  if (store->batch_savepoints != 0) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "batch: %d savepoint(s) left open",
+                 store->batch_savepoints);
+    ok = FALSE;
+  } else if (sqlite3_get_autocommit (store->db)) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "the batch's transaction was rolled back");
+    ok = FALSE;
+  } else {
+    fault_point (store, "batch-before-commit");
+    ok = fault_fail (store, "batch-commit", error) ? FALSE : exec_sql (store, "COMMIT", "commit batch", error);
+  }
+  store->batch = FALSE;
+  store->batch_savepoints = 0;
+  if (!ok && !sqlite3_get_autocommit (store->db))
+    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+  return ok;
+}
+
+gboolean
+tv_store_in_batch (TvStore *store)
+{
+  return store != NULL && store->batch;
 }
 
 static gboolean
@@ -487,6 +573,12 @@ gboolean
 tv_store_private_begin (TvStore *store, GError **error)
 {
   return tx_begin (store, error);
+}
+
+gboolean
+tv_store_private_begin_read (TvStore *store, GError **error)
+{
+  return tx_begin_read (store, error);
 }
 
 gboolean
@@ -796,6 +888,12 @@ tv_store_open (const char *path, GError **error)
       || !exec_sql (store, "PRAGMA foreign_keys = ON", "enable foreign keys", error)
       /* FULL: a committed consult change survives power loss too, not only a crash. */
       || !exec_sql (store, "PRAGMA synchronous = FULL", "set synchronous", error)
+      /* Group commits (tv_store_batch_begin): a batch's savepoint journal stays
+       * in memory instead of a temporary file, and its dirty pages in a cache
+       * big enough not to spill to the WAL before the COMMIT. Neither changes
+       * what is durable when. */
+      || !exec_sql (store, "PRAGMA temp_store = MEMORY", "set temp_store", error)
+      || !exec_sql (store, "PRAGMA cache_size = -16384", "set cache_size", error)
       || !pragma_text_equals (store, "PRAGMA foreign_keys", "1", error))
     goto fail;
 
@@ -1113,7 +1211,7 @@ tv_store_participation_list (TvStore *store, const char *id, GError **error)
   if (fault_fail (store, "participation-list", error))
     return NULL;
   /* A read transaction so the existence check and the rows agree. */
-  if (!exec_sql (store, "BEGIN", "begin read", error))
+  if (!tx_begin_read (store, error))
     return NULL;
   g_autoptr (GPtrArray) list = NULL;
   sqlite3_stmt *st = NULL;

@@ -21,10 +21,12 @@
  *     "complete-after-status"      status set to completed (interval closed), not committed
  *     "media-started-after-update" consult moved to in-progress, not committed
  *     "migrate-after-step"         a migration step ran, user_version not yet bumped
+ *     "batch-before-commit"        a group-commit batch's changes made, its COMMIT not yet run
  *   failure points — "fail:<op>" makes that operation fail with TV_STORE_ERR_IO
  *   and change nothing (for testing the server's 5000 INTERNAL path). <op> is one
  *   of: create, token-lookup, get, list, participation-list, record-participation,
- *   media-started, media-stopped, complete, cancel, close-open-intervals.
+ *   media-started, media-stopped, complete, cancel, close-open-intervals,
+ *   batch-commit (a group-commit batch's COMMIT fails: the whole batch rolls back).
  */
 #pragma once
 
@@ -133,6 +135,27 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TvStore, tv_store_close)
 
 /* Returns: the schema version recorded in the database. */
 int tv_store_schema_version (TvStore *store);
+
+/* ---- group commit (one fsync for several changes) -------------------------------- */
+
+/* tv_store_batch_begin:
+ * Opens one write transaction (BEGIN IMMEDIATE) that the following store calls
+ * share until tv_store_batch_commit: each call's own transaction becomes a
+ * SAVEPOINT inside it (a failed call rolls back only its own change and its
+ * staged audit row), and its "commit" only releases the savepoint. Nothing is
+ * durable, and nothing may be reported as done, before tv_store_batch_commit
+ * returned TRUE. Reads inside the batch see the batch's earlier changes.
+ * Returns: TRUE; FALSE with @error (IO, e.g. the write lock stayed busy) and no
+ * batch open (callers then run their changes one transaction each). */
+gboolean tv_store_batch_begin (TvStore *store, GError **error);
+/* tv_store_batch_commit:
+ * Commits the batch (one COMMIT, one WAL sync with synchronous=FULL).
+ * Returns: TRUE when every change that released its savepoint is on disk;
+ * FALSE with @error (IO) when the batch was rolled back as a whole: none of
+ * its changes (nor their audit rows) happened. The batch is closed either way. */
+gboolean tv_store_batch_commit (TvStore *store, GError **error);
+/* Returns: TRUE between tv_store_batch_begin and tv_store_batch_commit. */
+gboolean tv_store_in_batch (TvStore *store);
 
 /* tv_store_consult_create:
  * Creates a consult and one join token per role, expiring at @token_expires.

@@ -31,7 +31,11 @@
  *  - the audit trail, queried over the API by patient and by user, has the
  *    booking, both joins, the facts (client and API), the statement read and
  *    the FHIR reads; `televisitctl audit verify` says the chain is intact;
- *  - the visit note's text is in neither televisit.db nor its -wal.
+ *  - the visit note's text is in neither televisit.db nor its -wal;
+ *  - bad input on this visit's records (a note with \u0000, a billing fact
+ *    changed after completion, a word not in the list, a claim moved ready ->
+ *    paid, a FHIR search with a date that does not exist) is a clear error
+ *    each, and the facts and the line are as before.
  * Real calls are seconds long, so the server uses a code table with 0- and
  * 1-minute thresholds (the shipped table's thresholds are covered by
  * tests/server/test-billing.c). Every wait is on an event (a client's line,
@@ -398,6 +402,32 @@ test_one_consult (void)
     g_assert_cmpstr (tv_test_json_str (l, "patient_id"), ==, w.pat);
     g_assert_cmpstr (tv_test_json_str (l, "doctor_id"), ==, w.doc);
     g_assert_cmpstr (tv_test_json_str (l, "fee"), ==, amount);
+  }
+
+  /* Bad input on this visit's records: a clear error each, nothing changed. */
+  {
+    g_autoptr (JsonNode) e1 = call ("PUT", facts, w.t_doc, "{\"note\":\"cut\\u0000short\"}", 400);
+    g_assert_cmpstr (tv_test_http_error_code (e1), ==, "invalid_json");
+    g_autoptr (JsonNode) e2 = call ("PUT", facts, w.t_doc, "{\"modality\":\"audio-video\"}", 409);
+    g_assert_cmpstr (tv_test_http_error_code (e2), ==, "wrong_state");
+    g_autoptr (JsonNode) e3 = call ("PUT", facts, w.t_doc, "{\"patient_location\":\"moon\"}", 400);
+    g_assert_cmpstr (tv_test_http_error_code (e3), ==, "invalid_field");
+    g_autofree char *status_path = g_strdup_printf ("/api/v1/billing/lines/%s/status", line_id);
+    g_autoptr (JsonNode) e4 = call ("PUT", status_path, w.t_admin, "{\"status\":\"paid\"}", 409);
+    g_assert_cmpstr (tv_test_http_error_code (e4), ==, "wrong_state");
+    g_autoptr (JsonNode) e5 = call ("GET", "/fhir/Encounter?date=2026-02-30", w.t_doc, NULL, 400);
+    g_assert_cmpstr (tv_test_json_str (obj (e5), "resourceType"), ==, "OperationOutcome");
+    g_autoptr (JsonNode) f = call ("GET", facts, w.t_doc, NULL, 200);
+    g_assert_cmpstr (tv_test_json_str (obj (f), "note"), ==, NOTE);
+    g_assert_cmpstr (tv_test_json_str (obj (f), "modality"), ==, "audio-only");
+    g_assert_cmpstr (tv_test_json_str (obj (f), "patient_location"), ==, "other");
+    g_autoptr (GPtrArray) lines = NULL;
+    g_autoptr (TvStore) store = open_store ();
+    g_autoptr (GError) error = NULL;
+    lines = tv_store_billing_list (store, 0, 0, NULL, 0, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (lines->len, ==, 1);
+    g_assert_cmpint (((TvBillingLine *) g_ptr_array_index (lines, 0))->status, ==, TV_CLAIM_READY);
   }
 
   /* 5. The patient's statement: JSON and HTML for them, 404 for another patient. */

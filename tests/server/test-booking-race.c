@@ -4,13 +4,13 @@
  * race reaches SQLite from two processes, not just one event loop). 48
  * booking requests — from four schedulers and from patients booking for
  * themselves — for the same four slots of one doctor are prepared up front and
- * then sent at once over 48 separate TLS connections (libcurl multi), split
+ * then sent at once over 48 separate TLS connections (tv-test-burst.h), split
  * across both servers. Exactly one request per slot must get 201, every other
  * one 409 with error code slot_taken, and the store must hold exactly one
  * consult that is not cancelled per slot. A second round cancels one winner
  * and races again for that slot: again exactly one winner.
  * Synthetic people only; traffic to 127.0.0.1 only.
- * Thread: main thread; libcurl multi is driven from it; tv_test watchdog.
+ * Thread: main thread; the burst's libcurl multi is driven from it; tv_test watchdog.
  */
 #define G_LOG_DOMAIN "test-booking-race"
 
@@ -20,6 +20,7 @@
 #include <glib.h>
 
 #include "server/tv-schedule.h"
+#include "tests/common/tv-test-burst.h"
 #include "tests/common/tv-test-fixture.h"
 #include "tests/common/tv-test-http.h"
 
@@ -28,110 +29,27 @@
 #define N_PATIENTS 8
 #define N_REQUESTS 48   /* >= 32 */
 
-typedef struct {
-  CURL *easy;
-  struct curl_slist *headers;
-  char *body;
-  GString *reply;
-  guint slot;
-  long status;
-  char error[CURL_ERROR_SIZE];
-} Request;
-
-static size_t
-collect (char *data, size_t size, size_t n, void *user)
-{
-  g_string_append_len (user, data, (gssize) (size * n));
-  return size * n;
-}
-
-static void
-request_init (Request *r, TvTestServer *server, const char *token, const char *body, guint slot)
-{
-  memset (r, 0, sizeof *r);
-  r->easy = curl_easy_init ();
-  g_assert_nonnull (r->easy);
-  r->reply = g_string_new (NULL);
-  r->body = g_strdup (body);
-  r->slot = slot;
-  g_autofree char *url = g_strdup_printf ("https://127.0.0.1:%u/api/v1/consults", tv_test_server_get_port (server));
-  g_autofree char *auth = g_strdup_printf ("Authorization: Bearer %s", token);
-  r->headers = curl_slist_append (r->headers, auth);
-  r->headers = curl_slist_append (r->headers, "Content-Type: application/json");
-  curl_easy_setopt (r->easy, CURLOPT_URL, url);
-  curl_easy_setopt (r->easy, CURLOPT_HTTPHEADER, r->headers);
-  curl_easy_setopt (r->easy, CURLOPT_POSTFIELDS, r->body);
-  curl_easy_setopt (r->easy, CURLOPT_CAINFO, tv_test_server_get_cert_path (server));
-  curl_easy_setopt (r->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt (r->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt (r->easy, CURLOPT_FRESH_CONNECT, 1L);   /* one connection per request */
-  curl_easy_setopt (r->easy, CURLOPT_FORBID_REUSE, 1L);
-  curl_easy_setopt (r->easy, CURLOPT_TIMEOUT_MS, 30000L);
-  curl_easy_setopt (r->easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt (r->easy, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt (r->easy, CURLOPT_WRITEDATA, r->reply);
-  curl_easy_setopt (r->easy, CURLOPT_ERRORBUFFER, r->error);
-  curl_easy_setopt (r->easy, CURLOPT_PRIVATE, r);
-}
-
-static void
-request_clear (Request *r)
-{
-  curl_easy_cleanup (r->easy);
-  curl_slist_free_all (r->headers);
-  g_free (r->body);
-  g_string_free (r->reply, TRUE);
-}
-
-/* Sends every request at once and waits for all replies. */
-static void
-race (Request *reqs, guint n)
-{
-  CURLM *multi = curl_multi_init ();
-  g_assert_nonnull (multi);
-  for (guint i = 0; i < n; i++)
-    g_assert_cmpint (curl_multi_add_handle (multi, reqs[i].easy), ==, CURLM_OK);
-  int running = 1;
-  while (running > 0) {
-    g_assert_cmpint (curl_multi_perform (multi, &running), ==, CURLM_OK);
-    if (running > 0)
-      g_assert_cmpint (curl_multi_poll (multi, NULL, 0, 1000, NULL), ==, CURLM_OK);
-  }
-  CURLMsg *msg;
-  int left;
-  while ((msg = curl_multi_info_read (multi, &left)) != NULL) {
-    if (msg->msg != CURLMSG_DONE)
-      continue;
-    Request *r = NULL;
-    curl_easy_getinfo (msg->easy_handle, CURLINFO_PRIVATE, (char **) &r);
-    if (msg->data.result != CURLE_OK)
-      g_error ("request for slot %u failed: %s", r->slot, r->error);
-    curl_easy_getinfo (msg->easy_handle, CURLINFO_RESPONSE_CODE, &r->status);
-  }
-  for (guint i = 0; i < n; i++)
-    curl_multi_remove_handle (multi, reqs[i].easy);
-  curl_multi_cleanup (multi);
-}
-
-/* Asserts one 201 per slot among @reqs, every other answer 409 slot_taken.
+/* Asserts one 201 per slot among the @n requests of @burst (request i for
+ * slot @slot_of[i]), every other answer 409 slot_taken.
  * Returns in @winners (N_SLOTS entries, transfer full) the winning consult ids. */
 static void
-check_one_winner_per_slot (Request *reqs, guint n, guint n_slots, char **winners)
+check_one_winner_per_slot (TvTestBurst *burst, const guint *slot_of, guint n, guint n_slots, char **winners)
 {
   guint wins[N_SLOTS] = { 0 };
   for (guint i = 0; i < n; i++) {
-    Request *r = &reqs[i];
-    g_autoptr (JsonNode) reply = json_from_string (r->reply->str, NULL);
-    if (r->status == 201) {
-      wins[r->slot]++;
+    g_autoptr (JsonNode) reply = tv_test_burst_reply (burst, i);
+    guint status = tv_test_burst_status (burst, i);
+    if (status == 201) {
+      wins[slot_of[i]]++;
       JsonObject *c = tv_test_http_object (reply, "consult");
       g_assert_nonnull (c);
       g_assert_cmpstr (tv_test_json_str (c, "status"), ==, "scheduled");
-      g_free (winners[r->slot]);
-      winners[r->slot] = g_strdup (tv_test_json_str (c, "id"));
+      g_free (winners[slot_of[i]]);
+      winners[slot_of[i]] = g_strdup (tv_test_json_str (c, "id"));
     } else {
-      if (r->status != 409 || g_strcmp0 (tv_test_http_error_code (reply), "slot_taken") != 0)
-        g_error ("slot %u: expected 201 or 409 slot_taken, got %ld %s", r->slot, r->status, r->reply->str);
+      if (status != 409 || g_strcmp0 (tv_test_http_error_code (reply), "slot_taken") != 0)
+        g_error ("slot %u: expected 201 or 409 slot_taken, got %u %s", slot_of[i], status,
+                 tv_test_burst_body (burst, i));
     }
   }
   for (guint s = 0; s < n_slots; s++)
@@ -190,7 +108,8 @@ test_race (void)
 
   /* Every request targets slot i % 4; odd ones come from schedulers (for any
    * patient), even ones from patients for themselves; half go to each server. */
-  Request reqs[N_REQUESTS];
+  g_autoptr (TvTestBurst) burst = tv_test_burst_new (servers[0]);
+  guint slot_of[N_REQUESTS];
   for (guint i = 0; i < N_REQUESTS; i++) {
     guint slot = i % N_SLOTS;
     guint p = (i / N_SLOTS) % N_PATIENTS;
@@ -204,11 +123,12 @@ test_race (void)
       token = t_pat[p];
       body = g_strdup_printf ("{\"doctor_id\":\"%s\",\"start\":\"%s\"}", doctor, slots[slot]);
     }
-    request_init (&reqs[i], servers[(i / 3) % 2], token, body, slot);
+    slot_of[i] = slot;
+    tv_test_burst_add_to (burst, servers[(i / 3) % 2], "POST", "/api/v1/consults", token, body);
   }
-  race (reqs, N_REQUESTS);
+  tv_test_burst_run (burst, NULL);   /* one fresh TLS connection per request */
   char *winners[N_SLOTS] = { NULL };
-  check_one_winner_per_slot (reqs, N_REQUESTS, N_SLOTS, winners);
+  check_one_winner_per_slot (burst, slot_of, N_REQUESTS, N_SLOTS, winners);
 
   /* the store agrees: one live consult per slot, nothing else */
   g_autofree char *per_slot = g_strdup_printf (
@@ -218,27 +138,24 @@ test_race (void)
   g_assert_cmpint (tv_test_store_int (dir, per_slot), ==, 1);
   g_assert_cmpint (tv_test_store_int (dir, total), ==, N_SLOTS);
   g_assert_cmpint (tv_test_store_int (dir, "SELECT count(*) FROM join_tokens"), ==, 2 * N_SLOTS);
-  for (guint i = 0; i < N_REQUESTS; i++)
-    request_clear (&reqs[i]);
 
   /* Round two: the first slot is cancelled and raced for again by 32 requests. */
   g_autofree char *cancel = g_strdup_printf ("/api/v1/consults/%s/cancel", winners[0]);
   tv_test_http (servers[1], "POST", cancel, t_desk0, NULL, &status, NULL);
   g_assert_cmpuint (status, ==, 200);
-  Request again[32];
-  for (guint i = 0; i < G_N_ELEMENTS (again); i++) {
+  g_autoptr (TvTestBurst) again = tv_test_burst_new (servers[0]);
+  guint slot0[32] = { 0 };
+  for (guint i = 0; i < G_N_ELEMENTS (slot0); i++) {
     g_autofree char *body = g_strdup_printf ("{\"doctor_id\":\"%s\",\"patient_id\":\"%s\",\"start\":\"%s\"}", doctor,
                                              patients[i % N_PATIENTS], slots[0]);
-    request_init (&again[i], servers[i % 2], t_sched[i % N_SCHEDULERS], body, 0);
+    tv_test_burst_add_to (again, servers[i % 2], "POST", "/api/v1/consults", t_sched[i % N_SCHEDULERS], body);
   }
-  race (again, G_N_ELEMENTS (again));
+  tv_test_burst_run (again, NULL);
   char *winners2[N_SLOTS] = { NULL };
-  check_one_winner_per_slot (again, G_N_ELEMENTS (again), 1, winners2);
+  check_one_winner_per_slot (again, slot0, G_N_ELEMENTS (slot0), 1, winners2);
   g_assert_cmpstr (winners2[0], !=, winners[0]);
   g_assert_cmpint (tv_test_store_int (dir, per_slot), ==, 1);
   g_assert_cmpint (tv_test_store_int (dir, total), ==, N_SLOTS + 1);
-  for (guint i = 0; i < G_N_ELEMENTS (again); i++)
-    request_clear (&again[i]);
 
   for (guint s = 0; s < N_SLOTS; s++) {
     g_free (slots[s]);
