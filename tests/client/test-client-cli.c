@@ -48,7 +48,7 @@ test_help (void)
   const char *flags[] = { "--server", "--token", "--token-file", "--ca", "--insecure", "--test-media",
                           "--headless", "--duration", "--stats-json", "--peer-timeout", "--media-timeout", "--reconnect-window",
                           "--ice-address", "--stun", "--turn", "--latency", "--video-size", "--framerate",
-                          "--end-on-exit", "--verbose",
+                          "--end-on-exit", "--chat", "--verbose",
                           "--version", "--help" };
   Child *c = run_client (args);
   g_autofree char *text = NULL;
@@ -139,6 +139,8 @@ test_bad_flags (void)
     { { OKS, OKT, "--stun", "http://stun.invalid", NULL }, "--stun" },
     { { OKS, OKT, "--turn", "stun://turn.invalid", NULL }, "--turn" },
     { { OKS, OKT, "--stats-json", "/nonexistent/dir/s.json", NULL }, "--stats-json" },
+    { { OKS, OKT, "--chat", "", NULL }, "--chat" },
+    { { OKS, OKT, "--chat", "tab\there", NULL }, "--chat" },
     { { OKS, OKT, "extra", NULL }, "extra" },
   };
 
