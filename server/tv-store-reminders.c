@@ -353,6 +353,13 @@ tv_store_reminders_private_rescheduled (TvStore *store, const char *consult_id, 
 }
 
 gboolean
+tv_store_reminders_private_over (TvStore *store, const char *consult_id, const char *why, gint64 now,
+                                 GError **error)
+{
+  return cancel_open (store, consult_id, why, now, error);
+}
+
+gboolean
 tv_store_reminders_private_cancelled (TvStore *store, const char *consult_id, gint64 now, GError **error)
 {
   guint sequence = 0;

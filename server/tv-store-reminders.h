@@ -146,6 +146,11 @@ gboolean tv_store_reminders_private_rescheduled (TvStore *store, const char *con
  * (METHOD:CANCEL, SEQUENCE + 1) is queued, due at @now. */
 gboolean tv_store_reminders_private_cancelled (TvStore *store, const char *consult_id, gint64 now,
                                                GError **error);
+/* Completed or marked no-show: the visit is over, so its pending / sending
+ * messages are cancelled now with @why ("consult held", "no-show") instead of
+ * waiting in the outbox until their due time. Nothing is sent to the patient. */
+gboolean tv_store_reminders_private_over (TvStore *store, const char *consult_id, const char *why, gint64 now,
+                                          GError **error);
 
 /* ---- contact details ----------------------------------------------------- */
 

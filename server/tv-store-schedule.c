@@ -883,6 +883,7 @@ tv_store_consult_no_show (TvStore *store, const char *id, gint64 now, GError **e
     goto fail;
   }
   if (!exec_id_time (store, SQL_NO_SHOW, id, now, "mark no-show", error)
+      || !tv_store_reminders_private_over (store, id, "no-show", now, error)
       || !tv_store_private_commit (store, error))
     goto fail;
   g_debug ("consult %s marked no-show", id);

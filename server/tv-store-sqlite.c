@@ -1388,7 +1388,8 @@ finish_consult (TvStore *store, const char *id, const char *reason, gint64 now, 
       goto fail;
     fault_point (store, "complete-after-status");
     /* The billing line (or why there is none) commits with the completion. */
-    if (!tv_store_billing_on_complete (store, id, now, error))
+    if (!tv_store_billing_on_complete (store, id, now, error)
+        || !tv_store_reminders_private_over (store, id, "consult held", now, error))
       goto fail;
   }
   if (!tx_commit (store, error))

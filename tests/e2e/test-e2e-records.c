@@ -373,6 +373,22 @@ test_one_consult (void)
   g_assert_cmpint (rec->ended_at, >=, rec->started_at);
   guint minutes = (guint) (rec->connected_us / (60 * G_USEC_PER_SEC));
   g_test_message ("connected %.2f s = %u whole minutes", rec->connected_us / 1e6, minutes);
+  /* The visit is over: the 15 min reminder is cancelled with it, the sent one stays sent. */
+  {
+    g_autoptr (TvStore) store = open_store ();
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GPtrArray) rem = tv_store_reminder_list (store, id, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (rem->len, ==, 2);
+    guint sent = 0, held = 0;
+    for (guint i = 0; i < rem->len; i++) {
+      const TvReminder *r = g_ptr_array_index (rem, i);
+      sent += r->status == TV_REMINDER_SENT;
+      held += r->status == TV_REMINDER_CANCELLED && g_strcmp0 (r->last_error, "consult held") == 0;
+    }
+    g_assert_cmpuint (sent, ==, 1);
+    g_assert_cmpuint (held, ==, 1);
+  }
 
   /* 4. Exactly one billing line, the right one. */
   g_autofree char *line_id = NULL;

@@ -35,6 +35,7 @@ typedef struct {
 } World;
 
 static World w;
+static guint w_over_slots;   /* slots taken by test_over */
 
 static TvStore *
 open_store (void)
@@ -195,6 +196,41 @@ test_booking_rows (void)
   for (guint i = 2; i < 4; i++)
     g_assert_cmpint (ROW (list4, i)->status, ==, TV_REMINDER_CANCELLED);
   g_assert_true (tv_store_reminders_set_offsets (store, TV_REMINDERS_DEFAULT_OFFSETS, now, &error));
+}
+
+/* A visit that is over (held, or a no-show) leaves nothing pending: its open
+ * messages are cancelled in the same transaction, the sent one stays sent. */
+static void
+test_over (void)
+{
+  g_autoptr (TvStore) store = open_store ();
+  g_autoptr (GError) error = NULL;
+  gint64 now = g_get_real_time ();
+  gint64 start = slot_start (now, 5 * 96 + w_over_slots++);
+  g_autofree char *held = book (store, w.patient, start, now);
+  g_autoptr (GPtrArray) before = rows (store, held);
+  g_assert_cmpuint (before->len, ==, 2);
+  g_assert_true (tv_store_consult_media_started (store, held, now, &error));
+  g_assert_true (tv_store_consult_complete (store, held, "ended-by-doctor", now + 60 * G_USEC_PER_SEC, &error));
+  g_assert_no_error (error);
+  g_autoptr (GPtrArray) after = rows (store, held);
+  g_assert_cmpuint (after->len, ==, 2);
+  for (guint i = 0; i < after->len; i++) {
+    g_assert_cmpint (ROW (after, i)->status, ==, TV_REMINDER_CANCELLED);
+    g_assert_cmpstr (ROW (after, i)->last_error, ==, "consult held");
+  }
+
+  /* A no-show, marked after its start (the store takes "now" as given). */
+  gint64 start2 = slot_start (now, 5 * 96 + w_over_slots++);
+  g_autofree char *absent = book (store, w.patient2, start2, now);
+  g_assert_true (tv_store_consult_no_show (store, absent, start2 + 60 * G_USEC_PER_SEC, &error));
+  g_assert_no_error (error);
+  g_autoptr (GPtrArray) ns = rows (store, absent);
+  g_assert_cmpuint (ns->len, ==, 2);
+  for (guint i = 0; i < ns->len; i++) {
+    g_assert_cmpint (ROW (ns, i)->status, ==, TV_REMINDER_CANCELLED);
+    g_assert_cmpstr (ROW (ns, i)->last_error, ==, "no-show");
+  }
 }
 
 /* ---- sending state machine ------------------------------------------------ */
@@ -416,6 +452,7 @@ main (int argc, char **argv)
   }
   g_test_add_func ("/reminders-store/offsets", test_offsets);
   g_test_add_func ("/reminders-store/booking-rows", test_booking_rows);
+  g_test_add_func ("/reminders-store/over", test_over);
   g_test_add_func ("/reminders-store/state-machine", test_state_machine);
   g_test_add_func ("/reminders-store/contacts", test_contacts);
   g_test_add_func ("/reminders-store/message", test_message);
