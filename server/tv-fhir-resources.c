@@ -289,16 +289,18 @@ tv_fhir_encounter_new (const TvConsult *c)
       add_time (b, "end", c->ended_at);
     json_builder_end_object (b);
   }
-  /* Length: the connected time (media up), closed intervals only, in
-   * minutes to two decimals. */
+  /* Length: the connected time (media up), closed intervals only, in whole
+   * seconds. An integer because json-glib prints doubles with 17 significant
+   * digits (12.5 min would not be exact in every case: 0.05 min came out as
+   * 0.050000000000000003), and a FHIR decimal's digits are its precision. */
   if (c->started_at > 0) {
     json_builder_set_member_name (b, "length");
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "value");
-    json_builder_add_double_value (b, (double) ((c->connected_us + 300000) / 600000) / 100.0);
-    add_string (b, "unit", "min");
+    json_builder_add_int_value (b, (c->connected_us + G_USEC_PER_SEC / 2) / G_USEC_PER_SEC);
+    add_string (b, "unit", "s");
     add_string (b, "system", TV_FHIR_UCUM_SYSTEM);
-    add_string (b, "code", "min");
+    add_string (b, "code", "s");
     json_builder_end_object (b);
   }
   json_builder_set_member_name (b, "appointment");

@@ -22,7 +22,7 @@
  *    93, its fee; the patient's statement opens as JSON and HTML for the
  *    patient, answers 404 for another patient (and is in nobody else's list);
  *  - GET /fhir/Encounter/ID: class VR, finished, period = first media
- *    connection -> end as stored, length = connected minutes, the patient,
+ *    connection -> end as stored, length = connected seconds, the patient,
  *    the practitioner, the Appointment; it and the patient's $everything
  *    Bundle pass tests/fhir/validate.mjs (that one assertion is skipped, with
  *    a message, when node or tests/fhir/node_modules is missing);
@@ -490,8 +490,8 @@ test_one_consult (void)
     g_assert_cmpstr (tv_test_json_str (period, "start"), ==, up);
     g_assert_cmpstr (tv_test_json_str (period, "end"), ==, end);
     JsonObject *length = json_object_get_object_member (e, "length");
-    g_assert_cmpfloat_with_epsilon (json_object_get_double_member (length, "value"), rec->connected_us / 6e7, 0.006);
-    g_assert_cmpstr (tv_test_json_str (length, "code"), ==, "min");
+    g_assert_cmpint (json_object_get_int_member (length, "value"), ==, (rec->connected_us + G_USEC_PER_SEC / 2) / G_USEC_PER_SEC);
+    g_assert_cmpstr (tv_test_json_str (length, "code"), ==, "s");
     g_autofree char *subject = g_strdup_printf ("Patient/%s", w.pat);
     g_assert_cmpstr (tv_test_json_str (json_object_get_object_member (e, "subject"), "reference"), ==, subject);
     JsonArray *parts = json_object_get_array_member (e, "participant");
