@@ -18,6 +18,7 @@
 
 #include "server/tv-api.h"
 #include "server/tv-password.h"
+#include "server/tv-web.h"
 
 #include <string.h>
 
@@ -230,6 +231,11 @@ login_finish (gpointer data)
     goto out;
   }
   g_message ("login: user %s from %s", job->user->id, job->address);
+  /* The page cookie: same token, only for opening pages (tv-web.h). */
+  char *cookie = g_strconcat (TV_WEB_SESSION_COOKIE "=", token, TV_WEB_COOKIE_ATTRS, NULL);
+  tv_http_reply_add_header (req, "Set-Cookie", cookie);
+  memset (cookie, 0, strlen (cookie));
+  g_free (cookie);
   tv_http_reply_json (req, 200, login_reply (token, session, job->user));
   memset (token, 0, strlen (token));
 out:
@@ -346,6 +352,7 @@ handle_logout (TvHttpRequest *req, gpointer user_data)
     return;
   }
   g_message ("logout: user %s", session->user_id);
+  tv_http_reply_add_header (req, "Set-Cookie", TV_WEB_SESSION_COOKIE "=; Max-Age=0" TV_WEB_COOKIE_ATTRS);
   JsonNode *ok = json_node_new (JSON_NODE_OBJECT);
   json_node_take_object (ok, json_object_new ());
   tv_http_reply_json (req, 200, ok);

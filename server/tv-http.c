@@ -106,6 +106,8 @@ struct _TvHttpRequest {
   char *audit_user_id;   /* NULL: the session's user */
   char *audit_role;
   char *audit_patient;   /* NULL: derived */
+  char *audit_resource_type; /* NULL: derived from the route (tv_http_request_audit_resource) */
+  char *audit_resource_id;
   gboolean audit_staging;   /* a row is staged in the store for the handler's change */
   gboolean audit_committed; /* ... and the change committed it */
 };
@@ -279,6 +281,8 @@ request_free (TvHttpRequest *req)
   g_free (req->audit_user_id);
   g_free (req->audit_role);
   g_free (req->audit_patient);
+  g_free (req->audit_resource_type);
+  g_free (req->audit_resource_id);
   g_free (req);
 }
 
@@ -477,6 +481,16 @@ tv_http_request_audit (TvHttpRequest *req, const char *action, const TvUser *use
     audit_stage (req);   /* the staged row follows what the handler says */
 }
 
+void
+tv_http_request_audit_resource (TvHttpRequest *req, const char *type, const char *id)
+{
+  g_return_if_fail (req != NULL && type != NULL && id != NULL);
+  g_free (req->audit_resource_type);
+  g_free (req->audit_resource_id);
+  req->audit_resource_type = g_strdup (type);
+  req->audit_resource_id = g_strdup (id);
+}
+
 /* Returns: (transfer full) the request's audit row with @outcome and
  * @detail. With @for_stage, the patient and resource id are left NULL when
  * not known yet (the store fills them in for a record it creates). */
@@ -522,6 +536,12 @@ audit_row_new (TvHttpRequest *req, const char *outcome, const char *detail, gboo
   if (rid != NULL && (strlen (rid) > 64 || !g_utf8_validate (rid, -1, NULL)))
     rid = "(invalid)";
   row->resource_id = rid ? g_strdup (rid) : for_stage ? NULL : g_strdup ("");
+  if (req->audit_resource_type != NULL) {
+    g_free (row->resource_type);
+    g_free (row->resource_id);
+    row->resource_type = g_strdup (req->audit_resource_type);
+    row->resource_id = g_strdup (req->audit_resource_id);
+  }
   row->source = g_strdup (req->address);
   return row;
 }
@@ -849,6 +869,34 @@ send_auth_error (TvHttpRequest *req, const char *code, const char *message)
   tv_http_reply_error (req, 401, code, "%s", message);
 }
 
+gboolean
+tv_http_request_authenticate_token (TvHttpRequest *req, const char *token, GError **error)
+{
+  g_return_val_if_fail (req != NULL && token != NULL, FALSE);
+  if (req->http->store == NULL) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "no store");
+    return FALSE;
+  }
+  g_clear_pointer (&req->session, tv_session_free);
+  g_clear_pointer (&req->user, tv_user_free);
+  if (req->now == 0)
+    req->now = g_get_real_time ();
+  return tv_store_session_lookup (req->http->store, token, req->now, &req->session, &req->user, error);
+}
+
+char *
+tv_http_request_cookie (TvHttpRequest *req, const char *name)
+{
+  g_return_val_if_fail (req != NULL && name != NULL, NULL);
+  if (req->wsi == NULL || req->gone)
+    return NULL;
+  char buf[MAX_AUTH_BYTES + 1];
+  size_t max = sizeof buf;
+  if (lws_http_cookie_get (req->wsi, name, buf, &max) != 0)
+    return NULL;
+  return g_strndup (buf, max);
+}
+
 /* Authenticates the bearer token; FALSE when a reply was sent. */
 static gboolean
 authenticate (TvHttpRequest *req)
@@ -868,7 +916,7 @@ authenticate (TvHttpRequest *req)
     return FALSE;
   }
   g_autoptr (GError) error = NULL;
-  if (!tv_store_session_lookup (req->http->store, token, req->now, &req->session, &req->user, &error)) {
+  if (!tv_http_request_authenticate_token (req, token, &error)) {
     if (g_error_matches (error, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_EXPIRED))
       send_auth_error (req, "session_expired", "the session has expired; log in again");
     else if (g_error_matches (error, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_UNKNOWN))

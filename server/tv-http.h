@@ -149,6 +149,19 @@ const TvServerConfig *tv_http_request_config (TvHttpRequest *req);
 /* Returns: TRUE when the user holds any role of @roles (FALSE without a user). */
 gboolean tv_http_request_has_role (TvHttpRequest *req, guint roles);
 
+/* tv_http_request_authenticate_token:
+ * Looks up the session of @token exactly as the router does for a bearer token
+ * (tv_store_session_lookup: same idle and lifetime checks, same last-seen
+ * update) and makes its user the request's (tv_http_request_user/_session),
+ * for handlers outside the API's routes (the page gate, tv-web-gate.c).
+ * Returns: FALSE with @error (TV_STORE_ERR_TOKEN_UNKNOWN / _EXPIRED, or a store
+ * failure) and no user set. */
+gboolean tv_http_request_authenticate_token (TvHttpRequest *req, const char *token, GError **error);
+
+/* Returns: (transfer full) the value of the cookie @name sent with the request
+ * (parsed by lws), or NULL when absent, over-long, or for detached requests. */
+char *tv_http_request_cookie (TvHttpRequest *req, const char *name);
+
 /* ---- audit trail (server/tv-store-audit.h) ------------------------------------------- */
 
 /* tv_http_request_audit:
@@ -164,6 +177,11 @@ gboolean tv_http_request_has_role (TvHttpRequest *req, guint roles);
  * NULL keeps the session's) and the patient concerned (@patient_id, NULL keeps
  * the default). Strings are copied; ids only, never names or tokens. */
 void tv_http_request_audit (TvHttpRequest *req, const char *action, const TvUser *user, const char *patient_id);
+
+/* tv_http_request_audit_resource:
+ * Names the audited resource (@type, @id; copied) instead of the one derived
+ * from the route, for requests outside the API (a page: "page", "desk"). */
+void tv_http_request_audit_resource (TvHttpRequest *req, const char *type, const char *id);
 
 /* ---- deferred replies --------------------------------------------------------------- */
 

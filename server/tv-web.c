@@ -166,6 +166,8 @@ tv_web_serve (TvHttpRequest *req)
     tv_http_reply_error (req, 405, "method_not_allowed", "%s is not allowed here (allowed: GET, HEAD)", method);
     return;
   }
+  if (!tv_web_gate (req))
+    return;   /* 403: signed in without the page's role (tv-web-gate.c) */
   g_autofree char *etag = etag_of (bytes);
   tv_http_reply_add_header (req, "Cache-Control", "no-cache");
   tv_http_reply_add_header (req, "ETag", etag);

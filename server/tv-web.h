@@ -37,6 +37,25 @@ G_BEGIN_DECLS
   "media-src 'self' blob: mediastream:; connect-src 'self' wss:; object-src 'none'; base-uri 'none'; " \
   "form-action 'self'; frame-ancestors 'none'"
 
+/* The page cookie (tv-web-gate.c): set by POST /api/v1/login next to the
+ * token in the reply, cleared by logout. It carries the same session token but
+ * is ONLY used to decide whether a page may be opened; the API never accepts
+ * it (bearer tokens only, so no cross-site request can use it). A session
+ * cookie (no Max-Age): gone when the browser closes. */
+#define TV_WEB_SESSION_COOKIE "tv_session"
+#define TV_WEB_COOKIE_ATTRS "; Path=/; Secure; HttpOnly; SameSite=Strict"
+
+/* tv_web_gate:
+ * For a GET/HEAD of a role-gated page (/desk, /portal, /billing, /reports:
+ * "/<area>", "/<area>/" or "/web/<area>/index.html"), checks the page cookie:
+ * without one, or with an unknown or expired session, the page is served (it
+ * shows the sign-in form; it holds no data); a valid session without one of
+ * the area's roles gets 403 with a small HTML page saying so and an audit row
+ * (action "page.open", resource "page"/<area>, "4xx", "http 403"); with the
+ * role, the page (not audited: every data access it makes through the API is).
+ * Returns: FALSE when it replied (403); TRUE when the caller serves the page. */
+gboolean tv_web_gate (TvHttpRequest *req);
+
 /* tv_web_serve:
  * Answers @req (a request whose path is outside /api/v1/) from the compiled-in
  * web/ files: the file with its Content-Type, 304 when If-None-Match matches

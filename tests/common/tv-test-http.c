@@ -23,6 +23,7 @@ struct _TvTestHttp {
   glong new_connections;
   gboolean tolerate;      /* transport errors return 0 instead of failing */
   char *last_body;        /* the last reply's body as text (any content type) */
+  char *cookie;           /* sent as the Cookie header (tv_test_http_set_cookie), or NULL */
 };
 
 typedef struct {
@@ -104,6 +105,7 @@ tv_test_http_free (TvTestHttp *c)
   g_free (c->ca);
   g_hash_table_unref (c->headers);
   g_free (c->last_body);
+  g_free (c->cookie);
   g_free (c);
 }
 
@@ -134,6 +136,7 @@ tv_test_http_request (TvTestHttp *c, const char *method, const char *path, const
   curl_easy_setopt (h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt (h, CURLOPT_HEADERDATA, &job);
   curl_easy_setopt (h, CURLOPT_ERRORBUFFER, job.errbuf);
+  curl_easy_setopt (h, CURLOPT_COOKIE, c->cookie);
   hdrs = curl_slist_append (hdrs, "Expect:");
   if (auth)
     hdrs = curl_slist_append (hdrs, auth);
@@ -190,6 +193,14 @@ void
 tv_test_http_set_tolerate_transport_errors (TvTestHttp *c, gboolean tolerate)
 {
   c->tolerate = tolerate;
+}
+
+void
+tv_test_http_set_cookie (TvTestHttp *c, const char *cookie)
+{
+  g_return_if_fail (c != NULL);
+  g_free (c->cookie);
+  c->cookie = g_strdup (cookie);
 }
 
 const char *

@@ -53,6 +53,11 @@ guint tv_test_http_request (TvTestHttp *client, const char *method, const char *
  * close the connection while the client is still sending). */
 void tv_test_http_set_tolerate_transport_errors (TvTestHttp *client, gboolean tolerate);
 
+/* tv_test_http_set_cookie:
+ * Sends @cookie ("name=value[; name2=value2]", copied) as the Cookie header of
+ * every following request of @client; NULL sends none. */
+void tv_test_http_set_cookie (TvTestHttp *client, const char *cookie);
+
 /* Returns: (transfer none) a response header of the last request (name in any
  * case), NULL when absent. */
 const char *tv_test_http_header (TvTestHttp *client, const char *name);

@@ -135,6 +135,146 @@ test_served (void)
   tv_test_watchdog_stop ();
 }
 
+/* Logs in as @username on @c and checks the page cookie of the reply.
+ * Returns: (transfer full) "tv_session=<token>" as the browser would send it;
+ * *@token (transfer full) the token of the JSON reply. */
+static char *
+page_login (TvTestHttp *c, const char *username, char **token)
+{
+  g_autofree char *body = g_strdup_printf ("{\"username\": \"%s\", \"password\": \"%s\"}", username, TV_TEST_PASSWORD);
+  JsonNode *r = NULL;
+  g_assert_cmpuint (tv_test_http_request (c, "POST", "/api/v1/login", NULL, body, -1, &r), ==, 200);
+  *token = g_strdup (tv_test_json_str (json_node_get_object (r), "token"));
+  json_node_unref (r);
+  const char *set = tv_test_http_header (c, "Set-Cookie");
+  g_assert_nonnull (set);
+  g_autofree char *want = g_strdup_printf (TV_WEB_SESSION_COOKIE "=%s; ", *token);
+  g_assert_true (g_str_has_prefix (set, want));
+  g_assert_nonnull (strstr (set, "; Secure"));
+  g_assert_nonnull (strstr (set, "; HttpOnly"));
+  g_assert_nonnull (strstr (set, "; SameSite=Strict"));
+  g_assert_nonnull (strstr (set, "; Path=/"));
+  g_assert_null (strstr (set, "Max-Age"));   /* a session cookie */
+  return g_strdup_printf (TV_WEB_SESSION_COOKIE "=%s", *token);
+}
+
+/* Returns: the number of page.open refusals of @user_id for @area in the audit trail. */
+static gint64
+page_refusals (const char *dir, const char *user_id, const char *area)
+{
+  g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM audit WHERE action = 'page.open'"
+                                          " AND resource_type = 'page' AND resource_id = '%s' AND user_id = '%s'"
+                                          " AND outcome = '4xx' AND detail = 'http 403' AND source = '127.0.0.1'",
+                                          area, user_id);
+  return tv_test_store_int (dir, sql);
+}
+
+/* Opening a page without its role: 403, a plain page, an audit row; with it
+ * (or signed out), the page. The cookie never opens the API. */
+static void
+test_gate (void)
+{
+  tv_test_watchdog_start (60, "gate");
+  const char *dir = tv_test_tmpdir ();
+  g_autofree char *pat = tv_test_create_user (dir, "pat.gate", "Pat Synthetic", TV_ROLE_PATIENT, NULL, NULL);
+  g_autofree char *sched = tv_test_create_user (dir, "sched.gate", "Sam Scheduler", TV_ROLE_SCHEDULER, NULL, NULL);
+  g_autofree char *bill = tv_test_create_user (dir, "bill.gate", "Bo Billing", TV_ROLE_BILLING, NULL, NULL);
+  TvTestServer *server = tv_test_server_start (dir, NULL);
+  g_autoptr (TvTestHttp) c = tv_test_http_new (server);
+  g_autoptr (GBytes) desk = tv_web_lookup ("/desk/", NULL);
+  g_assert_nonnull (desk);
+
+  /* Signed out: every page is served (its sign-in form). */
+  const char *pages[] = { "/desk/", "/desk", "/portal/", "/billing/", "/reports/", "/web/desk/index.html" };
+  for (guint i = 0; i < G_N_ELEMENTS (pages); i++)
+    g_assert_cmpuint (tv_test_http_request (c, "GET", pages[i], NULL, NULL, 0, NULL), ==, 200);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/desk/", NULL, NULL, 0, NULL), ==, 200);
+  g_assert_cmpuint (strlen (tv_test_http_body (c)), ==, g_bytes_get_size (desk));
+
+  /* A patient: the desk (every form of its path, HEAD too) is refused and audited; the portal opens. */
+  g_autofree char *ptok = NULL;
+  g_autofree char *pcookie = page_login (c, "pat.gate", &ptok);
+  tv_test_http_set_cookie (c, pcookie);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/desk/", NULL, NULL, 0, NULL), ==, 403);
+  g_assert_cmpstr (tv_test_http_header (c, "Content-Type"), ==, "text/html; charset=utf-8");
+  g_assert_cmpstr (tv_test_http_header (c, "Content-Security-Policy"), ==, TV_WEB_CSP);
+  g_assert_nonnull (strstr (tv_test_http_body (c), "This page is for schedulers and administrators."));
+  g_assert_nonnull (strstr (tv_test_http_body (c), "You are signed in as a patient."));
+  g_assert_nonnull (strstr (tv_test_http_body (c), "<a href=\"/\">"));
+  g_assert_null (strstr (tv_test_http_body (c), "Pat Synthetic"));
+  g_assert_cmpint (page_refusals (dir, pat, "desk"), ==, 1);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/desk", NULL, NULL, 0, NULL), ==, 403);
+  g_assert_cmpuint (tv_test_http_request (c, "HEAD", "/web/desk/index.html", NULL, NULL, 0, NULL), ==, 403);
+  g_assert_cmpint (page_refusals (dir, pat, "desk"), ==, 3);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/billing/", NULL, NULL, 0, NULL), ==, 403);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/reports/", NULL, NULL, 0, NULL), ==, 403);
+  g_assert_cmpint (page_refusals (dir, pat, "billing"), ==, 1);
+  g_assert_cmpint (page_refusals (dir, pat, "reports"), ==, 1);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/portal/", NULL, NULL, 0, NULL), ==, 200);
+  g_assert_cmpint (tv_test_store_int (dir, "SELECT count(*) FROM audit WHERE action = 'page.open' AND detail <> 'http 403'"),
+                   ==, 0);
+  /* Assets and the public pages stay public. */
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/web/common/tv.js", NULL, NULL, 0, NULL), ==, 200);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/join", NULL, NULL, 0, NULL), ==, 200);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/", NULL, NULL, 0, NULL), ==, 200);
+
+  /* The cookie alone never opens the API. */
+  JsonNode *r = NULL;
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/api/v1/me", NULL, NULL, 0, &r), ==, 401);
+  g_assert_cmpstr (tv_test_http_error_code (r), ==, "unauthenticated");
+  g_clear_pointer (&r, json_node_unref);
+
+  /* A scheduler: the desk opens, billing does not; billing staff: billing and reports. */
+  g_autofree char *stok = NULL;
+  g_autofree char *scookie = page_login (c, "sched.gate", &stok);
+  tv_test_http_set_cookie (c, scookie);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/desk/", NULL, NULL, 0, NULL), ==, 200);
+  g_assert_cmpuint (strlen (tv_test_http_body (c)), ==, g_bytes_get_size (desk));
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/billing/", NULL, NULL, 0, NULL), ==, 403);
+  g_assert_nonnull (strstr (tv_test_http_body (c), "You are signed in as a scheduler."));
+  g_assert_cmpint (page_refusals (dir, sched, "billing"), ==, 1);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/portal/", NULL, NULL, 0, NULL), ==, 403);
+  g_autofree char *btok = NULL;
+  g_autofree char *bcookie = page_login (c, "bill.gate", &btok);
+  tv_test_http_set_cookie (c, bcookie);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/billing/", NULL, NULL, 0, NULL), ==, 200);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/reports/", NULL, NULL, 0, NULL), ==, 200);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/desk/", NULL, NULL, 0, NULL), ==, 403);
+  g_assert_cmpint (page_refusals (dir, bill, "desk"), ==, 1);
+
+  /* Logout clears the cookie; replaying the old one is as signed out: the page, no 403, no row. */
+  tv_test_http_set_cookie (c, pcookie);
+  g_assert_cmpuint (tv_test_http_request (c, "POST", "/api/v1/logout", ptok, "{}", -1, NULL), ==, 200);
+  const char *cleared = tv_test_http_header (c, "Set-Cookie");
+  g_assert_nonnull (cleared);
+  g_assert_true (g_str_has_prefix (cleared, TV_WEB_SESSION_COOKIE "=; "));
+  g_assert_nonnull (strstr (cleared, "Max-Age=0"));
+  gint64 rows = tv_test_store_int (dir, "SELECT count(*) FROM audit WHERE action = 'page.open'");
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/desk/", NULL, NULL, 0, NULL), ==, 200);
+  g_assert_cmpuint (strlen (tv_test_http_body (c)), ==, g_bytes_get_size (desk));
+  g_assert_cmpint (tv_test_store_int (dir, "SELECT count(*) FROM audit WHERE action = 'page.open'"), ==, rows);
+  /* An expired session likewise (moved back in time instead of waiting). */
+  tv_test_http_set_cookie (c, scookie);
+  g_autofree char *idle = g_strdup_printf ("UPDATE sessions SET last_seen = last_seen - idle_timeout_us - 1000000"
+                                           " WHERE user_id = '%s'", sched);
+  tv_test_store_exec (dir, idle);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/billing/", NULL, NULL, 0, NULL), ==, 200);
+  g_assert_cmpint (tv_test_store_int (dir, "SELECT count(*) FROM audit WHERE action = 'page.open'"), ==, rows);
+  /* A cookie that is no session at all, and one among others. */
+  tv_test_http_set_cookie (c, TV_WEB_SESSION_COOKIE "=not-a-token");
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/desk/", NULL, NULL, 0, NULL), ==, 200);
+  g_autofree char *btok2 = NULL;
+  g_autofree char *bcookie2 = page_login (c, "bill.gate", &btok2);
+  g_autofree char *mixed2 = g_strdup_printf ("theme=dark; %s; lang=en", bcookie2);
+  tv_test_http_set_cookie (c, mixed2);
+  g_assert_cmpuint (tv_test_http_request (c, "GET", "/portal", NULL, NULL, 0, NULL), ==, 403);
+  g_assert_cmpint (page_refusals (dir, bill, "portal"), ==, 1);
+
+  g_assert_cmpint (tv_test_server_stop (server, 5000), ==, 0);
+  tv_test_server_free (server);
+  tv_test_watchdog_stop ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -142,5 +282,6 @@ main (int argc, char **argv)
   g_test_add_func ("/web/mapping", test_mapping);
   g_test_add_func ("/web/detached", test_detached);
   g_test_add_func ("/web/served", test_served);
+  g_test_add_func ("/web/gate", test_gate);
   return g_test_run ();
 }
