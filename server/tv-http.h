@@ -15,7 +15,10 @@
  * after tv_http_request_defer(), later from the main loop (slow work such as
  * password hashing runs on a worker thread meanwhile); the reply is written
  * from lws' WRITEABLE callback. A handler that returns without replying and
- * without deferring produces a 500.
+ * without deferring produces a 500. Handlers of routes flagged
+ * TV_HTTP_ROUTE_GROUP_COMMIT run one main-loop iteration later, together with
+ * the other such requests read in the same iteration, from an idle source
+ * instead of the lws callback; their replies go out after the shared COMMIT.
  *
  * Logs: one info line per request with the method, the route pattern (not the
  * path: no ids or query text), the status and the user id. Never tokens or bodies.
