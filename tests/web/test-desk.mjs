@@ -8,7 +8,8 @@
 // day off; registering a patient with an e-mail address; a no-show; the
 // session ending and signing in again; booking with the keyboard alone in a 200 % zoomed window
 // (no sideways scrolling, every control labelled); and a patient refused by the
-// scheduler's API (403, audited).
+// scheduler's API (403, audited) and by the server when she reopens the desk page
+// with her page cookie (403 page, page.open audited; the cookie HttpOnly).
 // Run: tests/web/test-desk.mjs [--build BUILD] [--screenshots DIR]  (TAP; TV_BUILD_DIR,
 // TV_SCREENSHOTS work too; make check-web runs it)
 import path from 'node:path';
@@ -201,6 +202,19 @@ await run(async (clinic) => {
   await pc.getByRole('alert').waitFor();
   ok(/for scheduler or admin accounts/.test(await pc.getByRole('alert').textContent()), 'patient on /desk/: told the page is not for them');
   ok(!(await pc.locator('#app').isVisible()), 'patient on /desk/: no calendar shown');
+  // The server checks the page too: signing in set the page cookie (HttpOnly, hidden from scripts),
+  // and opening the desk again with it is refused with 403 and audited; her portal opens.
+  const jar = (await c.cookies()).filter((k) => k.name === 'tv_session');
+  ok(jar.length === 1 && jar[0].httpOnly && jar[0].secure && jar[0].sameSite === 'Strict' && jar[0].expires === -1,
+    'patient: signing in set the page cookie (Secure, HttpOnly, SameSite=Strict, session)', JSON.stringify(jar.map((k) => ({ ...k, value: '…' }))));
+  ok(!(await pc.evaluate(() => document.cookie)).includes('tv_session'), 'patient: the page cookie is not readable by scripts');
+  const reopened = await pc.goto(`${clinic.origin}/desk/`);
+  ok(reopened.status() === 403 && /This page is for schedulers and administrators\. You are signed in as a patient\./.test(await pc.locator('main').textContent()),
+    'patient reopening /desk/: 403, the page says whom it is for', reopened.status());
+  const pageRow = clinic.sql(`SELECT count(*) FROM audit WHERE user_id = '${pat.id}' AND action = 'page.open' AND resource_type = 'page' AND resource_id = 'desk' AND detail = 'http 403'`);
+  ok(Number(pageRow) === 1, 'patient reopening /desk/: one page.open refusal in the audit trail', pageRow);
+  const portal = await pc.goto(`${clinic.origin}/portal/`);
+  ok(portal.status() === 200, 'patient: her portal opens with the same cookie', portal.status());
   const ptok = await clinic.login('pat.web');
   const r = await clinic.request('GET', '/api/v1/users?role=patient', ptok);
   ok(r.status === 403 && !/Synthetic/.test(r.text), "patient: the scheduler's patient search answers 403 without data", r.text);
