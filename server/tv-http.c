@@ -19,6 +19,7 @@
 #include "server/tv-server.h"
 #include "server/tv-store-audit.h"
 #include "server/tv-web.h"
+#include "signaling/tv-sig-json.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -928,54 +929,6 @@ authenticate (TvHttpRequest *req)
   return TRUE;
 }
 
-/* Returns: TRUE when a JSON string in @p holds the escape \u0000. json-glib
- * hands strings out NUL-terminated, so "abc\u0000def" would silently reach a
- * handler as "abc" (a visit note or an id cut short): such bodies are refused. */
-static gboolean
-json_has_nul_escape (const guint8 *p, gsize len)
-{
-  gboolean in_string = FALSE;
-  for (gsize i = 0; i < len; i++) {
-    if (!in_string) {
-      in_string = p[i] == '"';
-    } else if (p[i] == '"') {
-      in_string = FALSE;
-    } else if (p[i] == '\\' && i + 1 < len) {
-      if (p[i + 1] == 'u' && i + 5 < len && memcmp (p + i + 2, "0000", 4) == 0)
-        return TRUE;
-      i++;   /* the escaped character */
-    }
-  }
-  return FALSE;
-}
-
-/* Returns: FALSE when arrays/objects nest deeper than @max (strings skipped). */
-static gboolean
-json_depth_ok (const guint8 *p, gsize len, guint max)
-{
-  guint depth = 0;
-  gboolean in_string = FALSE, escaped = FALSE;
-  for (gsize i = 0; i < len; i++) {
-    guint8 c = p[i];
-    if (in_string) {
-      if (escaped)
-        escaped = FALSE;
-      else if (c == '\\')
-        escaped = TRUE;
-      else if (c == '"')
-        in_string = FALSE;
-    } else if (c == '"') {
-      in_string = TRUE;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max)
-        return FALSE;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      depth--;
-    }
-  }
-  return TRUE;
-}
-
 /* Runs the matched route's handler with the request's audit row staged for
  * the change it makes (see audit_stage). */
 static void
@@ -1140,23 +1093,17 @@ dispatch (TvHttpRequest *req)
     }
   }
 
-  if (req->body_raw != NULL && json_has_nul_escape (req->body_raw->data, req->body_raw->len)) {
-    tv_http_reply_error (req, 400, "invalid_json",
-                         "the request body has a \\u0000 (NUL) in a string; no field takes one");
-    return;
-  }
+  /* The strict gate shared with the consult protocol: what json-glib would
+   * accept beyond JSON (comments, single quotes, NaN, duplicate members, a
+   * second value, \u0000...) is refused, naming the problem, before any handler. */
   if (req->body_raw != NULL && req->body_raw->len > 0) {
-    g_autoptr (JsonParser) parser = json_parser_new_immutable ();
     g_autoptr (GError) error = NULL;
-    if (!g_utf8_validate ((const char *) req->body_raw->data, req->body_raw->len, NULL)
-        || !json_depth_ok (req->body_raw->data, req->body_raw->len, MAX_JSON_DEPTH)
-        || !json_parser_load_from_data (parser, (const char *) req->body_raw->data, req->body_raw->len, &error)
-        || json_parser_get_root (parser) == NULL) {
-      tv_http_reply_error (req, 400, "invalid_json", "the request body is not valid JSON (or nests deeper than %d)",
-                           MAX_JSON_DEPTH);
+    req->body = tv_sig_json_parse_strict ((const char *) req->body_raw->data, req->body_raw->len, MAX_JSON_DEPTH,
+                                          &error);
+    if (req->body == NULL) {
+      tv_http_reply_error (req, 400, "invalid_json", "the request body is not strict JSON: %s", error->message);
       return;
     }
-    req->body = json_node_ref (json_parser_get_root (parser));
   }
 
   if ((req->route->route->flags & TV_HTTP_ROUTE_GROUP_COMMIT) && req->wsi != NULL && http->store != NULL) {

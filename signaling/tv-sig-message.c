@@ -6,13 +6,14 @@
  * direction may send it) by one generic validator — in the manner of Janus's
  * parameter tables — instead of hand-written checks per message. The same
  * tables drive serialisation, so what we send always parses on the other side.
- * JSON itself is parsed by json-glib; a small strictness gate in front of it
- * refuses what json-glib 1.6 would silently accept (see strict_gate()).
+ * JSON itself is parsed by json-glib behind the strictness gate of
+ * tv-sig-json.c, which refuses what json-glib 1.6 would silently accept.
  * Thread: pure functions over constant tables; callable from any thread.
  */
 #define G_LOG_DOMAIN "tv-sig"
 
 #include "signaling/tv-sig-message.h"
+#include "signaling/tv-sig-json.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -20,9 +21,6 @@
 /* Our messages are flat objects; anything nested is already the wrong type,
  * so a small depth limit costs nothing and bounds the parser's recursion. */
 #define MAX_NESTING 16
-/* 2^53 has 16 decimal digits; a longer digit run cannot be a valid value
- * and json-glib 1.6 would wrap it around silently instead of failing. */
-#define MAX_NUMBER_DIGITS 16
 #define MAX_ID_VALUE ((gint64) 1 << 53)
 #define MAX_CONSULT_ID_BYTES 64
 /* Error codes a peer may send us: the 40xx..59xx groups of tv-sig-error.h. */
@@ -483,23 +481,10 @@ tv_sig_msg_free (TvSigMsg *msg)
 
 /* ---- Validation helpers ------------------------------------------------- */
 
-/* A printable, bounded (@max_chars characters), valid-UTF-8 rendering of
- * text derived from the input, safe to quote back in an error message. */
-static char *
-printable (const char *text, gssize len, glong max_chars)
-{
-  g_autofree char *valid = g_utf8_make_valid (text, len);
-  char *out = g_utf8_substring (valid, 0, MIN (g_utf8_strlen (valid, -1), max_chars));
-  for (char *p = out; *p; p++)
-    if ((guchar) *p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
-      *p = '?';
-  return out;
-}
-
 static char *
 label_for (const char *name, gssize len)
 {
-  return printable (name, len, MAX_LABEL_CHARS);
+  return tv_sig_json_printable (name, len, MAX_LABEL_CHARS);
 }
 
 static gboolean
@@ -514,141 +499,6 @@ fail (GError **error, TvSigErrorCode code, const char *format, ...)
   va_end (args);
   g_set_error_literal (error, TV_SIG_ERROR, code, text);
   return FALSE;
-}
-
-static gboolean
-is_json_space (guchar c)
-{
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Is the digit run starting at @i the fraction or exponent of a number
- * (preceded by '.', 'e', 'E', or a sign that follows 'e'/'E')? */
-static gboolean
-in_fraction_or_exponent (const char *data, gsize i)
-{
-  char before = i > 0 ? data[i - 1] : ' ';
-  if (before == '.' || before == 'e' || before == 'E')
-    return TRUE;
-  return (before == '+' || before == '-') && i > 1 && (data[i - 2] == 'e' || data[i - 2] == 'E');
-}
-
-/* strict_gate:
- * json-glib 1.6 is built on GScanner and accepts more than JSON: comments,
- * single quotes, hex numbers, leading zeros, data after the top-level value, raw control
- * characters in strings, and it wraps integers that overflow gint64 and cuts
- * strings at "\u0000". This pass only tracks whether we are inside a string
- * (it builds nothing; json-glib still does the parsing) and refuses those
- * cases, bounds the nesting depth, and counts the top-level members so that
- * duplicate keys (which json-glib merges) can be detected afterwards.
- * Returns: FALSE with BAD_JSON, or INVALID_VALUE for a number too long. */
-static gboolean
-strict_gate (const char *data, gsize len, guint *top_members, GError **error)
-{
-  guint depth = 0, digits = 0, members = 0;
-  gboolean in_string = FALSE, escaped = FALSE, closed = FALSE, top_started = FALSE;
-  /* Start and end of the last string seen at depth 1, i.e. the current key,
-   * so that an oversized number can be reported with its field name. */
-  const char *str_start = NULL, *key = NULL;
-  gsize key_len = 0;
-
-  for (gsize i = 0; i < len; i++)
-    {
-      guchar c = (guchar) data[i];
-
-      if (in_string)
-        {
-          if (escaped)
-            {
-              escaped = FALSE;
-              if (c == 'u' && len - i > 4 && memcmp (data + i + 1, "0000", 4) == 0)
-                return fail (error, TV_SIG_ERR_BAD_JSON, "NUL character (\\u0000) in a string");
-            }
-          else if (c == '\\')
-            escaped = TRUE;
-          else if (c == '"')
-            {
-              in_string = FALSE;
-              if (depth == 0)
-                closed = TRUE;  /* a top-level string is the whole value */
-              if (depth == 1)
-                {
-                  key = str_start;
-                  key_len = (gsize) (data + i - str_start);
-                }
-            }
-          else if (c < 0x20)
-            return fail (error, TV_SIG_ERR_BAD_JSON, "unescaped control character in a string");
-          continue;
-        }
-
-      if (closed && !is_json_space (c))
-        return fail (error, TV_SIG_ERR_BAD_JSON, "data after the end of the JSON value");
-      /* A top-level scalar ends at white space or where another value starts.
-       * json-glib 1.6 parses a second top-level value, keeps the first as the
-       * root and leaks the second's nodes ("0 {...}" lost ~1 KB per frame
-       * under valgrind), so anything after the first value stops here. */
-      if (depth == 0)
-        {
-          if (is_json_space (c))
-            closed = top_started;
-          else if (top_started && (c == '{' || c == '[' || c == '"'))
-            return fail (error, TV_SIG_ERR_BAD_JSON, "data after the end of the JSON value");
-          else
-            top_started = TRUE;
-        }
-
-      if (g_ascii_isdigit (c))
-        {
-          /* JSON forbids leading zeros in the integer part ("007"); they are
-           * fine in fractions and exponents ("1.05", "1e-07"). */
-          if (digits == 0 && c == '0' && i + 1 < len && g_ascii_isdigit (data[i + 1]) &&
-              !in_fraction_or_exponent (data, i))
-            return fail (error, TV_SIG_ERR_BAD_JSON, "number with a leading zero");
-          if (++digits > MAX_NUMBER_DIGITS)
-            {
-              g_autofree char *label = label_for (key ? key : "", key ? (gssize) key_len : 0);
-              return fail (error, TV_SIG_ERR_INVALID_VALUE,
-                           "field \"%s\": number out of range", label);
-            }
-          continue;
-        }
-      digits = 0;
-
-      switch (c)
-        {
-        case '"':
-          in_string = TRUE;
-          str_start = data + i + 1;
-          break;
-        case '{':
-        case '[':
-          if (++depth > MAX_NESTING)
-            return fail (error, TV_SIG_ERR_BAD_JSON, "nesting deeper than %d", MAX_NESTING);
-          break;
-        case '}':
-        case ']':
-          /* Unbalanced brackets are json-glib's to report. */
-          if (depth > 0 && --depth == 0)
-            closed = TRUE;
-          break;
-        case ':':
-          if (depth == 1)
-            members++;
-          break;
-        case ' ': case '\t': case '\n': case '\r':
-        case ',': case '-': case '+': case '.':
-        /* The letters of true, false, null and exponents. */
-        case 't': case 'r': case 'u': case 'e': case 'E':
-        case 'f': case 'a': case 'l': case 's': case 'n':
-          break;
-        default:
-          return fail (error, TV_SIG_ERR_BAD_JSON, "unexpected character outside a string");
-        }
-    }
-
-  *top_members = members;
-  return TRUE;
 }
 
 static gboolean
@@ -1003,14 +853,12 @@ TvSigMsg *
 tv_sig_msg_parse (const char *data, gsize len, TvSigDirection dir,
                   TvSigMsgType *ref_type, GError **error)
 {
-  g_autoptr (JsonParser) parser = NULL;
   g_autoptr (TvSigMsg) msg = NULL;
-  g_autoptr (GError) json_error = NULL;
-  JsonNode *root, *type_node;
+  g_autoptr (JsonNode) root = NULL;
+  JsonNode *type_node;
   JsonObject *obj;
   const MsgSpec *spec;
   TvSigMsgType type;
-  guint top_members = 0;
 
   g_return_val_if_fail (data != NULL || len == 0, NULL);
   g_return_val_if_fail (dir == TV_SIG_FROM_CLIENT || dir == TV_SIG_FROM_SERVER, NULL);
@@ -1031,34 +879,15 @@ tv_sig_msg_parse (const char *data, gsize len, TvSigDirection dir,
       fail (error, TV_SIG_ERR_BAD_JSON, len == 0 ? "empty frame" : "frame is not valid UTF-8");
       return NULL;
     }
-  if (!strict_gate (data, len, &top_members, error))
-    return NULL;
-
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, data, (gssize) len, &json_error))
-    {
-      /* json-glib's text may quote the offending (possibly invalid) bytes. */
-      g_autofree char *detail = printable (json_error->message, -1, 120);
-      fail (error, TV_SIG_ERR_BAD_JSON, "invalid JSON: %s", detail);
-      return NULL;
-    }
-  root = json_parser_get_root (parser);
+  root = tv_sig_json_parse_strict (data, len, MAX_NESTING, error);
   if (root == NULL)
-    {
-      fail (error, TV_SIG_ERR_BAD_JSON, "no JSON value in the frame");
-      return NULL;
-    }
+    return NULL;
   if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       fail (error, TV_SIG_ERR_NOT_OBJECT, "the frame is not a JSON object");
       return NULL;
     }
   obj = json_node_get_object (root);
-  if (json_object_get_size (obj) != top_members)
-    {
-      fail (error, TV_SIG_ERR_BAD_JSON, "a field appears more than once");
-      return NULL;
-    }
 
   type_node = json_object_get_member (obj, "type");
   if (type_node == NULL)

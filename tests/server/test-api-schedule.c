@@ -394,6 +394,7 @@ test_book_refusals (void)
   g_autofree char *tue0907 = local_time ("Europe/Berlin", 1, "09:07");
   g_autofree char *tue13 = local_time ("Europe/Berlin", 1, "13:00");
   g_autofree char *sun9 = local_time ("Europe/Berlin", -1, "09:00");
+  g_autofree char *tue10 = local_time ("Europe/Berlin", 1, "10:00");
   struct { char *body; guint status; const char *code; const char *needle; } bad[] = {
     { book_body (w.doctor, w.patient2, tue0907), 400, "invalid_field", "slot boundary" },
     { book_body (w.doctor, w.patient2, tue13), 400, "invalid_field", "outside" },
@@ -416,13 +417,15 @@ test_book_refusals (void)
     { g_strdup_printf ("{\"doctor_id\":7,\"patient_id\":\"%s\",\"start\":\"%s\"}", w.patient2, tue9), 400,
       "invalid_field", "doctor_id" },
     { g_strdup ("{\"doctor_id\":"), 400, "invalid_json", NULL },
+    /* json-glib 1.6 would keep the last "start" (a free slot) and book it */
+    { g_strdup_printf ("{\"doctor_id\":\"%s\",\"patient_id\":\"%s\",\"start\":\"%s\",\"start\":\"%s\"}", w.doctor,
+                       w.patient2, sun9, tue10), 400, "invalid_json", "duplicate member \\\"start\\\"" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
     expect_error ("POST", P, w.t_scheduler, bad[i].body, bad[i].status, bad[i].code, bad[i].needle);
     g_free (bad[i].body);
   }
   /* who may book: a patient only for themself; doctors and billing not at all */
-  g_autofree char *tue10 = local_time ("Europe/Berlin", 1, "10:00");
   g_autofree char *for_other = book_body (w.doctor, w.patient, tue10);
   expect_error ("POST", P, w.t_patient2, for_other, 403, "forbidden", "themselves");
   expect_error ("POST", P, w.t_doctor, for_other, 403, "forbidden", NULL);

@@ -424,6 +424,54 @@ test_bad_requests (void)
   world_stop (&w);
 }
 
+/* What json-glib 1.6 accepts beyond JSON is refused by the router, with a message
+ * naming the problem, before any handler (the gate of signaling/tv-sig-json.c). */
+static void
+test_strict_json (void)
+{
+  World w;
+  world_start (&w, NULL);
+  g_autofree char *id = tv_test_create_user (w.dir, "boss", "Ada Admin", TV_ROLE_ADMIN, NULL, NULL);
+  world_serve (&w, NULL);
+  g_autoptr (TvTestHttp) c = tv_test_http_new (w.server);
+  const struct {
+    const char *why, *body, *needle;
+  } cases[] = {
+    { "comment", "{\"username\":\"boss\", /* hi */ \"password\":\"x\"}", "comment" },
+    { "line comment", "{\"username\":\"boss\",\n// hi\n\"password\":\"x\"}", "comment" },
+    { "single quotes", "{'username':'boss','password':'x'}", "single-quoted" },
+    { "duplicate key", "{\"username\":\"boss\",\"password\":\"x\",\"username\":\"other\"}",
+      "duplicate member \"username\"" },
+    { "duplicate key nested", "{\"username\":\"boss\",\"password\":\"x\",\"o\":[{\"k\":1,\"k\":2}]}",
+      "duplicate member \"k\"" },
+    { "duplicate key, other escape", "{\"username\":\"boss\",\"password\":\"x\",\"\\u0075sername\":\"b\"}",
+      "more than once" },
+    { "trailing value", "{\"username\":\"boss\",\"password\":\"x\"} {\"username\":\"other\"}", "after the end" },
+    { "trailing scalar", "{\"username\":\"boss\",\"password\":\"x\"} 1", "after the end" },
+    { "NaN", "{\"username\":\"boss\",\"password\":\"x\",\"n\":NaN}", "NaN" },
+    { "Infinity", "{\"username\":\"boss\",\"password\":\"x\",\"n\":-Infinity}", "Infinity" },
+    { "hex number", "{\"username\":\"boss\",\"password\":\"x\",\"n\":0x1F}", "hexadecimal" },
+    { "leading zero", "{\"username\":\"boss\",\"password\":\"x\",\"n\":007}", "leading zero" },
+    { "raw control character", "{\"username\":\"bo\tss\",\"password\":\"x\"}", "control character" },
+    { "NUL escape", "{\"username\":\"boss\\u0000x\",\"password\":\"x\"}", "\\u0000" },
+    { "byte-order mark", "\xef\xbb\xbf{\"username\":\"boss\",\"password\":\"x\"}", "byte-order mark" },
+    { "number too long", "{\"username\":\"boss\",\"password\":\"x\",\"n\":12345678901234567890}",
+      "field \"n\": number out of range" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (JsonNode) r = NULL;
+    g_test_message ("strict JSON: %s", cases[i].why);
+    g_assert_cmpuint (tv_test_http_request (c, "POST", "/api/v1/login", NULL, cases[i].body, -1, &r), ==, 400);
+    assert_error (r, "invalid_json");
+    const char *msg = tv_test_json_str (tv_test_http_object (r, "error"), "message");
+    if (strstr (msg, cases[i].needle) == NULL)
+      g_error ("%s: message \"%s\" does not name \"%s\"", cases[i].why, msg, cases[i].needle);
+  }
+  /* No login happened: no session was created. */
+  g_assert_cmpint (tv_test_store_int (w.dir, "SELECT count(*) FROM sessions"), ==, 0);
+  world_stop (&w);
+}
+
 static void
 test_body_limit (void)
 {
@@ -609,6 +657,7 @@ main (int argc, char **argv)
   ADD ("/http-auth/throttle/account", test_throttle_account);
   ADD ("/http-auth/throttle/address", test_throttle_address);
   ADD ("/http-auth/router/bad-requests", test_bad_requests);
+  ADD ("/http-auth/router/strict-json", test_strict_json);
   ADD ("/http-auth/router/body-limit", test_body_limit);
   ADD ("/http-auth/router/headers-keepalive", test_headers_keepalive);
   ADD ("/http-auth/users/bad-input", test_users_bad_input);

@@ -361,10 +361,10 @@ static const BadVector bad_vectors[] = {
   { C, "{\"type\":\"leave\",}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
   { C, "{\"type\":\"leave\"} x", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
   { C, "{\"type\":\"leave\"}{\"type\":\"end\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
-  { C, "{'type':'leave'}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
-  { C, "/* c */{\"type\":\"leave\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
-  { C, "{\"type\":\"ping\",\"id\":0x10}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
-  { C, "{\"type\":\"ping\",\"id\":NaN}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "{'type':'leave'}", -1, TV_SIG_ERR_BAD_JSON, "single-quoted", X },
+  { C, "/* c */{\"type\":\"leave\"}", -1, TV_SIG_ERR_BAD_JSON, "comment", X },
+  { C, "{\"type\":\"ping\",\"id\":0x10}", -1, TV_SIG_ERR_BAD_JSON, "hexadecimal", X },
+  { C, "{\"type\":\"ping\",\"id\":NaN}", -1, TV_SIG_ERR_BAD_JSON, "NaN", X },
   { C, "{\"type\":\"ping\",\"id\":007}", -1, TV_SIG_ERR_BAD_JSON, "leading zero", X },
   { C, "{\"type\":\"ping\",\"id\":-01}", -1, TV_SIG_ERR_BAD_JSON, "leading zero", X },
   { C, "{\"type\":\"leave\"}\0", 17, TV_SIG_ERR_BAD_JSON, NULL, X },
@@ -374,8 +374,13 @@ static const BadVector bad_vectors[] = {
   { C, "{\"type\":\"join\",\"token\":\"abcdefghijklmnop\\u0000q\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
   { C, "{\"type\":\"lea\nve\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
   { C, "{\"type\":\"leave\",\"type\":\"end\"}", -1, TV_SIG_ERR_BAD_JSON, "more than once", X },
+  /* duplicates at any depth, and spelt with another escape (json-glib merges both) */
+  { C, "{\"type\":\"leave\",\"x\":[{\"a\":1,\"a\":2}]}", -1, TV_SIG_ERR_BAD_JSON, "duplicate member \"a\"", X },
+  { C, "{\"type\":\"leave\",\"\\u0074ype\":\"end\"}", -1, TV_SIG_ERR_BAD_JSON, "more than once", X },
+  /* a ':' after a value is json-glib's syntax error, not a duplicate */
+  { C, "{\"type\":\"leave\":\"end\"}", -1, TV_SIG_ERR_BAD_JSON, "invalid JSON", X },
   { C, "{\"type\":\"ping\",\"id\":[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}", -1, TV_SIG_ERR_BAD_JSON, "nesting", X },
-  { C, "\xef\xbb\xbf{\"type\":\"leave\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
+  { C, "\xef\xbb\xbf{\"type\":\"leave\"}", -1, TV_SIG_ERR_BAD_JSON, "byte-order mark", X },
   /* found by the fuzzer: json-glib's error text quoted invalid UTF-8 */
   { C, "{\"t0\\udc00x\"}", -1, TV_SIG_ERR_BAD_JSON, NULL, X },
   /* a second top-level value after a scalar (the seeded mutation test's input: json-glib 1.6
