@@ -7,7 +7,10 @@
  * The join link is re-created from the store (tv_store_join_token_recreate),
  * never stored in clear. Statements are the billing area's
  * (/api/v1/me/statements).
- *   GET /api/v1/me/visits  {"upcoming": [...], "past": [...]}
+ *   GET /api/v1/me/visits  {"upcoming": [...], "past": [...],
+ *                           "cancel_notice_seconds", "cancel_notice"}; upcoming
+ *                           visits carry can_cancel and cancel_deadline (the
+ *                           clinic's rule, tv-cancel-rule.h)
  *   GET /api/v1/me/record  the $everything Bundle as an attachment
  * Both are audited (the router's row, action named here, patient = caller).
  * Thread: main loop only.
@@ -15,6 +18,7 @@
 #define G_LOG_DOMAIN "tv-api-me"
 
 #include "server/tv-api.h"
+#include "server/tv-cancel-rule.h"
 #include "server/tv-fhir.h"
 #include "server/tv-join-link.h"
 #include "server/tv-store-schedule.h"
@@ -41,7 +45,8 @@ is_upcoming (const TvConsult *c)
 }
 
 /* One visit: {id, status, scheduled_start, scheduled_end, doctor_id, doctor,
- * (upcoming) join_link or null, (past) started_at, ended_at,
+ * (upcoming) join_link or null, can_cancel, cancel_deadline (null unless
+ * scheduled), (past) started_at, ended_at,
  * connected_minutes, end_reason}. */
 static void
 add_visit (JsonBuilder *b, TvHttpRequest *req, const TvConsult *c, const char *origin)
@@ -70,6 +75,11 @@ add_visit (JsonBuilder *b, TvHttpRequest *req, const TvConsult *c, const char *o
       g_debug ("no join link for consult %s: %s", c->id, error->message);
       json_builder_add_null_value (b);
     }
+    gint64 notice = tv_http_request_config (req)->patient_cancel_notice_s;
+    json_builder_set_member_name (b, "can_cancel");
+    json_builder_add_boolean_value (b, tv_cancel_rule_patient_may_cancel (c, notice, tv_http_request_now (req)));
+    add_time_or_null (b, "cancel_deadline",
+                      c->status == TV_CONSULT_SCHEDULED ? tv_cancel_rule_deadline (c, notice) : 0);
   } else {
     add_time_or_null (b, "started_at", c->started_at);
     add_time_or_null (b, "ended_at", c->ended_at);
@@ -113,6 +123,13 @@ handle_visits (TvHttpRequest *req, gpointer user_data)
     if (!is_upcoming (g_ptr_array_index (consults, i)))
       add_visit (b, req, g_ptr_array_index (consults, i), origin);
   json_builder_end_array (b);
+  /* The rule behind can_cancel, for the portal's words. */
+  gint64 notice = tv_http_request_config (req)->patient_cancel_notice_s;
+  g_autofree char *words = tv_cancel_rule_notice_words (notice);
+  json_builder_set_member_name (b, "cancel_notice_seconds");
+  json_builder_add_int_value (b, notice);
+  json_builder_set_member_name (b, "cancel_notice");
+  json_builder_add_string_value (b, words);
   json_builder_end_object (b);
   tv_http_reply_json (req, 200, json_builder_get_root (b));
 }

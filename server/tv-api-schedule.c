@@ -11,6 +11,9 @@
  *     schedulers and admins all;
  *   cancel: the consult's patient or doctor, a scheduler, an admin;
  *   reschedule: the consult's patient, a scheduler;
+ *   a patient (not a scheduler, admin or the consult's doctor) cancels or
+ *     reschedules only before the clinic's notice (patient-cancel-notice,
+ *     tv-cancel-rule.h): inside it 409 cancel_too_late, nothing changed;
  *   no-show: the consult's doctor, a scheduler (after the start time);
  *   join-link: the consult's patient (their link), a scheduler or an admin
  *     (both links), while the consult can still be joined.
@@ -27,6 +30,7 @@
 #define G_LOG_DOMAIN "tv-api-schedule"
 
 #include "server/tv-api.h"
+#include "server/tv-cancel-rule.h"
 #include "server/tv-join-link.h"
 #include "server/tv-schedule.h"
 #include "server/tv-store-schedule.h"
@@ -778,6 +782,23 @@ reply_changed (TvHttpRequest *req, const char *id, const char *patient_link)
     reply_consult (req, 200, c, patient_link, NULL);
 }
 
+/* The clinic's notice for a patient acting on their own consult: replies 409
+ * cancel_too_late and returns FALSE inside it (the router audits the 4xx).
+ * @what: "cancel" or "change". */
+static gboolean
+patient_within_rule (TvHttpRequest *req, const TvConsult *c, const char *what)
+{
+  gint64 notice = tv_http_request_config (req)->patient_cancel_notice_s;
+  if (!tv_cancel_rule_too_late (c, notice, tv_http_request_now (req)))
+    return TRUE;
+  g_autofree char *words = tv_cancel_rule_notice_words (notice);
+  /* "24 hours' notice", "1 hour's notice" */
+  tv_http_reply_error (req, 409, "cancel_too_late",
+                       "This clinic asks for %s%s notice to %s a visit online; please call the clinic.", words,
+                       g_str_has_suffix (words, "s") ? "'" : "'s", what);
+  return FALSE;
+}
+
 static void
 handle_cancel (TvHttpRequest *req, gpointer user_data)
 {
@@ -799,6 +820,8 @@ handle_cancel (TvHttpRequest *req, gpointer user_data)
     tv_http_reply_error (req, 403, "forbidden", "this is not your consult");
     return;
   }
+  if (g_str_equal (by, "cancelled-by-patient") && !patient_within_rule (req, c, "cancel"))
+    return;
   g_autoptr (GError) error = NULL;
   if (!tv_store_consult_cancel (store_of (req), id, by, tv_http_request_now (req), &error)) {
     reply_store_error (req, error, FALSE, "cancel");
@@ -820,6 +843,8 @@ handle_reschedule (TvHttpRequest *req, gpointer user_data)
     tv_http_reply_error (req, 403, "forbidden", "this is not your consult");
     return;
   }
+  if (!(me->roles & TV_ROLE_SCHEDULER) && !patient_within_rule (req, c, "change"))
+    return;
   JsonObject *body = tv_http_request_body_object (req);
   gint64 start = 0;
   if (body == NULL || !body_time (req, body, "start", &start))

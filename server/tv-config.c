@@ -11,6 +11,7 @@
 
 #include "server/tv-config.h"
 #include "server/tv-reminders-config.h"
+#include "server/tv-store-reminders.h"
 #include "server/tv-turn.h"
 #include "signaling/tv-sig-message.h"
 
@@ -28,7 +29,8 @@ static const char *const known_keys[] = {
   "data-dir", "listen", "port", "cert", "key", "hostname", "join-timeout",
   "max-connections", "stun", "turn", "log-level", "session-idle-minutes", "session-max-hours",
   "max-connections-per-address", "max-message-rate-per-address", "turn-url", "turn-secret-file",
-  "turn-credential-ttl", "data-key-file", "billing-codes", "billing-scheme", "payment-instructions", NULL
+  "turn-credential-ttl", "data-key-file", "billing-codes", "billing-scheme", "payment-instructions",
+  "patient-cancel-notice", NULL
 };
 
 const char *
@@ -168,6 +170,29 @@ set_url_list (TvServerConfig *cfg, const char *key, const char *const *urls, GEr
   return TRUE;
 }
 
+/* patient-cancel-notice: one duration in the units of reminder-offsets
+ * ("24h", "2d", "90m"; tv_reminders_parse_offsets), or "0" for any time
+ * before the start. A list or "none" is refused: the rule is one number. */
+static gboolean
+parse_notice (const char *value, gint64 *out, GError **error)
+{
+  g_autoptr (GArray) parsed = NULL;
+  g_autoptr (GError) local = NULL;
+  if (g_str_equal (value, "0")) {
+    *out = 0;
+    return TRUE;
+  }
+  if (*value == '\0' || strchr (value, ',') != NULL || g_ascii_strcasecmp (value, "none") == 0
+      || !tv_reminders_parse_offsets (value, &parsed, &local) || parsed->len != 1) {
+    g_set_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID,
+                 "patient-cancel-notice: \"%s\" is not one whole number of d, h, m or s up to 30 days"
+                 " (e.g. 24h; 0 = any time before the start)", value);
+    return FALSE;
+  }
+  *out = g_array_index (parsed, gint64, 0);
+  return TRUE;
+}
+
 gboolean
 tv_server_config_set (TvServerConfig *cfg, const char *key, const char *value, GError **error)
 {
@@ -263,6 +288,9 @@ tv_server_config_set (TvServerConfig *cfg, const char *key, const char *value, G
     }
     g_free (cfg->payment_instructions);
     cfg->payment_instructions = g_strdup (value);
+  } else if (g_str_equal (key, "patient-cancel-notice")) {
+    if (!parse_notice (value, &cfg->patient_cancel_notice_s, error))
+      return FALSE;
   } else if (g_str_equal (key, "cert") || g_str_equal (key, "key")) {
     if (!check_pem_file (key, value, error))
       return FALSE;
@@ -329,6 +357,7 @@ tv_server_config_new_default (void)
   cfg->max_connections_per_address = TV_SERVER_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
   cfg->max_message_rate_per_address = TV_SERVER_DEFAULT_MAX_MESSAGE_RATE_PER_ADDRESS;
   cfg->turn_credential_ttl_s = TV_SERVER_DEFAULT_TURN_CREDENTIAL_TTL;
+  cfg->patient_cancel_notice_s = TV_SERVER_DEFAULT_PATIENT_CANCEL_NOTICE_S;
   cfg->reminders = tv_reminders_config_new ();
   /* The machine's name is only a default: skip it if it could not go into a SAN. */
   const char *host = g_get_host_name ();
@@ -787,6 +816,13 @@ tv_server_config_help_text (void)
 "        reminder-retry-seconds = 60  first retry delay, doubled per attempt\n"
 "        reminder-max-attempts = 5    then the message is marked failed\n"
 "    televisitctl reminders list shows each message's status.\n"
+"\n"
+"PATIENT CANCELLATION RULE\n"
+"    Key file only:\n"
+"        patient-cancel-notice = 24h  patients cancel or reschedule online only\n"
+"                   this long before the start (units d h m s, up to 30d; 0 = any\n"
+"                   time before it); later they get 409 cancel_too_late and are\n"
+"                   asked to call. Schedulers, admins and doctors are not bound.\n"
 "\n"
 "FILES\n"
 "    DIR/televisit.db        Session store (SQLite), mode 0600.\n"

@@ -58,6 +58,10 @@ typedef enum {
 #define TV_SERVER_MAX_TURN_CREDENTIAL_TTL 86400
 #define TV_SERVER_DEFAULT_SESSION_IDLE_MINUTES 15
 #define TV_SERVER_DEFAULT_SESSION_MAX_HOURS 12
+/* How long before the start a patient may still cancel or move a visit
+ * online (patient-cancel-notice): a day, so the clinic can offer the freed
+ * slot to someone else; later, the patient calls the clinic. */
+#define TV_SERVER_DEFAULT_PATIENT_CANCEL_NOTICE_S ((gint64) 24 * 3600)
 
 typedef struct {
   char *config_file;        /* NULL when none was given */
@@ -85,6 +89,8 @@ typedef struct {
   char *billing_codes_text;    /* its text as read and validated, NULL = the shipped one */
   TvBillingScheme billing_scheme; /* which codes the clinic bills under (default telemedicine) */
   char *payment_instructions;  /* "how to pay" on patient statements, NULL = a generic sentence */
+  gint64 patient_cancel_notice_s; /* patients cancel / reschedule online only this long before the start,
+                                   * 0..30 days, 0 = any time before it (key file only) */
 } TvServerConfig;
 
 /* tv_server_config_new_default:

@@ -6,7 +6,11 @@
  * code (bad dates, no offset, in the past, outside the hours, misaligned,
  * slot taken, the patient busy elsewhere, unknown doctor / patient, a patient
  * booking for someone else), listing and reading with ownership, cancel,
- * reschedule (old join token revoked, checked in the store) and no-show.
+ * reschedule (old join token revoked, checked in the store) and no-show; the
+ * clinic's notice (patient-cancel-notice, default 24 hours): a patient inside
+ * it gets 409 cancel_too_late on cancel and reschedule, audited, the consult
+ * and its reminders unchanged; outside it 200; schedulers and doctors are not
+ * bound; GET /me/visits carries can_cancel, cancel_deadline and the rule.
  * One televisit-server process serves every case; each case uses its own
  * doctors or dates so the cases do not depend on each other. Dates are
  * computed from today (the server uses the real clock): "next week's Monday"
@@ -556,6 +560,139 @@ test_no_show (void)
   expect_error ("POST", pn, w.t_scheduler, NULL, 409, "wrong_state", NULL);
 }
 
+/* ---- the clinic's notice for patients (patient-cancel-notice, default 24h) --- */
+
+/* Moves consult @id (same length) to start @hours from now, in the store. */
+static void
+move_to_hours_from_now (const char *id, gint64 hours)
+{
+  gint64 start = g_get_real_time () + hours * 3600 * G_USEC_PER_SEC;
+  g_autofree char *sql = g_strdup_printf ("UPDATE consults SET scheduled_end = %" G_GINT64_FORMAT
+                                          " + (scheduled_end - scheduled_start), scheduled_start = %" G_GINT64_FORMAT
+                                          " WHERE id = '%s'", start, start, id);
+  tv_test_store_exec (w.dir, sql);
+}
+
+static gint64
+store_int (const char *format, const char *id)
+{
+  g_autofree char *sql = g_strdup_printf (format, id);
+  return tv_test_store_int (w.dir, sql);
+}
+
+/* The upcoming visit @id in the patient's GET /me/visits (kept alive by *@keep). */
+static JsonObject *
+my_visit (const char *id, JsonNode **keep)
+{
+  g_assert_cmpuint (api ("GET", "/api/v1/me/visits", w.t_patient, NULL, keep), ==, 200);
+  JsonObject *root = json_node_get_object (*keep);
+  g_assert_cmpint (tv_test_json_int (root, "cancel_notice_seconds", -1), ==, 24 * 3600);
+  g_assert_cmpstr (tv_test_json_str (root, "cancel_notice"), ==, "24 hours");
+  JsonArray *up = json_object_get_array_member (root, "upcoming");
+  for (guint i = 0; i < json_array_get_length (up); i++) {
+    JsonObject *v = json_array_get_object_element (up, i);
+    if (g_strcmp0 (tv_test_json_str (v, "id"), id) == 0)
+      return v;
+  }
+  g_error ("visit %s not among the upcoming", id);
+}
+
+/* cancel_deadline is the start minus the notice (24 hours), to the second. */
+static void
+assert_deadline (JsonObject *v)
+{
+  gint64 start = 0, deadline = 0;
+  g_assert_true (tv_schedule_parse_rfc3339 (tv_test_json_str (v, "scheduled_start"), "start", &start, NULL));
+  g_assert_true (tv_schedule_parse_rfc3339 (tv_test_json_str (v, "cancel_deadline"), "deadline", &deadline, NULL));
+  g_assert_cmpint (start - deadline, ==, (gint64) 24 * 3600 * G_USEC_PER_SEC);
+}
+
+static void
+test_patient_inside_notice (void)
+{
+  case_begin ();
+  g_autofree char *mon9 = local_time ("Europe/Berlin", 7, "09:00");
+  g_autofree char *id = book_ok (w.t_patient, w.doctor, NULL, mon9, NULL);
+  move_to_hours_from_now (id, 20);   /* inside the default 24 hours */
+  const char *reminders_sql = "SELECT count(*) * 1000000 + coalesce(sum(status = 'pending'), 0) * 1000"
+                              " + coalesce(max(updated_at) % 1000, 0) FROM reminders WHERE consult_id = '%s'";
+  gint64 reminders_before = store_int (reminders_sql, id);
+  g_assert_cmpint (store_int ("SELECT count(*) FROM reminders WHERE consult_id = '%s'", id), >, 0);
+  gint64 start_before = store_int ("SELECT scheduled_start FROM consults WHERE id = '%s'", id);
+
+  g_autoptr (JsonNode) keep = NULL;
+  JsonObject *v = my_visit (id, &keep);
+  g_assert_cmpint (tv_test_json_bool (v, "can_cancel"), ==, FALSE);
+  assert_deadline (v);
+
+  g_autofree char *pc = g_strdup_printf ("/api/v1/consults/%s/cancel", id);
+  g_autofree char *pr = g_strdup_printf ("/api/v1/consults/%s/reschedule", id);
+  g_autofree char *tue9 = local_time ("Europe/Berlin", 8, "09:00");
+  g_autofree char *move = g_strdup_printf ("{\"start\":\"%s\"}", tue9);
+  expect_error ("POST", pc, w.t_patient, NULL, 409, "cancel_too_late",
+                "This clinic asks for 24 hours' notice to cancel a visit online; please call the clinic.");
+  expect_error ("POST", pr, w.t_patient, move, 409, "cancel_too_late", "notice to change a visit online");
+
+  /* Nothing changed: still scheduled at its time, reminders as they were. */
+  g_autoptr (JsonNode) got = NULL;
+  g_autofree char *pg = g_strdup_printf ("/api/v1/consults/%s", id);
+  g_assert_cmpuint (api ("GET", pg, w.t_patient, NULL, &got), ==, 200);
+  g_assert_cmpstr (tv_test_json_str (tv_test_http_object (got, "consult"), "status"), ==, "scheduled");
+  g_assert_cmpint (store_int ("SELECT scheduled_start FROM consults WHERE id = '%s'", id), ==, start_before);
+  g_assert_cmpint (store_int (reminders_sql, id), ==, reminders_before);
+  /* Audited: one 4xx row each, for the patient, about the consult. */
+  g_autofree char *audit = g_strdup_printf ("SELECT count(*) FROM audit WHERE resource_id = '%s' AND user_id = '%s'"
+                                            " AND patient_id = '%s' AND outcome = '4xx' AND action = ", id, w.patient,
+                                            w.patient);
+  g_autofree char *a_cancel = g_strconcat (audit, "'POST /api/v1/consults/{id}/cancel'", NULL);
+  g_autofree char *a_move = g_strconcat (audit, "'POST /api/v1/consults/{id}/reschedule'", NULL);
+  g_assert_cmpint (tv_test_store_int (w.dir, a_cancel), ==, 1);
+  g_assert_cmpint (tv_test_store_int (w.dir, a_move), ==, 1);
+
+  /* The front desk is not bound: it moves the visit, then cancels it. */
+  g_autoptr (JsonNode) moved = NULL;
+  g_assert_cmpuint (api ("POST", pr, w.t_scheduler, move, &moved), ==, 200);
+  move_to_hours_from_now (id, 2);
+  g_autoptr (JsonNode) cancelled = NULL;
+  g_assert_cmpuint (api ("POST", pc, w.t_scheduler, NULL, &cancelled), ==, 200);
+  JsonObject *c = tv_test_http_object (cancelled, "consult");
+  g_assert_cmpstr (tv_test_json_str (c, "status"), ==, "cancelled");
+  g_assert_cmpstr (tv_test_json_str (c, "end_reason"), ==, "cancelled-by-scheduler");
+}
+
+static void
+test_patient_outside_notice (void)
+{
+  case_begin ();
+  g_autofree char *mon10 = local_time ("Europe/Berlin", 7, "10:00");
+  g_autofree char *id = book_ok (w.t_patient, w.doctor, NULL, mon10, NULL);
+  g_autoptr (JsonNode) keep = NULL;
+  JsonObject *v = my_visit (id, &keep);
+  g_assert_cmpint (tv_test_json_bool (v, "can_cancel"), ==, TRUE);
+  assert_deadline (v);
+  g_autofree char *pc = g_strdup_printf ("/api/v1/consults/%s/cancel", id);
+  g_autoptr (JsonNode) cancelled = NULL;
+  g_assert_cmpuint (api ("POST", pc, w.t_patient, NULL, &cancelled), ==, 200);
+  g_assert_cmpstr (tv_test_json_str (tv_test_http_object (cancelled, "consult"), "end_reason"), ==,
+                   "cancelled-by-patient");
+}
+
+static void
+test_doctor_inside_notice (void)
+{
+  case_begin ();
+  g_autofree char *mon11 = local_time ("Europe/Berlin", 7, "11:00");
+  g_autofree char *id = book_ok (w.t_scheduler, w.doctor, w.patient, mon11, NULL);
+  move_to_hours_from_now (id, 1);
+  g_autoptr (JsonNode) keep = NULL;
+  g_assert_cmpint (tv_test_json_bool (my_visit (id, &keep), "can_cancel"), ==, FALSE);
+  g_autofree char *pc = g_strdup_printf ("/api/v1/consults/%s/cancel", id);
+  g_autoptr (JsonNode) cancelled = NULL;
+  g_assert_cmpuint (api ("POST", pc, w.t_doctor, NULL, &cancelled), ==, 200);
+  g_assert_cmpstr (tv_test_json_str (tv_test_http_object (cancelled, "consult"), "end_reason"), ==,
+                   "cancelled-by-doctor");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -592,6 +729,9 @@ main (int argc, char **argv)
   g_test_add_func ("/api-schedule/list-get", test_list_get);
   g_test_add_func ("/api-schedule/cancel-reschedule", test_cancel_reschedule);
   g_test_add_func ("/api-schedule/no-show", test_no_show);
+  g_test_add_func ("/api-schedule/cancel-notice/patient-inside", test_patient_inside_notice);
+  g_test_add_func ("/api-schedule/cancel-notice/patient-outside", test_patient_outside_notice);
+  g_test_add_func ("/api-schedule/cancel-notice/doctor-inside", test_doctor_inside_notice);
   int rc = g_test_run ();
   tv_test_server_free (w.server);
   return rc;

@@ -377,6 +377,46 @@ test_data_dir_created (void)
   g_assert_nonnull (strstr (error->message, "data-dir"));
 }
 
+/* patient-cancel-notice (key file only): default a day, one duration in the
+ * units of reminder-offsets or 0; anything else refused naming the key, and
+ * the value in use stays as it was. */
+static void
+test_patient_cancel_notice (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TvServerConfig) cfg = tv_server_config_new_default ();
+  g_assert_cmpint (cfg->patient_cancel_notice_s, ==, 24 * 3600);
+  static const struct { const char *value; gint64 seconds; } good[] = {
+    { "48h", 48 * 3600 }, { "2d", 2 * 86400 }, { "90m", 90 * 60 }, { "0", 0 }, { "0h", 0 }, { "30d", 30 * 86400 },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (good); i++) {
+    g_assert_true (tv_server_config_set (cfg, "patient-cancel-notice", good[i].value, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (cfg->patient_cancel_notice_s, ==, good[i].seconds);
+  }
+  g_assert_true (tv_server_config_set (cfg, "patient-cancel-notice", "12h", &error));
+  static const char *const bad[] = { "", "none", "24", "24h,1h", "31d", "-1h", "1w", "h", "1.5h", "24 h" };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_assert_false (tv_server_config_set (cfg, "patient-cancel-notice", bad[i], &error));
+    g_assert_error (error, TV_SERVER_CONFIG_ERROR, TV_SERVER_CONFIG_ERR_INVALID);
+    g_assert_true (g_str_has_prefix (error->message, "patient-cancel-notice: "));
+    g_clear_error (&error);
+    g_assert_cmpint (cfg->patient_cancel_notice_s, ==, 12 * 3600);   /* unchanged */
+  }
+  /* From the key file; a bad value there names the file and the key. */
+  g_autofree char *ok = write_file ("notice.conf", "[server]\npatient-cancel-notice = 3d\n");
+  g_autoptr (TvServerConfig) from_file = parse (NULL, &error, "--config", ok, NULL);
+  g_assert_no_error (error);
+  g_assert_cmpint (from_file->patient_cancel_notice_s, ==, 3 * 86400);
+  g_autofree char *wrong = write_file ("notice-bad.conf", "[server]\npatient-cancel-notice = tomorrow\n");
+  g_autoptr (TvServerConfig) none = parse (NULL, &error, "--config", wrong, NULL);
+  g_assert_null (none);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "patient-cancel-notice: \"tomorrow\""));
+  g_autofree char *help = tv_server_config_help_text ();
+  g_assert_nonnull (strstr (help, "patient-cancel-notice = 24h"));
+}
+
 static void
 rm_rf (const char *path)
 {
@@ -410,6 +450,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/help-text", test_help_text);
   g_test_add_func ("/config/data-dir-created-0700", test_data_dir_created);
   g_test_add_func ("/config/turn", test_turn);
+  g_test_add_func ("/config/patient-cancel-notice", test_patient_cancel_notice);
   int rc = g_test_run ();
   rm_rf (tmpdir);
   g_free (tmpdir);

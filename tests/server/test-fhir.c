@@ -114,7 +114,12 @@ world_build (void)
   w.doc = tv_test_create_user (w.dir, "dr.test", "Dr. Test Doctor", TV_ROLE_DOCTOR, "UTC", NULL);
   w.pat1 = tv_test_create_user (w.dir, "pat.synthetic", "Pat Synthetic", TV_ROLE_PATIENT, NULL, NULL);
   w.pat2 = tv_test_create_user (w.dir, "pia.synthetic", "Pia Synthetic", TV_ROLE_PATIENT, NULL, NULL);
-  w.server = tv_test_server_start (w.dir, NULL);
+  /* The patient moves tomorrow's visit below: no cancellation notice here
+   * (patient-cancel-notice, test-cancel-rule covers the rule). */
+  g_autofree char *conf = g_build_filename (w.dir, "no-notice.conf", NULL);
+  g_assert_true (g_file_set_contents (conf, "[server]\npatient-cancel-notice = 0\n", -1, NULL));
+  const char *args[] = { "--config", conf, NULL };
+  w.server = tv_test_server_start (w.dir, args);
   w.http = tv_test_http_new (w.server);
   w.admin_tok = tv_test_login (w.server, "ada.admin", NULL);
   w.doc_tok = tv_test_login (w.server, "dr.test", NULL);

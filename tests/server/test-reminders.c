@@ -633,7 +633,10 @@ main (int argc, char **argv)
                                            "public-url = " PUBLIC_URL "\n"
                                            "reminder-offsets = 24h,15m\n"
                                            "reminder-retry-seconds = 1\n"
-                                           "reminder-max-attempts = 4\n",
+                                           "reminder-max-attempts = 4\n"
+                                           /* the patient cancels a visit that is
+                                            * soon: no notice (test-cancel-rule) */
+                                           "patient-cancel-notice = 0\n",
                                            url);
   g_assert_true (g_file_set_contents (conf, text, -1, NULL));
   const char *args[] = { "--config", conf, NULL };

@@ -43,6 +43,10 @@ await run(async (clinic) => {
   const visit = pp.locator(`#upcoming li[data-consult="${consult}"]`);
   await visit.waitFor();
   ok(/Dr\. Test Doctor/.test(await visit.textContent()), 'portal: the upcoming visit shows with the doctor');
+  // Booked for today: inside the clinic's default 24 hours' notice, so no Cancel but why and what to do.
+  ok(await visit.getByRole('button', { name: /^Cancel the visit/ }).count() === 0 &&
+    /24 hours' notice .*please call the clinic/.test(await visit.locator('.cancel-closed').textContent()),
+  "portal: today's visit has no Cancel, it says 24 hours' notice and to call the clinic", await visit.textContent());
   const join = visit.getByRole('link', { name: /^Join the visit/ });
   await join.waitFor();
   ok(/\/join#token=/.test(await join.getAttribute('href')), 'portal: "Join" points at the browser join page with her link');
@@ -103,8 +107,8 @@ await run(async (clinic) => {
   const csv = fs.readFileSync(await dl.path(), 'utf8');
   ok(csv.split(/\r?\n/).some((l) => l.includes(consult) && l.includes('Pat Synthetic') && l.includes('42.50')), 'billing: the exported CSV holds the visit', csv.slice(0, 400));
 
-  // ---- Pat books tomorrow herself, then cancels
-  await pp.getByLabel('Day').fill(dayAfter(1));
+  // ---- Pat books a visit herself (in three days: outside the notice), then cancels
+  await pp.getByLabel('Day').fill(dayAfter(3));
   await pp.getByRole('button', { name: 'Show free times' }).click();
   await pp.locator('#book-slots .slot-free').nth(3).click();
   await pp.getByRole('button', { name: 'Book this time' }).click();
@@ -112,6 +116,7 @@ await run(async (clinic) => {
   const own = clinic.sql(`SELECT id || '|' || booked_by FROM consults WHERE patient_id = '${pat.id}' AND status = 'scheduled'`);
   ok(own.endsWith(`|${pat.id}`), 'portal: Pat booked a visit herself (booked_by is Pat)', own);
   const ownId = own.split('|')[0];
+  ok(/You can cancel online until /.test(await pp.locator(`#upcoming li[data-consult="${ownId}"] .cancel-until`).textContent()), 'portal: her own visit says until when she can cancel online');
   await pp.locator(`#upcoming li[data-consult="${ownId}"]`).getByRole('button', { name: /^Cancel the visit/ }).click();
   await pp.locator('#status.status-ok', { hasText: 'cancelled' }).waitFor();
   ok(clinic.sql(`SELECT status || '|' || end_reason FROM consults WHERE id = '${ownId}'`) === 'cancelled|cancelled-by-patient', 'portal: Pat cancelled it (cancelled-by-patient)');

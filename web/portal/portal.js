@@ -1,7 +1,9 @@
 // portal.js — the patient portal (/portal/, issue 8): upcoming visits with a
 // "Join" button (the browser join page) and "Copy link for the desktop app"
 // (its start screen takes the same link), booking a free time with a doctor,
-// cancelling a visit that has not started, past visits, statements with
+// cancelling a visit that has not started (only before the clinic's notice,
+// patient-cancel-notice: past its deadline the button gives way to the reason
+// in words and "please call the clinic"), past visits, statements with
 // amounts, and "download my record" (the FHIR Bundle). The server answers
 // only with the signed-in patient's own data (GET /api/v1/me/..., own
 // consults); this page shows it.
@@ -21,12 +23,13 @@ function remember (id, link) {
 }
 
 // The visits: GET me/visits ({upcoming, past}, with join links) where the
-// server has it, else the patient's own consults split at "now".
+// server has it (with can_cancel / cancel_deadline per visit and the
+// clinic's notice in words), else the patient's own consults split at "now".
 async function loadVisits () {
   try {
     const v = await api('GET', 'me/visits');
     const norm = (x) => ({ ...(x.consult || {}), ...x });
-    return { upcoming: (v.upcoming || []).map(norm), past: (v.past || []).map(norm) };
+    return { upcoming: (v.upcoming || []).map(norm), past: (v.past || []).map(norm), notice: v.cancel_notice };
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 404) throw e;
   }
@@ -57,11 +60,27 @@ async function refreshVisits () {
         link ? h('a', { class: 'button', href: link, target: '_blank', rel: 'noopener', 'aria-label': `Join the visit of ${whenOf(c)} in the browser` }, 'Join') : h('span', { class: 'muted' }, 'The join link is in your invitation.'),
         client ? h('a', { class: 'button secondary', href: client, 'aria-label': `Join the visit of ${whenOf(c)} with the desktop app` }, 'Open in the desktop app') : null,
         link && !client ? h('button', { type: 'button', class: 'secondary', 'aria-label': `Copy the link of the visit of ${whenOf(c)} for the desktop app`, onclick: () => copyLink(link) }, 'Copy link for the desktop app') : null,
-        c.status === 'scheduled' ? h('button', { type: 'button', class: 'secondary', 'aria-label': `Cancel the visit of ${whenOf(c)}`, onclick: () => cancel(c) }, 'Cancel visit') : null));
+        cancelControl(c, v.notice)));
   }) : h('li', { class: 'muted' }, 'No upcoming visits. You can book one below.'));
   fill('past', v.past.length ? v.past.map((c) => h('li', {},
     h('strong', {}, fmtDate(c.scheduled_start)), ` ${fmtTime(c.scheduled_start)} with ${doctorOf(c)}: `,
     STATUS_WORDS[c.status] || c.status)) : h('li', { class: 'muted' }, 'No past visits.'));
+}
+
+// "Cancel visit" while the clinic's rule allows it (can_cancel from the
+// server; absent on the fallback list: the server still decides); past the
+// deadline, why not and what to do instead.
+function cancelControl (c, notice) {
+  if (c.status !== 'scheduled') return null;
+  if (c.can_cancel === false) {
+    const its = !notice ? 'advance notice' : `${notice}${notice.endsWith('s') ? "'" : "'s"} notice`;
+    return h('p', { class: 'muted cancel-closed' },
+      `This clinic asks for ${its} to cancel or change a visit online. To cancel or change this one now, please call the clinic.`);
+  }
+  return [
+    h('button', { type: 'button', class: 'secondary', 'aria-label': `Cancel the visit of ${whenOf(c)}`, onclick: () => cancel(c) }, 'Cancel visit'),
+    c.cancel_deadline ? h('span', { class: 'muted cancel-until' }, ` You can cancel online until ${fmtDateTime(c.cancel_deadline)}.`) : null,
+  ];
 }
 
 // The desktop app joins with the same link: pasted on its start screen.
