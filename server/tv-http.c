@@ -1113,11 +1113,29 @@ dispatch (TvHttpRequest *req)
   run_handler (req);
 }
 
+/* What the access log names for a request, newly allocated: the route's pattern
+ * (never the path, which carries ids); for a web page (tv-web.c) the path it
+ * served, which is one of our own files (the query string is not part of
+ * req->path, and the join token lives in the URL fragment, which never reaches
+ * the server); a web path that served nothing is not echoed (a client chose it). */
+static char *
+log_target (const TvHttpRequest *req)
+{
+  if (req->route != NULL)
+    return g_strdup (req->route->route->pattern);
+  if (is_api_path (req->path))
+    return g_strdup ("(no route)");
+  if (req->status < 400)
+    return g_strdup_printf ("%s (web page)", req->path);
+  return g_strdup ("(web page not served)");
+}
+
 static void
 log_request (TvHttpRequest *req)
 {
-  g_info ("%s %s -> %u%s%s", req->method, req->route ? req->route->route->pattern : "(no route)", req->status,
-          req->user ? " user " : "", req->user ? req->user->id : "");
+  g_autofree char *target = log_target (req);
+  g_info ("%s %s -> %u%s%s", req->method, target, req->status, req->user ? " user " : "",
+          req->user ? req->user->id : "");
 }
 
 /* ---- writing the reply ------------------------------------------------------------- */
