@@ -67,8 +67,10 @@ static const char HELP_CREATE[] =
   "           [--server URL] [--json]\n"
   "        Create a consult between a doctor and a patient. Prints the consult id,\n"
   "        one join token per party and, for each party, a ready-to-paste\n"
-  "        televisit-client command line. The tokens are shown only this once:\n"
-  "        the store keeps nothing but their SHA-256.\n"
+  "        televisit-client command line. The store keeps nothing but the\n"
+  "        tokens' SHA-256; they are derived from DATA_DIR/join-link.key, so a\n"
+  "        scheduler or admin can show them again as join links (HTTPS API,\n"
+  "        GET /api/v1/consults/ID/join-link) for as long as that key is kept.\n"
   "        --doctor NAME        doctor's name or identifier (1..200 bytes of UTF-8)\n"
   "        --patient NAME       patient's name or identifier (1..200 bytes of UTF-8)\n"
   "        --start TIME         scheduled start, RFC 3339 with an offset or Z\n"
@@ -497,11 +499,13 @@ cmd_create (const Options *o, const char *data_dir, const char *arg)
              "doctor token     %s\n"
              "patient token    %s\n"
              "\n"
-             "The tokens are shown only now; the store keeps only their SHA-256.\n"
+             "The store keeps only the tokens' SHA-256; while DATA_DIR/join-link.key is\n"
+             "kept, a scheduler or admin can show them again as join links\n"
+             "(GET /api/v1/consults/%s/join-link).\n"
              "\n"
              "Doctor:\n  %s\n"
              "Patient:\n  %s\n",
-             consult->id, start_text, expires_text, doctor_token, patient_token, doctor_cmd,
+             consult->id, start_text, expires_text, doctor_token, patient_token, consult->id, doctor_cmd,
              patient_cmd);
   }
   return TV_CTL_EXIT_OK;

@@ -47,8 +47,10 @@ const char TV_SERVER_CTL_SCHEDULE_HELP[] =
   "        Book a consult on a free slot (the start must be exactly a slot's\n"
   "        start, with an offset, in the future). Prints the consult id and the\n"
   "        doctor's and the patient's join tokens, valid until the slot's end +\n"
-  "        1 hour; they are shown only this once. Exit status 3 if the slot is\n"
-  "        taken, the patient has an overlapping consult, or no such user.\n"
+  "        1 hour (the store keeps only their SHA-256; the HTTPS API can show\n"
+  "        them again as join links while DATA_DIR/join-link.key is kept).\n"
+  "        Exit status 3 if the slot is taken, the patient has an overlapping\n"
+  "        consult, or no such user.\n"
   "    no-show ID\n"
   "        Mark a consult whose start has passed (scheduled or waiting) as\n"
   "        no-show. Exit status 3 before its start or in another status.\n";
@@ -411,8 +413,9 @@ cmd_book (const Opts *o, TvStore *store)
   g_print ("consult %s booked: %s .. %s\n"
            "doctor token:  %s\n"
            "patient token: %s\n"
-           "(the tokens are shown only this once; valid until 1 hour after the end)\n",
-           c->id, a, z, dtok, ptok);
+           "(valid until 1 hour after the end; the store keeps only their SHA-256,\n"
+           " GET /api/v1/consults/%s/join-link shows them again while the join-link key is kept)\n",
+           c->id, a, z, dtok, ptok, c->id);
   return TV_CTL_EXIT_OK;
 }
 
