@@ -112,7 +112,12 @@ await run(async (clinic) => {
   ok(clinic.sql(`SELECT kind FROM availability_exceptions WHERE doctor_id = '${doc.id}' AND date = '${dayAfter(2)}'`) === 'off', 'exceptions: the day off is stored');
   await pa.getByLabel('View', { exact: true }).selectOption('week');
   await pa.locator('.calendar.week .cal-col').first().waitFor();
-  if (clinic.shots) await pa.screenshot({ path: path.join(clinic.shots, 'desk-week-hours.png'), fullPage: true });
+  if (clinic.shots) {
+    // A full-page capture draws the sticky status where the view was scrolled to, over
+    // the content there; from the top it sits in its own place above the page.
+    await pa.evaluate(() => window.scrollTo(0, 0));
+    await pa.screenshot({ path: path.join(clinic.shots, 'desk-week-hours.png'), fullPage: true });
+  }
   await pa.getByLabel('View', { exact: true }).selectOption('day');
 
   // ---- register a new patient with an e-mail address for reminders
