@@ -2,7 +2,7 @@
  *
  * A small state machine on the main loop:
  *
- *   CONNECTING --opened--> JOINING --joined--> JOINED --(paired: build call)...
+ *   CONNECTING --opened--> JOINING --joined--> JOINED --(paired: start call)...
  *        |                    |                   |
  *        +-- closed before ever joining: exit 2   +-- unexpected close: RECONNECTING
  *                                                       (back-off, then CONNECTING again)
@@ -13,7 +13,10 @@
  *
  * The media call lives only between "paired" and "peer-left" (or a drop): each
  * pairing renegotiates from scratch with a fresh TvMediaCall, which keeps the
- * webrtcbin state simple. Frees of TvWsClient and the done callback are always
+ * webrtcbin state simple. That call is built and set PLAYING ahead (the
+ * "spare": at start, then while waiting), so that "paired" only negotiates;
+ * it is used if the ICE servers from "joined" are still the ones it has.
+ * Frees of TvWsClient and the done callback are always
  * deferred to an idle source, so nothing is destroyed from inside its own
  * libwebsockets callback. Main-loop thread only.
  */
@@ -112,6 +115,11 @@ struct _TvClientSession {
   char *consult_id;
 
   TvMediaCall *call;
+  /* The next call, built and PLAYING while we wait for the other party, so
+   * that "paired" only negotiates (NULL = none), and the ICE servers it was
+   * built with (it is used only if they are still the ones to use). */
+  TvMediaCall *spare;
+  char *spare_stun, *spare_turn, *spare_title;
   gboolean media_reported_up;
   gboolean ever_connected;
   guint calls;
@@ -515,21 +523,82 @@ take_offered_ice_servers (TvClientSession *self, GPtrArray *servers)
     }
 }
 
+/* The configuration of the next call: --stun / --turn win over what the
+ * server offers. Borrows from @self. */
+static void
+next_call_config (TvClientSession *self, TvMediaConfig *cfg)
+{
+  *cfg = self->media_cfg;
+  if (cfg->stun_server == NULL)
+    cfg->stun_server = self->offered_stun;
+  if (cfg->turn_server == NULL)
+    cfg->turn_server = self->offered_turn;
+  cfg->window_title = self->role == TV_SIG_ROLE_DOCTOR ? "Televisit: consult (doctor)"
+                                                       : "Televisit: consult (patient)";
+}
+
+static void
+clear_spare (TvClientSession *self)
+{
+  g_clear_pointer (&self->spare, tv_media_call_free);
+  g_clear_pointer (&self->spare_stun, g_free);
+  g_clear_pointer (&self->spare_turn, wipe_free);
+  g_clear_pointer (&self->spare_title, g_free);
+}
+
+/* Whether the spare was built with @cfg's ICE servers (and, shown in a window
+ * of its own, title): it may predate "joined" (fresh TURN credentials, our role). */
+static gboolean
+spare_fits (TvClientSession *self, const TvMediaConfig *cfg)
+{
+  return self->spare != NULL && g_strcmp0 (self->spare_stun, cfg->stun_server) == 0
+         && g_strcmp0 (self->spare_turn, cfg->turn_server) == 0
+         && (cfg->headless || g_strcmp0 (self->spare_title, cfg->window_title) == 0);
+}
+
+/* Builds the next call and sets it PLAYING before joining and while we wait
+ * for the other party (pipeline, encoders, webrtcbin would otherwise start on
+ * "paired", on both sides at once; docs/BENCHMARKS.md). Not with a video sink
+ * of the caller's (the GTK client's gtksink would open a window of its own
+ * before it is packed). A failure here is not reported: start_call() builds
+ * afresh and reports it. */
+static void
+prepare_spare (TvClientSession *self)
+{
+  g_autoptr (GError) error = NULL;
+  TvMediaConfig cfg;
+
+  if (self->finished || self->call != NULL || self->media_cfg.video_sink != NULL)
+    return;
+  next_call_config (self, &cfg);
+  if (spare_fits (self, &cfg))
+    return;
+  clear_spare (self);
+  self->spare = tv_media_call_new (&cfg, &media_callbacks, self, &error);
+  if (self->spare == NULL || !tv_media_call_prepare (self->spare, &error))
+    {
+      g_info ("could not prepare the call ahead: %s", error->message);
+      clear_spare (self);
+      return;
+    }
+  self->spare_stun = g_strdup (cfg.stun_server);
+  self->spare_turn = g_strdup (cfg.turn_server);
+  self->spare_title = g_strdup (cfg.window_title);
+}
+
 static void
 start_call (TvClientSession *self, gboolean offerer)
 {
   g_autoptr (GError) error = NULL;
-  TvMediaConfig cfg = self->media_cfg;
+  TvMediaConfig cfg;
 
-  /* --stun / --turn win over what the server offers. */
-  if (cfg.stun_server == NULL)
-    cfg.stun_server = self->offered_stun;
-  if (cfg.turn_server == NULL)
-    cfg.turn_server = self->offered_turn;
+  next_call_config (self, &cfg);
   teardown_call (self);
-  cfg.window_title = self->role == TV_SIG_ROLE_DOCTOR ? "Televisit: consult (doctor)"
-                                                      : "Televisit: consult (patient)";
-  self->call = tv_media_call_new (&cfg, &media_callbacks, self, &error);
+  if (spare_fits (self, &cfg))
+    self->call = g_steal_pointer (&self->spare);
+  clear_spare (self);
+  if (self->call == NULL)
+    self->call = tv_media_call_new (&cfg, &media_callbacks, self, &error);
   if (self->call == NULL)
     {
       g_printerr ("televisit-client: cannot set up the call: %s\n", error->message);
@@ -963,6 +1032,7 @@ handle_message (TvClientSession *self, const TvSigMsg *msg)
           }
         else
           patient_seen_waiting (self);
+        prepare_spare (self);
       }
       break;
     case TV_SIG_MSG_PEER_JOINED:
@@ -980,6 +1050,7 @@ handle_message (TvClientSession *self, const TvSigMsg *msg)
       else if (!self->wait_announced)
         say ("waiting for the doctor");
       self->wait_announced = TRUE;
+      prepare_spare (self);
       break;
     case TV_SIG_MSG_DOCTOR_READY:
       say ("the doctor is ready");
@@ -1069,6 +1140,7 @@ handle_message (TvClientSession *self, const TvSigMsg *msg)
       say ("waiting for the %s", tv_sig_role_to_string (msg->role));
       self->wait_announced = TRUE;
       arm_peer_timer (self);
+      prepare_spare (self);
       break;
     case TV_SIG_MSG_ENDED:
       say ("ended reason=%s", msg->reason);
@@ -1309,6 +1381,7 @@ finish (TvClientSession *self, TvClientExitCode code, const char *reason)
   g_free (self->exit_reason);
   self->exit_reason = r;
   teardown_call (self);
+  clear_spare (self);
   clear_timer (&self->peer_timer);
   clear_timer (&self->media_timer);
   clear_timer (&self->duration_timer);
@@ -1456,6 +1529,9 @@ void
 tv_client_session_start (TvClientSession *self)
 {
   g_return_if_fail (self != NULL && self->phase == PHASE_IDLE);
+  /* Media ready before joining, like the DTLS certificate: nothing of the
+   * pipeline's start-up is left between "paired" and the first frame. */
+  prepare_spare (self);
   say ("connecting server=%s", self->server_url);
   connect_ws (self);
 }
@@ -1682,6 +1758,7 @@ tv_client_session_free (TvClientSession *self)
   wipe_free (self->turn);
   g_free (self->offered_stun);
   wipe_free (self->offered_turn);
+  clear_spare (self);
   g_free (self->consult_id);
   g_free (self->exit_reason);
   g_strfreev (self->chat_out);

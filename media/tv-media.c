@@ -36,6 +36,9 @@
  * the time to the first frame. Raise it through TvMediaConfig.latency_ms for
  * jittery links. */
 #define DEFAULT_LATENCY_MS 50
+/* Consecutive packets a new jitter buffer needs before it starts pushing
+ * (rtpjitterbuffer's faststart-min-packets); 0 would wait the latency. */
+#define FASTSTART_MIN_PACKETS 2
 #define VIDEO_PT 96
 #define AUDIO_PT 111
 #define STATS_INTERVAL_MS 1000
@@ -105,6 +108,7 @@ struct _TvMediaCall {
   GSource *bus_source, *stats_source;
 
   gboolean started, offerer, remote_set, failed, keyframe_forced, stats_pending;
+  gboolean prepared;   /* tv_media_call_prepare() set the pipeline PLAYING */
   /* Stall watch: webrtcbin 1.22 + libnice keep a peer connection "connected"
    * forever when the peer vanishes (measured: 40 s and counting), so the
    * published state also follows whether remote media arrives. */
@@ -1347,6 +1351,11 @@ on_new_jitterbuffer (GstElement *rtpbin, GstElement *jitterbuffer, guint session
   g_object_get (jitterbuffer, "do-retransmission", &had, NULL);
   g_debug ("jitter buffer for session %u ssrc %u: do-retransmission was %d, now on", session, ssrc, had);
   g_object_set (jitterbuffer, "do-retransmission", TRUE, NULL);
+  /* Fast start: the first packets leave as soon as a few arrive in sequence
+   * instead of after the whole latency (50 ms of every call's time to the
+   * first frame, docs/BENCHMARKS.md); gaps later still wait the latency. */
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (jitterbuffer), "faststart-min-packets"))
+    g_object_set (jitterbuffer, "faststart-min-packets", FASTSTART_MIN_PACKETS, NULL);
 }
 
 /* A new rtpsession inside webrtcbin's rtpbin (any thread). Under RTP/SAVPF
@@ -1554,15 +1563,18 @@ tv_media_call_new (const TvMediaConfig *cfg, const TvMediaCallbacks *callbacks, 
 }
 
 gboolean
-tv_media_call_start (TvMediaCall *call, gboolean offerer, GError **error)
+tv_media_call_prepare (TvMediaCall *call, GError **error)
 {
   g_return_val_if_fail (call != NULL, FALSE);
-  g_return_val_if_fail (!call->started, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  call->started = TRUE;
-  call->offerer = offerer;
-  call->snap.started_us = g_get_monotonic_time ();
+  if (call->failed) {
+    g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_PIPELINE, "the call pipeline failed before the call started");
+    return FALSE;
+  }
+  if (call->prepared)
+    return TRUE;
+  call->prepared = TRUE;
   if (gst_element_set_state (call->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     /* The reason is on the bus; the watch has not seen it yet. */
     GstBus *bus = gst_pipeline_get_bus (GST_PIPELINE (call->pipeline));
@@ -1585,6 +1597,23 @@ tv_media_call_start (TvMediaCall *call, gboolean offerer, GError **error)
     g_free (why);
     return FALSE;
   }
+  return TRUE;
+}
+
+gboolean
+tv_media_call_start (TvMediaCall *call, gboolean offerer, GError **error)
+{
+  g_return_val_if_fail (call != NULL, FALSE);
+  g_return_val_if_fail (!call->started, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* Negotiation starts now: the setup-time clock too, even when the pipeline
+   * has been PLAYING since tv_media_call_prepare(). */
+  call->snap.started_us = g_get_monotonic_time ();
+  if (!tv_media_call_prepare (call, error))
+    return FALSE;
+  call->started = TRUE;
+  call->offerer = offerer;
 
   call->health_source = g_timeout_source_new (HEALTH_INTERVAL_MS);
   g_source_set_callback (call->health_source, on_health_timer, shared_ref (call->shared), shared_unref);

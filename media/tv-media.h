@@ -120,8 +120,20 @@ gboolean tv_media_prewarm_wait (guint timeout_ms);
 TvMediaCall *tv_media_call_new (const TvMediaConfig *cfg, const TvMediaCallbacks *callbacks,
                                 gpointer user_data, GError **error);
 
+/* tv_media_call_prepare:
+ * Sets the pipeline PLAYING ahead of the call (sources, encoders, webrtcbin
+ * running; nothing is sent before negotiation), so that tv_media_call_start()
+ * only negotiates. A client calls it before it joins and while it waits for
+ * the other party: both parties starting their pipelines on "paired" delayed
+ * the offer by ~80 ms and the answer by ~130 ms (docs/BENCHMARKS.md).
+ * Before negotiation webrtcbin blocks its inputs, so nothing is encoded or
+ * sent. Idempotent; a call whose pipeline already failed gives PIPELINE.
+ * Returns: FALSE with @error (PIPELINE, DEVICE) if the pipeline cannot start. */
+gboolean tv_media_call_prepare (TvMediaCall *call, GError **error);
+
 /* tv_media_call_start:
- * Sets the pipeline PLAYING. With @offerer TRUE the call creates the offer
+ * Sets the pipeline PLAYING (tv_media_call_prepare(), if not done yet) and
+ * starts negotiating; stats' started_us is this moment. With @offerer TRUE the call creates the offer
  * (delivered through local_sdp); otherwise it waits for a remote offer.
  * Returns: FALSE with @error (PIPELINE, DEVICE) if the pipeline cannot start. */
 gboolean tv_media_call_start (TvMediaCall *call, gboolean offerer, GError **error);
@@ -159,7 +171,7 @@ typedef struct {
   double  bitrate_in_kbps;        /* over the last stats interval */
   double  bitrate_out_kbps;
   gint64  first_remote_frame_us;  /* monotonic time of the first decoded remote video frame, 0 = none */
-  gint64  started_us;             /* monotonic time tv_media_call_start() ran */
+  gint64  started_us;             /* monotonic time tv_media_call_start() ran (negotiation began) */
   /* Smoothness (benchmarks, docs/BENCHMARKS.md). Monotonic times are
    * g_get_monotonic_time() (CLOCK_MONOTONIC), comparable across processes. */
   gint64  last_remote_frame_us;   /* monotonic time of the latest decoded remote video frame, 0 = none */

@@ -388,6 +388,21 @@ test_plugins (void)
   g_assert_no_error (err);
 }
 
+/* A call that went without error and negotiated exactly once: checks that,
+ * frees both peers and stops the watchdog. */
+static void
+end_clean_call (Peer *a, Peer *b)
+{
+  g_assert_cmpuint (a->errors, ==, 0);
+  g_assert_cmpuint (b->errors, ==, 0);
+  g_assert_cmpuint (a->sdp_count, ==, 1);
+  g_assert_cmpuint (b->sdp_count, ==, 1);
+  peer_clear (a);
+  peer_clear (b);
+  drain ();
+  watchdog_stop ();
+}
+
 static void
 test_call (void)
 {
@@ -432,14 +447,45 @@ test_call (void)
   tv_media_call_set_video_muted (a.call, FALSE);
   tv_media_call_set_audio_muted (a.call, FALSE);
 
-  g_assert_cmpuint (a.errors, ==, 0);
-  g_assert_cmpuint (b.errors, ==, 0);
-  g_assert_cmpuint (a.sdp_count, ==, 1);
-  g_assert_cmpuint (b.sdp_count, ==, 1);
-  peer_clear (&a);
-  peer_clear (&b);
+  end_clean_call (&a, &b);
+}
+
+/* Both pipelines PLAYING before the call (the client's "spare" call while it
+ * waits for the other party): nothing is negotiated until start, the setup
+ * clock (started_us) starts at tv_media_call_start(), and the call then
+ * connects and decodes both ways as usual. */
+static void
+test_prepared_call (void)
+{
+  Peer a, b;
+  GError *err = NULL;
+  watchdog_start ();
+  peer_init (&a, "doctor", &b);
+  peer_init (&b, "patient", &a);
+  g_assert_true (tv_media_call_prepare (a.call, &err));
+  g_assert_no_error (err);
+  g_assert_true (tv_media_call_prepare (b.call, &err));
+  g_assert_true (tv_media_call_prepare (b.call, &err));   /* idempotent */
+  g_assert_no_error (err);
   drain ();
-  watchdog_stop ();
+  g_assert_cmpuint (a.sdp_count + b.sdp_count, ==, 0);
+  g_assert_cmpint (tv_media_call_get_state (a.call), ==, TV_MEDIA_STATE_NEW);
+  gint64 prepared_us = g_get_monotonic_time ();
+
+  peer_start (&b, FALSE);
+  peer_start (&a, TRUE);
+  Pair pr = { &a, &b, 30, 50 };
+  g_assert_true (wait_for (both_decoded, &pr, WAIT_TIMEOUT_MS));
+  g_assert_true (wait_for (both_connected, &pr, WAIT_TIMEOUT_MS));
+
+  TvMediaStats sa, sb;
+  tv_media_call_get_stats (a.call, &sa);
+  tv_media_call_get_stats (b.call, &sb);
+  g_assert_cmpint (sa.started_us, >=, prepared_us);
+  g_assert_cmpint (sb.started_us, >=, prepared_us);
+  g_assert_cmpint (sa.first_remote_frame_us, >, sa.started_us);
+  g_assert_cmpint (sb.first_remote_frame_us, >, sb.started_us);
+  end_clean_call (&a, &b);
 }
 
 /* The offer with every line starting with @prefix removed. */
@@ -705,6 +751,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/media/plugins", test_plugins);
   g_test_add_func ("/media/call", test_call);
+  g_test_add_func ("/media/prepared-call", test_prepared_call);
   g_test_add_func ("/media/bad-input", test_bad_input);
   g_test_add_func ("/media/free-midway", test_free_midway);
   g_test_add_func ("/media/peer-vanishes", test_peer_vanishes);
