@@ -366,6 +366,10 @@ test_server_restart (void)
   patient = start_party (&c, "patient", c.patient_token, pstats, NULL);
   g_assert_true (tv_test_client_wait_lines (doctor, "first remote frame", 1, EVENT_TIMEOUT_MS));
   g_assert_true (tv_test_client_wait_lines (patient, "first remote frame", 1, EVENT_TIMEOUT_MS));
+  /* Audio too (asserted in the stats below): it can trail the first video
+   * frame by tens of ms, and the drop ends this call at once. */
+  g_assert_true (tv_test_client_wait_lines (doctor, "remote-audio sound", 1, EVENT_TIMEOUT_MS));
+  g_assert_true (tv_test_client_wait_lines (patient, "remote-audio sound", 1, EVENT_TIMEOUT_MS));
 
   /* Crash: no goodbye to anyone. */
   first = c.srv;
