@@ -11,6 +11,8 @@
  */
 #define G_LOG_DOMAIN "tv-client"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <glib-unix.h>
 #include <signal.h>
@@ -157,6 +159,13 @@ main (int argc, char **argv)
   guint sigint_id, sigterm_id;
   char *api_session = NULL, *password = NULL;
   gboolean again;
+
+  /* Started with fd 0, 1 or 2 closed (a careless parent), the next files we
+   * open would get those numbers: a library's cache file on fd 0 would be
+   * read as the --login password. Keep them taken by /dev/null. */
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++)
+    if (fcntl (fd, F_GETFD) == -1 && errno == EBADF && open ("/dev/null", fd == STDIN_FILENO ? O_RDONLY : O_WRONLY) != fd)
+      return TV_CLIENT_EXIT_USAGE;
 
   opts = tv_client_options_parse (argc, argv, &error);
   if (opts == NULL)

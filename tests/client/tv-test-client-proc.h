@@ -9,11 +9,14 @@
  */
 #pragma once
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "server/tv-store.h"
 #include "tests/common/tv-test-fixture.h"
@@ -154,7 +157,17 @@ tv_test_client_start (const char *name, const char *const *args)
     g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   /* stdin is /dev/null, said explicitly: under prove the test's own fd 0 is
    * closed, one of our pipes can take that number, and a child that
-   * inherited it read another child's output as its --login password. */
+   * inherited it read another child's output as its --login password.
+   * And fd 0 is kept taken here: were it free, the /dev/null opened for the
+   * child would itself get number 0, the child's dup2 (0, 0) would leave its
+   * close-on-exec flag set, and the client would start with no stdin at all;
+   * the next file it opened became fd 0 and was read as the password (seen as
+   * exit 5 instead of 1 in password-file-checks under `make check`). */
+  if (fcntl (STDIN_FILENO, F_GETFD) == -1 && errno == EBADF)
+    {
+      int fd = open ("/dev/null", O_RDONLY);
+      g_assert_cmpint (fd, ==, STDIN_FILENO);
+    }
   g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
   return tv_test_client_spawn (name, launcher, args);
 }

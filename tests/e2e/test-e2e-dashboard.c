@@ -351,7 +351,8 @@ test_password_file_checks (void)
     {
       g_autoptr (TvTestClient) c = tv_test_client_run ("cli", cases[i].args, EXIT_TIMEOUT_MS);
       g_test_message ("case %u: %s", i, c->err_text);
-      g_assert_cmpint (c->status, ==, 1);
+      if (c->status != 1)
+        g_error ("case %u exited %d, not 1; its stderr: %s", i, c->status, c->err_text);
       g_assert_nonnull (strstr (c->err_text, cases[i].message));
       g_assert_cmpuint (tv_test_client_count_lines (c, "connecting"), ==, 0);
     }
