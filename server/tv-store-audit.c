@@ -322,7 +322,7 @@ tv_store_audit_add_local (TvStore *store, const char *action, const char *resour
                              outcome, detail);
 }
 
-static TvAuditRow *
+static gpointer
 row_from_stmt (sqlite3_stmt *st)
 {
   TvAuditRow *row = g_new0 (TvAuditRow, 1);
@@ -412,17 +412,8 @@ tv_store_audit_list (TvStore *store, const char *user_id, const char *patient_id
   sqlite3_bind_int64 (st, 3, MAX (from, 0));
   sqlite3_bind_int64 (st, 4, MAX (to, 0));
   sqlite3_bind_int64 (st, 5, limit ? limit : DEFAULT_LIMIT);
-  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) tv_audit_row_free);
-  int rc;
-  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
-    g_ptr_array_add (rows, row_from_stmt (st));
-  if (rc != SQLITE_DONE) {
-    tv_store_private_db_error (store, error, "audit list");
-    tv_store_private_stmt_done (st);
-    return NULL;
-  }
-  tv_store_private_stmt_done (st);
-  return g_steal_pointer (&rows);
+  return tv_store_private_collect (store, st, row_from_stmt, (GDestroyNotify) tv_audit_row_free, "audit list",
+                                   error);
 }
 
 JsonNode *

@@ -497,7 +497,7 @@ tv_store_billing_on_complete (TvStore *store, const char *consult_id, gint64 now
 /* ------------------------------------------------------------------------ */
 /* Reading lines                                                              */
 
-static TvBillingLine *
+static gpointer
 line_from_row (sqlite3_stmt *st)
 {
   TvBillingLine *l = g_new0 (TvBillingLine, 1);
@@ -528,16 +528,8 @@ line_from_row (sqlite3_stmt *st)
 static GPtrArray *
 collect_lines (TvStore *store, sqlite3_stmt *st, GError **error)
 {
-  GPtrArray *lines = g_ptr_array_new_with_free_func ((GDestroyNotify) tv_billing_line_free);
-  int rc;
-  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
-    g_ptr_array_add (lines, line_from_row (st));
-  if (rc != SQLITE_DONE) {
-    tv_store_private_db_error (store, error, "list billing lines");
-    g_clear_pointer (&lines, g_ptr_array_unref);
-  }
-  tv_store_private_stmt_done (st);
-  return lines;
+  return tv_store_private_collect (store, st, line_from_row, (GDestroyNotify) tv_billing_line_free,
+                                   "list billing lines", error);
 }
 
 GPtrArray *

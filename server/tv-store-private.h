@@ -109,6 +109,12 @@ gboolean tv_store_private_join_token_issue (TvStore *store, const char *consult_
  * UTF-8, no control characters. FALSE with INVALID naming @what. */
 gboolean tv_store_private_check_text (const char *text, gsize max, const char *what, GError **error);
 
+/* Steps @st (bound by the caller) to its end, adding @row_new (st) for each
+ * row, and resets it. Returns: (transfer full) the rows, freed with @row_free;
+ * NULL with @error (IO, prefixed @what) when a step fails. */
+GPtrArray *tv_store_private_collect (TvStore *store, sqlite3_stmt *st, gpointer (*row_new) (sqlite3_stmt *st),
+                                     GDestroyNotify row_free, const char *what, GError **error);
+
 /* Returns: (transfer full) the text of column @col, NULL for SQL NULL. */
 char *tv_store_private_column_strdup (sqlite3_stmt *st, int col);
 

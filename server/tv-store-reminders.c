@@ -388,7 +388,7 @@ tv_store_reminders_private_cancelled (TvStore *store, const char *consult_id, gi
 /* ------------------------------------------------------------------------ */
 /* Reading, claiming, recording attempts                                      */
 
-static TvReminder *
+static gpointer
 reminder_from_row (sqlite3_stmt *st)
 {
   TvReminder *r = g_new0 (TvReminder, 1);
@@ -415,16 +415,8 @@ reminder_from_row (sqlite3_stmt *st)
 static GPtrArray *
 collect (TvStore *store, sqlite3_stmt *st, GError **error)
 {
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) tv_reminder_free);
-  int rc;
-  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
-    g_ptr_array_add (out, reminder_from_row (st));
-  if (rc != SQLITE_DONE) {
-    tv_store_private_db_error (store, error, "read reminders");
-    g_clear_pointer (&out, g_ptr_array_unref);
-  }
-  tv_store_private_stmt_done (st);
-  return out;
+  return tv_store_private_collect (store, st, reminder_from_row, (GDestroyNotify) tv_reminder_free,
+                                   "read reminders", error);
 }
 
 GPtrArray *

@@ -619,6 +619,22 @@ tv_store_private_check_text (const char *text, gsize max, const char *what, GErr
 
 static char *column_strdup (sqlite3_stmt *st, int col);
 
+GPtrArray *
+tv_store_private_collect (TvStore *store, sqlite3_stmt *st, gpointer (*row_new) (sqlite3_stmt *st),
+                          GDestroyNotify row_free, const char *what, GError **error)
+{
+  GPtrArray *rows = g_ptr_array_new_with_free_func (row_free);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    g_ptr_array_add (rows, row_new (st));
+  if (rc != SQLITE_DONE) {
+    tv_store_private_db_error (store, error, what);
+    g_clear_pointer (&rows, g_ptr_array_unref);
+  }
+  tv_store_private_stmt_done (st);
+  return rows;
+}
+
 char *
 tv_store_private_column_strdup (sqlite3_stmt *st, int col)
 {

@@ -184,7 +184,7 @@ tv_store_check_time_zone (const char *tz, GError **error)
   return TRUE;
 }
 
-static TvUser *
+static gpointer
 user_from_row (sqlite3_stmt *st)
 {
   TvUser *u = g_new0 (TvUser, 1);
@@ -365,14 +365,9 @@ user_list (TvStore *store, const char *sql, const char *key, guint roles_any, co
     return NULL;
   if (key != NULL)
     sqlite3_bind_text (st, 1, key, -1, SQLITE_TRANSIENT);
-  g_autoptr (GPtrArray) all = g_ptr_array_new_with_free_func ((GDestroyNotify) tv_user_free);
-  int rc;
-  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
-    g_ptr_array_add (all, user_from_row (st));
-  if (rc != SQLITE_DONE)
-    tv_store_private_db_error (store, error, "list users");
-  tv_store_private_stmt_done (st);
-  if (rc != SQLITE_DONE)
+  g_autoptr (GPtrArray) all = tv_store_private_collect (store, st, user_from_row, (GDestroyNotify) tv_user_free,
+                                                        "list users", error);
+  if (all == NULL)
     return NULL;
 
   g_autofree char *needle = query != NULL && *query != '\0' && g_utf8_validate (query, -1, NULL)
