@@ -7,8 +7,11 @@
  * is taken before the slot is looked at, so no two bookings interleave); the
  * partial UNIQUE index consults_doctor_slot refuses a second live consult at
  * the same start; the consults_no_overlap_* triggers refuse any overlapping
- * interval (e.g. after a doctor changed their slot length). A constraint
- * failure is reported as SLOT_TAKEN like the transactional check.
+ * interval (e.g. after a doctor changed their slot length; since schema v9
+ * they look only at consults starting less than 120 minutes before, and the
+ * consults_booked_length_* triggers keep every booked consult within that:
+ * server/tv-store-booking-schema.c). A constraint failure is reported as
+ * SLOT_TAKEN like the transactional check.
  *
  * Thread: the store's thread (a TvStore is used by one thread).
  */

@@ -18,5 +18,7 @@ extern const char TV_STORE_BILLING_SCHEMA_V6[];
 extern const char TV_STORE_REMINDERS_SCHEMA_V7[];
 /* v8: in-call chat (server/tv-store-chat-schema.c). */
 extern const char TV_STORE_CHAT_SCHEMA_V8[];
+/* v9: bounded no-overlap triggers, unused audit indexes dropped (server/tv-store-booking-schema.c). */
+extern const char TV_STORE_BOOKING_SCHEMA_V9[];
 
 G_END_DECLS

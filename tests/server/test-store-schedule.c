@@ -1,7 +1,10 @@
 /* test-store-schedule.c — scheduling in the store (server/tv-store-schedule.h).
  *
  * What: the v3 migration of a v1 database with consults, tokens and
- * participation rows in it (nothing lost, nothing cascaded away); availability
+ * participation rows in it (nothing lost, nothing cascaded away); the v9
+ * migration of a database the v8 code wrote (rows, integrity, foreign keys,
+ * audit chain, the bounded overlap triggers; refused when a booked consult is
+ * longer than the bound); availability
  * and exceptions; free slots with booked consults removed; booking with every
  * refusal (nothing written on any of them); the database constraints on their
  * own (raw SQL that tries to double-book is refused); threads with their own
@@ -25,6 +28,8 @@
 #include "server/tv-schedule.h"
 #include "server/tv-store-schedule.h"
 #include "server/tv-store-users.h"
+#include "server/tv-store-audit.h"
+#include "tests/server/store-v8-dump.h"
 
 #define WATCHDOG_S 60
 #define MIN_US (G_GINT64_CONSTANT (60) * G_USEC_PER_SEC)
@@ -305,6 +310,131 @@ test_migrate_v1 (Fixture *f, gconstpointer data)
                                       "'0000000000000000000000000000000000000000000000000000000000000000',"
                                       " '44444444-4444-4444-8444-444444444444', 'doctor', 1, 1)"),
                    ==, SQLITE_CONSTRAINT_FOREIGNKEY);
+}
+
+/* v8 -> v9 (server/tv-store-booking-schema.c) on a database the v8 code wrote
+ * (tests/server/store-v8-dump.h): every row kept, integrity and foreign keys
+ * hold, the audit chain still verifies, and the new overlap triggers refuse
+ * what the old ones did while reading only the slots around the new one. */
+#define V8_DOCTOR   "870e68b1-b578-4f36-9641-db4d84ab8d9a"
+#define V8_PATIENT  "228fd1cf-1d76-4ce6-85e4-34bd8a98b781"
+#define V8_PATIENT2 "275ad86e-91fa-4931-a0ea-34644c81e97b"
+
+/* Inserts a consult of V8_DOCTOR booked from @start for @minutes, straight into
+ * the table; returns the extended result code. */
+static int
+raw_booked (Fixture *f, const char *id, const char *start, gint64 minutes)
+{
+  g_autofree char *sql = g_strdup_printf (
+    "INSERT INTO consults (id, doctor, patient, scheduled_start, status, created_at, doctor_id, patient_id,"
+    " scheduled_end) VALUES ('%s', 'Dr. Test Doctor', 'Pat Synthetic', %" G_GINT64_FORMAT ", 'scheduled', %"
+    G_GINT64_FORMAT ", '" V8_DOCTOR "', '" V8_PATIENT2 "', %" G_GINT64_FORMAT ")",
+    id, t (start), NOW, t (start) + minutes * MIN_US);
+  return raw_exec (f->path, sql);
+}
+
+static gint64
+schema_has (Fixture *f, const char *type, const char *name)
+{
+  g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM sqlite_schema WHERE type = '%s' AND name = '%s'",
+                                          type, name);
+  return raw_int (f->path, sql);
+}
+
+static void
+test_migrate_v8 (Fixture *f, gconstpointer data)
+{
+  g_assert_cmpint (raw_exec (f->path, STORE_V8_DUMP), ==, SQLITE_OK);
+  g_assert_cmpint (raw_int (f->path, "PRAGMA user_version"), ==, 8);
+  static const char *const tables[] = { "users", "user_roles", "consults", "join_tokens", "reminders", "audit",
+                                        "availability" };
+  gint64 before[G_N_ELEMENTS (tables)];
+  for (gsize i = 0; i < G_N_ELEMENTS (tables); i++) {
+    g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM %s", tables[i]);
+    before[i] = raw_int (f->path, sql);
+    g_assert_cmpint (before[i], >, 0);
+  }
+  g_autoptr (GError) error = NULL;
+  f->store = tv_store_open (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (tv_store_schema_version (f->store), ==, 9);
+  g_assert_cmpint (TV_STORE_SCHEMA_VERSION, ==, 9);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (tables); i++) {
+    g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM %s", tables[i]);
+    g_assert_cmpint (raw_int (f->path, sql), ==, before[i]);
+  }
+  g_assert_cmpint (raw_int (f->path, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'"),
+                   ==, 0);
+  g_assert_cmpint (raw_int (f->path, "SELECT count(*) FROM pragma_foreign_key_check"), ==, 0);
+  gint64 n_rows = 0, broken = -1;
+  g_autofree char *reason = NULL;
+  g_assert_true (tv_store_audit_verify (f->store, &n_rows, &broken, &reason, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (n_rows, ==, before[5]);
+  g_assert_cmpint (broken, ==, 0);
+  g_assert_cmpint (schema_has (f, "trigger", "consults_booked_length_insert"), ==, 1);
+  g_assert_cmpint (schema_has (f, "trigger", "consults_booked_length_update"), ==, 1);
+  g_assert_cmpint (schema_has (f, "trigger", "consults_no_overlap_insert"), ==, 1);
+  g_assert_cmpint (schema_has (f, "trigger", "consults_no_overlap_update"), ==, 1);
+  g_assert_cmpint (schema_has (f, "index", "audit_by_user"), ==, 0);
+  g_assert_cmpint (schema_has (f, "index", "audit_by_at"), ==, 0);
+  g_assert_cmpint (schema_has (f, "index", "audit_by_patient"), ==, 1);
+
+  /* the migrated consults still hold their slots (Mon 2030-06-03 08:00 and
+   * 08:30, 30-minute slots): overlapping raw inserts are refused */
+  g_assert_cmpint (raw_booked (f, "a0000000-0000-4000-8000-000000000001", "2030-06-03T08:15:00Z", 30), ==,
+                   SQLITE_CONSTRAINT_TRIGGER);
+  g_assert_cmpint (raw_booked (f, "a0000000-0000-4000-8000-000000000002", "2030-06-03T07:45:00Z", 30), ==,
+                   SQLITE_CONSTRAINT_TRIGGER);
+  /* ... and the free slot after them can be booked through the store */
+  g_autoptr (TvConsult) c = NULL;
+  g_autofree char *dt = NULL, *pt = NULL;
+  g_assert_true (tv_store_consult_book (f->store, V8_DOCTOR, V8_PATIENT2, t ("2030-06-03T09:00:00Z"), NULL, NOW, &c,
+                                        &dt, &pt, &error));
+  g_assert_no_error (error);
+
+  /* the length rule the triggers' lower bound rests on: at most 120 minutes */
+  g_assert_cmpint (raw_booked (f, "a0000000-0000-4000-8000-000000000003", "2030-06-05T08:00:00Z", 121), ==,
+                   SQLITE_CONSTRAINT_TRIGGER);
+  g_autofree char *stretch = g_strdup_printf ("UPDATE consults SET scheduled_end = scheduled_start + 7200000001"
+                                              " WHERE id = '%s'", c->id);
+  g_assert_cmpint (raw_exec (f->path, stretch), ==, SQLITE_CONSTRAINT_TRIGGER);
+  /* at the edge of the bound: a 120-minute consult 08:00-10:00 is seen by one
+   * starting 110 minutes later, and one starting when it ends is free */
+  g_assert_cmpint (raw_booked (f, "a0000000-0000-4000-8000-000000000004", "2030-06-05T08:00:00Z", 120), ==,
+                   SQLITE_OK);
+  g_assert_cmpint (raw_booked (f, "a0000000-0000-4000-8000-000000000005", "2030-06-05T09:50:00Z", 30), ==,
+                   SQLITE_CONSTRAINT_TRIGGER);
+  g_assert_cmpint (raw_booked (f, "a0000000-0000-4000-8000-000000000006", "2030-06-05T10:00:00Z", 30), ==,
+                   SQLITE_OK);
+  /* moving a consult onto another (the update trigger) is refused too */
+  g_assert_cmpint (raw_exec (f->path, "UPDATE consults SET scheduled_start = scheduled_start - 600000000,"
+                                      " scheduled_end = scheduled_end - 600000000"
+                                      " WHERE id = 'a0000000-0000-4000-8000-000000000006'"),
+                   ==, SQLITE_CONSTRAINT_TRIGGER);
+  g_assert_cmpint (raw_int (f->path, "SELECT count(*) FROM consults WHERE id LIKE 'a0000000-%'"), ==, 2);
+}
+
+/* A v8 database holding a booked consult longer than 120 minutes (the v8
+ * triggers let one in): the step refuses, naming why, and changes nothing. */
+static void
+test_migrate_v8_refused (Fixture *f, gconstpointer data)
+{
+  g_assert_cmpint (raw_exec (f->path, STORE_V8_DUMP), ==, SQLITE_OK);
+  g_assert_cmpint (raw_exec (f->path, "UPDATE consults SET scheduled_end = scheduled_start + 9000000000"
+                                      " WHERE scheduled_start = (SELECT max(scheduled_start) FROM consults"
+                                      " WHERE doctor_id IS NOT NULL)"),
+                   ==, SQLITE_OK);
+  g_autoptr (GError) error = NULL;
+  f->store = tv_store_open (f->path, &error);
+  g_assert_null (f->store);
+  g_assert_error (error, TV_STORE_ERROR, TV_STORE_ERR_SCHEMA);
+  g_assert_nonnull (strstr (error->message, "booked_consult_longer_than_120_minutes"));
+  g_assert_nonnull (strstr (error->message, "version 8"));
+  g_assert_cmpint (raw_int (f->path, "PRAGMA user_version"), ==, 8);
+  g_assert_cmpint (schema_has (f, "index", "audit_by_user"), ==, 1);
+  g_assert_cmpint (schema_has (f, "trigger", "consults_booked_length_insert"), ==, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -874,6 +1004,9 @@ main (int argc, char **argv)
   g_unsetenv ("TV_STORE_FAULT");
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   g_test_add ("/store-schedule/migrate-v1", Fixture, "raw", fixture_setup, test_migrate_v1, fixture_teardown);
+  g_test_add ("/store-schedule/migrate-v8", Fixture, "raw", fixture_setup, test_migrate_v8, fixture_teardown);
+  g_test_add ("/store-schedule/migrate-v8-refused", Fixture, "raw", fixture_setup, test_migrate_v8_refused,
+              fixture_teardown);
   ADD ("/store-schedule/availability", test_availability);
   ADD ("/store-schedule/exceptions", test_exceptions);
   ADD ("/store-schedule/free-slots", test_free_slots);
