@@ -5,7 +5,8 @@
  * Why: a missing plugin otherwise shows up as an obscure "no element" failure
  * in the middle of a consult; we fail before the consult with a fix.
  *
- * Also the DTLS certificate prewarm (see tv_media_prewarm in tv-media.h).
+ * Also the prewarm (see tv_media_prewarm in tv-media.h): the DTLS
+ * certificate and the plugins a call loads only once it negotiates.
  *
  * Threading: any thread (gst_init is thread-safe and idempotent); the prewarm
  * runs in its own short-lived thread.
@@ -48,12 +49,28 @@ static GMutex prewarm_lock;
 static GCond prewarm_cond;
 static gboolean prewarm_done;
 
+/* Elements webrtcbin and our receive branches create only during
+ * negotiation or on the first remote packet. The first of each loads its
+ * plugin and initialises its class: the srtp plugin alone (libsrtp's
+ * start-up) took 30-40 ms inside create-offer and again inside
+ * create-answer, on the call path of both sides (docs/BENCHMARKS.md).
+ * Created once here and dropped, so the call finds them loaded. */
+static const char *const prewarm_elements[] = {
+  "dtlsdec", /* first: the certificate, the longest part */
+  "dtlssrtpenc", "dtlssrtpdec", "nicesrc", "nicesink", "rtpjitterbuffer", "rtpstorage", "rtpssrcdemux",
+  "rtpptdemux", "rtprtxsend", "rtprtxreceive", "rtpulpfecenc", "rtpulpfecdec", "rtpredenc", "rtpreddec",
+  "rtphdrexttwcc", "rtpfunnel", "clocksync", "rtpvp8depay", "vp8dec", "rtpopusdepay", "opusdec",
+};
+
 static gpointer
 prewarm_main (gpointer data)
 {
-  GstElement *dec = gst_element_factory_make ("dtlsdec", NULL);
-  if (dec)
-    gst_object_unref (gst_object_ref_sink (dec));
+  for (guint i = 0; i < G_N_ELEMENTS (prewarm_elements); i++) {
+    /* A missing one is reported by tv_media_check_plugins, not here. */
+    GstElement *el = gst_element_factory_make (prewarm_elements[i], NULL);
+    if (el)
+      gst_object_unref (gst_object_ref_sink (el));
+  }
   g_mutex_lock (&prewarm_lock);
   prewarm_done = TRUE;
   g_cond_broadcast (&prewarm_cond);

@@ -94,8 +94,10 @@ gboolean tv_media_check_plugins (const TvMediaConfig *cfg, GError **error);
 
 /* tv_media_prewarm:
  * Starts, once per process, a background thread that creates GStreamer's
- * DTLS certificate (an RSA key: 0.1-0.6 s of CPU) so that the first call does
- * not wait for it while creating its offer/answer. tv_media_check_plugins()
+ * DTLS certificate (an RSA key: 0.1-0.6 s of CPU) and loads the plugins that
+ * webrtcbin only loads while negotiating (libsrtp's start-up: 30-40 ms), so
+ * that the first call does not wait for them while creating its offer/answer.
+ * tv_media_check_plugins()
  * and tv_media_call_new() call it; calling it at start-up, before connecting
  * to the server, takes it off the call-setup path entirely. Thread-safe;
  * calls gst_init if needed; never fails (a failure shows up later as a
@@ -105,8 +107,8 @@ gboolean tv_media_check_plugins (const TvMediaConfig *cfg, GError **error);
 void tv_media_prewarm (void);
 
 /* tv_media_prewarm_wait:
- * Starts the prewarm if needed and blocks until the certificate exists or
- * @timeout_ms passed. A client calls it before it connects to the server, so
+ * Starts the prewarm if needed and blocks until the certificate exists and
+ * those plugins are loaded, or @timeout_ms passed. A client calls it before it connects to the server, so
  * that "paired" finds its media ready: a cold certificate on the call path
  * cost 0.3-0.6 s of every first call's setup (docs/BENCHMARKS.md).
  * Returns: TRUE when the prewarm has finished (or could not start: nothing
