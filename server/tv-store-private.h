@@ -22,6 +22,21 @@ G_BEGIN_DECLS
 /* Returns: (transfer none) the connection. */
 sqlite3 *tv_store_private_db (TvStore *store);
 
+/* WAL checkpoints on a thread of their own (server/tv-store-checkpoint.c):
+ * the store's connection hands its checkpoints to it once the WAL holds
+ * TV_STORE_CHECKPOINT_PAGES pages (32 MiB of 4 KiB pages; SQLite's automatic
+ * checkpoint runs at 1,000, inside a COMMIT). */
+#define TV_STORE_CHECKPOINT_PAGES 8192
+typedef struct _TvStoreCheckpointer TvStoreCheckpointer;
+/* Returns: (transfer full) a checkpointer for the database file @path (no thread yet). */
+TvStoreCheckpointer *tv_store_private_checkpointer_new (const char *path);
+/* The sqlite3_wal_hook callback (@data: the checkpointer). */
+int tv_store_private_checkpointer_hook (void *data, sqlite3 *db, const char *name, int pages);
+/* Returns: checkpoints run by the thread so far. */
+gint64 tv_store_private_checkpointer_done (TvStoreCheckpointer *c);
+/* Stops and joins the thread (after its checkpoint in progress); NULL accepted. */
+void tv_store_private_checkpointer_free (TvStoreCheckpointer *c);
+
 /* Returns: (transfer none) the cached prepared statement for @sql, which must be
  * a string with static storage (cached by address); NULL with @error (IO).
  * Call tv_store_private_stmt_done() after each use. */

@@ -47,6 +47,7 @@ struct _TvStore {
   TvJoinLinkKey *join_key;  /* derives join tokens when set (server/tv-join-link.h) */
   gboolean batch;      /* a group-commit transaction is open (tv_store_batch_begin) */
   int batch_savepoints; /* savepoints open inside it (one per store call's transaction) */
+  TvStoreCheckpointer *checkpointer;  /* WAL checkpoints off this thread; NULL for :memory: */
 };
 
 G_DEFINE_QUARK (tv-store-error-quark, tv_store_error)
@@ -916,6 +917,12 @@ tv_store_open (const char *path, GError **error)
 
   if (!migrate (store, error))
     goto fail;
+  /* After the migrations (each checkpointed as SQLite does by default): from
+   * here on, checkpoints run on a thread of their own (tv-store-checkpoint.c). */
+  if (!in_memory) {
+    store->checkpointer = tv_store_private_checkpointer_new (path);
+    sqlite3_wal_hook (store->db, tv_store_private_checkpointer_hook, store->checkpointer);
+  }
   return store;
 
 fail:
@@ -930,6 +937,9 @@ tv_store_close (TvStore *store)
   if (store == NULL)
     return;
   g_clear_pointer (&store->stmts, g_hash_table_destroy);   /* finalize before close */
+  /* The checkpoint thread's connection closes first; closing the last
+   * connection then checkpoints what is left and removes the WAL. */
+  g_clear_pointer (&store->checkpointer, tv_store_private_checkpointer_free);
   if (store->db != NULL)
     sqlite3_close_v2 (store->db);
   g_strfreev (store->faults);
@@ -944,6 +954,13 @@ tv_store_schema_version (TvStore *store)
 {
   g_return_val_if_fail (store != NULL, -1);
   return read_user_version (store, NULL);
+}
+
+gint64
+tv_store_wal_checkpoints (TvStore *store)
+{
+  g_return_val_if_fail (store != NULL, 0);
+  return store->checkpointer != NULL ? tv_store_private_checkpointer_done (store->checkpointer) : 0;
 }
 
 /* ------------------------------------------------------------------------ */

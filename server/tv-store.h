@@ -138,6 +138,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TvStore, tv_store_close)
 /* Returns: the schema version recorded in the database. */
 int tv_store_schema_version (TvStore *store);
 
+/* tv_store_wal_checkpoints:
+ * Returns: how many WAL checkpoints the store's checkpoint thread has run
+ * (server/tv-store-checkpoint.c; 0 until the WAL first reached its checkpoint
+ * size, and for ":memory:"). For tests and diagnostics. */
+gint64 tv_store_wal_checkpoints (TvStore *store);
+
 /* ---- group commit (one fsync for several changes) -------------------------------- */
 
 /* tv_store_batch_begin:

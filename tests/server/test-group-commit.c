@@ -10,6 +10,8 @@
  *    in the batch (free slots, consult) see the batch's earlier changes; a
  *    COMMIT that fails ("fail:batch-commit") leaves none of the batch's
  *    changes nor rows, and the store works normally afterwards;
+ *  - store: WAL checkpoints run on the store's checkpoint thread, and a
+ *    database written while it checkpoints is whole after close and reopen;
  *  - server, COMMIT fails: bookings sent at once get 201 (committed alone)
  *    or 500 "nothing was changed" — never a 201 for a booking that is not in
  *    the store — and every 500 leaves a 5xx audit row;
@@ -281,6 +283,51 @@ consult_exists (const char *dir, const char *id)
   return tv_test_store_int (dir, sql) == 1;
 }
 
+/* WAL checkpoints run on the store's checkpoint thread (tv-store-checkpoint.c),
+ * not inside a COMMIT: write until the WAL passes its checkpoint size, wait for
+ * the thread's checkpoint, keep writing while it may run, and every row is
+ * there, intact, after the store is closed (thread joined) and reopened. */
+static void
+test_store_checkpoint_thread (void)
+{
+  tv_test_watchdog_start (60, g_test_get_path ());
+  const char *dir = tv_test_tmpdir ();
+  TvStore *store = open_store (dir);
+  g_autoptr (GError) error = NULL;
+  gint64 made = 0;
+  for (int batch = 0; batch < 400 && tv_store_wal_checkpoints (store) == 0; batch++) {
+    g_assert_true (tv_store_batch_begin (store, &error));
+    for (int i = 0; i < 200; i++, made++) {
+      g_autoptr (TvConsult) c = NULL;
+      g_autofree char *d = NULL, *p = NULL;
+      g_assert_true (tv_store_consult_create (store, "Dr. Test Doctor", "Pat Synthetic", monday_at (9) + made,
+                                              monday_at (20), NOW, &c, &d, &p, &error));
+      g_assert_no_error (error);
+    }
+    g_assert_true (tv_store_batch_commit (store, &error));
+    g_assert_no_error (error);
+  }
+  g_test_message ("%" G_GINT64_FORMAT " consults written", made);
+  /* the thread was woken by the commit that crossed the size: wait for it */
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (tv_store_wal_checkpoints (store) == 0 && g_get_monotonic_time () < deadline)
+    g_usleep (10 * 1000);
+  g_assert_cmpint (tv_store_wal_checkpoints (store), >, 0);
+  tv_store_close (store);
+
+  g_autofree char *count = g_strdup_printf ("%" G_GINT64_FORMAT, made);
+  g_autofree char *got = g_strdup_printf ("%" G_GINT64_FORMAT, tv_test_store_int (dir, "SELECT count(*) FROM consults"));
+  g_assert_cmpstr (got, ==, count);
+  g_assert_cmpint (tv_test_store_int (dir, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'"),
+                   ==, 0);
+  store = open_store (dir);
+  g_autoptr (GPtrArray) all = tv_store_consult_list (store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint ((gint64) all->len, ==, made);
+  tv_store_close (store);
+  tv_test_watchdog_stop ();
+}
+
 static void
 test_server_commit_fails (void)
 {
@@ -447,6 +494,7 @@ main (int argc, char **argv)
 {
   tv_test_init (&argc, &argv);
   g_test_add_func ("/group-commit/store/savepoints", test_store_savepoints);
+  g_test_add_func ("/group-commit/store/checkpoint-thread", test_store_checkpoint_thread);
   g_test_add_func ("/group-commit/server/commit-fails", test_server_commit_fails);
   g_test_add_func ("/group-commit/server/cancel-and-book", test_server_cancel_and_book);
   g_test_add_func ("/group-commit/server/crash-before-commit", test_server_crash_before_commit);

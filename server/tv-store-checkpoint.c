@@ -1,0 +1,146 @@
+/* tv-store-checkpoint.c — WAL checkpoints on a thread of their own.
+ *
+ * Why: in WAL mode SQLite copies the committed pages back into the database
+ * file ("checkpoint") from inside the COMMIT that pushed the WAL past its
+ * auto-checkpoint size (1,000 pages by default), on the store's thread: the
+ * server's main loop. The booking benchmark measured 7-8 % of the server's CPU
+ * there, and every such COMMIT held every reply of its batch while the pages
+ * were copied and the database file synced (docs/BENCHMARKS.md, "Booking
+ * throughput: ..., 2026-11-29"). The store instead installs a WAL hook
+ * (sqlite3_wal_hook, which replaces the automatic checkpoints of its
+ * connection); once the WAL holds TV_STORE_CHECKPOINT_PAGES pages, the hook
+ * wakes a thread that checkpoints through a second connection to the same
+ * file (SQLITE_CHECKPOINT_PASSIVE: it never waits for, nor blocks, the
+ * store's readers and writers; SQLite restarts the WAL from its start at the
+ * next write once every frame is copied). synchronous = FULL on that
+ * connection too: the WAL is synced before pages are copied and the database
+ * file after, as in an automatic checkpoint. Nothing changes for a COMMIT:
+ * it is durable when it returns, as before.
+ *
+ * The thread starts with the first checkpoint asked for, so a short-lived
+ * store (televisitctl, most tests) never starts one. Should the thread be
+ * unavailable or fall behind (the WAL past 4 x the size), the hook checkpoints
+ * inline as SQLite would have.
+ *
+ * Ownership: the store owns its TvStoreCheckpointer (freed, and its thread
+ * joined, before the store's connection closes).
+ * Thread: _new, _hook and _free on the store's thread; the worker on its own.
+ */
+#define G_LOG_DOMAIN "tv-store"
+
+#include "server/tv-store-private.h"
+
+#include <sqlite3.h>
+
+struct _TvStoreCheckpointer {
+  char *path;
+  GThread *thread;        /* NULL until the first checkpoint is asked for */
+  gboolean thread_failed; /* could not start (or open its connection): inline from then on */
+  GMutex lock;
+  GCond cond;
+  gboolean wanted;        /* under lock: a checkpoint is asked for */
+  gboolean quit;          /* under lock: the store is closing */
+  gint64 done;            /* checkpoints run (tests, logs) */
+};
+
+/* The worker: one connection of its own, a PASSIVE checkpoint per wake-up. */
+static gpointer
+checkpoint_thread (gpointer data)
+{
+  TvStoreCheckpointer *c = data;
+  sqlite3 *db = NULL;
+  if (sqlite3_open_v2 (c->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK
+      || sqlite3_exec (db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK) {
+    g_message ("WAL checkpoints stay on the store's thread: cannot open a second connection: %s",
+               db != NULL ? sqlite3_errmsg (db) : "out of memory");
+    sqlite3_close_v2 (db);
+    g_mutex_lock (&c->lock);
+    c->thread_failed = TRUE;
+    g_mutex_unlock (&c->lock);
+    return NULL;
+  }
+  sqlite3_busy_timeout (db, 1000);
+  g_mutex_lock (&c->lock);
+  for (;;) {
+    while (!c->wanted && !c->quit)
+      g_cond_wait (&c->cond, &c->lock);
+    if (c->quit)
+      break;
+    c->wanted = FALSE;
+    g_mutex_unlock (&c->lock);
+    int log = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+      g_message ("WAL checkpoint failed (the next one retries): %s", sqlite3_errmsg (db));
+    g_mutex_lock (&c->lock);
+    c->done++;
+  }
+  g_mutex_unlock (&c->lock);
+  sqlite3_close_v2 (db);
+  return NULL;
+}
+
+TvStoreCheckpointer *
+tv_store_private_checkpointer_new (const char *path)
+{
+  TvStoreCheckpointer *c = g_new0 (TvStoreCheckpointer, 1);
+  c->path = g_strdup (path);
+  g_mutex_init (&c->lock);
+  g_cond_init (&c->cond);
+  return c;
+}
+
+/* The WAL hook: runs on the store's thread after every commit, with the
+ * number of frames in the WAL. Returns SQLITE_OK (an error would be reported
+ * to the COMMIT, which has already succeeded). */
+int
+tv_store_private_checkpointer_hook (void *data, sqlite3 *db, const char *name, int pages)
+{
+  TvStoreCheckpointer *c = data;
+  if (pages < TV_STORE_CHECKPOINT_PAGES)
+    return SQLITE_OK;
+  g_mutex_lock (&c->lock);
+  gboolean inline_now = c->thread_failed || pages >= 4 * TV_STORE_CHECKPOINT_PAGES;
+  if (!c->thread_failed && c->thread == NULL) {
+    g_autoptr (GError) error = NULL;
+    c->thread = g_thread_try_new ("tv-checkpoint", checkpoint_thread, c, &error);
+    if (c->thread == NULL) {
+      g_message ("WAL checkpoints stay on the store's thread: %s", error->message);
+      c->thread_failed = inline_now = TRUE;
+    }
+  }
+  if (!inline_now) {
+    c->wanted = TRUE;
+    g_cond_signal (&c->cond);
+  }
+  g_mutex_unlock (&c->lock);
+  if (inline_now)
+    sqlite3_wal_checkpoint_v2 (db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  return SQLITE_OK;
+}
+
+gint64
+tv_store_private_checkpointer_done (TvStoreCheckpointer *c)
+{
+  g_mutex_lock (&c->lock);
+  gint64 n = c->done;
+  g_mutex_unlock (&c->lock);
+  return n;
+}
+
+void
+tv_store_private_checkpointer_free (TvStoreCheckpointer *c)
+{
+  if (c == NULL)
+    return;
+  g_mutex_lock (&c->lock);
+  c->quit = TRUE;
+  g_cond_signal (&c->cond);
+  g_mutex_unlock (&c->lock);
+  if (c->thread != NULL)
+    g_thread_join (c->thread);
+  g_mutex_clear (&c->lock);
+  g_cond_clear (&c->cond);
+  g_free (c->path);
+  g_free (c);
+}
