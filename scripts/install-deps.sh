@@ -14,7 +14,7 @@ libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 gstreamer1.0-nice gstreamer1.0-tools gstreamer1.0-x gstreamer1.0-gl gstreamer1.0-alsa gstreamer1.0-pulseaudio
 libnice-dev
-libwebsockets-dev libwebsockets-evlib-glib
+libwebsockets-dev libwebsockets-evlib-glib libwebsockets-evlib-uv libuv1-dev
 libssl-dev openssl
 libsqlite3-dev sqlite3
 libcurl4-openssl-dev

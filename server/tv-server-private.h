@@ -21,8 +21,9 @@ struct _TvServer {
   GMainContext *ctx;           /* the loop's context: our GSources attach here */
   TvStore *store;
   struct _TvHttp *http;        /* HTTPS API router (tv-http.h); routes from tv-api.c */
-  struct lws_context *lws;
-  struct lws_vhost *vhost;
+  struct _TvServerLws *lws_loop; /* lws context + its libuv loop on our GLib loop (tv-lws-glue.h) */
+  struct lws_context *lws;     /* borrowed from lws_loop */
+  struct lws_vhost *vhost;     /* borrowed from lws_loop */
   guint port;
   GHashTable *rooms;           /* consult id (owned by the room) -> TvServerRoom (owned) */
   GHashTable *conns;           /* set of open connections (owned by lws' session data) */

@@ -132,11 +132,11 @@ tv_server_new (TvServerConfig *config, GMainLoop *loop, GError **error)
     .user = s,
     .max_connections = config->max_connections,
   };
-  s->lws = tv_server_lws_context_new (&params, &s->vhost, error);
+  s->lws_loop = tv_server_lws_new (&params, &s->lws, &s->vhost, error);
   /* lws copied the PEMs into its SSL_CTX: wipe our copy of the key now. */
   g_free (cert_pem);
   tv_server_tls_free_key (key_pem, key_len);
-  if (!s->lws)
+  if (!s->lws_loop)
     goto fail;
 
   int port = lws_get_vhost_listen_port (s->vhost);
@@ -302,11 +302,12 @@ tv_server_free (TvServer *server)
   destroy_source (&server->shutdown_timer);
   destroy_source (&server->shutdown_idle);
   server->shutdown_done = NULL;
-  if (server->lws) {
+  if (server->lws_loop) {
     /* Connections still open are closed by lws now; they are not departures. */
     server->destroying = TRUE;
-    lws_context_destroy (server->lws);
+    g_clear_pointer (&server->lws_loop, tv_server_lws_free);
     server->lws = NULL;
+    server->vhost = NULL;
   }
   g_clear_pointer (&server->rooms, g_hash_table_unref);
   g_clear_pointer (&server->conns, g_hash_table_unref);

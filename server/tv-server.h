@@ -22,7 +22,7 @@ typedef enum {
   TV_SERVER_ERR_DATA_DIR, /* data directory could not be created */
   TV_SERVER_ERR_STORE,    /* session store could not be opened */
   TV_SERVER_ERR_TLS,      /* certificate/key could not be generated or loaded */
-  TV_SERVER_ERR_CONTEXT,  /* libwebsockets context could not be created (evlib_glib plugin?) */
+  TV_SERVER_ERR_CONTEXT,  /* libwebsockets context could not be created (evlib_uv plugin?) */
   TV_SERVER_ERR_LISTEN,   /* could not listen on the address/port */
   TV_SERVER_ERR_TURN,     /* the TURN secret file could not be read */
 } TvServerErrorCode;
