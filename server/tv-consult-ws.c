@@ -85,6 +85,7 @@ typedef struct _Conn {
   gboolean media_up;            /* as last reported by this party, this pairing */
   GQueue out;                   /* OutFrame*, written in WRITEABLE */
   gsize out_bytes;
+  gboolean in_receive;          /* inside lws' RECEIVE callback for this connection */
   GByteArray *rx;               /* fragments of the message being received */
   gboolean rx_binary;           /* current message is binary: discard, answer 4008 */
   gboolean rx_too_big;
@@ -143,6 +144,21 @@ conn_send (Conn *c, const char *text)
   if (!c->wsi || !text)
     return;
   gsize len = strlen (text);
+  /* Inside this connection's own RECEIVE callback, with nothing queued and the
+   * socket taking data (lws_send_pipe_choked: no output buffered in lws, socket
+   * writable), the reply is written at once: lws allows writes from its service
+   * callbacks, and this saves asking for POLLOUT and a WRITEABLE pass per reply
+   * — on libuv each POLLOUT on/off is an epoll_ctl DEL + ADD (docs/BENCHMARKS.md,
+   * "Signaling load on one GSource"). Order is kept: anything queued means
+   * everything after it queues too. */
+  if (c->in_receive && g_queue_is_empty (&c->out) && !c->close_sent && !lws_send_pipe_choked (c->wsi)) {
+    g_autofree unsigned char *buf = g_malloc (LWS_PRE + len);
+    memcpy (buf + LWS_PRE, text, len);
+    int n = lws_write (c->wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT);
+    if (n < 0 || (gsize) n < len)
+      conn_kill (c, "write failed");
+    return;
+  }
   if (g_queue_get_length (&c->out) >= TV_SERVER_SEND_QUEUE_MAX_MSGS ||
       c->out_bytes + len > TV_SERVER_SEND_QUEUE_MAX_BYTES) {
     conn_kill (c, "send queue full (client not reading)");
@@ -1501,8 +1517,13 @@ consult_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
     return 0;
 
   case LWS_CALLBACK_RECEIVE:
-    if (pss && pss->conn)
-      on_receive (pss->conn, wsi, in, len);
+    if (pss && pss->conn) {
+      Conn *c = pss->conn;
+      c->in_receive = TRUE;
+      on_receive (c, wsi, in, len);
+      if (pss->conn == c) /* lws closes (on_closed frees) only after this callback */
+        c->in_receive = FALSE;
+    }
     return 0;
 
   case LWS_CALLBACK_SERVER_WRITEABLE:
