@@ -918,9 +918,12 @@ tv_store_open (const char *path, GError **error)
   if (!migrate (store, error))
     goto fail;
   /* After the migrations (each checkpointed as SQLite does by default): from
-   * here on, checkpoints run on a thread of their own (tv-store-checkpoint.c). */
+   * here on, checkpoints run on a thread of their own (tv-store-checkpoint.c),
+   * which opens the file by SQLite's absolute name of it (not @path, which may
+   * be relative to a directory the process has left by then). */
   if (!in_memory) {
-    store->checkpointer = tv_store_private_checkpointer_new (path);
+    const char *file = sqlite3_db_filename (store->db, "main");
+    store->checkpointer = tv_store_private_checkpointer_new (file != NULL && *file != '\0' ? file : path);
     sqlite3_wal_hook (store->db, tv_store_private_checkpointer_hook, store->checkpointer);
   }
   return store;
