@@ -39,6 +39,11 @@
 /* Consecutive packets a new jitter buffer needs before it starts pushing
  * (rtpjitterbuffer's faststart-min-packets); 0 would wait the latency. */
 #define FASTSTART_MIN_PACKETS 2
+/* rtpjitterbuffer's rtx-delay: how long after a gap shows to ask for the
+ * missing packet (see on_new_jitterbuffer). */
+#define RTX_DELAY_MS 0
+/* rtpjitterbuffer's rtx-min-retry-timeout (see on_new_jitterbuffer). */
+#define RTX_MIN_RETRY_MS 10
 #define VIDEO_PT 96
 #define AUDIO_PT 111
 #define STATS_INTERVAL_MS 1000
@@ -1358,19 +1363,38 @@ on_new_jitterbuffer (GstElement *rtpbin, GstElement *jitterbuffer, guint session
    * first frame, docs/BENCHMARKS.md); gaps later still wait the latency. */
   if (g_object_class_find_property (G_OBJECT_GET_CLASS (jitterbuffer), "faststart-min-packets"))
     g_object_set (jitterbuffer, "faststart-min-packets", FASTSTART_MIN_PACKETS, NULL);
+  /* Ask for a lost packet as soon as a later one shows the gap, and only
+   * then. The automatic delay is half the packet spacing, for video half a
+   * frame (~16 ms of the 50 ms the buffer waits): most losses that still
+   * ended as lost-events at 5 % loss had their retransmission arrive a few
+   * ms after the buffer gave up (docs/BENCHMARKS.md). Without a delay the
+   * "next seqnum" guess (a NACK for a packet not yet seen at its estimated
+   * arrival time) fired on every late frame and tripled the NACKs, so it is
+   * off: like Chrome's NACK module, only a gap counts. A reordered packet
+   * costs one needless retransmission. */
+  g_object_set (jitterbuffer, "rtx-delay", RTX_DELAY_MS, "rtx-next-seqnum", FALSE, NULL);
+  /* When neither the retransmission nor a second packet came, ask again
+   * after twice the measured retransmission round trip, but not sooner than
+   * this. The automatic floor is the packet spacing (a frame, 33 ms): one
+   * NACK or its retransmission lost (5 % each at 5 % loss) left no time for
+   * a second try within 50 ms. On a slow link 2 x RTT is above the floor. */
+  g_object_set (jitterbuffer, "rtx-min-retry-timeout", RTX_MIN_RETRY_MS, NULL);
 }
 
 /* A new rtpsession inside webrtcbin's rtpbin (any thread). Under RTP/SAVPF
- * rtpsession sends one early feedback packet (NACK, PLI) per regular RTCP
- * interval and holds the rest for the next regular report. With the default
- * RTCP budget (5 % of an estimated session bandwidth) and rtcp-min-interval
- * (5 s, used as T_rr_interval) that interval was 0.5-6.8 s (measured), so
- * NACKs reached the sender after the jitter buffer had given the packets up.
- * A large budget makes the interval follow the packet size alone: measured
- * about 60 ms, 40 RTCP packets/s of ~100 bytes (~4 kB/s, well under 1 % of
- * what the budget allows and ~3 % of a 1 Mbit/s call), so a NACK or PLI
- * goes out within tens of milliseconds. */
-#define RTCP_BYTES_PER_S 100000
+ * rtpsession sends feedback (NACK, PLI) early, but at most one early packet
+ * per RTCP interval T_rr, which it derives from the RTCP bandwidth budget
+ * (packet size x members / budget); a NACK that cannot go early waits for
+ * the next report and is dropped there if its deadline (what is left of
+ * the jitter buffer's latency) has passed. With the default budget (5 % of
+ * an estimated session bandwidth) and rtcp-min-interval (5 s, used as
+ * T_rr_interval) the wait was 0.5-6.8 s (measured). With 100 kbit/s it was
+ * ~50 ms: NACKs waited 10 ms (median) to 45 ms (p90) and ~10 % were dropped
+ * unsent. A 1 Mbit/s budget makes T_rr ~5 ms, so every NACK leaves within
+ * a few ms. It is a budget, not traffic: regular reports still come every
+ * 50-150 ms (rtcp-min-interval, the AVPF T_rr_interval), early packets only
+ * when a packet was lost or a keyframe is wanted. */
+#define RTCP_BITS_PER_S 1000000
 #define RTCP_MIN_INTERVAL_NS (100 * GST_MSECOND)
 static void
 on_rtpbin_element_added (GstBin *rtpbin, GstElement *element, gpointer user_data)
@@ -1380,8 +1404,8 @@ on_rtpbin_element_added (GstBin *rtpbin, GstElement *element, gpointer user_data
   GstElementFactory *f = gst_element_get_factory (element);
   if (!f || g_strcmp0 (GST_OBJECT_NAME (f), "rtpsession") != 0)
     return;
-  g_object_set (element, "rtcp-fraction", (gdouble) RTCP_BYTES_PER_S, "rtcp-rs-bandwidth", RTCP_BYTES_PER_S / 2,
-                "rtcp-rr-bandwidth", RTCP_BYTES_PER_S / 2, "rtcp-min-interval", (guint64) RTCP_MIN_INTERVAL_NS, NULL);
+  g_object_set (element, "rtcp-fraction", (gdouble) RTCP_BITS_PER_S, "rtcp-rs-bandwidth", RTCP_BITS_PER_S / 2,
+                "rtcp-rr-bandwidth", RTCP_BITS_PER_S / 2, "rtcp-min-interval", (guint64) RTCP_MIN_INTERVAL_NS, NULL);
 }
 
 static gboolean
