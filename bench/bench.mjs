@@ -13,7 +13,7 @@
 // and checks only that numbers came out. Options: --build DIR (default build),
 // --only setup,cpu,load,booking,badnet, --smoke, --calls N, --out FILE,
 // --booking-seconds N and --booking-clients N (shorter booking runs for A/B);
-// for A/B runs of our side of badnet: --no-reference (skip Chromium there),
+// for A/B runs of our side of cpu and badnet: --no-reference (skip Chromium there),
 // --loss-seconds N, --our-args "...".
 // Method and results: docs/BENCHMARKS.md.
 import fs from 'node:fs';
@@ -229,6 +229,8 @@ async function cpuRound () {
     video_kbps: [kbps(r.doctor), kbps(r.patient)],
   };
 
+  if (NO_REF) // A/B runs of our side only: no reference figures
+    return { ours, chromium: { cpu_s: NaN, processes: 0, fps: [NaN, NaN], video_kbps: [NaN, NaN] }, load: os.loadavg()[0] };
   const cr = await launchChromium();
   await cr.page.evaluate(() => window.tvb.startLong(false));
   const c0 = treeCpu(cr.browserPid), s0 = await cr.page.evaluate(() => window.tvb.sample());

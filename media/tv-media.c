@@ -621,6 +621,11 @@ make (const char *factory)
   return gst_element_factory_make (factory, NULL);
 }
 
+/* vp8enc cpu-used and opusenc complexity: see build_video_send and
+ * build_audio_send. */
+#define VP8_CPU_USED (-6)
+#define OPUS_COMPLEXITY 9
+
 /* libvpx's VP8 threads synchronise by spinning: with 2 threads on a 2-core
  * machine that also runs the peer, the spinning took 78 % of a client's CPU
  * and the call fell to 14 fps (perf, docs/BENCHMARKS.md). Like WebRTC's own
@@ -1217,8 +1222,14 @@ build_video_send (TvMediaCall *call, GstBin *bin, GError **error)
   gst_util_set_object_arg (G_OBJECT (q), "leaky", "downstream");
   /* Real time: fastest deadline, no look-ahead, CBR at the target, a
    * keyframe at least every 2 s so a lost one heals, error-resilient mode so
-   * the decoder survives lost packets. */
-  g_object_set (enc, "deadline", (gint64) 1, "cpu-used", 8, "threads", vp8_encoder_threads (c),
+   * the decoder survives lost packets. cpu-used: in libvpx's VP8 real-time
+   * mode a negative value is a fixed speed and a positive one lets the
+   * encoder pick its own; the old 8 settled on slow speeds (~4) because a
+   * 640x480 frame fits its time budget easily. -6 is WebRTC's setting at this
+   * size on desktops: on our test pattern encoding took ~0.6x the CPU at the
+   * same bitrate; faster fixed speeds saved little more and needed up to 30 %
+   * more bits (docs/BENCHMARKS.md, "CPU per call"). */
+  g_object_set (enc, "deadline", (gint64) 1, "cpu-used", VP8_CPU_USED, "threads", vp8_encoder_threads (c),
                 "lag-in-frames", 0, "keyframe-max-dist", c->framerate * 2, "target-bitrate",
                 (int) (c->video_bitrate_kbps * 1000), "undershoot", 95, "buffer-size", 1000,
                 "buffer-initial-size", 500, "buffer-optimal-size", 600, "max-quantizer", 56, NULL);
@@ -1327,8 +1338,9 @@ build_audio_send (TvMediaCall *call, GstBin *bin, GError **error)
     return FALSE;
   g_object_set (q, "max-size-buffers", 4, "max-size-bytes", 0, "max-size-time", (guint64) 0, NULL);
   gst_util_set_object_arg (G_OBJECT (q), "leaky", "downstream");
+  /* Complexity 9 as in WebRTC on desktops (libopus defaults to 10). */
   g_object_set (enc, "bitrate", 32000, "frame-size", 20, "inband-fec", TRUE, "packet-loss-percentage", 10,
-                NULL);
+                "complexity", OPUS_COMPLEXITY, NULL);
   gst_util_set_object_arg (G_OBJECT (enc), "audio-type", "voice");
   g_object_set (pay, "pt", AUDIO_PT, NULL);
   if (!link_chain (bin, error, (GstElement *[]){ src, conv, res, vol, raw, q, enc, pay, rtpcaps, NULL }))
