@@ -56,6 +56,9 @@
  * is "sound"; a muted microphone decodes to zeros. */
 #define AUDIO_WATCH_MS 250
 #define AUDIO_SOUND_PEAK 0.01
+/* At start, how long to wait for the prepared call's media to flow before
+ * connecting (tv_media_call_wait_ready); a slow camera only delays that. */
+#define MEDIA_READY_WAIT_MS 2000
 
 typedef enum {
   PHASE_IDLE,
@@ -1532,6 +1535,8 @@ tv_client_session_start (TvClientSession *self)
   /* Media ready before joining, like the DTLS certificate: nothing of the
    * pipeline's start-up is left between "paired" and the first frame. */
   prepare_spare (self);
+  if (self->spare != NULL && !tv_media_call_wait_ready (self->spare, MEDIA_READY_WAIT_MS))
+    g_info ("media not flowing after %u ms; joining anyway", MEDIA_READY_WAIT_MS);
   say ("connecting server=%s", self->server_url);
   connect_ws (self);
 }

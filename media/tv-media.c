@@ -73,6 +73,7 @@ typedef struct {
   TvMediaCall *call;  /* main-context thread only; NULL once the call is freed */
   gint closing;       /* atomic flag: streaming threads stop acting once set */
   GMutex lock;        /* protects everything below */
+  GCond media_ready;  /* signalled when video_bytes_sent first becomes non-zero */
   guint64 video_frames, audio_buffers, frames_sent;
   gint64 first_frame_us;
   /* Decoded-frame timing for freeze and recovery figures (TvMediaStats). */
@@ -153,6 +154,7 @@ shared_unref (gpointer data)
   if (!sh || !g_atomic_ref_count_dec (&sh->ref))
     return;
   g_mutex_clear (&sh->lock);
+  g_cond_clear (&sh->media_ready);
   g_main_context_unref (sh->context);
   g_free (sh->window_title);
   g_clear_object (&sh->speaker);
@@ -554,6 +556,8 @@ count_video_bytes (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     add_payload_bytes (&buf, 0, &bytes);
   }
   g_mutex_lock (&sh->lock);
+  if (sh->video_bytes_sent == 0 && bytes > 0)
+    g_cond_broadcast (&sh->media_ready);
   sh->video_bytes_sent += bytes;
   g_mutex_unlock (&sh->lock);
   return GST_PAD_PROBE_OK;
@@ -1352,6 +1356,89 @@ build_audio_send (TvMediaCall *call, GstBin *bin, GError **error)
   return TRUE;
 }
 
+/* A jitter buffer's first packets and fast start (faststart-min-packets).
+ * rtpjitterbuffer checks for fast start only when a packet arrives, and only
+ * while a packet, not an event, heads its queue. A new stream's sticky events
+ * (stream-start, caps, segment) enter that queue just before its first
+ * packet, and the jitter buffer's own thread pushes them out. When a whole
+ * first frame (a burst of 10-30 packets) arrives before that thread has run,
+ * which on a busy machine is common, no arrival finds a packet at the head
+ * and the frame waits for the next packet (the next frame, up to 33 ms
+ * later) or the whole latency. Measured: the first video frame waited
+ * 14-29 ms in the jitter buffer in 4 of 8 calls (docs/BENCHMARKS.md). So the
+ * first packet waits at the jitter buffer's input (at most
+ * FIRST_PACKET_WAIT_MS, once per stream) until the events are out; the
+ * second one then finds the first at the head and starts the stream. */
+#define FIRST_PACKET_WAIT_MS 20
+
+typedef struct {
+  GMutex lock;
+  GCond cond;
+  gboolean events_out; /* the jitter buffer pushed its leading segment event */
+} JbStart; /* a GRcBox: one reference per pad probe */
+
+static void
+jb_start_clear (gpointer data)
+{
+  JbStart *js = data;
+  g_mutex_clear (&js->lock);
+  g_cond_clear (&js->cond);
+}
+
+static void
+jb_start_release (gpointer data)
+{
+  g_rc_box_release_full (data, jb_start_clear);
+}
+
+/* Jitter buffer output, its thread: the segment is the last leading event. */
+static GstPadProbeReturn
+jb_start_event_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  JbStart *js = data;
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_SEGMENT)
+    return GST_PAD_PROBE_OK;
+  g_mutex_lock (&js->lock);
+  js->events_out = TRUE;
+  g_cond_broadcast (&js->cond);
+  g_mutex_unlock (&js->lock);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+/* Jitter buffer input, the receiving thread: holds the first packet only. */
+static GstPadProbeReturn
+jb_start_first_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  JbStart *js = data;
+  gint64 until = g_get_monotonic_time () + FIRST_PACKET_WAIT_MS * G_TIME_SPAN_MILLISECOND;
+  g_mutex_lock (&js->lock);
+  while (!js->events_out)
+    if (!g_cond_wait_until (&js->cond, &js->lock, until))
+      break;
+  g_mutex_unlock (&js->lock);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+/* "new-jitterbuffer" (streaming thread, before the stream's first event). */
+static void
+on_new_jitterbuffer_start (GstElement *rtpbin, GstElement *jitterbuffer, guint session, guint ssrc,
+                           gpointer user_data)
+{
+  GstPad *sink = gst_element_get_static_pad (jitterbuffer, "sink");
+  GstPad *src = gst_element_get_static_pad (jitterbuffer, "src");
+  if (sink && src) {
+    JbStart *js = g_rc_box_new0 (JbStart);
+    g_mutex_init (&js->lock);
+    g_cond_init (&js->cond);
+    gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, jb_start_event_out, g_rc_box_acquire (js),
+                       jb_start_release);
+    gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, jb_start_first_packet,
+                       js, jb_start_release);
+  }
+  g_clear_object (&sink);
+  g_clear_object (&src);
+}
+
 /* webrtcbin's internal rtpbin made a jitter buffer for a new remote SSRC
  * (streaming thread). webrtcbin 1.22 sets its do-retransmission from the
  * transceiver it finds for the SSRC. In our calls that lookup fails (the
@@ -1442,6 +1529,7 @@ build_pipeline (TvMediaCall *call, GError **error)
        * 0.7-1.8 s late, long after the jitter buffer gave the packet up). */
       gst_util_set_object_arg (G_OBJECT (rtpbin), "rtp-profile", "savpf");
       g_signal_connect (rtpbin, "new-jitterbuffer", G_CALLBACK (on_new_jitterbuffer), NULL);
+      g_signal_connect (rtpbin, "new-jitterbuffer", G_CALLBACK (on_new_jitterbuffer_start), NULL);
       g_signal_connect (rtpbin, "element-added", G_CALLBACK (on_rtpbin_element_added), NULL);
       gst_object_unref (rtpbin);
     } else {
@@ -1591,6 +1679,7 @@ tv_media_call_new (const TvMediaConfig *cfg, const TvMediaCallbacks *callbacks, 
   TvMediaShared *sh = g_new0 (TvMediaShared, 1);
   g_atomic_ref_count_init (&sh->ref);
   g_mutex_init (&sh->lock);
+  g_cond_init (&sh->media_ready);
   sh->context = g_main_context_ref_thread_default ();
   sh->call = call;
   sh->headless = call->cfg.headless;
@@ -1645,6 +1734,25 @@ tv_media_call_prepare (TvMediaCall *call, GError **error)
     return FALSE;
   }
   return TRUE;
+}
+
+gboolean
+tv_media_call_wait_ready (TvMediaCall *call, guint timeout_ms)
+{
+  g_return_val_if_fail (call != NULL, FALSE);
+  TvMediaShared *sh = call->shared;
+  gint64 until = g_get_monotonic_time () + (gint64) timeout_ms * G_TIME_SPAN_MILLISECOND;
+  gboolean ready;
+
+  if (!call->prepared || call->failed)
+    return FALSE;
+  g_mutex_lock (&sh->lock);
+  while (sh->video_bytes_sent == 0)
+    if (!g_cond_wait_until (&sh->media_ready, &sh->lock, until))
+      break;
+  ready = sh->video_bytes_sent > 0;
+  g_mutex_unlock (&sh->lock);
+  return ready;
 }
 
 gboolean

@@ -133,6 +133,19 @@ TvMediaCall *tv_media_call_new (const TvMediaConfig *cfg, const TvMediaCallbacks
  * Returns: FALSE with @error (PIPELINE, DEVICE) if the pipeline cannot start. */
 gboolean tv_media_call_prepare (TvMediaCall *call, GError **error);
 
+/* tv_media_call_wait_ready:
+ * Blocks until a prepared call's media is flowing up to webrtcbin (its first
+ * video frame encoded and packetised; webrtcbin holds it until negotiation),
+ * or @timeout_ms passed. A client calls it after tv_media_call_prepare() and
+ * before it joins, so that the camera's and encoder's start-up (the first
+ * keyframe: ~10-30 ms of CPU right after start) is over when "paired" comes,
+ * as a browser's getUserMedia() stream is live before its call starts.
+ * Measured: a patient joining at once had its pipeline still starting during
+ * the negotiation on the same 2 cores (docs/BENCHMARKS.md).
+ * Returns: TRUE when ready; FALSE on timeout, or when the call was not
+ * prepared or has failed (the call stays usable either way). */
+gboolean tv_media_call_wait_ready (TvMediaCall *call, guint timeout_ms);
+
 /* tv_media_call_start:
  * Sets the pipeline PLAYING (tv_media_call_prepare(), if not done yet) and
  * starts negotiating; stats' started_us is this moment. With @offerer TRUE the call creates the offer

@@ -451,7 +451,8 @@ test_call (void)
 }
 
 /* Both pipelines PLAYING before the call (the client's "spare" call while it
- * waits for the other party): nothing is negotiated until start, the setup
+ * waits for the other party), their media ready (tv_media_call_wait_ready):
+ * nothing is negotiated until start, the setup
  * clock (started_us) starts at tv_media_call_start(), and the call then
  * connects and decodes both ways as usual. */
 static void
@@ -462,11 +463,16 @@ test_prepared_call (void)
   watchdog_start ();
   peer_init (&a, "doctor", &b);
   peer_init (&b, "patient", &a);
+  g_assert_false (tv_media_call_wait_ready (a.call, 0));  /* not prepared: nothing to wait for */
   g_assert_true (tv_media_call_prepare (a.call, &err));
   g_assert_no_error (err);
   g_assert_true (tv_media_call_prepare (b.call, &err));
   g_assert_true (tv_media_call_prepare (b.call, &err));   /* idempotent */
   g_assert_no_error (err);
+  /* Media flowing up to webrtcbin (a first video frame encoded), still
+   * nothing negotiated. */
+  g_assert_true (tv_media_call_wait_ready (a.call, WAIT_TIMEOUT_MS));
+  g_assert_true (tv_media_call_wait_ready (b.call, WAIT_TIMEOUT_MS));
   drain ();
   g_assert_cmpuint (a.sdp_count + b.sdp_count, ==, 0);
   g_assert_cmpint (tv_media_call_get_state (a.call), ==, TV_MEDIA_STATE_NEW);
