@@ -48,7 +48,11 @@
 
 #include <string.h>
 
-#define RX_BUFFER_SIZE 4096
+/* lws allocates this much per WebSocket connection for the payload it hands to
+ * RECEIVE (plus LWS_PRE); a longer frame arrives in pieces, which on_receive
+ * collects in Conn.rx. Our messages are mostly under 1 KiB (an SDP is several);
+ * 4096 cost 3 KiB more per connected client (docs/BENCHMARKS.md). */
+#define RX_BUFFER_SIZE 1024
 /* lws' own opcode for writing a close frame (private-lib-core.h: LWS_WRITE_CLOSE
  * = 4; the public header leaves it to lws_close_reason). Used so that the
  * server can send its close and still drain the peer's input: see on_writeable. */
