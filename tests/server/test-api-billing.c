@@ -41,8 +41,14 @@ consult_open (const char *doctor_id, const char *patient_id, const char *patient
 {
   g_autofree char *id = NULL;
   tv_test_create_consult (w.dir, "Dr. Test Doctor", patient, 3600, &id, NULL, NULL);
-  static gint64 n = 0;   /* one hour apart: a doctor's consults may not overlap */
-  gint64 start = g_get_real_time () - days_ago * 24 * 3600 * G_USEC_PER_SEC - (gint64) (2 + n++) * 3600 * G_USEC_PER_SEC;
+  /* One hour apart (a doctor's consults may not overlap), from 01:00 UTC of the day @days_ago days
+   * before today: the day is the same whatever the time of the run (tests filter by that UTC date; a
+   * start counted back from now fell on the day before shortly after midnight). */
+  static gint64 n = 0;
+  const gint64 day_us = (gint64) 24 * 3600 * G_USEC_PER_SEC;
+  gint64 now = g_get_real_time ();
+  gint64 start = now - now % day_us - days_ago * day_us + (gint64) (1 + n++) * 3600 * G_USEC_PER_SEC;
+  g_assert_cmpint (n, <, 20);
   g_autofree char *sql = g_strdup_printf ("UPDATE consults SET doctor_id = '%s', patient_id = '%s',"
                                           " status = 'in-progress', started_at = %" G_GINT64_FORMAT ", scheduled_start = %" G_GINT64_FORMAT ", scheduled_end = %" G_GINT64_FORMAT ","
                                           " connected_us = %" G_GINT64_FORMAT " WHERE id = '%s'",
