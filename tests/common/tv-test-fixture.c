@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "server/tv-join-link.h"
+#include "server/tv-store-audit.h"
 #include "signaling/tv-sig-message.h"
 
 #define MAX_TRACKED 256
@@ -505,6 +506,28 @@ tv_test_hub_new (TvTestServer *server)
 }
 
 /* ---- the store ----------------------------------------------------------- */
+
+TvStore *
+tv_test_store_open (const char *data_dir)
+{
+  g_autofree char *path = g_build_filename (data_dir, "televisit.db", NULL);
+  g_autoptr (GError) error = NULL;
+  TvStore *store = tv_store_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (store);
+  return store;
+}
+
+gint64
+tv_test_assert_audit_chain (TvStore *store)
+{
+  gint64 n = 0, broken = -1;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (tv_store_audit_verify (store, &n, &broken, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (broken, ==, 0);
+  return n;
+}
 
 /* The store of @data_dir, opened as the server and televisitctl open it: with
  * DATA_DIR/join-link.key attached, so the join links of consults made here can

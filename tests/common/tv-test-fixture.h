@@ -108,6 +108,16 @@ TvWsHub *tv_test_hub_new (TvTestServer *server);
 
 /* ---- the store, as televisitctl would use it ----------------------------- */
 
+/* tv_test_store_open:
+ * Returns: (transfer full) the store <@data_dir>/televisit.db, opened (and
+ * migrated) as the server would; fails the test on error. */
+TvStore *tv_test_store_open (const char *data_dir);
+
+/* tv_test_assert_audit_chain:
+ * Fails the test unless @store's audit trail verifies with no broken row.
+ * Returns: the number of rows in the trail. */
+gint64 tv_test_assert_audit_chain (TvStore *store);
+
 /* tv_test_create_consult:
  * Creates a consult in <@data_dir>/televisit.db through the store API. Tokens
  * expire @expires_in_s seconds from now; zero or negative gives tokens that are

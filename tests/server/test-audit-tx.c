@@ -36,16 +36,6 @@
   "{\"weekday\":4,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":5,\"start\":\"00:00\",\"end\":\"24:00\"}," \
   "{\"weekday\":6,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":7,\"start\":\"00:00\",\"end\":\"24:00\"}]}"
 
-static TvStore *
-open_store (const char *dir)
-{
-  g_autofree char *path = g_build_filename (dir, "televisit.db", NULL);
-  g_autoptr (GError) error = NULL;
-  TvStore *store = tv_store_open (path, &error);
-  g_assert_no_error (error);
-  return store;
-}
-
 static void
 stage (TvStore *store, const char *action)
 {
@@ -65,16 +55,6 @@ count (TvStore *store, const char *action)
   for (guint i = 0; i < rows->len; i++)
     n += g_strcmp0 (((TvAuditRow *) g_ptr_array_index (rows, i))->action, action) == 0;
   return n;
-}
-
-static void
-assert_chain (TvStore *store, gint64 *n_rows)
-{
-  gint64 broken = -1;
-  g_autoptr (GError) error = NULL;
-  g_assert_true (tv_store_audit_verify (store, n_rows, &broken, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (broken, ==, 0);
 }
 
 static guint
@@ -107,7 +87,7 @@ test_store_fault_leaves_neither (void)
   tv_test_watchdog_start (30, g_test_get_path ());
   const char *dir = tv_test_tmpdir ();
   g_setenv ("TV_STORE_FAULT", "fail:audit-staged", TRUE);
-  TvStore *store = open_store (dir);
+  TvStore *store = tv_test_store_open (dir);
   g_unsetenv ("TV_STORE_FAULT");
 
   stage (store, "ctl.create");
@@ -127,7 +107,7 @@ test_store_success_leaves_both (void)
 {
   tv_test_watchdog_start (30, g_test_get_path ());
   const char *dir = tv_test_tmpdir ();
-  TvStore *store = open_store (dir);
+  TvStore *store = tv_test_store_open (dir);
   g_autoptr (GError) error = NULL;
 
   /* A change that fails its checks commits nothing: the row is never written ... */
@@ -161,8 +141,7 @@ test_store_success_leaves_both (void)
   g_assert_cmpuint (consult_count (store), ==, 2);
   /* Unstaged: the next commit carries nothing. */
   g_assert_true (create (store, NULL, &error));
-  gint64 n = 0;
-  assert_chain (store, &n);
+  gint64 n = tv_test_assert_audit_chain (store);
   g_assert_cmpint (n, ==, 1);
   tv_store_close (store);
   tv_test_watchdog_stop ();
@@ -230,11 +209,10 @@ test_server_crash_inside_booking (void)
   g_assert_cmpint (tv_test_server_stop (server, 10000), ==, 99);
   tv_test_server_free (server);
   {
-    g_autoptr (TvStore) store = open_store (dir);
+    g_autoptr (TvStore) store = tv_test_store_open (dir);
     g_assert_cmpuint (consult_count (store), ==, 0);
     g_assert_cmpint (rows_for (store, "POST /api/v1/consults", "2xx", NULL), ==, 0);
-    gint64 n = 0;
-    assert_chain (store, &n);
+    tv_test_assert_audit_chain (store);
   }
 
   /* Without the fault: each change leaves its one row. */
@@ -259,7 +237,7 @@ test_server_crash_inside_booking (void)
   g_assert_cmpint (tv_test_server_stop (server, 10000), ==, 0);
   tv_test_server_free (server);
 
-  g_autoptr (TvStore) store = open_store (dir);
+  g_autoptr (TvStore) store = tv_test_store_open (dir);
   g_assert_cmpint (rows_for (store, "POST /api/v1/consults", "2xx", cid), ==, 1);
   g_assert_cmpint (rows_for (store, "POST /api/v1/consults/{id}/cancel", "2xx", cid), ==, 1);
   g_assert_cmpint (rows_for (store, "POST /api/v1/consults/{id}/cancel", "4xx", cid), ==, 1);
@@ -279,8 +257,7 @@ test_server_crash_inside_booking (void)
     }
   }
   g_assert_true (seen);
-  gint64 n = 0;
-  assert_chain (store, &n);
+  gint64 n = tv_test_assert_audit_chain (store);
   g_test_message ("%" G_GINT64_FORMAT " audit rows, chain intact", n);
   tv_test_watchdog_stop ();
 }

@@ -60,16 +60,6 @@ monday_at (int hour)
 }
 #define NOW (monday_at (12) - (gint64) 6 * 24 * 3600 * G_USEC_PER_SEC)
 
-static TvStore *
-open_store (const char *dir)
-{
-  g_autofree char *path = g_build_filename (dir, "televisit.db", NULL);
-  g_autoptr (GError) error = NULL;
-  TvStore *store = tv_store_open (path, &error);
-  g_assert_no_error (error);
-  return store;
-}
-
 static char *
 user_ok (TvStore *store, const char *username, guint roles, const char *tz, guint slot)
 {
@@ -89,16 +79,6 @@ audit_rows (const char *dir, const char *action, const char *outcome)
                                           " AND (%d OR outcome = '%s')", action, outcome == NULL,
                                           outcome != NULL ? outcome : "");
   return tv_test_store_int (dir, sql);
-}
-
-static void
-assert_chain (TvStore *store)
-{
-  gint64 n = 0, broken = -1;
-  g_autoptr (GError) error = NULL;
-  g_assert_true (tv_store_audit_verify (store, &n, &broken, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (broken, ==, 0);
 }
 
 /* Books @patient at @start with a staged row @action; returns the consult id or NULL with @error. */
@@ -128,7 +108,7 @@ test_store_savepoints (void)
 {
   tv_test_watchdog_start (30, g_test_get_path ());
   const char *dir = tv_test_tmpdir ();
-  TvStore *store = open_store (dir);
+  TvStore *store = tv_test_store_open (dir);
   g_autofree char *doctor = user_ok (store, "dr.batch", TV_ROLE_DOCTOR, "UTC", 15);
   g_autofree char *p1 = user_ok (store, "pat.one", TV_ROLE_PATIENT, NULL, 0);
   g_autofree char *p2 = user_ok (store, "pat.two", TV_ROLE_PATIENT, NULL, 0);
@@ -163,7 +143,7 @@ test_store_savepoints (void)
   g_assert_false (tv_store_in_batch (store));
   tv_store_close (store);
 
-  store = open_store (dir);   /* what is on disk */
+  store = tv_test_store_open (dir);   /* what is on disk */
   g_autoptr (TvConsult) ca = NULL, cc = NULL, cd = NULL;
   g_assert_true (tv_store_consult_get (store, a, &ca, NULL));
   g_assert_cmpint (ca->status, ==, TV_CONSULT_CANCELLED);
@@ -174,12 +154,12 @@ test_store_savepoints (void)
   g_assert_cmpint (audit_rows (dir, "batch.b", NULL), ==, 0);
   g_assert_cmpint (audit_rows (dir, "batch.c", NULL), ==, 1);
   g_assert_cmpint (audit_rows (dir, "batch.d", NULL), ==, 1);
-  assert_chain (store);
+  tv_test_assert_audit_chain (store);
   tv_store_close (store);
 
   /* A COMMIT that fails: nothing of the batch, and the store goes on. */
   g_setenv ("TV_STORE_FAULT", "fail:batch-commit", TRUE);
-  store = open_store (dir);
+  store = tv_test_store_open (dir);
   g_unsetenv ("TV_STORE_FAULT");
   g_autoptr (GPtrArray) before = tv_store_consult_list (store, NULL);
   gint64 eleven = monday_at (11);
@@ -198,7 +178,7 @@ test_store_savepoints (void)
   g_assert_no_error (error);
   g_assert_nonnull (f);
   g_assert_cmpint (audit_rows (dir, "alone.f", NULL), ==, 1);
-  assert_chain (store);
+  tv_test_assert_audit_chain (store);
   tv_store_close (store);
   tv_test_watchdog_stop ();
 }
@@ -292,7 +272,7 @@ test_store_checkpoint_thread (void)
 {
   tv_test_watchdog_start (60, g_test_get_path ());
   const char *dir = tv_test_tmpdir ();
-  TvStore *store = open_store (dir);
+  TvStore *store = tv_test_store_open (dir);
   g_autoptr (GError) error = NULL;
   gint64 made = 0;
   for (int batch = 0; batch < 400 && tv_store_wal_checkpoints (store) == 0; batch++) {
@@ -320,7 +300,7 @@ test_store_checkpoint_thread (void)
   g_assert_cmpstr (got, ==, count);
   g_assert_cmpint (tv_test_store_int (dir, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'"),
                    ==, 0);
-  store = open_store (dir);
+  store = tv_test_store_open (dir);
   g_autoptr (GPtrArray) all = tv_store_consult_list (store, &error);
   g_assert_no_error (error);
   g_assert_cmpint ((gint64) all->len, ==, made);
@@ -366,8 +346,8 @@ test_server_commit_fails (void)
   g_assert_cmpint (audit_rows (c.dir, "POST /api/v1/consults", "2xx"), ==, created);
   g_assert_cmpint (audit_rows (c.dir, "POST /api/v1/consults", "5xx"), ==, failed);
   {
-    g_autoptr (TvStore) store = open_store (c.dir);
-    assert_chain (store);
+    g_autoptr (TvStore) store = tv_test_store_open (c.dir);
+    tv_test_assert_audit_chain (store);
   }
   clinic_clear (&c);
   tv_test_watchdog_stop ();
@@ -443,8 +423,8 @@ test_server_cancel_and_book (void)
   g_assert_cmpint (audit_rows (c.dir, "POST /api/v1/consults/{id}/cancel", "2xx"), ==, cancelled);
   g_assert_cmpint (audit_rows (c.dir, "POST /api/v1/consults/{id}/cancel", "4xx"), ==, 0);
   {
-    g_autoptr (TvStore) store = open_store (c.dir);
-    assert_chain (store);
+    g_autoptr (TvStore) store = tv_test_store_open (c.dir);
+    tv_test_assert_audit_chain (store);
   }
   clinic_clear (&c);
   tv_test_watchdog_stop ();
@@ -482,8 +462,8 @@ test_server_crash_before_commit (void)
   for (guint i = 0; i < acked->len; i++)
     g_assert_true (consult_exists (c.dir, g_ptr_array_index (acked, i)));
   {
-    g_autoptr (TvStore) store = open_store (c.dir);
-    assert_chain (store);
+    g_autoptr (TvStore) store = tv_test_store_open (c.dir);
+    tv_test_assert_audit_chain (store);
   }
   clinic_clear (&c);
   tv_test_watchdog_stop ();
