@@ -2,7 +2,10 @@
 // measured side by side in the same run on the same machine (issue 6).
 //
 //   setup    call setup, our two clients through our server vs Chromium (2 PCs)
-//   cpu      CPU seconds of a 20 s 640x480@30 VP8+Opus call, both ends
+//   cpu      CPU seconds of a 20 s 640x480@30 VP8+Opus call, both ends, both
+//            sides sending the same clip (a y4m of our test pattern and a WAV
+//            of our tone, made once per run); Chromium's own fake camera once
+//            more for information
 //   load     2,000 WSS clients: televisit-server vs Janus (same load client)
 //   booking  64 clients booking + cancelling through the HTTPS API for 30 s
 //   badnet   5 % UDP loss (nftables) between two network namespaces, then a
@@ -14,7 +17,8 @@
 // --only setup,cpu,load,booking,badnet, --smoke, --calls N, --out FILE,
 // --booking-seconds N and --booking-clients N (shorter booking runs for A/B);
 // for A/B runs of our side of cpu and badnet: --no-reference (skip Chromium there),
-// --loss-seconds N, --our-args "...".
+// --loss-seconds N, --our-args "...". cpu: --cpu-video-kbps N (our target in
+// the cpu part, default 1700 = Chromium's ceiling at 640x480).
 // Method and results: docs/BENCHMARKS.md.
 import fs from 'node:fs';
 import net from 'node:net';
@@ -46,6 +50,12 @@ const CHROMIUM = '/usr/bin/chromium';
 const W = 640, H = 480, FPS = 30;
 // Extra televisit-client flags for experiments (e.g. --our-args "--latency 20").
 const OUR_ARGS = (opt('--our-args', '') || '').split(' ').filter(Boolean);
+// Our video target in the cpu part: WebRTC's ceiling for one 640x480 stream
+// (1.7 Mbit/s), which Chromium reaches on the clip, so ours is not below it.
+const CPU_KBPS = Number(opt('--cpu-video-kbps', 1700));
+// Extra flags of the part running now: the cpu part's clip for our clients
+// (--video-file/--audio-file) and for Chromium (--use-file-for-fake-*).
+let partArgs = [], partChromiumArgs = [];
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-bench-'));
 const children = new Set();
@@ -108,7 +118,7 @@ async function ourCall (server, tokens, { duration, nsDoc, nsPat, iceDoc = '127.
                   '--ice-address', ice, '--duration', String(duration), '--stats-json', stats,
                   '--video-size', `${W}x${H}`, '--framerate', String(FPS)];
     if (role === 'doctor') args.push('--end-on-exit');
-    args.push(...OUR_ARGS);
+    args.push(...partArgs, ...OUR_ARGS);
     const [cmd, a] = inNs(ns, bin('televisit-client'), args);
     return { c: track(new Child(cmd, a, { name: `client-${role}`, stderrFile: path.join(TMP, `${tag}-${role}.err`) })), stats };
   };
@@ -144,7 +154,7 @@ async function launchChromium (ns) {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
            '--disable-background-networking', '--disable-component-update', '--disable-sync',
            '--use-fake-device-for-media-stream=fps=30', '--use-fake-ui-for-media-stream',
-           '--autoplay-policy=no-user-gesture-required'],
+           '--autoplay-policy=no-user-gesture-required', ...partChromiumArgs],
   });
   // The browser process: the one whose command line names our profile and is
   // not a --type= child; CPU is summed over it and all its descendants.
@@ -193,16 +203,64 @@ async function benchSetup () {
 const ROUNDS = SMOKE ? 1 : 2;
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-// Alternates ours and the reference ROUNDS times; keeps every round and the means.
+// The same picture and sound for both sides: our test pattern (SMPTE bars
+// moving 4 px per frame, which wraps after 160 frames, so the clip loops
+// without a cut; the noise patch is fresh in every frame) and our tone (440 Hz,
+// a whole number of periods in 3 s), written once per run into TMP.
+const CLIP_FRAMES = SMOKE ? 30 : 160;
+function makeClip () {
+  const y4m = path.join(TMP, 'cpu-clip.y4m'), wav = path.join(TMP, 'cpu-clip.wav');
+  sh('gst-launch-1.0', ['-q', 'videotestsrc', `num-buffers=${CLIP_FRAMES}`, 'pattern=smpte', 'horizontal-speed=4', '!',
+                        `video/x-raw,format=I420,width=${W},height=${H},framerate=${FPS}/1,pixel-aspect-ratio=1/1`,
+                        '!', 'y4menc', '!', 'filesink', `location=${y4m}`]);
+  sh('gst-launch-1.0', ['-q', 'audiotestsrc', 'num-buffers=150', 'samplesperbuffer=960', 'wave=sine', 'freq=440',
+                        'volume=0.2', '!', 'audio/x-raw,format=S16LE,rate=48000,channels=1', '!', 'wavenc', '!',
+                        'filesink', `location=${wav}`]);
+  return { y4m, wav };
+}
+
+// Alternates ours and the reference ROUNDS times, both on the same clip; keeps
+// every round and the means. Then Chromium once on its own fake camera (a flat
+// picture with a turning "pacman"), for information only.
 async function benchCpu () {
+  const clip = makeClip();
+  partArgs = ['--video-file', clip.y4m, '--audio-file', clip.wav, '--video-bitrate', String(CPU_KBPS)];
+  partChromiumArgs = [`--use-file-for-fake-video-capture=${clip.y4m}`, `--use-file-for-fake-audio-capture=${clip.wav}`];
   const rounds = [];
-  for (let i = 0; i < ROUNDS; i++) rounds.push(await cpuRound());
+  try {
+    for (let i = 0; i < ROUNDS; i++) rounds.push(await cpuRound());
+  } finally {
+    partArgs = []; partChromiumArgs = [];
+  }
   const avgOf = (side, f) => mean(rounds.map((r) => r[side][f]));
   const avgArr = (side, f) => [0, 1].map((k) => mean(rounds.map((r) => r[side][f][k])));
   results.cpu = {
-    seconds: CPU_S, rounds,
+    seconds: CPU_S, rounds, content: `same clip both sides: ${CLIP_FRAMES} frames of our test pattern, 440 Hz tone`,
+    our_target_kbps: CPU_KBPS,
     ours: { cpu_s: avgOf('ours', 'cpu_s'), fps: avgArr('ours', 'fps'), video_kbps: avgArr('ours', 'video_kbps') },
     chromium: { cpu_s: avgOf('chromium', 'cpu_s'), fps: avgArr('chromium', 'fps'), video_kbps: avgArr('chromium', 'video_kbps'), processes: rounds[0].chromium.processes },
+  };
+  if (!NO_REF) {
+    log(`cpu: ${CPU_S} s Chromium call on its own fake camera (not judged)`);
+    results.cpu.chromium_own_camera = await chromiumCpu();
+  }
+}
+
+// One Chromium call of CPU_S seconds: CPU of all its processes, fps, video bitrate.
+async function chromiumCpu () {
+  const cr = await launchChromium();
+  await cr.page.evaluate(() => window.tvb.startLong(false));
+  const c0 = treeCpu(cr.browserPid), s0 = await cr.page.evaluate(() => window.tvb.sample());
+  await sleep(CPU_S * 1000);
+  const c1 = treeCpu(cr.browserPid), s1 = await cr.page.evaluate(() => window.tvb.sample());
+  await cr.page.evaluate(() => window.tvb.stop());
+  await cr.close();
+  const dt = (s1.t - s0.t) / 1000;
+  return {
+    cpu_s: treeCpuDelta(c0, c1) / dt * CPU_S,
+    processes: c1.size,
+    fps: [0, 1].map((i) => (s1.sides[i].framesDecoded - s0.sides[i].framesDecoded) / dt),
+    video_kbps: [0, 1].map((i) => (s1.sides[i].videoBytesSent - s0.sides[i].videoBytesSent) * 8 / 1000 / dt),
   };
 }
 
@@ -231,21 +289,7 @@ async function cpuRound () {
 
   if (NO_REF) // A/B runs of our side only: no reference figures
     return { ours, chromium: { cpu_s: NaN, processes: 0, fps: [NaN, NaN], video_kbps: [NaN, NaN] }, load: os.loadavg()[0] };
-  const cr = await launchChromium();
-  await cr.page.evaluate(() => window.tvb.startLong(false));
-  const c0 = treeCpu(cr.browserPid), s0 = await cr.page.evaluate(() => window.tvb.sample());
-  await sleep(CPU_S * 1000);
-  const c1 = treeCpu(cr.browserPid), s1 = await cr.page.evaluate(() => window.tvb.sample());
-  await cr.page.evaluate(() => window.tvb.stop());
-  await cr.close();
-  const dt = (s1.t - s0.t) / 1000;
-  const chrome = {
-    cpu_s: treeCpuDelta(c0, c1) / dt * CPU_S,
-    processes: c1.size,
-    fps: [0, 1].map((i) => (s1.sides[i].framesDecoded - s0.sides[i].framesDecoded) / dt),
-    video_kbps: [0, 1].map((i) => (s1.sides[i].videoBytesSent - s0.sides[i].videoBytesSent) * 8 / 1000 / dt),
-  };
-  return { ours, chromium: chrome, load: os.loadavg()[0] };
+  return { ours, chromium: await chromiumCpu(), load: os.loadavg()[0] };
 }
 
 // ---- 3. signaling load ------------------------------------------------------
@@ -492,9 +536,14 @@ function table () {
   }
   if (r.cpu) {
     const o = r.cpu.ours, c = r.cpu.chromium;
-    row(`CPU s, ${r.cpu.seconds} s call, both ends`, f1(o.cpu_s), f1(c.cpu_s), o.cpu_s / c.cpu_s, '<= 0.5x', o.cpu_s <= 0.5 * c.cpu_s);
+    row(`CPU s, ${r.cpu.seconds} s call, both ends, same clip`, f1(o.cpu_s), f1(c.cpu_s), o.cpu_s / c.cpu_s, '<= 0.5x', o.cpu_s <= 0.5 * c.cpu_s);
     row('  decoded fps (worse side)', f1(Math.min(...o.fps)), f1(Math.min(...c.fps)), Math.min(...o.fps) / Math.min(...c.fps), '', undefined);
     row('  video kbit/s sent (avg side)', f1(avg(o.video_kbps)), f1(avg(c.video_kbps)), avg(o.video_kbps) / avg(c.video_kbps), '>= 1x', avg(o.video_kbps) >= avg(c.video_kbps));
+    const own = r.cpu.chromium_own_camera;
+    if (own) {
+      row('  Chromium on its own fake camera: CPU s', '-', f1(own.cpu_s), NaN, 'not judged', undefined);
+      row('    its fps (worse side) / video kbit/s', '-', `${f1(Math.min(...own.fps))} / ${f1(avg(own.video_kbps))}`, NaN, '', undefined);
+    }
   }
   if (r.load) {
     const o = r.load.ours, j = r.load.janus;

@@ -209,6 +209,9 @@ main (int argc, char **argv)
   cfg.media.width = (int) opts->width;
   cfg.media.height = (int) opts->height;
   cfg.media.framerate = (int) opts->framerate;
+  cfg.media.video_bitrate_kbps = opts->video_bitrate_kbps;
+  cfg.media.video_file = opts->video_file;
+  cfg.media.audio_file = opts->audio_file;
   cfg.duration_s = opts->duration_s;
   cfg.peer_timeout_s = opts->peer_timeout_s;
   cfg.media_timeout_s = opts->media_timeout_s;

@@ -111,6 +111,14 @@ static const char help_text[] =
 "        Accept any server certificate (testing only; a warning is printed).\n"
 "    --test-media\n"
 "        Send a test pattern and a test tone instead of the camera and microphone.\n"
+"    --video-file FILE\n"
+"        Testing, with --test-media: send the YUV4MPEG (.y4m) clip FILE in a loop\n"
+"        instead of the test pattern, scaled to --video-size and played at\n"
+"        --framerate (at most 300 frames, held in memory). make bench gives\n"
+"        Chromium and this client the same clip.\n"
+"    --audio-file FILE\n"
+"        Testing, with --test-media: send the WAV file FILE in a loop instead of\n"
+"        the test tone (at most 60 s).\n"
 "    --headless\n"
 "        Open no window and play no sound; received media is decoded and counted.\n"
 "    --gui\n"
@@ -158,6 +166,8 @@ static const char help_text[] =
 "        640x480). Smaller sizes need less CPU and bandwidth.\n"
 "    --framerate FPS\n"
 "        Frame rate of the video we send (1..60, default 30).\n"
+"    --video-bitrate KBPS\n"
+"        Target bitrate of the video we send in kbit/s (100..8000, default 1000).\n"
 "    --end-on-exit\n"
 "        Doctor only: when leaving (duration elapsed or interrupted), end the\n"
 "        consult for both parties instead of just leaving it.\n"
@@ -311,6 +321,8 @@ tv_client_options_free (TvClientOptions *opts)
     }
   g_free (opts->ca_file);
   g_free (opts->stats_json);
+  g_free (opts->video_file);
+  g_free (opts->audio_file);
   g_strfreev (opts->ice_addresses);
   g_strfreev (opts->chat);
   g_free (opts->stun_url);
@@ -555,6 +567,7 @@ tv_client_options_parse (int argc, char **argv, GError **error)
   g_autofree char *modality = NULL, *audio_reason = NULL, *location = NULL;
   g_autofree char *login = NULL, *password_file = NULL, *join_link = NULL, *shots = NULL;
   g_autofree char *stun = NULL, *turn = NULL, *video_size = NULL, *framerate = NULL;
+  g_autofree char *video_bitrate = NULL, *video_file = NULL, *audio_file = NULL;
   g_auto (GStrv) ice = NULL;
   g_auto (GStrv) args = NULL;
   g_autoptr (GOptionContext) ctx = NULL;
@@ -585,6 +598,9 @@ tv_client_options_parse (int argc, char **argv, GError **error)
     { "latency", 0, 0, G_OPTION_ARG_STRING, &latency, NULL, NULL },
     { "video-size", 0, 0, G_OPTION_ARG_STRING, &video_size, NULL, NULL },
     { "framerate", 0, 0, G_OPTION_ARG_STRING, &framerate, NULL, NULL },
+    { "video-bitrate", 0, 0, G_OPTION_ARG_STRING, &video_bitrate, NULL, NULL },
+    { "video-file", 0, 0, G_OPTION_ARG_FILENAME, &video_file, NULL, NULL },
+    { "audio-file", 0, 0, G_OPTION_ARG_FILENAME, &audio_file, NULL, NULL },
     { "end-on-exit", 0, 0, G_OPTION_ARG_NONE, &opts->end_on_exit, NULL, NULL },
     { "admit", 0, 0, G_OPTION_ARG_STRING, &admit, NULL, NULL },
     { "admit-after", 0, 0, G_OPTION_ARG_STRING, &admit_after, NULL, NULL },
@@ -775,6 +791,8 @@ tv_client_options_parse (int argc, char **argv, GError **error)
                       &opts->reconnect_window_s, error)
       || !parse_uint ("--latency", latency, 0, TV_CLIENT_MAX_LATENCY_MS, &opts->latency_ms, error)
       || !parse_uint ("--framerate", framerate, 1, TV_CLIENT_MAX_FRAMERATE, &opts->framerate, error)
+      || !parse_uint ("--video-bitrate", video_bitrate, TV_CLIENT_MIN_VIDEO_KBPS, TV_CLIENT_MAX_VIDEO_KBPS,
+                      &opts->video_bitrate_kbps, error)
       || !parse_uint ("--admit-after", admit_after, 0, TV_CLIENT_MAX_ADMIT_AFTER_S, &opts->admit_after_s, error))
     return NULL;
 
@@ -845,6 +863,29 @@ tv_client_options_parse (int argc, char **argv, GError **error)
           return NULL;
         }
     }
+
+  /* --video-file / --audio-file: test clips instead of the test pattern / tone. */
+  {
+    const char *flag[] = { "--video-file", "--audio-file" };
+    char **file[] = { &video_file, &audio_file };
+    for (guint i = 0; i < G_N_ELEMENTS (file); i++)
+      {
+        if (*file[i] == NULL)
+          continue;
+        if (!opts->test_media)
+          {
+            fail (error, "%s needs --test-media", flag[i]);
+            return NULL;
+          }
+        if (!g_file_test (*file[i], G_FILE_TEST_IS_REGULAR) || g_access (*file[i], R_OK) != 0)
+          {
+            fail (error, "%s: \"%s\" is not a readable file", flag[i], *file[i]);
+            return NULL;
+          }
+      }
+    opts->video_file = g_steal_pointer (&video_file);
+    opts->audio_file = g_steal_pointer (&audio_file);
+  }
 
   /* --stats-json: the file is written at exit, so check now that it can be. */
   if (stats != NULL)

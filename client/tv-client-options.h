@@ -36,6 +36,8 @@ typedef enum {
 #define TV_CLIENT_MIN_VIDEO_HEIGHT    120
 #define TV_CLIENT_MAX_VIDEO_HEIGHT    1080
 #define TV_CLIENT_MAX_FRAMERATE       60
+#define TV_CLIENT_MIN_VIDEO_KBPS      100
+#define TV_CLIENT_MAX_VIDEO_KBPS      8000
 #define TV_CLIENT_MAX_ADMIT_AFTER_S   3600
 #define TV_CLIENT_MAX_LOGIN_CHARS     64
 #define TV_CLIENT_MAX_PASSWORD_BYTES  1024
@@ -70,6 +72,9 @@ typedef struct {
   guint latency_ms;       /* --latency: 0 = the media default */
   guint width, height;    /* --video-size WxH: 0x0 = the media default (640x480) */
   guint framerate;        /* --framerate: 0 = the media default (30) */
+  guint video_bitrate_kbps; /* --video-bitrate: 0 = the media default (1000) */
+  char *video_file;       /* --video-file FILE.y4m (with --test-media), or NULL */
+  char *audio_file;       /* --audio-file FILE.wav (with --test-media), or NULL */
   gboolean end_on_exit;   /* --end-on-exit */
   TvClientAdmitMode admit_mode; /* --admit auto|manual, default auto */
   guint admit_after_s;    /* --admit-after: 0 = at once (auto mode only) */

@@ -172,6 +172,21 @@ static const Requirement test_sources[] = {
   { "audiotestsrc", "gstreamer1.0-plugins-base" },
 };
 
+/* A test clip (TvMediaConfig.video_file / audio_file, tv-media-clip.c). */
+static const Requirement clip_video[] = {
+  { "filesrc", "libgstreamer1.0-0" },
+  { "y4mdec", "gstreamer1.0-plugins-bad" },
+  { "appsrc", "gstreamer1.0-plugins-base" },
+  { "appsink", "gstreamer1.0-plugins-base" },
+};
+
+static const Requirement clip_audio[] = {
+  { "filesrc", "libgstreamer1.0-0" },
+  { "wavparse", "gstreamer1.0-plugins-good" },
+  { "appsrc", "gstreamer1.0-plugins-base" },
+  { "appsink", "gstreamer1.0-plugins-base" },
+};
+
 static const Requirement device_sources[] = {
   { "autovideosrc", "gstreamer1.0-plugins-good" },
   { "autoaudiosrc", "gstreamer1.0-plugins-good" },
@@ -218,6 +233,10 @@ tv_media_check_plugins (const TvMediaConfig *cfg, GError **error)
   tv_media_prewarm ();
   if (cfg->test_media ? !check_list (test_sources, G_N_ELEMENTS (test_sources), error)
                       : !check_list (device_sources, G_N_ELEMENTS (device_sources), error))
+    return FALSE;
+  if (cfg->test_media && cfg->video_file && !check_list (clip_video, G_N_ELEMENTS (clip_video), error))
+    return FALSE;
+  if (cfg->test_media && cfg->audio_file && !check_list (clip_audio, G_N_ELEMENTS (clip_audio), error))
     return FALSE;
   if (!cfg->headless && !check_list (windowed, G_N_ELEMENTS (windowed), error))
     return FALSE;

@@ -53,4 +53,16 @@ gboolean tv_media_candidate_validate (guint mline_index, const char *candidate, 
  * entry reports a round-trip time. */
 void tv_media_stats_parse (const GstStructure *reply, TvMediaStats *out);
 
+/* tv_media_clip_source_new:
+ * A test camera (@video) or microphone playing @path in a loop at live pace:
+ * a YUV4MPEG clip as I420 @width x @height frames at @framerate, or a WAV file
+ * as S16LE 48 kHz mono in 20 ms buffers (tv-media-clip.c). The file is decoded
+ * into memory once per process and format (at most 300 frames / 60 s; a
+ * process-wide cache, so unlike the rest of this header not pure).
+ * Returns: (transfer floating) an appsrc named @name, or NULL with
+ * TV_MEDIA_ERR_DEVICE naming the file and what is wrong with it
+ * (MISSING_PLUGIN when a decoder is not installed). */
+GstElement *tv_media_clip_source_new (const char *name, const char *path, gboolean video, int width, int height,
+                                      int framerate, GError **error);
+
 G_END_DECLS

@@ -107,7 +107,7 @@ pending_free (gpointer data)
 struct _TvMediaCall {
   TvMediaShared *shared;
   TvMediaConfig cfg; /* string members point at the copies below */
-  char *stun_server, *turn_server, *window_title, *video_sink;
+  char *stun_server, *turn_server, *window_title, *video_sink, *video_file, *audio_file;
   char **local_addresses;
   TvMediaCallbacks cb;
   gpointer user_data;
@@ -1184,7 +1184,11 @@ build_video_send (TvMediaCall *call, GstBin *bin, GError **error)
   const TvMediaConfig *c = &call->cfg;
   GstElement *head[8] = { NULL };
   guint n = 0;
-  if (c->test_media) {
+  if (c->test_media && c->video_file) {
+    /* A pre-rendered camera: frames from memory, nothing drawn per frame. */
+    head[n++] = tv_media_clip_source_new ("tv-video-source", c->video_file, TRUE, c->width, c->height,
+                                          c->framerate, error);
+  } else if (c->test_media) {
     GstElement *src = make_named ("videotestsrc", "tv-video-source", error);
     if (src) {
       /* Colour bars moving sideways: like a camera, this needs the encoder's
@@ -1312,7 +1316,9 @@ build_audio_send (TvMediaCall *call, GstBin *bin, GError **error)
 {
   const TvMediaConfig *c = &call->cfg;
   GstElement *src;
-  if (c->test_media) {
+  if (c->test_media && c->audio_file) {
+    src = tv_media_clip_source_new ("tv-audio-source", c->audio_file, FALSE, 0, 0, 0, error);
+  } else if (c->test_media) {
     src = make_named ("audiotestsrc", "tv-audio-source", error);
     if (src) {
       /* 20 ms buffers at 48 kHz: one Opus frame each. */
@@ -1647,11 +1653,15 @@ tv_media_call_new (const TvMediaConfig *cfg, const TvMediaCallbacks *callbacks, 
   call->turn_server = g_strdup (cfg->turn_server);
   call->window_title = g_strdup (cfg->window_title);
   call->video_sink = g_strdup (cfg->video_sink);
+  call->video_file = g_strdup (cfg->video_file);
+  call->audio_file = g_strdup (cfg->audio_file);
   call->local_addresses = g_strdupv ((char **) cfg->local_addresses);
   call->cfg.stun_server = call->stun_server;
   call->cfg.turn_server = call->turn_server;
   call->cfg.window_title = call->window_title;
   call->cfg.video_sink = call->video_sink;
+  call->cfg.video_file = call->video_file;
+  call->cfg.audio_file = call->audio_file;
   call->cfg.local_addresses = (const char *const *) call->local_addresses;
   if (call->cfg.width <= 0 || call->cfg.height <= 0) {
     call->cfg.width = DEFAULT_WIDTH;
@@ -1975,6 +1985,8 @@ tv_media_call_free (TvMediaCall *call)
   g_free (call->turn_server);
   g_free (call->window_title);
   g_free (call->video_sink);
+  g_free (call->video_file);
+  g_free (call->audio_file);
   g_strfreev (call->local_addresses);
   g_free (call);
   shared_unref (sh);

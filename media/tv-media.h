@@ -49,6 +49,13 @@ const char *tv_media_state_to_string (TvMediaState state);
 typedef struct {
   gboolean test_media;          /* videotestsrc + audiotestsrc instead of camera/microphone */
   gboolean headless;            /* decode into counting fakesinks; no window, no speaker */
+  /* With test_media: a YUV4MPEG clip (video_file) and a WAV file (audio_file)
+   * played in a loop from memory instead of the test pattern / tone, NULL =
+   * pattern / tone. Used by `make bench` to give Chromium and our clients the
+   * same picture and sound. A file that cannot be decoded fails
+   * tv_media_call_new() with TV_MEDIA_ERR_DEVICE naming it. */
+  const char *video_file;
+  const char *audio_file;
   const char *stun_server;      /* "stun://host:port" or NULL */
   const char *turn_server;      /* "turn://user:pass@host:port" or NULL */
   const char *const *local_addresses; /* NULL-terminated; when set, ICE uses only these

@@ -48,6 +48,7 @@ test_help (void)
   const char *flags[] = { "--server", "--token", "--token-file", "--ca", "--insecure", "--test-media",
                           "--headless", "--duration", "--stats-json", "--peer-timeout", "--media-timeout", "--reconnect-window",
                           "--ice-address", "--stun", "--turn", "--latency", "--video-size", "--framerate",
+                          "--video-bitrate", "--video-file", "--audio-file",
                           "--end-on-exit", "--chat", "--verbose",
                           "--version", "--help" };
   Child *c = run_client (args);
@@ -136,6 +137,11 @@ test_bad_flags (void)
     { { OKS, OKT, "--framerate", "0", NULL }, "--framerate" },
     { { OKS, OKT, "--reconnect-window", "0", NULL }, "--reconnect-window" },
     { { OKS, OKT, "--framerate", "61", NULL }, "--framerate" },
+    { { OKS, OKT, "--video-bitrate", "99", NULL }, "--video-bitrate" },
+    { { OKS, OKT, "--video-bitrate", "8001", NULL }, "--video-bitrate" },
+    { { OKS, OKT, "--video-file", not_pem, NULL }, "--video-file needs --test-media" },
+    { { OKS, OKT, "--test-media", "--video-file", "/nonexistent/clip.y4m", NULL }, "--video-file" },
+    { { OKS, OKT, "--test-media", "--audio-file", tmp, NULL }, "--audio-file" },
     { { OKS, OKT, "--stun", "http://stun.invalid", NULL }, "--stun" },
     { { OKS, OKT, "--turn", "stun://turn.invalid", NULL }, "--turn" },
     { { OKS, OKT, "--stats-json", "/nonexistent/dir/s.json", NULL }, "--stats-json" },
@@ -242,6 +248,20 @@ test_options_parse (void)
   g_assert_cmpuint (o->height, ==, 240);
   g_assert_cmpuint (o->framerate, ==, 15);
   g_assert_false (o->insecure);
+  g_assert_cmpuint (o->video_bitrate_kbps, ==, 0);
+  g_assert_null (o->video_file);
+
+  {
+    g_autofree char *clip = g_build_filename (tv_test_tmpdir (), "clip.y4m", NULL);
+    g_assert_true (g_file_set_contents (clip, "YUV4MPEG2 W2 H2\n", -1, NULL));
+    char *argv3[] = { "televisit-client", "--server", "wss://127.0.0.1:8443", "--token", UNKNOWN_TOKEN,
+                      "--test-media", "--video-file", clip, "--audio-file", clip, "--video-bitrate", "1700", NULL };
+    g_autoptr (TvClientOptions) o3 = tv_client_options_parse (G_N_ELEMENTS (argv3) - 1, argv3, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (o3->video_file, ==, clip);
+    g_assert_cmpstr (o3->audio_file, ==, clip);
+    g_assert_cmpuint (o3->video_bitrate_kbps, ==, 1700);
+  }
 
   {
     char *argv2[] = { "televisit-client", "--server", "wss://[::1]", "--token", UNKNOWN_TOKEN, NULL };

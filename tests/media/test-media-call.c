@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <json-glib/json-glib.h>
 
@@ -24,6 +25,8 @@
 #define WATCHDOG_S 60
 
 static const char *const loopback[] = { "127.0.0.1", NULL };
+/* Test clips the next peer_init() plays instead of the pattern and tone (NULL = none). */
+static const char *peer_video_file, *peer_audio_file;
 
 /* ---- watchdog ----------------------------------------------------------- */
 
@@ -204,6 +207,8 @@ peer_init_with (Peer *p, const char *name, Peer *other, guint stall_fail_ms)
   cfg.headless = TRUE;
   cfg.local_addresses = loopback;
   cfg.stall_fail_ms = stall_fail_ms;
+  cfg.video_file = peer_video_file;
+  cfg.audio_file = peer_audio_file;
   /* Manual check of the windowed pipeline (needs a display and speakers). */
   if (g_getenv ("TV_MEDIA_TEST_WINDOWED")) {
     cfg.headless = FALSE;
@@ -494,6 +499,73 @@ test_prepared_call (void)
   end_clean_call (&a, &b);
 }
 
+/* Writes a file with a GStreamer pipeline description ending in "filesink location=@path". */
+static void
+write_with_pipeline (const char *desc, const char *path)
+{
+  GError *err = NULL;
+  g_autofree char *full = g_strdup_printf ("%s ! filesink location=\"%s\"", desc, path);
+  GstElement *pipe = gst_parse_launch (full, &err);
+  g_assert_no_error (err);
+  g_assert_cmpint (gst_element_set_state (pipe, GST_STATE_PLAYING), !=, GST_STATE_CHANGE_FAILURE);
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (msg);
+  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+}
+
+/* Test clips instead of the pattern and tone (TvMediaConfig.video_file and
+ * audio_file, what `make bench` feeds both sides): a 10-frame 320x240 y4m
+ * clip (scaled to 640x480) and 200 ms of WAV play in a loop, so the call
+ * decodes far more frames and audio buffers than the clips hold. A file that
+ * is not a clip fails tv_media_call_new() with DEVICE naming it. */
+static void
+test_clip_call (void)
+{
+  Peer a, b;
+  GError *err = NULL;
+  gst_init (NULL, NULL); /* the media module inits lazily; the clips are written first */
+  g_autofree char *dir = g_dir_make_tmp ("tv-media-clip-XXXXXX", &err);
+  g_assert_no_error (err);
+  g_autofree char *y4m = g_build_filename (dir, "clip.y4m", NULL);
+  g_autofree char *wav = g_build_filename (dir, "tone.wav", NULL);
+  g_autofree char *junk = g_build_filename (dir, "junk.y4m", NULL);
+  write_with_pipeline ("videotestsrc num-buffers=10 pattern=smpte ! video/x-raw,format=I420,width=320,height=240,"
+                       "framerate=30/1 ! y4menc", y4m);
+  write_with_pipeline ("audiotestsrc num-buffers=10 samplesperbuffer=960 ! audio/x-raw,format=S16LE,rate=48000,"
+                       "channels=1 ! wavenc", wav);
+  g_assert_true (g_file_set_contents (junk, "not a clip\n", -1, NULL));
+
+  watchdog_start ();
+  TvMediaConfig bad = { .test_media = TRUE, .headless = TRUE, .local_addresses = loopback, .video_file = junk };
+  TvMediaCall *call = tv_media_call_new (&bad, &callbacks, NULL, &err);
+  g_assert_null (call);
+  g_assert_error (err, TV_MEDIA_ERROR, TV_MEDIA_ERR_DEVICE);
+  g_assert_nonnull (strstr (err->message, junk));
+  g_clear_error (&err);
+
+  peer_video_file = y4m;
+  peer_audio_file = wav;
+  peer_init (&a, "doctor", &b);
+  peer_init (&b, "patient", &a);
+  peer_video_file = peer_audio_file = NULL;
+  peer_start (&b, FALSE);
+  peer_start (&a, TRUE);
+  Pair pr = { &a, &b, 60, 100 };
+  g_assert_true (wait_for (both_decoded, &pr, WAIT_TIMEOUT_MS));
+  g_assert_true (wait_for (both_connected, &pr, WAIT_TIMEOUT_MS));
+  end_clean_call (&a, &b);
+
+  g_assert_cmpint (g_unlink (y4m), ==, 0);
+  g_assert_cmpint (g_unlink (wav), ==, 0);
+  g_assert_cmpint (g_unlink (junk), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
 /* The offer with every line starting with @prefix removed. */
 static char *
 strip_lines (const char *sdp, const char *prefix)
@@ -758,6 +830,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/plugins", test_plugins);
   g_test_add_func ("/media/call", test_call);
   g_test_add_func ("/media/prepared-call", test_prepared_call);
+  g_test_add_func ("/media/clip-call", test_clip_call);
   g_test_add_func ("/media/bad-input", test_bad_input);
   g_test_add_func ("/media/free-midway", test_free_midway);
   g_test_add_func ("/media/peer-vanishes", test_peer_vanishes);
