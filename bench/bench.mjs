@@ -9,7 +9,9 @@
 //   load     2,000 WSS clients: televisit-server vs Janus (same load client)
 //   booking  64 clients booking + cancelling through the HTTPS API for 30 s
 //   badnet   5 % UDP loss (nftables) between two network namespaces, then a
-//            3 s outage: fps, freezes > 500 ms, recovery
+//            3 s outage: fps, freezes > 500 ms, recovery; then 5 % loss with
+//            100 ms added to every UDP datagram each way (LD_PRELOAD shim
+//            bench/tv-bench-delay.c): fps, freezes, measured RTT
 //
 // Prints ONE table (figures and ratios ours/reference) and writes every raw
 // figure to BUILD/bench/results.json. --smoke runs each part with tiny sizes
@@ -18,7 +20,9 @@
 // --booking-seconds N and --booking-clients N (shorter booking runs for A/B);
 // for A/B runs of our side of cpu and badnet: --no-reference (skip Chromium there),
 // --loss-seconds N, --our-args "...". cpu: --cpu-video-kbps N (our target in
-// the cpu part, default 1700 = Chromium's ceiling at 640x480).
+// the cpu part, default 1700 = Chromium's ceiling at 640x480). badnet's added
+// delay: --delay-ms N (one way, default 100; 0 = no delay run), --jitter-ms N
+// (default 0), --delay-seconds N (default 20).
 // Method and results: docs/BENCHMARKS.md.
 import fs from 'node:fs';
 import net from 'node:net';
@@ -43,6 +47,8 @@ const LOAD_CLIENTS = Number(opt('--clients', SMOKE ? 20 : 2000));
 const LOAD_S = SMOKE ? 3 : 15, LOAD_WARMUP_S = SMOKE ? 1 : 3;
 const LOSS_S = Number(opt('--loss-seconds', SMOKE ? 4 : 30)), LOSS_PCT = 5, OUTAGE_S = 3;
 const NO_REF = argv.includes('--no-reference');
+const DELAY_MS = Number(opt('--delay-ms', 100)), JITTER_MS = Number(opt('--jitter-ms', 0));
+const DELAY_S = Number(opt('--delay-seconds', SMOKE ? 4 : 20));
 const BOOKING_S = Number(opt('--booking-seconds', SMOKE ? 3 : 30));
 const BOOKING_CLIENTS = Number(opt('--booking-clients', SMOKE ? 8 : 64));
 const OUT = path.resolve(opt('--out', path.join(BUILD, 'bench', 'results.json')));
@@ -111,7 +117,7 @@ function makeConsults (server, n) {
 // One call between our two headless clients. Resolves with both stats JSON
 // objects plus the stdout event times; @during(doctor, patient) runs once both
 // decoded their first remote frame (CPU window, impairments).
-async function ourCall (server, tokens, { duration, nsDoc, nsPat, iceDoc = '127.0.0.1', icePat = '127.0.0.1', during, tag }) {
+async function ourCall (server, tokens, { duration, nsDoc, nsPat, iceDoc = '127.0.0.1', icePat = '127.0.0.1', during, tag, env }) {
   const one = (role, ns, ice) => {
     const stats = path.join(TMP, `${tag}-${role}.json`);
     const args = ['--server', server.url, '--ca', server.ca, '--token-file', tokens[role], '--headless', '--test-media',
@@ -120,7 +126,7 @@ async function ourCall (server, tokens, { duration, nsDoc, nsPat, iceDoc = '127.
     if (role === 'doctor') args.push('--end-on-exit');
     args.push(...partArgs, ...OUR_ARGS);
     const [cmd, a] = inNs(ns, bin('televisit-client'), args);
-    return { c: track(new Child(cmd, a, { name: `client-${role}`, stderrFile: path.join(TMP, `${tag}-${role}.err`) })), stats };
+    return { c: track(new Child(cmd, a, { name: `client-${role}`, env, stderrFile: path.join(TMP, `${tag}-${role}.err`) })), stats };
   };
   const doc = one('doctor', nsDoc, iceDoc);
   await doc.c.waitLine(/^joined /, 20000);
@@ -140,7 +146,7 @@ async function ourCall (server, tokens, { duration, nsDoc, nsPat, iceDoc = '127.
 }
 
 // ---- Chromium -----------------------------------------------------------
-async function launchChromium (ns) {
+async function launchChromium (ns, env) {
   const { chromium } = await import('playwright-core');
   const userDir = fs.mkdtempSync(path.join(TMP, 'chromium-'));
   let exe = CHROMIUM;
@@ -151,6 +157,7 @@ async function launchChromium (ns) {
   const ctx = await chromium.launchPersistentContext(userDir, {
     executablePath: exe,
     headless: true,
+    ...(env ? { env: { ...process.env, ...env } } : {}),
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
            '--disable-background-networking', '--disable-component-update', '--disable-sync',
            '--use-fake-device-for-media-stream=fps=30', '--use-fake-ui-for-media-stream',
@@ -431,12 +438,49 @@ function setOutage (nss, on) {
   }
 }
 
+// Added delay: no netem, so the sending processes themselves hold every UDP
+// datagram for DELAY_MS (± JITTER_MS) before it leaves, through the LD_PRELOAD
+// shim bench/tv-bench-delay.c (our clients: each delays what it sends;
+// Chromium: its network service holds both peer connections' sockets, so each
+// direction is delayed once there too). Each process writes the shim's counters
+// to PREFIX.PID.
+function delayEnv (prefix) {
+  return { LD_PRELOAD: bin('tv-bench-delay.so'), TV_BENCH_DELAY_MS: String(DELAY_MS),
+           TV_BENCH_JITTER_MS: String(JITTER_MS), TV_BENCH_DELAY_STATS: prefix };
+}
+// The shim's counters summed over every process that sent UDP under @prefix:
+// datagrams delayed, refused (a destination outside loopback and 198.18.0.0/24:
+// must be 0), dropped (queue full, send error) and how late the shim thread
+// sent them past their due time.
+function delayCounted (prefix) {
+  const dir = path.dirname(prefix), base = path.basename(prefix) + '.';
+  const m = { processes: 0, delayed: 0, refused: 0, dropped: 0, late_mean_ms: NaN, late_max_ms: 0 };
+  let lateSum = 0, sent = 0;
+  for (const f of fs.readdirSync(dir)) {
+    if (!f.startsWith(base) || f.endsWith('.tmp')) continue;
+    let j;
+    try { j = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')); } catch { continue; }
+    m.processes++;
+    m.delayed += j.delayed;
+    m.refused += j.refused;
+    m.dropped += j.dropped_full + j.dropped_error;
+    m.late_max_ms = Math.max(m.late_max_ms, j.late_max_ms);
+    lateSum += j.late_mean_ms * j.sent;
+    sent += j.sent;
+  }
+  m.late_mean_ms = sent ? lateSum / sent : NaN;
+  return m;
+}
+
 async function benchBadnet () {
-  log(`badnet: ${LOSS_S} s at ${LOSS_PCT} % loss, then a ${OUTAGE_S} s outage, each`);
+  log(`badnet: ${LOSS_S} s at ${LOSS_PCT} % loss, then a ${OUTAGE_S} s outage, each` +
+      (DELAY_MS > 0 ? `; then ${DELAY_S} s at ${LOSS_PCT} % loss + ${DELAY_MS} ms delay each way` : ''));
+  if (DELAY_MS > 0 && !fs.existsSync(bin('tv-bench-delay.so')))
+    throw new Error(`${bin('tv-bench-delay.so')} missing: make B=... ${path.relative(ROOT, bin('tv-bench-delay.so'))} (or --delay-ms 0)`);
   const { A, B } = nsSetup();
   const both = [A, B];
   const server = await startServer({ ns: A, listen: '198.18.0.1', hostname: '198.18.0.1', dir: path.join(TMP, 'srv-badnet') });
-  const { pairs } = makeConsults(server, 2);
+  const { pairs } = makeConsults(server, 3);
   const where = { nsDoc: A, nsPat: B, iceDoc: '198.18.0.1', icePat: '198.18.0.2' };
   const sigPort = Number(new URL(server.url).port);
   // (a) loss
@@ -471,12 +515,27 @@ async function benchBadnet () {
   });
   ours.recovery_ms = [outRun.doctor, outRun.patient].map((s) =>
     s.video_max_gap_end_us > outRun.extra.end_us ? (s.video_max_gap_end_us - outRun.extra.end_us) / 1000 : NaN);
+  // (c) loss + added delay; RTT as our clients measured it (RTCP report blocks)
+  if (DELAY_MS > 0) {
+    setLoss(both, LOSS_PCT, sigPort);
+    const prefix = path.join(TMP, 'delay-ours');
+    const r = await ourCall(server, pairs[2], { ...where, duration: DELAY_S, tag: 'delay', env: delayEnv(prefix) });
+    ours.delay = {
+      fps: [fps(r.doctor), fps(r.patient)],
+      freezes: [r.doctor.video_freezes, r.patient.video_freezes],
+      max_gap_ms: [r.doctor.video_max_gap_us / 1000, r.patient.video_max_gap_us / 1000],
+      packets_lost: [r.doctor.packets_lost, r.patient.packets_lost],
+      rtt_ms: [r.doctor.rtt_ms, r.patient.rtt_ms],
+      measured: lossCounted(both),
+      shim: delayCounted(prefix),
+    };
+  }
   server.srv.kill();
   await server.srv.wait(10000);
   if (NO_REF) {
     setLoss(both, 0, sigPort);
     const none = [NaN, NaN];
-    results.badnet = { loss_pct: LOSS_PCT, seconds: LOSS_S, outage_s: OUTAGE_S, delay: 'none (no netem on this kernel)',
+    results.badnet = { loss_pct: LOSS_PCT, seconds: LOSS_S, outage_s: OUTAGE_S, ...delayInfo(),
                        chromium_mode: 'skipped (--no-reference)', ours,
                        chromium: { fps: none, freezes: none, max_gap_ms: none, packets_lost: none, recovery_ms: none,
                                    measured: { udp_packets: NaN, dropped: NaN, tcp_dropped: NaN, loss_pct: NaN } } };
@@ -509,9 +568,38 @@ async function benchBadnet () {
   chrome.recovery_ms = [0, 1].map((i) => (s2.frames[i].maxGapEnd > endMs ? s2.frames[i].maxGapEnd - endMs : NaN));
   await cr.page.evaluate(() => window.tvb.stop());
   await cr.close();
+  // (c) loss + added delay: a second Chromium with the shim in every process.
+  if (DELAY_MS > 0) {
+    setLoss(both, LOSS_PCT, sigPort);
+    const prefix = path.join(TMP, 'delay-chromium');
+    const crd = await launchChromium(A, delayEnv(prefix));
+    await crd.page.evaluate(() => window.tvb.startLong(true));
+    const d0 = await crd.page.evaluate(() => window.tvb.sample());
+    await sleep(DELAY_S * 1000);
+    const d1 = await crd.page.evaluate(() => window.tvb.sample());
+    const ddt = (d1.t - d0.t) / 1000;
+    chrome.delay = {
+      fps: [0, 1].map((i) => (d1.frames[i].frames - d0.frames[i].frames) / ddt),
+      freezes: [0, 1].map((i) => d1.frames[i].freezes - d0.frames[i].freezes),
+      max_gap_ms: [0, 1].map((i) => d1.frames[i].maxGap),
+      packets_lost: [0, 1].map((i) => d1.sides[i].packetsLost - d0.sides[i].packetsLost),
+      rtt_ms: [0, 1].map((i) => d1.sides[i].rttRtcpMs),
+      rtt_ice_ms: [0, 1].map((i) => d1.sides[i].rttIceMs),
+      measured: lossCounted(both),
+    };
+    await crd.page.evaluate(() => window.tvb.stop());
+    await crd.close();
+    chrome.delay.shim = delayCounted(prefix);
+  }
   setLoss(both, 0, sigPort);
-  results.badnet = { loss_pct: LOSS_PCT, seconds: LOSS_S, outage_s: OUTAGE_S, delay: 'none (no netem on this kernel)',
+  results.badnet = { loss_pct: LOSS_PCT, seconds: LOSS_S, outage_s: OUTAGE_S, ...delayInfo(),
                      chromium_mode: 'two RTCPeerConnections in one page in namespace A (fallback)', ours, chromium: chrome };
+}
+
+function delayInfo () {
+  return DELAY_MS > 0
+    ? { delay_ms: DELAY_MS, jitter_ms: JITTER_MS, delay_seconds: DELAY_S, delay: 'LD_PRELOAD shim bench/tv-bench-delay.c (no netem on this kernel)' }
+    : { delay_ms: 0, delay: 'none (--delay-ms 0)' };
 }
 
 // ---- the table ------------------------------------------------------------
@@ -570,6 +658,17 @@ function table () {
     row('  UDP loss met (nftables counters), %', f1(o.measured.loss_pct), f1(c.measured.loss_pct), NaN, `~${r.badnet.loss_pct}`,
         lossOk(o.measured) && (NO_REF || lossOk(c.measured)));
     row(`  recovery after ${r.badnet.outage_s} s outage, ms (worse)`, f1(worst(o.recovery_ms)), f1(worst(c.recovery_ms)), worst(o.recovery_ms) / worst(c.recovery_ms), '<= 1000 ms', worst(o.recovery_ms) <= 1000);
+    if (o.delay) {
+      const od = o.delay, cd = c.delay || { fps: [NaN, NaN], freezes: [NaN, NaN], rtt_ms: [NaN, NaN], measured: { loss_pct: NaN }, shim: null };
+      const jit = r.badnet.jitter_ms ? ` ±${r.badnet.jitter_ms}` : '';
+      row(`${r.badnet.loss_pct} % loss + ${r.badnet.delay_ms}${jit} ms each way: decoded fps (worse side)`, f1(Math.min(...od.fps)), f1(Math.min(...cd.fps)), Math.min(...od.fps) / Math.min(...cd.fps), '>= 1x', Math.min(...od.fps) >= Math.min(...cd.fps));
+      row('  freezes > 500 ms (both sides)', String(od.freezes[0] + od.freezes[1]), String(cd.freezes[0] + cd.freezes[1]), NaN, '<= ref', od.freezes[0] + od.freezes[1] <= cd.freezes[0] + cd.freezes[1]);
+      row('  RTT measured (RTCP), ms (worse side)', f1(worst(od.rtt_ms)), f1(worst(cd.rtt_ms)), NaN, `~${2 * r.badnet.delay_ms}`, undefined);
+      row('  UDP loss met (nftables counters), %', f1(od.measured.loss_pct), f1(cd.measured.loss_pct), NaN, `~${r.badnet.loss_pct}`,
+          lossOk(od.measured) && (NO_REF || lossOk(cd.measured)));
+      row('  datagrams to other addresses (refused by the shim)', String(od.shim.refused), String(cd.shim ? cd.shim.refused : 'n/a'), NaN, '0',
+          od.shim.refused === 0 && (!cd.shim || cd.shim.refused === 0));
+    }
   }
   const head = ['measure', 'televisit', 'reference', 'ratio', 'target', ''];
   const refs = 'reference: Chromium ' + r.machine.chromium + ' (setup, cpu, badnet), Janus ' + r.machine.janus + ' (load)';
@@ -614,6 +713,9 @@ if (SMOKE) {
   if (results.load && !(results.load.ours && results.load.ours.round_trips > 0 && results.load.janus.round_trips > 0)) bad.push('load');
   if (results.booking && !(results.booking.bookings > 0)) bad.push('booking');
   if (results.badnet && !(results.badnet.ours && results.badnet.ours.fps[0] > 0 && ref(results.badnet.chromium.fps[0]))) bad.push('badnet');
+  if (results.badnet && results.badnet.ours && DELAY_MS > 0 &&
+      !(results.badnet.ours.delay && results.badnet.ours.delay.shim.delayed > 0 &&
+        (NO_REF || (results.badnet.chromium.delay && results.badnet.chromium.delay.shim.delayed > 0)))) bad.push('badnet delay');
   if (bad.length) { log(`smoke: no numbers from ${bad.join(', ')}`); failed++; }
 }
 cleanup();

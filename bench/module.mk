@@ -7,9 +7,16 @@
 # asserts that numbers come out, never a time) joins `make check` through the
 # same test_dir_rules; `make check-bench` runs it alone.
 BENCH_BIN := $(B)/tv-bench-load
-BENCH_BINS := $(BENCH_BIN)
+# The LD_PRELOAD delay shim of the bad-network part (bench/tv-bench-delay.c):
+# plain libc + pthreads, built without the sanitizers (it is loaded into
+# Chromium and into our release-built clients).
+BENCH_DELAY := $(B)/tv-bench-delay.so
+BENCH_BINS := $(BENCH_BIN) $(BENCH_DELAY)
 $(BENCH_BIN): $(B)/bench/tv-bench-load.o $(SRV_LIB) $(SIG_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(BENCH_DELAY): bench/tv-bench-delay.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -O2 -g -fPIC -shared -o $@ $< -ldl -lpthread
 
 TEST_LIBS_bench := $(TCOMMON_LIB) $(CLI_LIB) $(SRV_LIB) $(SIG_LIB)
 TEST_BINS_bench := $(filter $(B)/televisit-server,$(BINS)) $(BENCH_BIN)
