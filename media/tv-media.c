@@ -44,6 +44,12 @@
 #define RTX_DELAY_MS 0
 /* rtpjitterbuffer's rtx-min-retry-timeout (see on_new_jitterbuffer). */
 #define RTX_MIN_RETRY_MS 10
+/* The jitter-buffer latency follows the measured round trip (adapt_latency):
+ * the configured latency plus this many round trips, never above
+ * LATENCY_MAX_MS, changed only when it moves by LATENCY_STEP_MS. */
+#define LATENCY_RTTS 2
+#define LATENCY_MAX_MS 1000
+#define LATENCY_STEP_MS 20
 #define VIDEO_PT 96
 #define AUDIO_PT 111
 #define STATS_INTERVAL_MS 1000
@@ -134,6 +140,7 @@ struct _TvMediaCall {
   TvMediaStats snap; /* last get-stats snapshot (counters filled on demand) */
   gint64 last_stats_us;
   guint64 last_bytes_in, last_bytes_out;
+  guint latency_now_ms; /* jitter-buffer latency in force (adapt_latency) */
 };
 
 /* ---------------------------------------------------------------------------
@@ -922,6 +929,40 @@ on_health_timer (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* A retransmission can only fill a gap in time if it arrives while the jitter
+ * buffer still waits for it: one round trip after the gap showed, two when
+ * the NACK or the retransmission was lost and the jitter buffer asked again
+ * (it retries after its measured retransmission round trip). With the fixed
+ * 50 ms latency and 100 ms added each way (bench badnet, RTT 200 ms) every
+ * retransmission came too late: each lost packet cost its frame and the
+ * frames after it up to the next keyframe (4-8 fps on the worse side, 17-23
+ * freezes in 20 s). With one round trip on top, packets whose first NACK or
+ * retransmission was lost (~1 a second) still ended as lost-events (18-23
+ * fps, 8-17 freezes); with two, 25-29 fps and 1-7 freezes, Chromium 29-30
+ * fps and none (docs/BENCHMARKS.md, *Bad network with added delay*). So the latency is the configured one (the margin for
+ * jitter) plus two RTTs as measured from RTCP (webrtcbin's
+ * remote-inbound-rtp round-trip-time, the worst stream), updated with each
+ * stats snapshot once it moved by LATENCY_STEP_MS. On a LAN or loopback (RTT
+ * ~1 ms) it never changes, so call setup and the no-delay figures are as
+ * before. Audio waits as long as video: the two stay in sync (browsers delay
+ * audio to the video's playout delay too). Main thread; webrtcbin hands the
+ * value to rtpbin, which sets it on every jitter buffer, and the pipeline's
+ * latency is recalculated from the LATENCY message (bus_cb). */
+static void
+adapt_latency (TvMediaCall *call)
+{
+  if (!call->webrtc || call->snap.rtt_ms <= 0)
+    return;
+  double want_d = call->cfg.latency_ms + LATENCY_RTTS * call->snap.rtt_ms;
+  guint want = (guint) MIN (want_d, (double) MAX (LATENCY_MAX_MS, call->cfg.latency_ms));
+  guint now = call->latency_now_ms ? call->latency_now_ms : call->cfg.latency_ms;
+  if (want < now + LATENCY_STEP_MS && want + LATENCY_STEP_MS > now)
+    return;
+  g_debug ("jitter-buffer latency %u -> %u ms (RTT %.0f ms)", now, want, call->snap.rtt_ms);
+  g_object_set (call->webrtc, "latency", want, NULL);
+  call->latency_now_ms = want;
+}
+
 static void
 handle_stats (TvMediaCall *call, const GstStructure *reply)
 {
@@ -940,6 +981,7 @@ handle_stats (TvMediaCall *call, const GstStructure *reply)
   call->last_stats_us = now;
   call->last_bytes_in = call->snap.bytes_received;
   call->last_bytes_out = call->snap.bytes_sent;
+  adapt_latency (call);
 }
 
 static gboolean

@@ -62,7 +62,9 @@ typedef struct {
                                          (e.g. {"127.0.0.1", NULL} for loopback tests) */
   int width, height, framerate; /* 0 = defaults 640x480@30 */
   guint video_bitrate_kbps;     /* 0 = default */
-  guint latency_ms;             /* webrtcbin jitter-buffer latency; 0 = default */
+  guint latency_ms;             /* webrtcbin jitter-buffer latency; 0 = default (50 ms).
+                                 * Two round trips measured from RTCP are added on top
+                                 * during the call (at most 1,000 ms in all). */
   const char *window_title;     /* non-headless: title of the call window, or NULL */
   /* Devices picked in a pre-call check (GstDevice *, borrowed: must outlive
    * tv_media_call_new), or NULL for autovideosrc / autoaudiosrc /
