@@ -327,4 +327,16 @@ tv_server_tls_harden_ctx (gpointer ssl_ctx)
   SSL_CTX_set_min_proto_version (ctx, TLS1_2_VERSION);
   SSL_CTX_set_options (ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                             SSL_OP_CIPHER_SERVER_PREFERENCE);
+  /* Key exchange groups. lws 4.1 calls SSL_CTX_set_tmp_ecdh(prime256v1) while it
+   * loads the certificate, which in OpenSSL 3 leaves P-256 as the ONLY group: a
+   * client offering X25519 (OpenSSL's and every browser's first choice) got a
+   * HelloRetryRequest, and one offering only X25519 was refused. Each P-256
+   * handshake also leaves two EC keys (ours and the peer's, each with its own
+   * copy of the curve and Montgomery contexts, ~3 KB) on the SSL until it is
+   * freed; X25519 keys are ~0.3 KB. This hook runs after lws' certificate load.
+   * X25519 first, P-256 and P-384 still accepted. */
+  if (SSL_CTX_set1_groups_list (ctx, TV_SERVER_TLS_GROUPS) != 1) {
+    ERR_clear_error ();
+    g_warning ("OpenSSL refused the key exchange groups " TV_SERVER_TLS_GROUPS "; keeping lws' P-256");
+  }
 }

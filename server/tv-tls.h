@@ -61,9 +61,12 @@ void tv_server_tls_free_key (char *key_pem, gsize len);
 #define TV_SERVER_TLS13_CIPHERS \
   "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
 
+/* Key exchange groups offered by the server, in its order of preference. */
+#define TV_SERVER_TLS_GROUPS "X25519:P-256:P-384"
+
 /* tv_server_tls_harden_ctx:
- * Applies the minimum protocol version (TLS 1.2) and option flags to an
- * OpenSSL SSL_CTX (passed as gpointer so this header needs no OpenSSL). */
+ * Applies the minimum protocol version (TLS 1.2), option flags and the key
+ * exchange groups (TV_SERVER_TLS_GROUPS) to an OpenSSL SSL_CTX (passed as gpointer so this header needs no OpenSSL). */
 void tv_server_tls_harden_ctx (gpointer ssl_ctx);
 
 G_END_DECLS
