@@ -449,12 +449,13 @@ function delayEnv (prefix) {
            TV_BENCH_JITTER_MS: String(JITTER_MS), TV_BENCH_DELAY_STATS: prefix };
 }
 // The shim's counters summed over every process that sent UDP under @prefix:
-// datagrams delayed, refused (a destination outside loopback and 198.18.0.0/24:
+// datagrams delayed (and through which call), refused (a destination outside loopback and 198.18.0.0/24:
 // must be 0), dropped (queue full, send error) and how late the shim thread
 // sent them past their due time.
 function delayCounted (prefix) {
   const dir = path.dirname(prefix), base = path.basename(prefix) + '.';
-  const m = { processes: 0, delayed: 0, refused: 0, dropped: 0, late_mean_ms: NaN, late_max_ms: 0 };
+  const m = { processes: 0, delayed: 0, refused: 0, dropped: 0, late_mean_ms: NaN, late_max_ms: 0,
+              by_call: { sendto: 0, sendmsg: 0, sendmmsg: 0, send: 0 } };
   let lateSum = 0, sent = 0;
   for (const f of fs.readdirSync(dir)) {
     if (!f.startsWith(base) || f.endsWith('.tmp')) continue;
@@ -465,6 +466,7 @@ function delayCounted (prefix) {
     m.refused += j.refused;
     m.dropped += j.dropped_full + j.dropped_error;
     m.late_max_ms = Math.max(m.late_max_ms, j.late_max_ms);
+    for (const k of Object.keys(m.by_call)) m.by_call[k] += (j.by_call && j.by_call[k]) || 0;
     lateSum += j.late_mean_ms * j.sent;
     sent += j.sent;
   }

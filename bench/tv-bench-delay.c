@@ -109,7 +109,9 @@ static struct {
   uint64_t delayed, bytes, sent, refused, dropped_full, dropped_closed, dropped_error, eagain;
   int64_t late_max_ns, late_sum_ns;
   int64_t delay_min_ns, delay_max_ns;
+  uint64_t by_call[4];          /* datagrams queued, per intercepted call (CALL_*) */
 } st;
+enum { CALL_SENDTO, CALL_SENDMSG, CALL_SENDMMSG, CALL_SEND };
 static int stats_dirty;
 
 static int64_t
@@ -306,14 +308,17 @@ stats_write (void)
                     "{\"pid\":%d,\"delay_ms\":%.3f,\"jitter_ms\":%.3f,\"delayed\":%llu,\"bytes\":%llu,"
                     "\"sent\":%llu,\"refused\":%llu,\"dropped_full\":%llu,\"dropped_closed\":%llu,"
                     "\"dropped_error\":%llu,\"eagain\":%llu,\"queued\":%zu,\"late_max_ms\":%.3f,"
-                    "\"late_mean_ms\":%.3f,\"delay_min_ms\":%.3f,\"delay_max_ms\":%.3f}\n",
+                    "\"late_mean_ms\":%.3f,\"delay_min_ms\":%.3f,\"delay_max_ms\":%.3f,"
+                    "\"by_call\":{\"sendto\":%llu,\"sendmsg\":%llu,\"sendmmsg\":%llu,\"send\":%llu}}\n",
                     (int) getpid (), delay_ns / 1e6, jitter_ns / 1e6, (unsigned long long) st.delayed,
                     (unsigned long long) st.bytes, (unsigned long long) st.sent,
                     (unsigned long long) st.refused, (unsigned long long) st.dropped_full,
                     (unsigned long long) st.dropped_closed, (unsigned long long) st.dropped_error,
                     (unsigned long long) st.eagain, heap_len, st.late_max_ns / 1e6,
                     st.sent ? st.late_sum_ns / 1e6 / (double) st.sent : 0.0,
-                    st.delayed ? st.delay_min_ns / 1e6 : 0.0, st.delay_max_ns / 1e6);
+                    st.delayed ? st.delay_min_ns / 1e6 : 0.0, st.delay_max_ns / 1e6,
+                    (unsigned long long) st.by_call[CALL_SENDTO], (unsigned long long) st.by_call[CALL_SENDMSG],
+                    (unsigned long long) st.by_call[CALL_SENDMMSG], (unsigned long long) st.by_call[CALL_SEND]);
   stats_dirty = 0;
   pthread_mutex_unlock (&qlock);
   FILE *f = fopen (tmp, "w");
@@ -453,7 +458,7 @@ enum { PASS, QUEUED, REFUSED, FULL };
  * makes the real call), REFUSED when the destination is not allowed, FULL
  * when the queue holds QUEUE_LIMIT datagrams or memory ran out. */
 static int
-enqueue (int fd, const struct iovec *iov, size_t iovlen, const struct sockaddr *to,
+enqueue (int call, int fd, const struct iovec *iov, size_t iovlen, const struct sockaddr *to,
          socklen_t tolen, const void *ctrl, size_t ctrllen, int flags)
 {
   if (delay_ns <= 0 || fd < 0 || fd >= FD_LIMIT || !is_udp (fd))
@@ -533,6 +538,7 @@ enqueue (int fd, const struct iovec *iov, size_t iovlen, const struct sockaddr *
   sift_up (heap_len++);
   pending[fd]++;
   st.delayed++;
+  st.by_call[call]++;
   st.bytes += len;
   stats_dirty = 1;
   if (heap[0] == d)
@@ -563,7 +569,7 @@ sendto (int fd, const void *buf, size_t len, int flags, const struct sockaddr *t
 {
   resolve ();
   struct iovec iov = { (void *) buf, len };
-  int r = enqueue (fd, &iov, 1, to, tolen, NULL, 0, flags);
+  int r = enqueue (CALL_SENDTO, fd, &iov, 1, to, tolen, NULL, 0, flags);
   if (r == PASS)
     return real_sendto (fd, buf, len, flags, to, tolen);
   return r == QUEUED ? (ssize_t) len : fail (r);
@@ -574,7 +580,7 @@ send (int fd, const void *buf, size_t len, int flags)
 {
   resolve ();
   struct iovec iov = { (void *) buf, len };
-  int r = enqueue (fd, &iov, 1, NULL, 0, NULL, 0, flags);
+  int r = enqueue (CALL_SEND, fd, &iov, 1, NULL, 0, NULL, 0, flags);
   if (r == PASS)
     return real_send (fd, buf, len, flags);
   return r == QUEUED ? (ssize_t) len : fail (r);
@@ -586,7 +592,7 @@ sendmsg (int fd, const struct msghdr *msg, int flags)
   resolve ();
   if (msg == NULL)
     return real_sendmsg (fd, msg, flags);
-  int r = enqueue (fd, msg->msg_iov, msg->msg_iovlen, msg->msg_name, msg->msg_namelen,
+  int r = enqueue (CALL_SENDMSG, fd, msg->msg_iov, msg->msg_iovlen, msg->msg_name, msg->msg_namelen,
                    msg->msg_control, msg->msg_controllen, flags);
   if (r == PASS)
     return real_sendmsg (fd, msg, flags);
@@ -607,7 +613,7 @@ sendmmsg (int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
   unsigned int done = 0;
   for (; done < vlen; done++) {
     const struct msghdr *m = &vec[done].msg_hdr;
-    int r = enqueue (fd, m->msg_iov, m->msg_iovlen, m->msg_name, m->msg_namelen,
+    int r = enqueue (CALL_SENDMMSG, fd, m->msg_iov, m->msg_iovlen, m->msg_name, m->msg_namelen,
                      m->msg_control, m->msg_controllen, flags);
     if (r == PASS) {            /* cannot happen after is_udp(); keep the real semantics */
       int n = real_sendmmsg (fd, vec + done, vlen - done, flags);
