@@ -49,10 +49,17 @@
 #include <string.h>
 
 /* lws allocates this much per WebSocket connection for the payload it hands to
- * RECEIVE (plus LWS_PRE); a longer frame arrives in pieces, which on_receive
- * collects in Conn.rx. Our messages are mostly under 1 KiB (an SDP is several);
- * 4096 cost 3 KiB more per connected client (docs/BENCHMARKS.md). */
-#define RX_BUFFER_SIZE 1024
+ * RECEIVE (plus LWS_PRE), for the connection's whole life; a longer frame
+ * arrives in pieces, which on_receive collects in Conn.rx. Most of our messages
+ * (ping, join, candidates, chat) fit; an SDP (several KiB) comes in pieces. 4096
+ * cost 3 KiB more per connected client than 1024, and 1024 0.8 KiB more than 256
+ * (docs/BENCHMARKS.md, "Memory per connection"). */
+#define RX_BUFFER_SIZE 256
+/* Largest piece lws hands to one SSL_write. Without it lws 4.1 caps a write at
+ * rx_buffer_size (+ LWS_PRE + 4) and copies the rest into a per-connection list
+ * drained on later WRITEABLE passes: a relayed SDP would leave in ~256-byte TLS
+ * records. 16 KiB is one full TLS record; lws allocates nothing for it. */
+#define TX_PACKET_SIZE 16384
 /* lws' own opcode for writing a close frame (private-lib-core.h: LWS_WRITE_CLOSE
  * = 4; the public header leaves it to lws_close_reason). Used so that the
  * server can send its close and still drain the peer's input: see on_writeable. */
@@ -90,9 +97,8 @@ typedef struct _Conn {
   GQueue out;                   /* OutFrame*, written in WRITEABLE */
   gsize out_bytes;
   gboolean in_receive;          /* inside lws' RECEIVE callback for this connection */
-  GByteArray *rx;               /* fragments of the message being received */
+  GByteArray *rx;               /* pieces of a message that did not arrive whole; NULL between messages */
   gboolean rx_binary;           /* current message is binary: discard, answer 4008 */
-  gboolean rx_too_big;
   gboolean closing;             /* a close is under way: input is ignored */
   int close_code;               /* close frame to send once the queue is written (0 = none) */
   gboolean close_sent;          /* our close frame is out: waiting for the peer's */
@@ -102,9 +108,11 @@ typedef struct _Conn {
   char *user_id;
   char *user_zone;              /* the doctor's time zone, NULL = UTC */
   char *last_dashboard;         /* the last "dashboard" sent, to send only changes */
-  gint64 rate[TV_SERVER_RATE_LIMIT_MSGS]; /* monotonic times of the last messages */
+  /* Monotonic times in ms (wrapping 32 bits: only differences under a minute
+   * are compared) of the last messages and the last chat messages. */
+  guint32 rate[TV_SERVER_RATE_LIMIT_MSGS];
   guint rate_n, rate_pos;
-  gint64 chat_rate[TV_SIG_CHAT_RATE_MSGS]; /* monotonic times of the last chat messages */
+  guint32 chat_rate[TV_SIG_CHAT_RATE_MSGS];
   guint chat_n, chat_pos;
 } Conn;
 
@@ -546,20 +554,29 @@ send_chat_history (Conn *c)
   }
 }
 
-/* Sliding window: FALSE when TV_SIG_CHAT_RATE_MSGS chat messages arrived in
- * the last TV_SIG_CHAT_RATE_SECONDS on this connection. */
+/* Sliding window over a ring of @size message times (ms, 32-bit wrapping
+ * monotonic clock): FALSE when @size others arrived within the last
+ * @window_ms, else records this one and returns TRUE. */
+static gboolean
+window_ok (guint32 *times, guint size, guint *n, guint *pos, guint32 window_ms)
+{
+  guint32 now = (guint32) (g_get_monotonic_time () / 1000);
+  if (*n == size && (guint32) (now - times[*pos]) < window_ms)
+    return FALSE;
+  times[*pos] = now;
+  *pos = (*pos + 1) % size;
+  if (*n < size)
+    (*n)++;
+  return TRUE;
+}
+
+/* FALSE when TV_SIG_CHAT_RATE_MSGS chat messages arrived in the last
+ * TV_SIG_CHAT_RATE_SECONDS on this connection. */
 static gboolean
 chat_rate_ok (Conn *c)
 {
-  gint64 now = g_get_monotonic_time ();
-  if (c->chat_n == TV_SIG_CHAT_RATE_MSGS
-      && now - c->chat_rate[c->chat_pos] < TV_SIG_CHAT_RATE_SECONDS * G_USEC_PER_SEC)
-    return FALSE;
-  c->chat_rate[c->chat_pos] = now;
-  c->chat_pos = (c->chat_pos + 1) % TV_SIG_CHAT_RATE_MSGS;
-  if (c->chat_n < TV_SIG_CHAT_RATE_MSGS)
-    c->chat_n++;
-  return TRUE;
+  return window_ok (c->chat_rate, TV_SIG_CHAT_RATE_MSGS, &c->chat_n, &c->chat_pos,
+                    TV_SIG_CHAT_RATE_SECONDS * 1000);
 }
 
 /* A chat message: once the patient is admitted, stored (sealed) with the
@@ -1278,49 +1295,55 @@ dispatch_message (Conn *c, const TvSigMsg *msg)
   }
 }
 
-/* Sliding window: refuses the message when TV_SERVER_RATE_LIMIT_MSGS others
- * arrived within the last second. */
+/* Refuses the message when TV_SERVER_RATE_LIMIT_MSGS others arrived within the
+ * last second. */
 static gboolean
 rate_ok (Conn *c)
 {
-  gint64 now = g_get_monotonic_time ();
-  if (c->rate_n == TV_SERVER_RATE_LIMIT_MSGS && now - c->rate[c->rate_pos] < G_USEC_PER_SEC)
-    return FALSE;
-  c->rate[c->rate_pos] = now;
-  c->rate_pos = (c->rate_pos + 1) % TV_SERVER_RATE_LIMIT_MSGS;
-  if (c->rate_n < TV_SERVER_RATE_LIMIT_MSGS)
-    c->rate_n++;
-  return TRUE;
+  return window_ok (c->rate, TV_SERVER_RATE_LIMIT_MSGS, &c->rate_n, &c->rate_pos, 1000);
 }
 
+/* One RECEIVE callback: a whole message (the usual case: it fits lws' receive
+ * buffer) is handled straight from lws' buffer; pieces of a longer one (a frame
+ * larger than RX_BUFFER_SIZE, or WebSocket fragments) are collected in c->rx,
+ * which is freed once the message is handled, so an idle connection holds no
+ * receive buffer of ours. */
 static void
 on_receive (Conn *c, struct lws *wsi, const void *in, gsize len)
 {
   if (c->closing)
     return;
-  if (lws_is_first_fragment (wsi)) {
-    g_byte_array_set_size (c->rx, 0);
+  gboolean first = lws_is_first_fragment (wsi) != 0;
+  gboolean final = lws_is_final_fragment (wsi) != 0;
+  if (first) {
+    g_clear_pointer (&c->rx, g_byte_array_unref);
     c->rx_binary = lws_frame_is_binary (wsi) != 0;
-    c->rx_too_big = FALSE;
   }
-  if (!c->rx_binary) {
-    if (c->rx->len + len > TV_SIG_MAX_FRAME_BYTES) {
-      g_byte_array_set_size (c->rx, 0);
+  const char *msg = in;
+  gsize msg_len = len;
+  if (!c->rx_binary && !(first && final)) {
+    gsize have = c->rx ? c->rx->len : 0;
+    if (have + len > TV_SIG_MAX_FRAME_BYTES) {
+      g_clear_pointer (&c->rx, g_byte_array_unref);
       conn_send_error (c, TV_SIG_ERR_FRAME_TOO_LARGE, "message larger than 65536 bytes", TV_SIG_MSG_INVALID);
       return;
     }
+    if (!c->rx)
+      c->rx = g_byte_array_sized_new ((guint) MAX (len * 4, (gsize) 1024));
     g_byte_array_append (c->rx, in, (guint) len);
+    msg = (const char *) c->rx->data;
+    msg_len = c->rx->len;
   }
-  if (!lws_is_final_fragment (wsi))
+  if (!final)
     return;
+  /* Freed on return, whatever happens to the message. */
+  g_autoptr (GByteArray) pieces = g_steal_pointer (&c->rx);
 
   if (!rate_ok (c)) {
-    g_byte_array_set_size (c->rx, 0);
     conn_send_error (c, TV_SIG_ERR_RATE_LIMITED, "more than 50 messages per second", TV_SIG_MSG_INVALID);
     return;
   }
   if (!tv_addr_limits_message (c->server->addr_limits, c->addr, g_get_monotonic_time ())) {
-    g_byte_array_set_size (c->rx, 0);
     g_info ("conn %u: message rate limit of its address reached", c->id);
     conn_send_error (c, TV_SIG_ERR_RATE_LIMITED, "too many messages per second from this address",
                      TV_SIG_MSG_INVALID);
@@ -1331,15 +1354,7 @@ on_receive (Conn *c, struct lws *wsi, const void *in, gsize len)
     conn_send_error (c, TV_SIG_ERR_BINARY_FRAME, "binary frames are not accepted", TV_SIG_MSG_INVALID);
     return;
   }
-  gsize msg_len = c->rx->len;
-  handle_message (c, (const char *) c->rx->data, c->rx->len);
-  g_byte_array_set_size (c->rx, 0);
-  /* Do not keep a buffer grown for a large message (up to 64 KiB) around on an
-   * idle connection: thousands of connections would hold it all. */
-  if (msg_len > RX_BUFFER_SIZE) {
-    g_byte_array_unref (c->rx);
-    c->rx = g_byte_array_sized_new (256);
-  }
+  handle_message (c, msg, msg_len);
 }
 
 static gboolean
@@ -1373,7 +1388,6 @@ conn_new (TvServer *s, struct lws *wsi)
   c->id = ++s->next_conn_id;
   c->addr = peer_address (wsi);
   tv_addr_limits_connected (s->addr_limits, c->addr);
-  c->rx = g_byte_array_sized_new (256);
   g_queue_init (&c->out);
   c->join_timer = g_timeout_source_new (s->cfg->join_timeout_s * 1000);
   g_source_set_callback (c->join_timer, on_join_timeout, c, NULL);
@@ -1390,7 +1404,7 @@ conn_free (Conn *c)
   OutFrame *f;
   while ((f = g_queue_pop_head (&c->out)))
     g_free (f);
-  g_byte_array_unref (c->rx);
+  g_clear_pointer (&c->rx, g_byte_array_unref);
   g_hash_table_remove (s->conns, c);
   if (c->session)
     memset (c->session, 0, strlen (c->session));
@@ -1572,7 +1586,7 @@ refuse_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 
 static const struct lws_protocols protocols[] = {
   { "televisit-refuse", refuse_callback, TV_HTTP_PSS_SIZE, 0, 0, NULL, 0 },
-  { TV_SIG_SUBPROTOCOL, consult_callback, sizeof (Pss), RX_BUFFER_SIZE, 0, NULL, 0 },
+  { TV_SIG_SUBPROTOCOL, consult_callback, sizeof (Pss), RX_BUFFER_SIZE, 0, NULL, TX_PACKET_SIZE },
   { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 

@@ -1198,6 +1198,61 @@ test_plain_ws_refused (void)
   bystander_check ();
 }
 
+/* An SDP of about @kib KiB (a real one with many candidates and codecs is
+ * several): (transfer full) the text, and in *@json the same escaped as JSON
+ * string content. Every line differs, so a lost or repeated piece shows. */
+static char *
+large_sdp (guint kib, char **json)
+{
+  GString *text = g_string_new ("v=0\r\no=- 99 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n");
+  for (guint i = 0; text->len < kib * 1024; i++)
+    g_string_append_printf (text, "a=candidate:%u 1 UDP %u 198.51.100.%u %u typ host generation 0\r\n", i,
+                            2122252543u - i, i % 250 + 1, 40000 + i);
+  GString *esc = g_string_new (NULL);
+  for (const char *p = text->str; *p; p++) {
+    if (*p == '\r')
+      g_string_append (esc, "\\r");
+    else if (*p == '\n')
+      g_string_append (esc, "\\n");
+    else
+      g_string_append_c (esc, *p);
+  }
+  *json = g_string_free (esc, FALSE);
+  return g_string_free (text, FALSE);
+}
+
+/* Offers and answers many times larger than the server's per-connection
+ * receive buffer arrive in pieces and are relayed whole and unchanged, in both
+ * directions, followed by small messages on the same connections. */
+static void
+test_large_sdp_relay (void)
+{
+  g_autofree char *offer_json = NULL;
+  g_autofree char *answer_json = NULL;
+  g_autofree char *offer_text = large_sdp (12, &offer_json);
+  g_autofree char *answer_text = large_sdp (5, &answer_json);
+  g_autoptr (JsonObject) offer = NULL;
+  g_autoptr (JsonObject) answer = NULL;
+  g_autoptr (JsonObject) pong = NULL;
+  Consult c;
+
+  consult_init (&c);
+  consult_pair (&c);
+  tv_test_peer_sendf (c.doctor, "{\"type\":\"offer\",\"sdp\":\"%s\"}", offer_json);
+  offer = tv_test_peer_expect (c.patient, "offer", 0);
+  g_assert_cmpstr (tv_test_json_str (offer, "sdp"), ==, offer_text);
+  tv_test_peer_sendf (c.patient, "{\"type\":\"answer\",\"sdp\":\"%s\"}", answer_json);
+  answer = tv_test_peer_expect (c.doctor, "answer", 0);
+  g_assert_cmpstr (tv_test_json_str (answer, "sdp"), ==, answer_text);
+  /* The next small message on the connection that sent the big one. */
+  tv_test_peer_send (c.doctor, "{\"type\":\"ping\",\"id\":5}");
+  pong = tv_test_peer_expect (c.doctor, "pong", 0);
+  g_assert_cmpint (tv_test_json_int (pong, "id", -1), ==, 5);
+  tv_test_peer_sync (c.doctor);
+  tv_test_peer_sync (c.patient);
+  consult_clear (&c);
+}
+
 static void
 test_ping_pong (void)
 {
@@ -1593,6 +1648,7 @@ main (int argc, char **argv)
   ADD ("/server-ws/session/both-left-without-media", test_both_left_without_media_stays_open);
   ADD ("/server-ws/session/admin-end", test_admin_end);
   ADD ("/server-ws/session/ping-pong", test_ping_pong);
+  ADD ("/server-ws/session/large-sdp-relay", test_large_sdp_relay);
   ADD ("/server-ws/bad/malformed-before-join", test_malformed_before_join);
   ADD ("/server-ws/bad/malformed-after-join", test_malformed_after_join);
   ADD ("/server-ws/bad/binary-frame", test_binary_frame);
