@@ -19,7 +19,7 @@ $(BENCH_DELAY): bench/tv-bench-delay.c
 	$(CC) -std=gnu11 $(WARN) -O2 -g -fPIC -shared -o $@ $< -ldl -lpthread
 
 TEST_LIBS_bench := $(TCOMMON_LIB) $(CLI_LIB) $(SRV_LIB) $(SIG_LIB)
-TEST_BINS_bench := $(filter $(B)/televisit-server,$(BINS)) $(BENCH_BIN)
+TEST_BINS_bench := $(filter $(B)/televisit-server,$(BINS)) $(BENCH_BIN) $(BENCH_DELAY)
 $(eval $(call test_dir_rules,bench))
 
 .PHONY: bench bench-deps bench-smoke

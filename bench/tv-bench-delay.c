@@ -295,15 +295,28 @@ datagram_free (Datagram *d)
   free (d);
 }
 
+/* Writes the counters to TV_BENCH_DELAY_STATS.PID (through a .tmp and a
+ * rename). @wait FALSE (at exit): tries the lock for ~50 ms, then gives up:
+ * an _exit() from a signal handler that interrupted the shim's own code
+ * would otherwise deadlock on it. */
 static void
-stats_write (void)
+stats_write (int wait)
 {
   if (stats_prefix == NULL)
     return;
   char path[4096], tmp[4120], json[1024];
   snprintf (path, sizeof path, "%s.%d", stats_prefix, (int) getpid ());
   snprintf (tmp, sizeof tmp, "%s.tmp", path);
-  pthread_mutex_lock (&qlock);
+  if (wait)
+    pthread_mutex_lock (&qlock);
+  else {
+    int tries = 0;
+    while (pthread_mutex_trylock (&qlock) != 0) {
+      if (++tries > 50)
+        return;
+      usleep (1000);
+    }
+  }
   int n = snprintf (json, sizeof json,
                     "{\"pid\":%d,\"delay_ms\":%.3f,\"jitter_ms\":%.3f,\"delayed\":%llu,\"bytes\":%llu,"
                     "\"sent\":%llu,\"refused\":%llu,\"dropped_full\":%llu,\"dropped_closed\":%llu,"
@@ -377,7 +390,7 @@ shim_thread (void *arg)
       send_now (heap_pop ());
     if (stats_dirty && now - last_stats >= STATS_EVERY_NS) {
       pthread_mutex_unlock (&qlock);
-      stats_write ();
+      stats_write (1);
       last_stats = now;
       pthread_mutex_lock (&qlock);
       continue;
@@ -438,7 +451,7 @@ __attribute__ ((destructor)) static void
 shim_fini (void)
 {
   if (delay_ns > 0 && (st.delayed > 0 || st.refused > 0))
-    stats_write ();
+    stats_write (0);
 }
 
 /* Our clients leave through _exit(): the counters are written first. */
