@@ -15,7 +15,7 @@
 B := build
 CC ?= cc
 PKGS := glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 gstreamer-1.0 gstreamer-webrtc-1.0 \
-        gstreamer-sdp-1.0 gstreamer-app-1.0 gstreamer-video-1.0 nice libwebsockets libuv openssl sqlite3 libcurl \
+        gstreamer-sdp-1.0 gstreamer-app-1.0 gstreamer-video-1.0 gstreamer-rtp-1.0 nice libwebsockets libuv openssl sqlite3 libcurl \
         libical
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers

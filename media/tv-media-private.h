@@ -65,4 +65,11 @@ void tv_media_stats_parse (const GstStructure *reply, TvMediaStats *out);
 GstElement *tv_media_clip_source_new (const char *name, const char *path, gboolean video, int width, int height,
                                       int framerate, GError **error);
 
+/* tv_media_opus_expected_loss:
+ * The packet loss (in %) to tell Opus to expect, given the one in force
+ * (@current_pct) and the loss just measured (@loss, 0..1): one of 0, 1, 5,
+ * 10, 20 — WebRTC's steps and margins, so that a loss hovering at a step does
+ * not flip it back and forth. At 0 Opus codes no in-band FEC. */
+int tv_media_opus_expected_loss (int current_pct, double loss);
+
 G_END_DECLS

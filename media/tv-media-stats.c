@@ -79,6 +79,22 @@ is_video (const GstStructure *reply, const GstStructure *s)
   return field_u64 (gst_value_get_structure (cv), "clock-rate", &clock) && clock == 90000;
 }
 
+int
+tv_media_opus_expected_loss (int current_pct, double loss)
+{
+  /* WebRTC's steps (audio_encoder_opus.cc), each with a margin so that a loss
+   * hovering at a step does not flip the encoder back and forth: a step is
+   * taken above step + margin, kept down to step - margin. */
+  static const struct { int pct; double margin; } steps[] = { { 20, 0.02 }, { 10, 0.01 }, { 5, 0.01 }, { 1, 0.0 } };
+  for (guint i = 0; i < G_N_ELEMENTS (steps); i++) {
+    double at = steps[i].pct / 100.0;
+    double need = current_pct >= steps[i].pct ? at - steps[i].margin : at + steps[i].margin;
+    if (loss >= need)
+      return steps[i].pct;
+  }
+  return 0;
+}
+
 void
 tv_media_stats_parse (const GstStructure *reply, TvMediaStats *out)
 {

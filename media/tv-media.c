@@ -22,6 +22,7 @@
 /* The 1.22 WebRTC library is flagged unstable API; we pin to what 1.22 has. */
 #define GST_USE_UNSTABLE_API
 #include <gst/gst.h>
+#include <gst/rtp/rtp.h>
 #include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
@@ -87,6 +88,11 @@ typedef struct {
   guint64 freezes, video_bytes_sent;
   gboolean have_video_branch, have_audio_branch;
   guint64 remote_packets; /* RTP packets out of the jitter buffers, all streams */
+  /* The peer's audio RTP packets out of the jitter buffer: expected (from
+   * the sequence numbers) and received, for adapt_opus_fec. */
+  gboolean audio_have_seq;
+  guint16 audio_last_seq;
+  guint64 audio_expected, audio_received;
   /* Peak of the decoded remote audio (0..1 of full scale), decaying by
    * AUDIO_PEAK_DECAY per buffer so that it follows the last ~200 ms. */
   double audio_peak;
@@ -110,6 +116,10 @@ pending_free (gpointer data)
   g_free (pc);
 }
 
+/* Opus in-band FEC: the audio loss is measured over this many stats
+ * intervals (one a second; 50 packets a second, so one alone is too few). */
+#define OPUS_LOSS_WINDOW 5
+
 struct _TvMediaCall {
   TvMediaShared *shared;
   TvMediaConfig cfg; /* string members point at the copies below */
@@ -118,7 +128,11 @@ struct _TvMediaCall {
   TvMediaCallbacks cb;
   gpointer user_data;
 
-  GstElement *pipeline, *webrtc, *venc, *vbalance, *avolume;
+  GstElement *pipeline, *webrtc, *venc, *vbalance, *avolume, *aenc;
+  /* adapt_opus_fec: the audio counters at the last stats snapshots (a ring). */
+  struct { guint64 expected, received; } audio_seen[OPUS_LOSS_WINDOW];
+  guint audio_seen_n;
+  int opus_loss_pct;
   GSource *bus_source, *stats_source;
 
   gboolean started, offerer, remote_set, failed, keyframe_forced, stats_pending;
@@ -587,6 +601,31 @@ count_remote_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+/* The peer's audio after the jitter buffer (streaming thread): counts the
+ * packets and the gaps in their sequence numbers (audio is not
+ * retransmitted, so a gap is a lost packet). A jump of more than 100 or a
+ * step back (a new stream, reordering) restarts the count there. */
+static GstPadProbeReturn
+count_audio_seq (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  TvMediaShared *sh = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  if (!buf || !gst_rtp_buffer_map (buf, GST_MAP_READ, &rtp))
+    return GST_PAD_PROBE_OK;
+  guint16 seq = gst_rtp_buffer_get_seq (&rtp);
+  gst_rtp_buffer_unmap (&rtp);
+  g_mutex_lock (&sh->lock);
+  gint16 step = (gint16) (guint16) (seq - sh->audio_last_seq);
+  sh->audio_expected += sh->audio_have_seq && step > 0 && step <= 100 ? (guint64) step : 1;
+  sh->audio_received++;
+  if (!sh->audio_have_seq || step > 0 || step < -100)
+    sh->audio_last_seq = seq;
+  sh->audio_have_seq = TRUE;
+  g_mutex_unlock (&sh->lock);
+  return GST_PAD_PROBE_OK;
+}
+
 /* The element of a device chosen in a pre-call check (GstDeviceMonitor). */
 static GstElement *
 device_element (gpointer device, const char *name, GError **error)
@@ -810,6 +849,8 @@ on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data)
     if (linked && known)
       gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_BUFFER, count_remote_packet, shared_ref (sh),
                          shared_unref);
+    if (linked && known && g_strcmp0 (kind, "audio") == 0)
+      gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_BUFFER, count_audio_seq, shared_ref (sh), shared_unref);
     gst_object_unref (sinkpad);
   }
   gst_object_unref (bin);
@@ -963,6 +1004,49 @@ adapt_latency (TvMediaCall *call)
   call->latency_now_ms = want;
 }
 
+/* Opus codes in-band FEC (a low-rate copy of the previous frame in each
+ * packet, which the receiver uses when a packet is lost) only when told to
+ * expect loss, and then costs ~3x the encoding CPU: 60 s of our tone took
+ * 0.76 s to encode at an expected 10 % and 0.23 s at 0 % (opusenc, complexity
+ * 9, 32 kbit/s). The old fixed 10 % paid that on every call, lossless ones
+ * too (9 % of a client's CPU, docs/BENCHMARKS.md). Like WebRTC, the expected
+ * loss now follows the measured loss, in WebRTC's steps
+ * (tv_media_opus_expected_loss), over the last OPUS_LOSS_WINDOW stats
+ * intervals. WebRTC uses the loss the peer reports for our stream;
+ * webrtcbin 1.22's stats do not give that for audio (its packets-lost stayed
+ * 0 at 5 % loss, and one side lists no outbound audio), so this uses the
+ * loss of the peer's audio on its way to us (count_audio_seq): a link
+ * usually loses alike both ways. Main thread; opusenc takes the new value at
+ * its next frame. */
+static void
+adapt_opus_fec (TvMediaCall *call)
+{
+  TvMediaShared *sh = call->shared;
+  if (!call->aenc)
+    return;
+  g_mutex_lock (&sh->lock);
+  guint64 expected = sh->audio_expected, received = sh->audio_received;
+  g_mutex_unlock (&sh->lock);
+  guint slot = call->audio_seen_n % OPUS_LOSS_WINDOW;
+  /* The oldest snapshot kept: the first one, or OPUS_LOSS_WINDOW ago (the
+   * slot about to be overwritten). */
+  guint oldest = call->audio_seen_n < OPUS_LOSS_WINDOW ? 0 : slot;
+  guint64 exp0 = call->audio_seen[oldest].expected, rec0 = call->audio_seen[oldest].received;
+  call->audio_seen[slot].expected = expected;
+  call->audio_seen[slot].received = received;
+  call->audio_seen_n++;
+  if (expected < exp0 + 25 || received < rec0) /* under half a second of audio: too few to tell */
+    return;
+  guint64 got = received - rec0, want = expected - exp0;
+  double loss = got >= want ? 0.0 : (double) (want - got) / (double) want;
+  int pct = tv_media_opus_expected_loss (call->opus_loss_pct, loss);
+  if (pct != call->opus_loss_pct) {
+    g_debug ("audio loss %.1f %%: Opus expects %d %%", loss * 100.0, pct);
+    g_object_set (call->aenc, "packet-loss-percentage", pct, NULL);
+    call->opus_loss_pct = pct;
+  }
+}
+
 static void
 handle_stats (TvMediaCall *call, const GstStructure *reply)
 {
@@ -981,6 +1065,7 @@ handle_stats (TvMediaCall *call, const GstStructure *reply)
   call->last_stats_us = now;
   call->last_bytes_in = call->snap.bytes_received;
   call->last_bytes_out = call->snap.bytes_sent;
+  adapt_opus_fec (call);
   adapt_latency (call);
 }
 
@@ -1376,7 +1461,7 @@ build_audio_send (TvMediaCall *call, GstBin *bin, GError **error)
   GstElement *vol = call->avolume = make_named ("volume", "tv-audio-mute", error);
   GstElement *raw = capsfilter (caps_new ("audio/x-raw,rate=48000,channels=1"), error);
   GstElement *q = make_named ("queue", NULL, error);
-  GstElement *enc = make_named ("opusenc", NULL, error);
+  GstElement *enc = call->aenc = make_named ("opusenc", NULL, error);
   GstElement *pay = make_named ("rtpopuspay", NULL, error);
   /* encoding-params=2 pinned: RFC 7587 says the rtpmap is always opus/48000/2.
    * Without it an offer made before the payloader's caps were negotiated (seen
@@ -1390,8 +1475,10 @@ build_audio_send (TvMediaCall *call, GstBin *bin, GError **error)
     return FALSE;
   g_object_set (q, "max-size-buffers", 4, "max-size-bytes", 0, "max-size-time", (guint64) 0, NULL);
   gst_util_set_object_arg (G_OBJECT (q), "leaky", "downstream");
-  /* Complexity 9 as in WebRTC on desktops (libopus defaults to 10). */
-  g_object_set (enc, "bitrate", 32000, "frame-size", 20, "inband-fec", TRUE, "packet-loss-percentage", 10,
+  /* Complexity 9 as in WebRTC on desktops (libopus defaults to 10). In-band
+   * FEC on, but coded only once loss is seen (adapt_opus_fec): the expected
+   * loss starts at 0, as in WebRTC. */
+  g_object_set (enc, "bitrate", 32000, "frame-size", 20, "inband-fec", TRUE, "packet-loss-percentage", 0,
                 "complexity", OPUS_COMPLEXITY, NULL);
   gst_util_set_object_arg (G_OBJECT (enc), "audio-type", "voice");
   g_object_set (pay, "pt", AUDIO_PT, NULL);

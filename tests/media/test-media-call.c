@@ -20,6 +20,7 @@
 #include <json-glib/json-glib.h>
 
 #include "media/tv-media.h"
+#include "media/tv-media-private.h"
 
 #define WAIT_TIMEOUT_MS 20000
 #define WATCHDOG_S 60
@@ -566,6 +567,25 @@ test_clip_call (void)
   g_assert_cmpint (g_rmdir (dir), ==, 0);
 }
 
+/* Opus in-band FEC follows the measured loss in WebRTC's steps, with
+ * margins so that a loss at a step does not flip the encoder back and forth. */
+static void
+test_opus_expected_loss (void)
+{
+  g_assert_cmpint (tv_media_opus_expected_loss (0, 0.0), ==, 0);
+  g_assert_cmpint (tv_media_opus_expected_loss (0, 0.009), ==, 0);
+  g_assert_cmpint (tv_media_opus_expected_loss (0, 0.01), ==, 1);
+  g_assert_cmpint (tv_media_opus_expected_loss (0, 0.055), ==, 1);  /* 5 % needs 6 % to be taken */
+  g_assert_cmpint (tv_media_opus_expected_loss (0, 0.065), ==, 5);
+  g_assert_cmpint (tv_media_opus_expected_loss (5, 0.045), ==, 5);  /* and is kept down to 4 % */
+  g_assert_cmpint (tv_media_opus_expected_loss (5, 0.035), ==, 1);
+  g_assert_cmpint (tv_media_opus_expected_loss (10, 0.095), ==, 10);
+  g_assert_cmpint (tv_media_opus_expected_loss (0, 0.5), ==, 20);
+  g_assert_cmpint (tv_media_opus_expected_loss (20, 0.185), ==, 20);
+  g_assert_cmpint (tv_media_opus_expected_loss (20, 0.17), ==, 10);
+  g_assert_cmpint (tv_media_opus_expected_loss (1, 0.0), ==, 0);
+}
+
 /* The offer with every line starting with @prefix removed. */
 static char *
 strip_lines (const char *sdp, const char *prefix)
@@ -831,6 +851,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/call", test_call);
   g_test_add_func ("/media/prepared-call", test_prepared_call);
   g_test_add_func ("/media/clip-call", test_clip_call);
+  g_test_add_func ("/media/opus-expected-loss", test_opus_expected_loss);
   g_test_add_func ("/media/bad-input", test_bad_input);
   g_test_add_func ("/media/free-midway", test_free_midway);
   g_test_add_func ("/media/peer-vanishes", test_peer_vanishes);
