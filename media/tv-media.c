@@ -46,9 +46,11 @@
 /* rtpjitterbuffer's rtx-min-retry-timeout (see on_new_jitterbuffer). */
 #define RTX_MIN_RETRY_MS 10
 /* The jitter-buffer latency follows the measured round trip (adapt_latency):
- * the configured latency plus this many round trips, never above
- * LATENCY_MAX_MS, changed only when it moves by LATENCY_STEP_MS. */
+ * the configured latency plus this many round trips while the link loses
+ * packets (and for LATENCY_LOSS_HOLD_US after the last loss seen), never
+ * above LATENCY_MAX_MS, changed only when it moves by LATENCY_STEP_MS. */
 #define LATENCY_RTTS 2
+#define LATENCY_LOSS_HOLD_US (60 * G_USEC_PER_SEC)
 #define LATENCY_MAX_MS 1000
 #define LATENCY_STEP_MS 20
 #define VIDEO_PT 96
@@ -133,6 +135,7 @@ struct _TvMediaCall {
   struct { guint64 expected, received; } audio_seen[OPUS_LOSS_WINDOW];
   guint audio_seen_n;
   int opus_loss_pct;
+  gint64 loss_seen_us; /* monotonic time the last audio loss was measured, 0 = never (adapt_latency) */
   GSource *bus_source, *stats_source;
 
   gboolean started, offerer, remote_set, failed, keyframe_forced, stats_pending;
@@ -986,15 +989,22 @@ on_health_timer (gpointer data)
  * stats snapshot once it moved by LATENCY_STEP_MS. On a LAN or loopback (RTT
  * ~1 ms) it never changes, so call setup and the no-delay figures are as
  * before. Audio waits as long as video: the two stay in sync (browsers delay
- * audio to the video's playout delay too). Main thread; webrtcbin hands the
+ * audio to the video's playout delay too). The round trips are added only
+ * while the link loses packets (the peer's audio, measure_audio_loss) and
+ * for LATENCY_LOSS_HOLD_US after the last loss: on a clean long-distance
+ * link (RTT 200 ms, no loss) nothing is waiting for a retransmission, and
+ * 400 ms more playout delay would only make the conversation harder; the
+ * hold keeps a link that loses now and then from changing the latency (a
+ * pause or a skip each time) at every lost packet. Main thread; webrtcbin hands the
  * value to rtpbin, which sets it on every jitter buffer, and the pipeline's
  * latency is recalculated from the LATENCY message (bus_cb). */
 static void
-adapt_latency (TvMediaCall *call)
+adapt_latency (TvMediaCall *call, gint64 now_us)
 {
   if (!call->webrtc || call->snap.rtt_ms <= 0)
     return;
-  double want_d = call->cfg.latency_ms + LATENCY_RTTS * call->snap.rtt_ms;
+  gboolean lossy = call->loss_seen_us > 0 && now_us - call->loss_seen_us < LATENCY_LOSS_HOLD_US;
+  double want_d = call->cfg.latency_ms + (lossy ? LATENCY_RTTS * call->snap.rtt_ms : 0.0);
   guint want = (guint) MIN (want_d, (double) MAX (LATENCY_MAX_MS, call->cfg.latency_ms));
   guint now = call->latency_now_ms ? call->latency_now_ms : call->cfg.latency_ms;
   if (want < now + LATENCY_STEP_MS && want + LATENCY_STEP_MS > now)
@@ -1002,6 +1012,32 @@ adapt_latency (TvMediaCall *call)
   g_debug ("jitter-buffer latency %u -> %u ms (RTT %.0f ms)", now, want, call->snap.rtt_ms);
   g_object_set (call->webrtc, "latency", want, NULL);
   call->latency_now_ms = want;
+}
+
+/* The loss of the peer's audio to us over the last OPUS_LOSS_WINDOW stats
+ * snapshots (count_audio_seq), into @loss (0..1); FALSE while under half a
+ * second of audio came in that window (too few to tell). Main thread, once
+ * per stats snapshot: it advances the ring of counters. */
+static gboolean
+measure_audio_loss (TvMediaCall *call, double *loss)
+{
+  TvMediaShared *sh = call->shared;
+  g_mutex_lock (&sh->lock);
+  guint64 expected = sh->audio_expected, received = sh->audio_received;
+  g_mutex_unlock (&sh->lock);
+  guint slot = call->audio_seen_n % OPUS_LOSS_WINDOW;
+  /* The oldest snapshot kept: the first one, or OPUS_LOSS_WINDOW ago (the
+   * slot about to be overwritten). */
+  guint oldest = call->audio_seen_n < OPUS_LOSS_WINDOW ? 0 : slot;
+  guint64 exp0 = call->audio_seen[oldest].expected, rec0 = call->audio_seen[oldest].received;
+  call->audio_seen[slot].expected = expected;
+  call->audio_seen[slot].received = received;
+  call->audio_seen_n++;
+  if (expected < exp0 + 25 || received < rec0) /* under half a second of audio: too few to tell */
+    return FALSE;
+  guint64 got = received - rec0, want = expected - exp0;
+  *loss = got >= want ? 0.0 : (double) (want - got) / (double) want;
+  return TRUE;
 }
 
 /* Opus codes in-band FEC (a low-rate copy of the previous frame in each
@@ -1019,26 +1055,10 @@ adapt_latency (TvMediaCall *call)
  * usually loses alike both ways. Main thread; opusenc takes the new value at
  * its next frame. */
 static void
-adapt_opus_fec (TvMediaCall *call)
+adapt_opus_fec (TvMediaCall *call, double loss)
 {
-  TvMediaShared *sh = call->shared;
   if (!call->aenc)
     return;
-  g_mutex_lock (&sh->lock);
-  guint64 expected = sh->audio_expected, received = sh->audio_received;
-  g_mutex_unlock (&sh->lock);
-  guint slot = call->audio_seen_n % OPUS_LOSS_WINDOW;
-  /* The oldest snapshot kept: the first one, or OPUS_LOSS_WINDOW ago (the
-   * slot about to be overwritten). */
-  guint oldest = call->audio_seen_n < OPUS_LOSS_WINDOW ? 0 : slot;
-  guint64 exp0 = call->audio_seen[oldest].expected, rec0 = call->audio_seen[oldest].received;
-  call->audio_seen[slot].expected = expected;
-  call->audio_seen[slot].received = received;
-  call->audio_seen_n++;
-  if (expected < exp0 + 25 || received < rec0) /* under half a second of audio: too few to tell */
-    return;
-  guint64 got = received - rec0, want = expected - exp0;
-  double loss = got >= want ? 0.0 : (double) (want - got) / (double) want;
   int pct = tv_media_opus_expected_loss (call->opus_loss_pct, loss);
   if (pct != call->opus_loss_pct) {
     g_debug ("audio loss %.1f %%: Opus expects %d %%", loss * 100.0, pct);
@@ -1065,8 +1085,13 @@ handle_stats (TvMediaCall *call, const GstStructure *reply)
   call->last_stats_us = now;
   call->last_bytes_in = call->snap.bytes_received;
   call->last_bytes_out = call->snap.bytes_sent;
-  adapt_opus_fec (call);
-  adapt_latency (call);
+  double loss;
+  if (measure_audio_loss (call, &loss)) {
+    if (loss > 0)
+      call->loss_seen_us = now;
+    adapt_opus_fec (call, loss);
+  }
+  adapt_latency (call, now);
 }
 
 static gboolean

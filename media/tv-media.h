@@ -64,7 +64,8 @@ typedef struct {
   guint video_bitrate_kbps;     /* 0 = default */
   guint latency_ms;             /* webrtcbin jitter-buffer latency; 0 = default (50 ms).
                                  * Two round trips measured from RTCP are added on top
-                                 * during the call (at most 1,000 ms in all). */
+                                 * while the link loses packets and for 60 s after
+                                 * (at most 1,000 ms in all). */
   const char *window_title;     /* non-headless: title of the call window, or NULL */
   /* Devices picked in a pre-call check (GstDevice *, borrowed: must outlive
    * tv_media_call_new), or NULL for autovideosrc / autoaudiosrc /
