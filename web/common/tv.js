@@ -85,9 +85,15 @@ export async function api (method, path, body, { raw = false } = {}) {
   const code = json && json.error ? json.error.code : 'http_' + res.status;
   const detail = json && json.error ? json.error.message : '';
   if (res.status === 401 && path !== 'login') {
+    // The session is gone: the sign-in form comes back saying so, and the
+    // error carries the same words, because the caller's catch usually says
+    // e.message in the same status region right after (with another wording
+    // it overwrote the form's notice, or not, depending on timing).
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(USER_KEY);
-    if (signInHook) signInHook(code === 'session_expired' ? 'Your session has ended. Please sign in again.' : 'Please sign in.');
+    const why = code === 'session_expired' ? 'Your session has ended. Please sign in again.' : 'Please sign in.';
+    if (signInHook) signInHook(why);
+    throw new ApiError(res.status, code, why, detail);
   }
   throw new ApiError(res.status, code, plainWords(res.status, code, detail, res.headers.get('Retry-After')), detail);
 }
