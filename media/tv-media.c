@@ -91,7 +91,7 @@ typedef struct {
   gboolean have_video_branch, have_audio_branch;
   guint64 remote_packets; /* RTP packets out of the jitter buffers, all streams */
   /* The peer's audio RTP packets out of the jitter buffer: expected (from
-   * the sequence numbers) and received, for adapt_opus_fec. */
+   * the sequence numbers) and received, for measure_audio_loss. */
   gboolean audio_have_seq;
   guint16 audio_last_seq;
   guint64 audio_expected, audio_received;
@@ -118,9 +118,10 @@ pending_free (gpointer data)
   g_free (pc);
 }
 
-/* Opus in-band FEC: the audio loss is measured over this many stats
- * intervals (one a second; 50 packets a second, so one alone is too few). */
-#define OPUS_LOSS_WINDOW 5
+/* measure_audio_loss (for Opus FEC and the jitter-buffer latency) looks at
+ * this many stats intervals (one a second; 50 packets a second, so one alone
+ * is too few). */
+#define AUDIO_LOSS_WINDOW 5
 
 struct _TvMediaCall {
   TvMediaShared *shared;
@@ -131,8 +132,8 @@ struct _TvMediaCall {
   gpointer user_data;
 
   GstElement *pipeline, *webrtc, *venc, *vbalance, *avolume, *aenc;
-  /* adapt_opus_fec: the audio counters at the last stats snapshots (a ring). */
-  struct { guint64 expected, received; } audio_seen[OPUS_LOSS_WINDOW];
+  /* measure_audio_loss: the audio counters at the last stats snapshots (a ring). */
+  struct { guint64 expected, received; } audio_seen[AUDIO_LOSS_WINDOW];
   guint audio_seen_n;
   int opus_loss_pct;
   gint64 loss_seen_us; /* monotonic time the last audio loss was measured, 0 = never (adapt_latency) */
@@ -983,10 +984,11 @@ on_health_timer (gpointer data)
  * freezes in 20 s). With one round trip on top, packets whose first NACK or
  * retransmission was lost (~1 a second) still ended as lost-events (18-23
  * fps, 8-17 freezes); with two, 25-29 fps and 1-7 freezes, Chromium 29-30
- * fps and none (docs/BENCHMARKS.md, *Bad network with added delay*). So the latency is the configured one (the margin for
- * jitter) plus two RTTs as measured from RTCP (webrtcbin's
- * remote-inbound-rtp round-trip-time, the worst stream), updated with each
- * stats snapshot once it moved by LATENCY_STEP_MS. On a LAN or loopback (RTT
+ * fps and none (docs/BENCHMARKS.md, *Bad network with added delay*). So the
+ * latency is the configured one (the margin for jitter) plus two RTTs as
+ * measured from RTCP (webrtcbin's remote-inbound-rtp round-trip-time, the
+ * worst stream), updated with each stats snapshot once it moved by
+ * LATENCY_STEP_MS. On a LAN or loopback (RTT
  * ~1 ms) it never changes, so call setup and the no-delay figures are as
  * before. Audio waits as long as video: the two stay in sync (browsers delay
  * audio to the video's playout delay too). The round trips are added only
@@ -995,9 +997,9 @@ on_health_timer (gpointer data)
  * link (RTT 200 ms, no loss) nothing is waiting for a retransmission, and
  * 400 ms more playout delay would only make the conversation harder; the
  * hold keeps a link that loses now and then from changing the latency (a
- * pause or a skip each time) at every lost packet. Main thread; webrtcbin hands the
- * value to rtpbin, which sets it on every jitter buffer, and the pipeline's
- * latency is recalculated from the LATENCY message (bus_cb). */
+ * pause or a skip each time) at every lost packet. Main thread; webrtcbin
+ * hands the value to rtpbin, which sets it on every jitter buffer, and the
+ * pipeline's latency is recalculated from the LATENCY message (bus_cb). */
 static void
 adapt_latency (TvMediaCall *call, gint64 now_us)
 {
@@ -1014,7 +1016,7 @@ adapt_latency (TvMediaCall *call, gint64 now_us)
   call->latency_now_ms = want;
 }
 
-/* The loss of the peer's audio to us over the last OPUS_LOSS_WINDOW stats
+/* The loss of the peer's audio to us over the last AUDIO_LOSS_WINDOW stats
  * snapshots (count_audio_seq), into @loss (0..1); FALSE while under half a
  * second of audio came in that window (too few to tell). Main thread, once
  * per stats snapshot: it advances the ring of counters. */
@@ -1025,10 +1027,10 @@ measure_audio_loss (TvMediaCall *call, double *loss)
   g_mutex_lock (&sh->lock);
   guint64 expected = sh->audio_expected, received = sh->audio_received;
   g_mutex_unlock (&sh->lock);
-  guint slot = call->audio_seen_n % OPUS_LOSS_WINDOW;
-  /* The oldest snapshot kept: the first one, or OPUS_LOSS_WINDOW ago (the
+  guint slot = call->audio_seen_n % AUDIO_LOSS_WINDOW;
+  /* The oldest snapshot kept: the first one, or AUDIO_LOSS_WINDOW ago (the
    * slot about to be overwritten). */
-  guint oldest = call->audio_seen_n < OPUS_LOSS_WINDOW ? 0 : slot;
+  guint oldest = call->audio_seen_n < AUDIO_LOSS_WINDOW ? 0 : slot;
   guint64 exp0 = call->audio_seen[oldest].expected, rec0 = call->audio_seen[oldest].received;
   call->audio_seen[slot].expected = expected;
   call->audio_seen[slot].received = received;
@@ -1047,7 +1049,7 @@ measure_audio_loss (TvMediaCall *call, double *loss)
  * 9, 32 kbit/s). The old fixed 10 % paid that on every call, lossless ones
  * too (9 % of a client's CPU, docs/BENCHMARKS.md). Like WebRTC, the expected
  * loss now follows the measured loss, in WebRTC's steps
- * (tv_media_opus_expected_loss), over the last OPUS_LOSS_WINDOW stats
+ * (tv_media_opus_expected_loss), over the last AUDIO_LOSS_WINDOW stats
  * intervals. WebRTC uses the loss the peer reports for our stream;
  * webrtcbin 1.22's stats do not give that for audio (its packets-lost stayed
  * 0 at 5 % loss, and one side lists no outbound audio), so this uses the
