@@ -11,7 +11,12 @@
  * Ownership: lws owns the per-connection data (Pss); Pss points to the request
  * of the transaction in progress (ours, freed when the reply is written or
  * the connection closes).
- * Thread: main loop only.
+ * Thread: the main loop, except the group commits' handlers and COMMIT, which
+ * run on the router's store writer thread with a store connection of its own
+ * (see "group commit" below): the main loop goes on reading, parsing,
+ * authenticating and answering other requests meanwhile. While a request is
+ * with the writer (in_worker) the main loop touches none of its fields but
+ * wsi and gone (which the writer never reads), and its reference count.
  */
 #define G_LOG_DOMAIN "tv-http"
 
@@ -55,11 +60,19 @@ struct _TvHttp {
   GPtrArray *routes;     /* Route* (owned) */
   GArray *owned;         /* Owned: user_data given with tv_http_add_routes_full */
   /* Group commit (TV_HTTP_ROUTE_GROUP_COMMIT): requests waiting for the next
-   * batch (one reference each), the idle source that runs it, and whether a
-   * batch's handlers are running (their replies are held until the COMMIT). */
+   * batch (one reference each) and the idle source that runs it. */
   GPtrArray *batch;
   GSource *batch_source;
-  gboolean batch_open;
+  /* The store writer: one thread (a pool of one) with a store connection of
+   * its own (tv_store_open_writer), made at the first batch; NULL when it
+   * cannot be (an in-memory store): batches then run on the main loop. One
+   * batch at a time is with it (in_flight); its results come back through an
+   * idle source on @context. */
+  TvStore *writer_store;     /* used by the writer thread only */
+  GThreadPool *writer;
+  gboolean writer_failed;
+  GMainContext *context;
+  struct _WriterJob *in_flight;
 };
 
 typedef struct {
@@ -74,6 +87,9 @@ struct _TvHttpRequest {
   gboolean gone;         /* the connection closed: a late reply is dropped */
   gboolean deferred;     /* the handler replies later (tv_http_request_defer) */
   gboolean dispatched;   /* dispatch() ran (lws may also report BODY_COMPLETION for an empty body) */
+  gboolean held;         /* in a group commit: the reply waits for the batch's COMMIT (batch_finish) */
+  gboolean in_worker;    /* main loop only: with the store writer thread, hands off */
+  TvStore *store;        /* NULL: the router's; the writer's store while with the writer */
   char *method;
   char *path;
   GHashTable *query;     /* name -> value (first one wins) */
@@ -427,10 +443,18 @@ tv_http_request_now (TvHttpRequest *req)
   return req->now;
 }
 
+/* The store for @req's work: the writer's own connection while a group
+ * commit runs it on the writer thread, else the router's. */
+static TvStore *
+request_store (TvHttpRequest *req)
+{
+  return req->store != NULL ? req->store : req->http->store;
+}
+
 TvStore *
 tv_http_request_store (TvHttpRequest *req)
 {
-  return req->http->store;
+  return request_store (req);
 }
 
 const TvServerConfig *
@@ -499,7 +523,7 @@ tv_http_request_audit_resource (TvHttpRequest *req, const char *type, const char
 static TvAuditRow *
 audit_row_new (TvHttpRequest *req, const char *outcome, const char *detail, gboolean for_stage)
 {
-  TvStore *store = req->http->store;
+  TvStore *store = request_store (req);
   const char *pattern = req->route ? req->route->route->pattern : req->path;
   TvAuditRow *row = g_new0 (TvAuditRow, 1);
   row->action = req->audit_action ? g_strdup (req->audit_action) : g_strdup_printf ("%s %s", req->method, pattern);
@@ -556,7 +580,7 @@ audit_row_new (TvHttpRequest *req, const char *outcome, const char *detail, gboo
 static void
 audit_stage (TvHttpRequest *req)
 {
-  if (req->http->store == NULL)
+  if (request_store (req) == NULL)
     return;
   if (req->audit_staging) {
     audit_unstage (req);
@@ -564,7 +588,7 @@ audit_stage (TvHttpRequest *req)
       return;   /* the change is in, with the row as it was */
   }
   g_autoptr (TvAuditRow) row = audit_row_new (req, "2xx", "committed with the change", TRUE);
-  tv_store_audit_stage (req->http->store, row);
+  tv_store_audit_stage (request_store (req), row);
   req->audit_staging = TRUE;
 }
 
@@ -575,7 +599,7 @@ audit_unstage (TvHttpRequest *req)
   if (!req->audit_staging)
     return;
   req->audit_staging = FALSE;
-  req->audit_committed = tv_store_audit_unstage (req->http->store, NULL);
+  req->audit_committed = tv_store_audit_unstage (request_store (req), NULL);
 }
 
 /* Writes the request's audit row (once, when the reply is set), unless the
@@ -583,7 +607,7 @@ audit_unstage (TvHttpRequest *req)
 static void
 audit_write (TvHttpRequest *req)
 {
-  TvStore *store = req->http->store;
+  TvStore *store = request_store (req);
   if (store == NULL)
     return;
   if (req->audit_staging)
@@ -615,6 +639,17 @@ tv_http_reply_json (TvHttpRequest *req, guint status, JsonNode *body)
   req->status = status;
   if (req->audit)
     audit_write (req);
+  if (req->held) {
+    /* In a group commit (possibly on the writer thread, which must not look
+     * at the connection): the reply waits for the batch's COMMIT, and
+     * batch_finish sends it, or drops it if the client left meanwhile. */
+    if (body != NULL) {
+      req->reply_body = json_to_string (body, FALSE);
+      req->reply_len = strlen (req->reply_body);
+      json_node_unref (body);
+    }
+    return;
+  }
   if (req->gone) {
     /* The client left while a deferred handler worked: nobody to tell. */
     g_info ("%s %s -> %u, but the connection is gone", req->method,
@@ -628,8 +663,7 @@ tv_http_reply_json (TvHttpRequest *req, guint status, JsonNode *body)
     req->reply_len = strlen (req->reply_body);
     json_node_unref (body);
   }
-  /* In a group commit the reply waits for the batch's COMMIT (batch_run). */
-  if (req->wsi && !req->http->batch_open)
+  if (req->wsi)
     lws_callback_on_writable (req->wsi);
 }
 
@@ -952,7 +986,7 @@ run_handler (TvHttpRequest *req)
  * that did not happen. It is replaced by a 500 (and a 5xx audit row, written
  * on its own now that the batch is gone). */
 static void
-batch_fail_request (TvHttpRequest *req)
+batch_fail_request (TvHttpRequest *req)   /* the reply stays held */
 {
   req->replied = FALSE;
   req->audit_committed = FALSE;
@@ -964,43 +998,151 @@ batch_fail_request (TvHttpRequest *req)
   tv_http_reply_error (req, 500, "internal", "internal error; nothing was changed");
 }
 
-/* Runs every queued request's handler, in arrival order, inside one store
- * batch; then sends the replies (or 500s when the batch's COMMIT failed). */
+/* Runs every request of @jobs' handler, in arrival order, inside one batch of
+ * @store; a failed COMMIT turns every reply into a 500. The replies stay held
+ * (batch_finish sends them). Runs on the writer thread with the writer's
+ * store, or on the main loop with the router's when there is no writer: it
+ * touches nothing but the requests of @jobs, their store, and what the
+ * handlers read (the route table, the configuration: never changed once
+ * serving). */
 static void
-batch_run (TvHttp *http)
+batch_execute (TvStore *store, GPtrArray *jobs)
 {
-  g_autoptr (GPtrArray) jobs = http->batch;
-  http->batch = g_ptr_array_new ();
   g_autoptr (GError) error = NULL;
   gboolean batched = FALSE;
   if (jobs->len > 1) {
-    batched = tv_store_batch_begin (http->store, &error);
-    if (!batched)
+    batched = tv_store_batch_begin (store, &error);
+    if (!batched) {
       g_warning ("group commit: %s; one transaction per request", error->message);
+      g_clear_error (&error);
+    }
   }
-  http->batch_open = batched;
   for (guint i = 0; i < jobs->len; i++) {
     TvHttpRequest *req = g_ptr_array_index (jobs, i);
     req->deferred = FALSE;   /* so run_handler sees a handler that forgot to reply */
     run_handler (req);
   }
-  http->batch_open = FALSE;
-  if (batched && !tv_store_batch_commit (http->store, &error)) {
+  if (batched && !tv_store_batch_commit (store, &error)) {
     g_warning ("group commit of %u requests failed: %s", jobs->len, error->message);
     for (guint i = 0; i < jobs->len; i++) {
       TvHttpRequest *req = g_ptr_array_index (jobs, i);
       if (req->replied)
-        batch_fail_request (req);   /* asks for WRITEABLE itself */
-    }
-  } else if (batched) {
-    for (guint i = 0; i < jobs->len; i++) {
-      TvHttpRequest *req = g_ptr_array_index (jobs, i);
-      if (req->replied && req->wsi != NULL)
-        lws_callback_on_writable (req->wsi);
+        batch_fail_request (req);
     }
   }
+}
+
+/* Main loop: the batch is done (committed or failed): sends every reply
+ * (or drops it when the client left) and drops the batch's references. */
+static void
+batch_finish (GPtrArray *jobs)
+{
+  for (guint i = 0; i < jobs->len; i++) {
+    TvHttpRequest *req = g_ptr_array_index (jobs, i);
+    req->held = FALSE;
+    req->in_worker = FALSE;
+    req->store = NULL;
+    if (req->replied && req->gone)
+      g_info ("%s %s -> %u, but the connection is gone", req->method, req->route->route->pattern, req->status);
+    else if (req->replied && req->wsi != NULL)
+      lws_callback_on_writable (req->wsi);
+    request_free (req);
+  }
+}
+
+/* One batch handed to the writer thread. */
+typedef struct _WriterJob {
+  TvHttp *http;
+  GPtrArray *jobs;   /* TvHttpRequest *, one reference each */
+  GSource *done;     /* attached by the writer when it finished the batch */
+} WriterJob;
+
+static void batch_start (TvHttp *http);
+
+/* Main loop: the writer finished http->in_flight. */
+static gboolean
+writer_done_cb (gpointer data)
+{
+  WriterJob *job = data;
+  TvHttp *http = job->http;
+  http->in_flight = NULL;
+  g_source_unref (job->done);
+  batch_finish (job->jobs);
+  g_ptr_array_unref (job->jobs);
+  g_free (job);
+  /* What arrived meanwhile goes to the writer at once. */
+  if (http->batch->len > 0) {
+    if (http->batch_source != NULL) {
+      g_source_destroy (http->batch_source);
+      g_clear_pointer (&http->batch_source, g_source_unref);
+    }
+    batch_start (http);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* The writer thread: runs one batch on the writer's store, then hands the
+ * requests back to the main loop. */
+static void
+writer_run (gpointer data, gpointer user_data)
+{
+  WriterJob *job = data;
+  batch_execute (job->http->writer_store, job->jobs);
+  job->done = g_idle_source_new ();
+  g_source_set_priority (job->done, G_PRIORITY_DEFAULT);
+  g_source_set_callback (job->done, writer_done_cb, job, NULL);
+  g_source_set_static_name (job->done, "tv-http group commit done");
+  g_source_attach (job->done, job->http->context);
+}
+
+/* Makes the writer (its store connection and thread) at the first batch.
+ * Returns: TRUE when there is one. */
+static gboolean
+writer_ensure (TvHttp *http)
+{
+  if (http->writer != NULL)
+    return TRUE;
+  if (http->writer_failed)
+    return FALSE;
+  g_autoptr (GError) error = NULL;
+  http->writer_store = tv_store_open_writer (http->store, &error);
+  if (http->writer_store != NULL)
+    http->writer = g_thread_pool_new (writer_run, http, 1, TRUE, &error);
+  if (http->writer == NULL) {
+    g_info ("group commits run on the main loop: %s", error->message);
+    g_clear_pointer (&http->writer_store, tv_store_close);
+    http->writer_failed = TRUE;
+    return FALSE;
+  }
+  http->context = g_main_context_ref_thread_default ();
+  return TRUE;
+}
+
+/* Runs the queued requests as one batch: on the writer thread when there is
+ * one (the main loop goes on meanwhile), else here and now. */
+static void
+batch_start (TvHttp *http)
+{
+  GPtrArray *jobs = http->batch;
+  http->batch = g_ptr_array_new ();
   for (guint i = 0; i < jobs->len; i++)
-    request_free (g_ptr_array_index (jobs, i));
+    ((TvHttpRequest *) g_ptr_array_index (jobs, i))->held = TRUE;
+  if (!writer_ensure (http)) {
+    batch_execute (http->store, jobs);
+    batch_finish (jobs);
+    g_ptr_array_unref (jobs);
+    return;
+  }
+  for (guint i = 0; i < jobs->len; i++) {
+    TvHttpRequest *req = g_ptr_array_index (jobs, i);
+    req->in_worker = TRUE;
+    req->store = http->writer_store;
+  }
+  WriterJob *job = g_new0 (WriterJob, 1);
+  job->http = http;
+  job->jobs = jobs;
+  http->in_flight = job;
+  g_thread_pool_push (http->writer, job, NULL);
 }
 
 static gboolean
@@ -1008,21 +1150,23 @@ batch_cb (gpointer data)
 {
   TvHttp *http = data;
   g_clear_pointer (&http->batch_source, g_source_unref);
-  batch_run (http);
+  if (http->in_flight == NULL)   /* else writer_done_cb starts it */
+    batch_start (http);
   return G_SOURCE_REMOVE;
 }
 
 /* Queues @req (dispatched, route flagged TV_HTTP_ROUTE_GROUP_COMMIT) for the
- * batch that runs in the next main-loop iteration. The idle source has the
- * default priority, like the connections' sources, so a busy server does not
- * starve it; requests read in the same iteration share the batch. */
+ * batch that runs in the next main-loop iteration, or when the writer is done
+ * with the batch it has. The idle source has the default priority, like the
+ * connections' sources, so a busy server does not starve it; requests read in
+ * the same iterations share the batch. */
 static void
 batch_queue (TvHttpRequest *req)
 {
   TvHttp *http = req->http;
   req->deferred = TRUE;
   g_ptr_array_add (http->batch, tv_http_request_ref (req));
-  if (http->batch_source == NULL) {
+  if (http->batch_source == NULL && http->in_flight == NULL) {
     http->batch_source = g_idle_source_new ();
     g_source_set_priority (http->batch_source, G_PRIORITY_DEFAULT);
     g_source_set_callback (http->batch_source, batch_cb, http, NULL);
@@ -1032,7 +1176,9 @@ batch_queue (TvHttpRequest *req)
 }
 
 /* The router goes away with requests still queued: they are dropped without
- * running (their connections close with the server). */
+ * running (their connections close with the server). A batch the writer has
+ * is finished first (its changes are committed or not, as a whole) and its
+ * replies dropped; then the writer's store closes. */
 static void
 batch_drop (TvHttp *http)
 {
@@ -1043,6 +1189,19 @@ batch_drop (TvHttp *http)
   for (guint i = 0; i < http->batch->len; i++)
     request_free (g_ptr_array_index (http->batch, i));
   g_ptr_array_set_size (http->batch, 0);
+  if (http->writer != NULL)
+    g_thread_pool_free (g_steal_pointer (&http->writer), FALSE, TRUE);   /* waits for the batch */
+  if (http->in_flight != NULL) {
+    WriterJob *job = g_steal_pointer (&http->in_flight);
+    g_source_destroy (job->done);
+    g_source_unref (job->done);
+    for (guint i = 0; i < job->jobs->len; i++)
+      request_free (g_ptr_array_index (job->jobs, i));
+    g_ptr_array_unref (job->jobs);
+    g_free (job);
+  }
+  g_clear_pointer (&http->writer_store, tv_store_close);
+  g_clear_pointer (&http->context, g_main_context_unref);
 }
 
 static void
@@ -1240,7 +1399,7 @@ static int
 on_writeable (Pss *pss, struct lws *wsi)
 {
   TvHttpRequest *req = pss->req;
-  if (req == NULL || !req->replied)
+  if (req == NULL || req->in_worker || !req->replied)
     return 0;
   if (!req->headers_sent && req->reply_len > 0 && req->reply_len <= WRITE_CHUNK
       && strcmp (req->method, "HEAD") != 0) {
@@ -1354,7 +1513,7 @@ tv_http_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *u
   }
 
   case LWS_CALLBACK_HTTP_BODY:
-    if (pss == NULL || pss->req == NULL || pss->req->replied || pss->req->discard || pss->req->body_raw == NULL)
+    if (pss == NULL || pss->req == NULL || pss->req->in_worker || pss->req->replied || pss->req->discard || pss->req->body_raw == NULL)
       return 0;
     if (pss->req->body_raw->len + len > TV_HTTP_MAX_BODY) {
       pss->req->close_after = TRUE;
@@ -1366,7 +1525,7 @@ tv_http_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *u
     return 0;
 
   case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-    if (pss == NULL || pss->req == NULL || pss->req->replied)
+    if (pss == NULL || pss->req == NULL || pss->req->in_worker || pss->req->replied)
       return 0;
     if (pss->req->discard) {
       tv_http_reply_error (pss->req, 413, "body_too_large", "the request body is larger than %d bytes",

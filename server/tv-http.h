@@ -16,13 +16,15 @@
  * password hashing runs on a worker thread meanwhile); the reply is written
  * from lws' WRITEABLE callback. A handler that returns without replying and
  * without deferring produces a 500. Handlers of routes flagged
- * TV_HTTP_ROUTE_GROUP_COMMIT run one main-loop iteration later, together with
- * the other such requests read in the same iteration, from an idle source
- * instead of the lws callback; their replies go out after the shared COMMIT.
+ * TV_HTTP_ROUTE_GROUP_COMMIT run later, together with the other such requests
+ * read meanwhile, on the router's store writer thread (its own store
+ * connection, tv_store_open_writer) instead of the lws callback; their
+ * replies go out, from the main loop, after the shared COMMIT.
  *
  * Logs: one info line per request with the method, the route pattern (not the
  * path: no ids or query text), the status and the user id. Never tokens or bodies.
- * Thread: main loop only.
+ * Thread: main loop only, except the handlers of TV_HTTP_ROUTE_GROUP_COMMIT
+ * routes (see there), which run on the router's store writer thread.
  */
 #pragma once
 
@@ -61,7 +63,16 @@ typedef enum {
    * all). If that COMMIT fails, every request of the batch gets 500 internal
    * "nothing was changed" (and a 5xx audit row) instead of its reply. Only for
    * handlers whose whole effect is in the store and their reply (nothing sent
-   * elsewhere before the reply). A lone request runs as it would without. */
+   * elsewhere before the reply). A lone request runs as it would without.
+   * Thread: the batches run on ONE store writer thread of the router, with
+   * a store connection of its own (tv_store_open_writer; the main loop's
+   * connection only for an in-memory store), while the main loop goes on
+   * reading, authenticating and answering other requests (WAL: its reads do
+   * not wait for the writer; its own writes wait for the batch's COMMIT). One
+   * batch is with the writer at a time; requests read meanwhile form the next.
+   * Such a handler therefore touches only its request (tv_http_request_*,
+   * tv_http_reply_*, the request's store) and what never changes while the
+   * server serves (its route's user_data as read-only, the configuration). */
   TV_HTTP_ROUTE_GROUP_COMMIT = 1 << 0,
 } TvHttpRouteFlags;
 
@@ -146,7 +157,9 @@ const char *tv_http_request_host (TvHttpRequest *req);
 const char *tv_http_request_if_none_match (TvHttpRequest *req);
 /* Returns: when the request was dispatched (g_get_real_time(), µs UTC). */
 gint64 tv_http_request_now (TvHttpRequest *req);
-/* The router's store and configuration (see tv_http_new). */
+/* The router's store and configuration (see tv_http_new). In a
+ * TV_HTTP_ROUTE_GROUP_COMMIT handler the store is the writer thread's own
+ * connection to the same database (the one to use on that thread). */
 TvStore *tv_http_request_store (TvHttpRequest *req);
 const TvServerConfig *tv_http_request_config (TvHttpRequest *req);
 /* Returns: TRUE when the user holds any role of @roles (FALSE without a user). */

@@ -8,8 +8,9 @@
  * Schema versions live in PRAGMA user_version and are reached by a table of
  * migration steps, one transaction each.
  *
- * Thread: a TvStore is used by one thread only (the server's main loop or the
- * admin tool); SQLite is opened with SQLITE_OPEN_NOMUTEX accordingly.
+ * Thread: a TvStore is used by one thread only (the server's main loop, its
+ * store writer thread through a second TvStore of its own — tv_store_open_writer —
+ * or the admin tool); SQLite is opened with SQLITE_OPEN_NOMUTEX accordingly.
  */
 #define G_LOG_DOMAIN "tv-store"
 
@@ -21,6 +22,7 @@
 #include "server/tv-join-link.h"
 #include "server/tv-store-schema.h"
 #include "server/tv-store-schedule.h"
+#include "server/tv-store-seal.h"
 #include "server/tv-store-users.h"
 #include "server/tv-store-waitroom.h"
 
@@ -950,6 +952,38 @@ tv_store_close (TvStore *store)
   tv_store_private_seal_free (store->seal);
   tv_join_link_key_free (store->join_key);
   g_free (store);
+}
+
+TvStore *
+tv_store_open_writer (TvStore *store, GError **error)
+{
+  g_return_val_if_fail (store != NULL && store->db != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  const char *file = sqlite3_db_filename (store->db, "main");
+  if (file == NULL || *file == '\0') {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "an in-memory store has no file for a second connection");
+    return NULL;
+  }
+  /* The file is at the current version already: the migration check finds
+   * nothing to do, and the same settings are applied to the new connection. */
+  TvStore *writer = tv_store_open (file, error);
+  if (writer == NULL)
+    return NULL;
+  if (store->join_key != NULL)
+    writer->join_key = tv_join_link_key_dup (store->join_key);
+  /* The same data keys: loaded from the same ring file. A store whose key is
+   * in memory only (never the server's) cannot share it. */
+  const char *keys = tv_store_get_data_key_file (store);
+  if (keys == NULL) {
+    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "the store's data key is in memory only");
+    tv_store_close (writer);
+    return NULL;
+  }
+  if (!tv_store_set_data_key_file (writer, keys, error)) {
+    tv_store_close (writer);
+    return NULL;
+  }
+  return writer;
 }
 
 int

@@ -144,6 +144,19 @@ int tv_store_schema_version (TvStore *store);
  * size, and for ":memory:"). For tests and diagnostics. */
 gint64 tv_store_wal_checkpoints (TvStore *store);
 
+/* tv_store_open_writer:
+ * A second TvStore on @store's database file, for ONE other thread (the HTTPS
+ * router's store writer, tv-http.c): its own SQLite connection with the same
+ * settings (WAL, synchronous = FULL, foreign keys, busy timeout, checkpoints off
+ * its thread), its own statement cache, and the join-link key and data keys of
+ * @store. Read on @store's thread; from then on each store is used by its own
+ * thread only. Both connections may write: BEGIN IMMEDIATE serialises them (the
+ * one that waits does so up to the busy timeout), and WAL readers on either never
+ * wait for the other's writes. Close it before @store.
+ * Returns: (transfer full) the new store; NULL with @error (IO) for ":memory:"
+ * (no file to share) or when the file cannot be opened. */
+TvStore *tv_store_open_writer (TvStore *store, GError **error);
+
 /* ---- group commit (one fsync for several changes) -------------------------------- */
 
 /* tv_store_batch_begin:

@@ -12,6 +12,11 @@
  *    changes nor rows, and the store works normally afterwards;
  *  - store: WAL checkpoints run on the store's checkpoint thread, and a
  *    database written while it checkpoints is whole after close and reopen;
+ *  - store: the writer's own connection (tv_store_open_writer, the server's
+ *    store writer thread): while its batch is open on another thread, reads
+ *    on the first connection do not wait and see the last commit; a booking
+ *    there waits for the COMMIT and loses the slot it took; the audit chain
+ *    holds in commit order across both;
  *  - server, COMMIT fails: bookings sent at once get 201 (committed alone)
  *    or 500 "nothing was changed" — never a 201 for a booking that is not in
  *    the store — and every 500 leaves a 5xx audit row;
@@ -27,7 +32,7 @@
  * scheduler, so the server cases repeat rounds until a batch of two or more
  * was seen (a 500 or a crash), under a watchdog. Synthetic people only;
  * traffic to 127.0.0.1 only.
- * Thread: main thread only.
+ * Thread: main thread, and one writer thread in store/writer-connection.
  */
 #define G_LOG_DOMAIN "test-group-commit"
 
@@ -267,6 +272,112 @@ consult_exists (const char *dir, const char *id)
  * not inside a COMMIT: write until the WAL passes its checkpoint size, wait for
  * the thread's checkpoint, keep writing while it may run, and every row is
  * there, intact, after the store is closed (thread joined) and reopened. */
+/* The store writer's connection (tv_store_open_writer): a batch open on
+ * another thread does not make this thread's reads wait (WAL: they see the
+ * last commit), a write here waits for the batch's COMMIT and then decides
+ * against what it committed (slot taken), and the audit chain stays in commit
+ * order across both connections. */
+typedef struct {
+  TvStore *writer;
+  char *doctor, *patient;
+  char *booked;          /* the consult the writer booked (set before in_batch) */
+  GMutex lock;
+  GCond cond;
+  gboolean in_batch;     /* under lock: the batch holds its booking, uncommitted */
+  gboolean go;           /* under lock: commit now */
+} WriterCase;
+
+static gpointer
+writer_case_thread (gpointer data)
+{
+  WriterCase *w = data;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (tv_store_batch_begin (w->writer, &error));
+  g_assert_no_error (error);
+  w->booked = book (w->writer, w->doctor, w->patient, monday_at (9), "writer.a", &error);
+  g_assert_no_error (error);
+  g_mutex_lock (&w->lock);
+  w->in_batch = TRUE;
+  g_cond_broadcast (&w->cond);
+  while (!w->go)
+    g_cond_wait (&w->cond, &w->lock);
+  g_mutex_unlock (&w->lock);
+  g_assert_true (tv_store_batch_commit (w->writer, &error));
+  g_assert_no_error (error);
+  return NULL;
+}
+
+static void
+test_store_writer_connection (void)
+{
+  tv_test_watchdog_start (30, g_test_get_path ());
+  const char *dir = tv_test_tmpdir ();
+  TvStore *store = tv_test_store_open (dir);
+  g_autoptr (GError) error = NULL;
+
+  TvStore *mem = tv_store_open (":memory:", &error);
+  g_assert_no_error (error);
+  g_assert_null (tv_store_open_writer (mem, &error));   /* no file to share */
+  g_assert_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO);
+  g_clear_error (&error);
+  tv_store_close (mem);
+
+  WriterCase w = { 0 };
+  g_mutex_init (&w.lock);
+  g_cond_init (&w.cond);
+  w.doctor = user_ok (store, "dr.writer", TV_ROLE_DOCTOR, "UTC", 15);
+  w.patient = user_ok (store, "pat.writer", TV_ROLE_PATIENT, NULL, 0);
+  g_autofree char *p2 = user_ok (store, "pat.main", TV_ROLE_PATIENT, NULL, 0);
+  TvWeeklyRange mon = { 1, 9 * 60, 12 * 60 };
+  g_assert_true (tv_store_availability_set (store, w.doctor, &mon, 1, NOW, &error));
+  g_assert_no_error (error);
+  w.writer = tv_store_open_writer (store, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (w.writer);
+
+  GThread *t = g_thread_new ("test-writer", writer_case_thread, &w);
+  g_mutex_lock (&w.lock);
+  while (!w.in_batch)
+    g_cond_wait (&w.cond, &w.lock);
+  g_mutex_unlock (&w.lock);
+  /* The batch holds the write lock: reads here go on, and see the last commit. */
+  g_autoptr (TvConsult) none = NULL;
+  g_assert_false (tv_store_consult_get (store, w.booked, &none, &error));
+  g_assert_error (error, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_true (slot_is_free (store, w.doctor, monday_at (9)));
+  g_mutex_lock (&w.lock);
+  w.go = TRUE;
+  g_cond_broadcast (&w.cond);
+  g_mutex_unlock (&w.lock);
+  /* A write here waits for the batch's COMMIT (busy timeout), then loses the slot. */
+  g_autofree char *lost = book (store, w.doctor, p2, monday_at (9), "main.lost", &error);
+  g_assert_error (error, TV_STORE_ERROR, TV_STORE_ERR_SLOT_TAKEN);
+  g_assert_null (lost);
+  g_clear_error (&error);
+  g_autofree char *won = book (store, w.doctor, p2, monday_at (10), "main.b", &error);
+  g_assert_no_error (error);
+  g_thread_join (t);
+
+  g_autoptr (TvConsult) c = NULL;
+  g_assert_true (tv_store_consult_get (store, w.booked, &c, &error));
+  g_assert_cmpint (c->status, ==, TV_CONSULT_SCHEDULED);
+  g_assert_cmpint (audit_rows (dir, "writer.a", NULL), ==, 1);
+  g_assert_cmpint (audit_rows (dir, "main.lost", NULL), ==, 0);
+  g_assert_cmpint (audit_rows (dir, "main.b", NULL), ==, 1);
+  g_assert_cmpint (tv_test_store_int (dir, "SELECT (SELECT seq FROM audit WHERE action = 'main.b')"
+                                           " > (SELECT seq FROM audit WHERE action = 'writer.a')"), ==, 1);
+  tv_test_assert_audit_chain (store);
+  tv_store_close (w.writer);
+  tv_store_close (store);
+  g_free (w.doctor);
+  g_free (w.patient);
+  g_free (w.booked);
+  g_mutex_clear (&w.lock);
+  g_cond_clear (&w.cond);
+  tv_test_watchdog_stop ();
+}
+
 static void
 test_store_checkpoint_thread (void)
 {
@@ -475,6 +586,7 @@ main (int argc, char **argv)
   tv_test_init (&argc, &argv);
   g_test_add_func ("/group-commit/store/savepoints", test_store_savepoints);
   g_test_add_func ("/group-commit/store/checkpoint-thread", test_store_checkpoint_thread);
+  g_test_add_func ("/group-commit/store/writer-connection", test_store_writer_connection);
   g_test_add_func ("/group-commit/server/commit-fails", test_server_commit_fails);
   g_test_add_func ("/group-commit/server/cancel-and-book", test_server_cancel_and_book);
   g_test_add_func ("/group-commit/server/crash-before-commit", test_server_crash_before_commit);
