@@ -72,4 +72,21 @@ GstElement *tv_media_clip_source_new (const char *name, const char *path, gboole
  * not flip it back and forth. At 0 Opus codes no in-band FEC. */
 int tv_media_opus_expected_loss (int current_pct, double loss);
 
+/* tv_media_jitter_latency:
+ * The jitter-buffer latency (ms) for a link with round trip @rtt_ms (<= 0:
+ * not measured yet): the configured @base_ms on a link that does not lose
+ * packets (@lossy FALSE) or with no RTT yet; on a lossy one @base_ms + 2 x
+ * RTT, at most MAX (@max_ms, @base_ms). Pure. */
+guint tv_media_jitter_latency (guint base_ms, double rtt_ms, gboolean lossy, guint max_ms);
+
+/* tv_media_rtx_retry_ms:
+ * The interval (ms) between retransmission requests for one lost packet, for
+ * a jitter buffer of @latency_ms on a link with round trip @rtt_ms: spaced so
+ * that three requests (the first at the gap) have their answers back a
+ * margin before the latency runs out, never under 10 ms. -1 (rtpjitterbuffer's
+ * own, about one measured retransmission round trip) when the link does not
+ * lose packets (@lossy FALSE), the RTT is not known (<= 0), or not even the
+ * first answer can come back in time. Pure. */
+int tv_media_rtx_retry_ms (guint latency_ms, double rtt_ms, gboolean lossy);
+
 G_END_DECLS

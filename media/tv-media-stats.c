@@ -95,6 +95,42 @@ tv_media_opus_expected_loss (int current_pct, double loss)
   return 0;
 }
 
+/* How long before the jitter buffer gives a packet up its last
+ * retransmission should be back: the sender answers within ~0.1 ms and the
+ * path's delay varies by a few ms (docs/BENCHMARKS.md). */
+#define JITTER_PLAN_MARGIN_MS 20.0
+#define JITTER_PLAN_MIN_RETRY_MS 10
+
+guint
+tv_media_jitter_latency (guint base_ms, double rtt_ms, gboolean lossy, guint max_ms)
+{
+  if (!lossy || rtt_ms <= 0)
+    return base_ms;
+  /* Two round trips: one for the first request and its answer, one for a
+   * second chance (docs/BENCHMARKS.md, *Bad network with added delay*). */
+  return (guint) MIN (base_ms + 2.0 * rtt_ms, (double) MAX (max_ms, base_ms));
+}
+
+int
+tv_media_rtx_retry_ms (guint latency_ms, double rtt_ms, gboolean lossy)
+{
+  if (!lossy || rtt_ms <= 0)
+    return -1;
+  /* Requests at the gap, after one interval and after two; the third one's
+   * answer must be back JITTER_PLAN_MARGIN_MS before the latency runs out:
+   * 2 x retry + RTT + margin <= latency. With rtpjitterbuffer's own interval
+   * (its retransmission round trip, ~RTT) only the first two fit: a packet
+   * whose NACK or retransmission was lost twice (~1 % of the lost ones at
+   * 5 % loss) became a lost-event, and its frame a freeze. At RTT 200 ms and
+   * latency 450: requests at 0, 115 and 230 ms, answers back by ~430. The
+   * request at 115 ms goes out before the first answer could be back, so
+   * each lost packet is retransmitted about twice. */
+  double window = latency_ms - rtt_ms - JITTER_PLAN_MARGIN_MS;
+  if (window < 0)
+    return -1;
+  return MAX ((int) (window / 2.0), JITTER_PLAN_MIN_RETRY_MS);
+}
+
 void
 tv_media_stats_parse (const GstStructure *reply, TvMediaStats *out)
 {

@@ -53,6 +53,13 @@
 #define LATENCY_LOSS_HOLD_US (60 * G_USEC_PER_SEC)
 #define LATENCY_MAX_MS 1000
 #define LATENCY_STEP_MS 20
+/* A jitter buffer's request for a lost packet tells the main thread at most
+ * this often (on_rtx_request). */
+#define LOSS_POST_INTERVAL_US G_USEC_PER_SEC
+/* While the link loses packets and no RTT is measured yet, stats are asked
+ * for every RTT_POLL_MS, at most RTT_POLL_MAX times (poll_rtt_soon). */
+#define RTT_POLL_MS 100
+#define RTT_POLL_MAX 30
 #define VIDEO_PT 96
 #define AUDIO_PT 111
 #define STATS_INTERVAL_MS 1000
@@ -95,6 +102,9 @@ typedef struct {
   gboolean audio_have_seq;
   guint16 audio_last_seq;
   guint64 audio_expected, audio_received;
+  /* Monotonic time a jitter buffer's first request for a lost packet was
+   * last posted to the main thread (EV_LOSS, on_rtx_request), 0 = never. */
+  gint64 loss_posted_us;
   /* Peak of the decoded remote audio (0..1 of full scale), decaying by
    * AUDIO_PEAK_DECAY per buffer so that it follows the last ~200 ms. */
   double audio_peak;
@@ -136,7 +146,7 @@ struct _TvMediaCall {
   struct { guint64 expected, received; } audio_seen[AUDIO_LOSS_WINDOW];
   guint audio_seen_n;
   int opus_loss_pct;
-  gint64 loss_seen_us; /* monotonic time the last audio loss was measured, 0 = never (adapt_latency) */
+  gint64 loss_seen_us; /* monotonic time loss was last seen (audio measure or a NACK), 0 = never (adapt_latency) */
   GSource *bus_source, *stats_source;
 
   gboolean started, offerer, remote_set, failed, keyframe_forced, stats_pending;
@@ -159,6 +169,8 @@ struct _TvMediaCall {
   gint64 last_stats_us;
   guint64 last_bytes_in, last_bytes_out;
   guint latency_now_ms; /* jitter-buffer latency in force (adapt_latency) */
+  gboolean rtt_poll_pending; /* poll_rtt_soon's timeout is queued */
+  guint rtt_polls;           /* poll_rtt_soon calls so far (at most RTT_POLL_MAX) */
 };
 
 /* ---------------------------------------------------------------------------
@@ -206,6 +218,7 @@ typedef enum {
   EV_FIRST_FRAME,
   EV_STATS,
   EV_REMOTE_MEDIA, /* first remote RTP arrived: the peer's DTLS-SRTP is up */
+  EV_LOSS,         /* a jitter buffer asked for a lost packet (on_rtx_request) */
 } EventKind;
 
 typedef struct {
@@ -974,6 +987,36 @@ on_health_timer (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Sets rtpjitterbuffer's rtx-retry-timeout (ms, -1 = its own) on every jitter
+ * buffer of the call that does not have it yet (tv_media_rtx_retry_ms says
+ * why and how much); runs with each stats snapshot, so jitter buffers made
+ * later get it too. Main thread. */
+static void
+set_rtx_retry (TvMediaCall *call, int retry_ms)
+{
+  GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (call->webrtc), "rtpbin");
+  if (!rtpbin)
+    return;
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (rtpbin));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    GstElement *e = g_value_get_object (&item);
+    GstElementFactory *f = gst_element_get_factory (e);
+    if (f && g_strcmp0 (GST_OBJECT_NAME (f), "rtpjitterbuffer") == 0) {
+      int had = 0;
+      g_object_get (e, "rtx-retry-timeout", &had, NULL);
+      if (had != retry_ms) {
+        g_debug ("%s: retransmission requests every %d ms (was %d)", GST_OBJECT_NAME (e), retry_ms, had);
+        g_object_set (e, "rtx-retry-timeout", retry_ms, NULL);
+      }
+    }
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  gst_object_unref (rtpbin);
+}
+
 /* A retransmission can only fill a gap in time if it arrives while the jitter
  * buffer still waits for it: one round trip after the gap showed, two when
  * the NACK or the retransmission was lost and the jitter buffer asked again
@@ -988,11 +1031,15 @@ on_health_timer (gpointer data)
  * latency is the configured one (the margin for jitter) plus two RTTs as
  * measured from RTCP (webrtcbin's remote-inbound-rtp round-trip-time, the
  * worst stream), updated with each stats snapshot once it moved by
- * LATENCY_STEP_MS. On a LAN or loopback (RTT
- * ~1 ms) it never changes, so call setup and the no-delay figures are as
- * before. Audio waits as long as video: the two stay in sync (browsers delay
+ * LATENCY_STEP_MS; the interval between requests for one packet is then
+ * set so that a third request's answer fits too (tv_media_rtx_retry_ms:
+ * with the jitter buffer's own, ~1 RTT, a packet whose first two requests
+ * or answers were lost became a lost-event and a freeze, ~1 a side in 20
+ * s). On a LAN or loopback (RTT ~1 ms) it never changes, so call setup and
+ * the no-delay figures are as before. Audio waits as long as video: the two stay in sync (browsers delay
  * audio to the video's playout delay too). The round trips are added only
- * while the link loses packets (the peer's audio, measure_audio_loss) and
+ * while the link loses packets (the peer's audio, measure_audio_loss, or a
+ * jitter buffer's request for a lost packet, on_rtx_request) and
  * for LATENCY_LOSS_HOLD_US after the last loss: on a clean long-distance
  * link (RTT 200 ms, no loss) nothing is waiting for a retransmission, and
  * 400 ms more playout delay would only make the conversation harder; the
@@ -1006,14 +1053,14 @@ adapt_latency (TvMediaCall *call, gint64 now_us)
   if (!call->webrtc || call->snap.rtt_ms <= 0)
     return;
   gboolean lossy = call->loss_seen_us > 0 && now_us - call->loss_seen_us < LATENCY_LOSS_HOLD_US;
-  double want_d = call->cfg.latency_ms + (lossy ? LATENCY_RTTS * call->snap.rtt_ms : 0.0);
-  guint want = (guint) MIN (want_d, (double) MAX (LATENCY_MAX_MS, call->cfg.latency_ms));
+  guint want = tv_media_jitter_latency (call->cfg.latency_ms, call->snap.rtt_ms, lossy, LATENCY_MAX_MS);
   guint now = call->latency_now_ms ? call->latency_now_ms : call->cfg.latency_ms;
-  if (want < now + LATENCY_STEP_MS && want + LATENCY_STEP_MS > now)
-    return;
-  g_debug ("jitter-buffer latency %u -> %u ms (RTT %.0f ms)", now, want, call->snap.rtt_ms);
-  g_object_set (call->webrtc, "latency", want, NULL);
-  call->latency_now_ms = want;
+  if (want >= now + LATENCY_STEP_MS || want + LATENCY_STEP_MS <= now) {
+    g_debug ("jitter-buffer latency %u -> %u ms (RTT %.0f ms)", now, want, call->snap.rtt_ms);
+    g_object_set (call->webrtc, "latency", want, NULL);
+    call->latency_now_ms = now = want;
+  }
+  set_rtx_retry (call, tv_media_rtx_retry_ms (now, call->snap.rtt_ms, lossy));
 }
 
 /* The loss of the peer's audio to us over the last AUDIO_LOSS_WINDOW stats
@@ -1069,6 +1116,38 @@ adapt_opus_fec (TvMediaCall *call, double loss)
   }
 }
 
+static gboolean on_stats_timer (gpointer data);
+
+static gboolean
+on_rtt_poll (gpointer data)
+{
+  TvMediaShared *sh = data;
+  if (sh->call) {
+    sh->call->rtt_poll_pending = FALSE;
+    (void) on_stats_timer (sh);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* The link loses packets but no RTT is measured yet (the first RTCP report
+ * blocks take a few hundred ms on a long link): ask for stats again in
+ * RTT_POLL_MS rather than at the next 1 s snapshot, so that adapt_latency
+ * raises the latency as soon as it can (every packet lost before that is
+ * lost for good). Main thread. */
+static void
+poll_rtt_soon (TvMediaCall *call)
+{
+  if (call->rtt_poll_pending || call->rtt_polls >= RTT_POLL_MAX)
+    return;
+  call->rtt_poll_pending = TRUE;
+  call->rtt_polls++;
+  GSource *src = g_timeout_source_new (RTT_POLL_MS);
+  g_source_set_callback (src, on_rtt_poll, shared_ref (call->shared), shared_unref);
+  g_source_set_static_name (src, "tv-media rtt poll");
+  g_source_attach (src, call->shared->context);
+  g_source_unref (src);
+}
+
 static void
 handle_stats (TvMediaCall *call, const GstStructure *reply)
 {
@@ -1094,6 +1173,8 @@ handle_stats (TvMediaCall *call, const GstStructure *reply)
     adapt_opus_fec (call, loss);
   }
   adapt_latency (call, now);
+  if (call->loss_seen_us > 0 && call->snap.rtt_ms <= 0)
+    poll_rtt_soon (call);
 }
 
 static gboolean
@@ -1148,6 +1229,16 @@ dispatch_event (gpointer data)
      * Cheaper and faster than waiting for the peer's PLI. */
     g_debug ("first remote media: sending a keyframe");
     force_keyframe (call);
+    break;
+  case EV_LOSS:
+    /* The link loses packets: raise the latency now rather than at the
+     * audio measure a second or two later (on_rtx_request). Without an RTT
+     * yet, ask for stats now; adapt_latency runs with their reply. */
+    call->loss_seen_us = g_get_monotonic_time ();
+    if (call->snap.rtt_ms <= 0)
+      (void) on_stats_timer (call->shared);
+    else
+      adapt_latency (call, call->loss_seen_us);
     break;
   }
   return G_SOURCE_REMOVE;
@@ -1601,6 +1692,39 @@ on_new_jitterbuffer_start (GstElement *rtpbin, GstElement *jitterbuffer, guint s
   g_clear_object (&src);
 }
 
+/* A jitter buffer asks upstream for a lost packet (streaming thread). The
+ * first request for a packet means the link loses packets: the main thread
+ * hears of it (EV_LOSS, at most once per LOSS_POST_INTERVAL_US) and raises
+ * the latency at once. The audio measure (measure_audio_loss) needs two
+ * stats snapshots and half a second of audio first: with 100 ms each way
+ * and 5 % loss the latency stayed at 50 ms for the first 1.2 s of video, and
+ * every packet lost then cost its frames up to a keyframe (one freeze of
+ * 1.2 s at the start, docs/BENCHMARKS.md). */
+static GstPadProbeReturn
+on_rtx_request (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  (void) pad;
+  TvMediaShared *sh = data;
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+  if (GST_EVENT_TYPE (ev) != GST_EVENT_CUSTOM_UPSTREAM || !gst_event_has_name (ev, "GstRTPRetransmissionRequest")
+      || shared_closing (sh))
+    return GST_PAD_PROBE_OK;
+  guint retry = 0;
+  if (gst_structure_get_uint (gst_event_get_structure (ev), "retry", &retry) && retry > 0)
+    return GST_PAD_PROBE_OK; /* a repeat: the first one told already */
+  gint64 now = g_get_monotonic_time ();
+  gboolean post = FALSE;
+  g_mutex_lock (&sh->lock);
+  if (sh->loss_posted_us == 0 || now - sh->loss_posted_us >= LOSS_POST_INTERVAL_US) {
+    sh->loss_posted_us = now;
+    post = TRUE;
+  }
+  g_mutex_unlock (&sh->lock);
+  if (post)
+    post_event (sh, EV_LOSS, NULL, 0);
+  return GST_PAD_PROBE_OK;
+}
+
 /* webrtcbin's internal rtpbin made a jitter buffer for a new remote SSRC
  * (streaming thread). webrtcbin 1.22 sets its do-retransmission from the
  * transceiver it finds for the SSRC. In our calls that lookup fails (the
@@ -1614,7 +1738,7 @@ static void
 on_new_jitterbuffer (GstElement *rtpbin, GstElement *jitterbuffer, guint session, guint ssrc, gpointer user_data)
 {
   (void) rtpbin;
-  (void) user_data;
+  TvMediaShared *sh = user_data;
   gboolean had = FALSE;
   g_object_get (jitterbuffer, "do-retransmission", &had, NULL);
   g_debug ("jitter buffer for session %u ssrc %u: do-retransmission was %d, now on", session, ssrc, had);
@@ -1635,11 +1759,18 @@ on_new_jitterbuffer (GstElement *rtpbin, GstElement *jitterbuffer, guint session
    * costs one needless retransmission. */
   g_object_set (jitterbuffer, "rtx-delay", RTX_DELAY_MS, "rtx-next-seqnum", FALSE, NULL);
   /* When neither the retransmission nor a second packet came, ask again
-   * after twice the measured retransmission round trip, but not sooner than
-   * this. The automatic floor is the packet spacing (a frame, 33 ms): one
-   * NACK or its retransmission lost (5 % each at 5 % loss) left no time for
-   * a second try within 50 ms. On a slow link 2 x RTT is above the floor. */
+   * after the measured retransmission round trip (plus twice the jitter),
+   * but not sooner than this. The automatic floor is the packet spacing (a
+   * frame, 33 ms): one NACK or its retransmission lost (5 % each at 5 % loss)
+   * left no time for a second try within 50 ms. While the link loses packets
+   * adapt_latency sets the interval itself (tv_media_rtx_retry_ms). Any
+   * request means a lost packet: on_rtx_request tells the main thread. */
   g_object_set (jitterbuffer, "rtx-min-retry-timeout", RTX_MIN_RETRY_MS, NULL);
+  GstPad *sink = gst_element_get_static_pad (jitterbuffer, "sink");
+  if (sink) {
+    gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_rtx_request, shared_ref (sh), shared_unref);
+    gst_object_unref (sink);
+  }
 }
 
 /* A new rtpsession inside webrtcbin's rtpbin (any thread). Under RTP/SAVPF
@@ -1690,7 +1821,8 @@ build_pipeline (TvMediaCall *call, GError **error)
        * for the next regular RTCP report (measured: NACKs reached the sender
        * 0.7-1.8 s late, long after the jitter buffer gave the packet up). */
       gst_util_set_object_arg (G_OBJECT (rtpbin), "rtp-profile", "savpf");
-      g_signal_connect (rtpbin, "new-jitterbuffer", G_CALLBACK (on_new_jitterbuffer), NULL);
+      g_signal_connect_data (rtpbin, "new-jitterbuffer", G_CALLBACK (on_new_jitterbuffer), shared_ref (sh),
+                             shared_unref_closure, 0);
       g_signal_connect (rtpbin, "new-jitterbuffer", G_CALLBACK (on_new_jitterbuffer_start), NULL);
       g_signal_connect (rtpbin, "element-added", G_CALLBACK (on_rtpbin_element_added), NULL);
       gst_object_unref (rtpbin);

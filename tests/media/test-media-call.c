@@ -586,6 +586,33 @@ test_opus_expected_loss (void)
   g_assert_cmpint (tv_media_opus_expected_loss (1, 0.0), ==, 0);
 }
 
+/* The jitter-buffer latency and NACK retry interval: a clean link (or one
+ * with no RTT measured yet) keeps the configured latency and the jitter
+ * buffer's own retry; a lossy one waits two round trips more and asks three
+ * times, the third answer back before the latency runs out. */
+static void
+test_jitter_plan (void)
+{
+  g_assert_cmpuint (tv_media_jitter_latency (50, 200.0, FALSE, 1000), ==, 50); /* long, clean */
+  g_assert_cmpint (tv_media_rtx_retry_ms (50, 200.0, FALSE), ==, -1);
+  g_assert_cmpuint (tv_media_jitter_latency (50, -1.0, TRUE, 1000), ==, 50); /* lossy, no RTT yet */
+  g_assert_cmpint (tv_media_rtx_retry_ms (50, -1.0, TRUE), ==, -1);
+  /* The bench's delayed call: requests at 0, 115, 230 ms, the third answer
+   * back by 430; the second request goes before the first answer. */
+  g_assert_cmpuint (tv_media_jitter_latency (50, 200.0, TRUE, 1000), ==, 450);
+  g_assert_cmpint (tv_media_rtx_retry_ms (450, 200.0, TRUE), ==, 115);
+  g_assert_cmpint (tv_media_rtx_retry_ms (440, 200.0, TRUE), ==, 110); /* the latency in force, within a step */
+  g_assert_cmpuint (tv_media_jitter_latency (50, 1.0, TRUE, 1000), ==, 52); /* lossy LAN */
+  g_assert_cmpint (tv_media_rtx_retry_ms (52, 1.0, TRUE), ==, 15);
+  g_assert_cmpint (tv_media_rtx_retry_ms (50, 1.0, TRUE), ==, 14);
+  g_assert_cmpint (tv_media_rtx_retry_ms (40, 1.0, TRUE), ==, 10); /* the floor */
+  g_assert_cmpuint (tv_media_jitter_latency (50, 600.0, TRUE, 1000), ==, 1000); /* capped */
+  g_assert_cmpint (tv_media_rtx_retry_ms (1000, 600.0, TRUE), ==, 190);
+  g_assert_cmpint (tv_media_rtx_retry_ms (1000, 990.0, TRUE), ==, -1); /* no answer in time: its own */
+  g_assert_cmpuint (tv_media_jitter_latency (2000, 200.0, TRUE, 1000), ==, 2000); /* configured above the cap */
+  g_assert_cmpint (tv_media_rtx_retry_ms (2000, 200.0, TRUE), ==, 890);
+}
+
 /* The offer with every line starting with @prefix removed. */
 static char *
 strip_lines (const char *sdp, const char *prefix)
@@ -852,6 +879,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/prepared-call", test_prepared_call);
   g_test_add_func ("/media/clip-call", test_clip_call);
   g_test_add_func ("/media/opus-expected-loss", test_opus_expected_loss);
+  g_test_add_func ("/media/jitter-plan", test_jitter_plan);
   g_test_add_func ("/media/bad-input", test_bad_input);
   g_test_add_func ("/media/free-midway", test_free_midway);
   g_test_add_func ("/media/peer-vanishes", test_peer_vanishes);
