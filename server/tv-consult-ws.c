@@ -32,6 +32,7 @@
 
 #include "server/tv-consult-ws.h"
 #include "server/tv-addr-limit.h"
+#include "server/tv-heap-trim.h"
 #include "server/tv-http.h"
 #include "server/tv-server-private.h"
 #include "server/tv-store-audit.h"
@@ -1393,6 +1394,7 @@ conn_new (TvServer *s, struct lws *wsi)
   g_source_set_callback (c->join_timer, on_join_timeout, c, NULL);
   g_source_attach (c->join_timer, s->ctx);
   g_hash_table_add (s->conns, c);
+  tv_heap_trim_note (s->heap_trim, g_hash_table_size (s->conns));
   return c;
 }
 
@@ -1406,6 +1408,8 @@ conn_free (Conn *c)
     g_free (f);
   g_clear_pointer (&c->rx, g_byte_array_unref);
   g_hash_table_remove (s->conns, c);
+  if (s->heap_trim)
+    tv_heap_trim_note (s->heap_trim, g_hash_table_size (s->conns));
   if (c->session)
     memset (c->session, 0, strlen (c->session));
   g_free (c->session);

@@ -29,6 +29,7 @@ struct _TvServer {
   GHashTable *conns;           /* set of open connections (owned by lws' session data) */
   guint next_conn_id;          /* for log lines: "conn 17" */
   struct _TvAddrLimits *addr_limits; /* per-client-address connection / rate limits (tv-addr-limit.h) */
+  struct _TvHeapTrim *heap_trim; /* malloc_trim after the connection count moved (tv-heap-trim.h) */
   char *turn_secret;           /* TURN shared secret (cfg->turn_secret_file), NULL = no TURN; never logged */
   gint64 last_full_warning;    /* monotonic time of the last "max-connections reached" warning */
   guint refused_since_warning; /* handshakes refused for that reason since then */

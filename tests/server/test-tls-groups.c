@@ -10,8 +10,10 @@
  * client gets X25519 over TLS 1.3 without a retry; P-256-only and P-384-only
  * clients still connect (with those groups), and a client leading with a P-256
  * key share keeps it without a retry; TLS 1.2 clients get X25519 and a
- * forward-secret AEAD suite; a client offering only a group outside the list is
- * refused. Handshakes are blocking with a socket timeout, under a watchdog.
+ * forward-secret AEAD suite; TLS 1.3 clients get ChaCha20-Poly1305 (the
+ * server's first suite: smaller record contexts per connection) and clients
+ * offering only an AES-GCM suite still connect; a client offering only a group
+ * outside the list is refused. Handshakes are blocking with a socket timeout, under a watchdog.
  * Thread: main thread.
  */
 #define G_LOG_DOMAIN "test-tls-groups"
@@ -59,10 +61,10 @@ msg_cb (int write_p, int version, int content_type, const void *buf, size_t len,
     r->retried = TRUE;
 }
 
-/* One handshake with @groups offered (NULL = OpenSSL's default list) and at
- * most @max_version. */
+/* One handshake with @groups offered (NULL = OpenSSL's default list), at
+ * most @max_version and the TLS 1.3 @suites (NULL = OpenSSL's default list). */
 static Result
-handshake (const char *groups, int max_version)
+handshake (const char *groups, int max_version, const char *suites)
 {
   Result r = { 0 };
   SSL_CTX *ctx = SSL_CTX_new (TLS_client_method ());
@@ -73,6 +75,8 @@ handshake (const char *groups, int max_version)
     g_assert_cmpint (SSL_CTX_set1_groups_list (ctx, groups), ==, 1);
   if (max_version)
     SSL_CTX_set_max_proto_version (ctx, max_version);
+  if (suites)
+    g_assert_cmpint (SSL_CTX_set_ciphersuites (ctx, suites), ==, 1);
 
   int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   g_assert_cmpint (fd, >=, 0);
@@ -107,7 +111,7 @@ handshake (const char *groups, int max_version)
 static void
 test_default_client_x25519 (void)
 {
-  Result r = handshake (NULL, 0);
+  Result r = handshake (NULL, 0, NULL);
   g_assert_true (r.ok);
   g_assert_cmpint (r.version, ==, TLS1_3_VERSION);
   g_assert_cmpint (r.group_nid, ==, NID_X25519);
@@ -117,19 +121,19 @@ test_default_client_x25519 (void)
 static void
 test_nist_clients_still_served (void)
 {
-  Result p256 = handshake ("P-256", 0);
+  Result p256 = handshake ("P-256", 0, NULL);
   g_assert_true (p256.ok);
   g_assert_cmpint (p256.group_nid, ==, NID_X9_62_prime256v1);
   g_assert_false (p256.retried);
 
-  Result p384 = handshake ("P-384", 0);
+  Result p384 = handshake ("P-384", 0, NULL);
   g_assert_true (p384.ok);
   g_assert_cmpint (p384.group_nid, ==, NID_secp384r1);
 
   /* A client that sends its P-256 key share first (X25519 offered too) keeps
    * it: OpenSSL accepts any key share in the list rather than asking for
    * another one, so no client pays a HelloRetryRequest for our order. */
-  Result pref = handshake ("P-256:X25519", 0);
+  Result pref = handshake ("P-256:X25519", 0, NULL);
   g_assert_true (pref.ok);
   g_assert_cmpint (pref.group_nid, ==, NID_X9_62_prime256v1);
   g_assert_false (pref.retried);
@@ -138,7 +142,7 @@ test_nist_clients_still_served (void)
 static void
 test_tls12_client (void)
 {
-  Result r = handshake (NULL, TLS1_2_VERSION);
+  Result r = handshake (NULL, TLS1_2_VERSION, NULL);
   g_assert_true (r.ok);
   g_assert_cmpint (r.version, ==, TLS1_2_VERSION);
   g_assert_cmpint (r.group_nid, ==, NID_X25519);
@@ -147,10 +151,30 @@ test_tls12_client (void)
   g_assert_nonnull (strstr (TV_SERVER_TLS12_CIPHERS, r.cipher));
 }
 
+/* TLS 1.3: the server's order picks ChaCha20-Poly1305 for a client offering
+ * OpenSSL's default list (AES-256-GCM first), and a client offering only
+ * AES-256-GCM or only AES-128-GCM is still served with it. */
+static void
+test_tls13_suites (void)
+{
+  Result r = handshake (NULL, 0, NULL);
+  g_assert_true (r.ok);
+  g_assert_cmpstr (r.cipher, ==, "TLS_CHACHA20_POLY1305_SHA256");
+
+  Result aes256 = handshake (NULL, 0, "TLS_AES_256_GCM_SHA384");
+  g_assert_true (aes256.ok);
+  g_assert_cmpint (aes256.version, ==, TLS1_3_VERSION);
+  g_assert_cmpstr (aes256.cipher, ==, "TLS_AES_256_GCM_SHA384");
+
+  Result aes128 = handshake (NULL, 0, "TLS_AES_128_GCM_SHA256");
+  g_assert_true (aes128.ok);
+  g_assert_cmpstr (aes128.cipher, ==, "TLS_AES_128_GCM_SHA256");
+}
+
 static void
 test_group_outside_the_list_refused (void)
 {
-  Result r = handshake ("P-521", 0);
+  Result r = handshake ("P-521", 0, NULL);
   g_assert_false (r.ok);
   g_assert_true (tv_test_server_is_running (srv));
 }
@@ -173,6 +197,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/tls-groups/nist-clients-still-served", (gconstpointer) test_nist_clients_still_served,
                         run_with_watchdog);
   g_test_add_data_func ("/tls-groups/tls12-client", (gconstpointer) test_tls12_client, run_with_watchdog);
+  g_test_add_data_func ("/tls-groups/tls13-suites", (gconstpointer) test_tls13_suites, run_with_watchdog);
   g_test_add_data_func ("/tls-groups/outside-the-list-refused", (gconstpointer) test_group_outside_the_list_refused,
                         run_with_watchdog);
 
