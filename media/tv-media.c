@@ -169,8 +169,8 @@ struct _TvMediaCall {
   gint64 last_stats_us;
   guint64 last_bytes_in, last_bytes_out;
   guint latency_now_ms; /* jitter-buffer latency in force (adapt_latency) */
-  gboolean rtt_poll_pending; /* poll_rtt_soon's timeout is queued */
-  guint rtt_polls;           /* poll_rtt_soon calls so far (at most RTT_POLL_MAX) */
+  GSource *rtt_poll_source; /* poll_rtt_soon's queued timeout, or NULL */
+  guint rtt_polls;          /* poll_rtt_soon calls so far (at most RTT_POLL_MAX) */
 };
 
 /* ---------------------------------------------------------------------------
@@ -1123,7 +1123,7 @@ on_rtt_poll (gpointer data)
 {
   TvMediaShared *sh = data;
   if (sh->call) {
-    sh->call->rtt_poll_pending = FALSE;
+    g_clear_pointer (&sh->call->rtt_poll_source, g_source_unref);
     (void) on_stats_timer (sh);
   }
   return G_SOURCE_REMOVE;
@@ -1137,15 +1137,13 @@ on_rtt_poll (gpointer data)
 static void
 poll_rtt_soon (TvMediaCall *call)
 {
-  if (call->rtt_poll_pending || call->rtt_polls >= RTT_POLL_MAX)
+  if (call->rtt_poll_source || call->rtt_polls >= RTT_POLL_MAX)
     return;
-  call->rtt_poll_pending = TRUE;
   call->rtt_polls++;
-  GSource *src = g_timeout_source_new (RTT_POLL_MS);
-  g_source_set_callback (src, on_rtt_poll, shared_ref (call->shared), shared_unref);
-  g_source_set_static_name (src, "tv-media rtt poll");
-  g_source_attach (src, call->shared->context);
-  g_source_unref (src);
+  call->rtt_poll_source = g_timeout_source_new (RTT_POLL_MS);
+  g_source_set_callback (call->rtt_poll_source, on_rtt_poll, shared_ref (call->shared), shared_unref);
+  g_source_set_static_name (call->rtt_poll_source, "tv-media rtt poll");
+  g_source_attach (call->rtt_poll_source, call->shared->context);
 }
 
 static void
@@ -2258,6 +2256,10 @@ tv_media_call_free (TvMediaCall *call)
   if (call->health_source) {
     g_source_destroy (call->health_source);
     g_clear_pointer (&call->health_source, g_source_unref);
+  }
+  if (call->rtt_poll_source) {
+    g_source_destroy (call->rtt_poll_source);
+    g_clear_pointer (&call->rtt_poll_source, g_source_unref);
   }
   /* Wait for a receive branch being built right now (see on_pad_added). */
   g_mutex_lock (&sh->lock);
