@@ -46,9 +46,17 @@ log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoin
   }
   if (!(level & max))
     return G_LOG_WRITER_HANDLED;
-  g_autofree char *line = g_log_writer_format_fields (level, fields, n_fields, FALSE);
+  /* One line at a time: the HTTPS router's store writer thread logs too, and
+   * g_log_writer_format_fields (GLib 2.74) stamps the time with localtime(),
+   * whose struct tm is shared by the whole process (ThreadSanitizer reported
+   * the two threads writing it at once: a line could carry the other's time). */
+  static GMutex lock;
+  g_mutex_lock (&lock);
+  char *line = g_log_writer_format_fields (level, fields, n_fields, FALSE);
   fprintf (stderr, "%s\n", line);
   fflush (stderr);
+  g_mutex_unlock (&lock);
+  g_free (line);
   return G_LOG_WRITER_HANDLED;
 }
 
