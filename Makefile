@@ -6,7 +6,8 @@
 #   make clean    remove build/
 #   make check-signaling, check-server, check-media, check-client, check-e2e: one folder's tests
 #   make bench    side-by-side benchmarks (Chromium, Janus; installs them), one table: docs/BENCHMARKS.md
-#   B=dir selects another build folder (e.g. make B=build-asan SANITIZE=1 check)
+#   B=dir selects another build folder (e.g. make B=build-asan SANITIZE=1 check;
+#   SANITIZE=thread: ThreadSanitizer)
 #
 # Non-recursive: each folder adds its sources, libraries and tests in its module.mk,
 # which this file includes. Every folder builds into one static library (libtv<name>.a)
@@ -29,6 +30,16 @@ LDFLAGS += -fsanitize=address,undefined
 export ASAN_OPTIONS ?= detect_leaks=1:include_if_exists=$(CURDIR)/tests/sanitizers/asan-%b.options
 export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0:include_if_exists=$(CURDIR)/tests/sanitizers/lsan-%b.options
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+endif
+# ThreadSanitizer (make B=build-tsan SANITIZE=thread check-server): not part of make check / .ci/run.
+# GLib, lws, OpenSSL and SQLite are not instrumented; reports proven false there are suppressed one by
+# one, each with its reason, in tests/sanitizers/tsan.supp. A report makes the process exit 66.
+ifeq ($(SANITIZE),thread)
+CFLAGS += -O1 -fsanitize=thread -fno-omit-frame-pointer
+# tests/sanitizers/tsan-glib.c tells TSan about GLib's hand-offs (GMutex, thread pools, sources).
+TSAN_GLIB := $(B)/tests/sanitizers/tsan-glib.o
+LDFLAGS += -fsanitize=thread $(TSAN_GLIB)
+export TSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/sanitizers/tsan.supp:second_deadlock_stack=1
 endif
 DEPS_STAMP := $(B)/.deps-installed
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -53,6 +64,9 @@ include tests/web/web.mk
 
 .PHONY: build-all build-tests
 build-all: $(BINS)
+ifdef TSAN_GLIB
+$(BINS) $(TESTS): | $(TSAN_GLIB)
+endif
 build-tests: $(BINS) $(TESTS)
 
 # Package installation is idempotent; the stamp only avoids asking dpkg on every build.
