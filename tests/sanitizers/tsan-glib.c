@@ -14,7 +14,8 @@
  *  - g_mutex_lock/trylock acquire and g_mutex_unlock releases the mutex;
  *    g_cond_wait(_until) releases and re-acquires it;
  *  - g_thread_pool_push releases the item, and the pool's function (wrapped at
- *    g_thread_pool_new(_full)) acquires it before running it;
+ *    g_thread_pool_new(_full)) acquires it before running it; g_thread_pool_free
+ *    with wait_ acquires what every finished task released;
  *  - g_source_attach releases the source, and an idle or timeout source's
  *    callback (wrapped at g_source_set_callback, which GLib orders before the
  *    dispatch) acquires it before running.
@@ -25,6 +26,7 @@
 #define _GNU_SOURCE
 #include <glib.h>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <sanitizer/tsan_interface.h>
 
 /* The real GLib function @name, looked up once (a pointer-sized store: the
@@ -86,12 +88,18 @@ typedef struct {
   gpointer user_data;
 } PoolFunc;   /* lives as long as the process (a pool's user data) */
 
+/* Which PoolFunc each pool runs (GLib's threads write to the pool's own
+ * struct, so it is not read here); a plain pthread mutex, which TSan sees. */
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+static GHashTable *pools;   /* GThreadPool * -> PoolFunc * */
+
 static void
 pool_trampoline (gpointer data, gpointer user_data)
 {
   PoolFunc *f = user_data;
   __tsan_acquire (data);
   f->func (data, f->user_data);
+  __tsan_release (f);   /* for g_thread_pool_free (wait) */
 }
 
 GThreadPool *
@@ -102,7 +110,15 @@ g_thread_pool_new_full (GFunc func, gpointer user_data, GDestroyNotify item_free
   PoolFunc *f = g_new0 (PoolFunc, 1);
   f->func = func;
   f->user_data = user_data;
-  return real_g_thread_pool_new_full (pool_trampoline, f, item_free_func, max_threads, exclusive, error);
+  GThreadPool *pool = real_g_thread_pool_new_full (pool_trampoline, f, item_free_func, max_threads, exclusive, error);
+  if (pool != NULL) {
+    pthread_mutex_lock (&pools_lock);
+    if (pools == NULL)
+      pools = g_hash_table_new (NULL, NULL);
+    g_hash_table_insert (pools, pool, f);
+    pthread_mutex_unlock (&pools_lock);
+  }
+  return pool;
 }
 
 GThreadPool *
@@ -117,6 +133,20 @@ g_thread_pool_push (GThreadPool *pool, gpointer data, GError **error)
   REAL (g_thread_pool_push);
   __tsan_release (data);
   return real_g_thread_pool_push (pool, data, error);
+}
+
+void
+g_thread_pool_free (GThreadPool *pool, gboolean immediate, gboolean wait_)
+{
+  REAL (g_thread_pool_free);
+  pthread_mutex_lock (&pools_lock);
+  PoolFunc *f = pools != NULL ? g_hash_table_lookup (pools, pool) : NULL;
+  if (f != NULL)
+    g_hash_table_remove (pools, pool);
+  pthread_mutex_unlock (&pools_lock);
+  real_g_thread_pool_free (pool, immediate, wait_);
+  if (wait_ && f != NULL)
+    __tsan_acquire (f);   /* every task that ran is finished */
 }
 
 /* ---- idle and timeout sources --------------------------------------------- */
