@@ -11,7 +11,10 @@
  * Tokens are returned in clear exactly once, at creation; the store keeps only
  * their SHA-256. Not thread-safe: one TvStore per thread (the server's main loop).
  * Several processes may open the same file at once (the server and televisitctl):
- * WAL mode and a busy timeout (5 s) make writers wait for each other.
+ * WAL mode and a busy timeout (5 s) make writers wait for each other; a waiting
+ * writer retries every 200 us for its first 50 ms, then every 1 ms (not SQLite's
+ * default 1, 2, 5, 10 ... ms back-off), so a write that meets another
+ * connection's short COMMIT goes on right after it.
  *
  * TEST-ONLY fault injection: the environment variable TV_STORE_FAULT is read by
  * tv_store_open (comma-separated list of points). Never set it in production.
