@@ -73,6 +73,13 @@ struct _TvHttp {
   gboolean writer_failed;
   GMainContext *context;
   struct _WriterJob *in_flight;
+  /* Group-commit requests queued, with the writer, or waiting for their reply
+   * to be written (counted from batch_queue to their last reference), and
+   * who wants to hear when that reaches 0 (tv_http_notify_when_replied: a
+   * server shutting down, so that a committed booking's reply is not dropped). */
+  guint gc_pending;
+  GSourceFunc replied_fn;
+  gpointer replied_data;
 };
 
 typedef struct {
@@ -89,6 +96,7 @@ struct _TvHttpRequest {
   gboolean dispatched;   /* dispatch() ran (lws may also report BODY_COMPLETION for an empty body) */
   gboolean held;         /* in a group commit: the reply waits for the batch's COMMIT (batch_finish) */
   gboolean in_worker;    /* main loop only: with the store writer thread, hands off */
+  gboolean gc_counted;   /* counted in http->gc_pending until its last reference goes */
   TvStore *store;        /* NULL: the router's; the writer's store while with the writer */
   char *method;
   char *path;
@@ -273,6 +281,14 @@ request_free (TvHttpRequest *req)
 {
   if (req == NULL || !g_atomic_int_dec_and_test (&req->ref_count))
     return;
+  if (req->gc_counted) {
+    TvHttp *http = req->http;
+    if (--http->gc_pending == 0 && http->replied_fn != NULL) {
+      GSourceFunc fn = http->replied_fn;
+      http->replied_fn = NULL;
+      fn (http->replied_data);
+    }
+  }
   g_free (req->method);
   g_free (req->path);
   g_clear_pointer (&req->query, g_hash_table_unref);
@@ -1165,6 +1181,10 @@ batch_queue (TvHttpRequest *req)
 {
   TvHttp *http = req->http;
   req->deferred = TRUE;
+  if (!req->gc_counted) {
+    req->gc_counted = TRUE;
+    http->gc_pending++;
+  }
   g_ptr_array_add (http->batch, tv_http_request_ref (req));
   if (http->batch_source == NULL && http->in_flight == NULL) {
     http->batch_source = g_idle_source_new ();
@@ -1173,6 +1193,26 @@ batch_queue (TvHttpRequest *req)
     g_source_set_static_name (http->batch_source, "tv-http group commit");
     g_source_attach (http->batch_source, g_main_context_get_thread_default ());
   }
+}
+
+gboolean
+tv_http_replies_pending (TvHttp *http)
+{
+  g_return_val_if_fail (http != NULL, FALSE);
+  return http->gc_pending > 0;
+}
+
+void
+tv_http_notify_when_replied (TvHttp *http, GSourceFunc fn, gpointer data)
+{
+  g_return_if_fail (http != NULL);
+  if (fn != NULL && http->gc_pending == 0) {
+    http->replied_fn = NULL;
+    fn (data);
+    return;
+  }
+  http->replied_fn = fn;
+  http->replied_data = data;
 }
 
 /* The router goes away with requests still queued: they are dropped without

@@ -98,6 +98,19 @@ TvHttp *tv_http_new (TvStore *store, const TvServerConfig *cfg);
 /* Frees the router; requests still in flight are dropped. NULL accepted. */
 void tv_http_free (TvHttp *http);
 
+/* tv_http_notify_when_replied:
+ * Calls @fn (@data) once no group-commit request (book, cancel, reschedule) is
+ * queued, with the store writer, or waiting for its reply to be written (or
+ * for its connection to go): at once when none is, else from the main loop
+ * when the last one's reply was written. For a graceful shutdown, so that a
+ * booking committed as the signal came is still answered. @fn NULL cancels.
+ * Main loop only; @fn must not free the router. */
+void tv_http_notify_when_replied (TvHttp *http, GSourceFunc fn, gpointer data);
+
+/* Returns: TRUE while a group-commit request is queued, with the store writer,
+ * or waiting for its reply to be written (see tv_http_notify_when_replied). */
+gboolean tv_http_replies_pending (TvHttp *http);
+
 /* tv_http_add_routes:
  * Registers @n_routes routes (the array and its strings must stay valid for the
  * router's life: use static tables). @user_data goes to their handlers.

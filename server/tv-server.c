@@ -2,7 +2,8 @@
  *
  * Why: start-up order and tear-down in one place (data dir -> store -> TLS ->
  * listening context), and the graceful shutdown (5001 to clients, intervals
- * closed, wait for the connections to go) without any global state.
+ * closed, wait for the connections to go and for the bookings already read to
+ * be committed and answered) without any global state.
  * Thread: the main loop's thread.
  */
 #define G_LOG_DOMAIN "tv-server"
@@ -229,11 +230,20 @@ tv_server_get_n_rooms (TvServer *server)
   return g_hash_table_size (server->rooms);
 }
 
+static gboolean on_http_replied (gpointer data);
+
 static gboolean
 report_shutdown_done (gpointer data)
 {
   TvServer *s = data;
   g_clear_pointer (&s->shutdown_idle, g_source_unref);
+  /* The loop served HTTPS until now: a booking read after the drain was
+   * reported is answered too, within the grace period (its timer still runs
+   * unless it fired). */
+  if (s->shutdown_timer != NULL && s->http != NULL && tv_http_replies_pending (s->http)) {
+    tv_http_notify_when_replied (s->http, on_http_replied, s);
+    return G_SOURCE_REMOVE;
+  }
   if (s->shutdown_timer) {
     g_source_destroy (s->shutdown_timer);
     g_clear_pointer (&s->shutdown_timer, g_source_unref);
@@ -246,14 +256,41 @@ report_shutdown_done (gpointer data)
 }
 
 /* Reports from an idle callback: the caller may be deep inside lws. */
-void
-tv_server_private_connections_drained (TvServer *s)
+static void
+report_soon (TvServer *s)
 {
   if (!s->shutdown_done || s->shutdown_idle)
     return;
   s->shutdown_idle = g_idle_source_new ();
   g_source_set_callback (s->shutdown_idle, report_shutdown_done, s, NULL);
   g_source_attach (s->shutdown_idle, s->ctx);
+}
+
+/* The HTTPS router has answered every booking, cancel and reschedule it had
+ * (tv_http_notify_when_replied). */
+static gboolean
+on_http_replied (gpointer data)
+{
+  TvServer *s = data;
+  if (g_hash_table_size (s->conns) == 0)
+    report_soon (s);
+  return G_SOURCE_REMOVE;
+}
+
+/* The WSS connections are gone. A booking committed as the signal came (in a
+ * group commit, with the store writer) is still answered before the server
+ * stops: without this its client never heard that it was stored
+ * (test-writer-thread /writer-thread/sigterm-in-flight). Bounded by the grace
+ * period like the connections. */
+void
+tv_server_private_connections_drained (TvServer *s)
+{
+  if (!s->shutdown_done || s->shutdown_idle)
+    return;
+  if (s->http != NULL)
+    tv_http_notify_when_replied (s->http, on_http_replied, s);
+  else
+    report_soon (s);
 }
 
 static gboolean
@@ -263,7 +300,9 @@ on_shutdown_grace (gpointer data)
   g_clear_pointer (&s->shutdown_timer, g_source_unref);
   g_message ("shutdown: %u connection(s) still open after the grace period; dropping them",
              g_hash_table_size (s->conns));
-  tv_server_private_connections_drained (s);
+  if (s->http != NULL)
+    tv_http_notify_when_replied (s->http, NULL, NULL);
+  report_soon (s);
   return G_SOURCE_REMOVE;
 }
 
@@ -283,13 +322,13 @@ tv_server_shutdown (TvServer *server, GSourceFunc done, gpointer user_data)
   g_message ("shutting down: %u connection(s), %u live consult(s)", g_hash_table_size (server->conns),
              g_hash_table_size (server->rooms));
   tv_server_consult_shutdown (server);
-  if (g_hash_table_size (server->conns) == 0) {
-    tv_server_private_connections_drained (server);
-    return;
-  }
+  /* The grace period bounds the wait for the WSS connections and for the
+   * group commits' replies alike (report_shutdown_done stops it). */
   server->shutdown_timer = g_timeout_source_new (SHUTDOWN_GRACE_MS);
   g_source_set_callback (server->shutdown_timer, on_shutdown_grace, server, NULL);
   g_source_attach (server->shutdown_timer, server->ctx);
+  if (g_hash_table_size (server->conns) == 0)
+    tv_server_private_connections_drained (server);
 }
 
 static void
@@ -310,6 +349,8 @@ tv_server_free (TvServer *server)
   destroy_source (&server->shutdown_timer);
   destroy_source (&server->shutdown_idle);
   server->shutdown_done = NULL;
+  if (server->http != NULL)
+    tv_http_notify_when_replied (server->http, NULL, NULL);   /* closing lws below frees requests */
   if (server->lws_loop) {
     /* Connections still open are closed by lws now; they are not departures. */
     server->destroying = TRUE;
