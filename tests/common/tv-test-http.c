@@ -334,3 +334,13 @@ tv_test_http_body (TvTestHttp *c)
 {
   return c->last_body ? c->last_body : "";
 }
+
+void
+tv_test_open_all_day (TvTestServer *server, const char *username, const char *doctor_id)
+{
+  g_autofree char *token = tv_test_login (server, username, NULL);
+  g_autofree char *path = g_strdup_printf ("/api/v1/doctors/%s/availability", doctor_id);
+  guint status = 0;
+  tv_test_http (server, "PUT", path, token, TV_TEST_ALL_DAY_HOURS, &status, NULL);
+  g_assert_cmpuint (status, ==, 200);
+}

@@ -98,6 +98,19 @@ char *tv_test_create_user (const char *data_dir, const char *username, const cha
  * Returns: (transfer full) the session token; fails the test unless 200. */
 char *tv_test_login (TvTestServer *server, const char *username, const char *password);
 
+/* Weekly hours open around the clock, every day (the body of PUT
+ * /api/v1/doctors/{id}/availability): any future hour is bookable. */
+#define TV_TEST_ALL_DAY_HOURS                                                                            \
+  "{\"hours\":[{\"weekday\":1,\"start\":\"00:00\",\"end\":\"24:00\"},"                                 \
+  "{\"weekday\":2,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":3,\"start\":\"00:00\",\"end\":\"24:00\"}," \
+  "{\"weekday\":4,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":5,\"start\":\"00:00\",\"end\":\"24:00\"}," \
+  "{\"weekday\":6,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":7,\"start\":\"00:00\",\"end\":\"24:00\"}]}"
+
+/* tv_test_open_all_day:
+ * Logs in as the doctor @username (TV_TEST_PASSWORD) and sets the hours of
+ * @doctor_id to TV_TEST_ALL_DAY_HOURS. Fails the test unless both succeed. */
+void tv_test_open_all_day (TvTestServer *server, const char *username, const char *doctor_id);
+
 /* tv_test_store_exec:
  * Runs raw SQL on <@data_dir>/televisit.db (e.g. to move a session's
  * last_seen back in time instead of sleeping). Fails the test on error. */

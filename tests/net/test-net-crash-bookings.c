@@ -52,10 +52,6 @@
 #define BEFORE_CRASH_US (3 * G_USEC_PER_SEC)   /* connected time in the store before the kill */
 #define SLACK_US (G_USEC_PER_SEC)
 
-#define ALL_DAY "{\"hours\":[{\"weekday\":1,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":2,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":3,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":4,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":5,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":6,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":7,\"start\":\"00:00\",\"end\":\"24:00\"}]}"
 
 typedef struct {
   char *id;
@@ -377,11 +373,7 @@ test_kill9_bookings_and_consult (void)
   load.ca = g_strdup (tv_test_server_get_cert_path (srv));
   for (int i = 0; i < N_DOCTORS; i++) {
     g_autofree char *u = g_strdup_printf ("dr.crash%d", i);
-    g_autofree char *tok = tv_test_login (srv, u, NULL);
-    g_autofree char *avail = g_strdup_printf ("/api/v1/doctors/%s/availability", load.doctors[i]);
-    guint status = 0;
-    tv_test_http (srv, "PUT", avail, tok, ALL_DAY, &status, NULL);
-    g_assert_cmpuint (status, ==, 200);
+    tv_test_open_all_day (srv, u, load.doctors[i]);
   }
   load.token = tv_test_login (srv, "sam.desk", NULL);
   g_autoptr (GDateTime) now = g_date_time_new_now_utc ();

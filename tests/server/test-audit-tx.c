@@ -31,10 +31,6 @@
 #include "tests/common/tv-test-fixture.h"
 #include "tests/common/tv-test-http.h"
 
-#define ALL_DAY "{\"hours\":[{\"weekday\":1,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":2,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":3,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":4,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":5,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":6,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":7,\"start\":\"00:00\",\"end\":\"24:00\"}]}"
 
 static void
 stage (TvStore *store, const char *action)
@@ -184,10 +180,7 @@ test_server_crash_inside_booking (void)
 
   /* The doctor's hours first, on a server without the fault. */
   TvTestServer *server = tv_test_server_start (dir, NULL);
-  g_autofree char *t_doc = tv_test_login (server, "dr.tx", NULL);
-  g_autofree char *avail = g_strdup_printf ("/api/v1/doctors/%s/availability", doc);
-  tv_test_http (server, "PUT", avail, t_doc, ALL_DAY, &status, NULL);
-  g_assert_cmpuint (status, ==, 200);
+  tv_test_open_all_day (server, "dr.tx", doc);
   g_assert_cmpint (tv_test_server_stop (server, 10000), ==, 0);
   tv_test_server_free (server);
 

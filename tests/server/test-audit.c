@@ -20,10 +20,7 @@
 #include "tests/common/tv-test-fixture.h"
 #include "tests/common/tv-test-http.h"
 
-#define ALL_DAY "{\"hours\":[{\"weekday\":1,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":2,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":3,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":4,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":5,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":6,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":7,\"start\":\"00:00\",\"end\":\"24:00\"}]}"
+#define ALL_DAY TV_TEST_ALL_DAY_HOURS
 
 /* ---- helpers ------------------------------------------------------------- */
 

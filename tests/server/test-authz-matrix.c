@@ -49,10 +49,7 @@ typedef struct {
 #define A TV_ROLE_ADMIN
 
 /* schedule rows: bodies (doc1 and doc2 work all day, every day: see world_build) */
-#define ALL_DAY "{\"hours\":[{\"weekday\":1,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":2,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":3,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":4,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":5,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":6,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":7,\"start\":\"00:00\",\"end\":\"24:00\"}]}"
+#define ALL_DAY TV_TEST_ALL_DAY_HOURS
 #define DAY_OFF "{\"date\":\"2031-01-01\",\"kind\":\"off\"}"
 
 static const Row rows[] = {

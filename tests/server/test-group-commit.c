@@ -47,10 +47,6 @@
 #include "tests/common/tv-test-fixture.h"
 #include "tests/common/tv-test-http.h"
 
-#define ALL_DAY "{\"hours\":[{\"weekday\":1,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":2,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":3,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":4,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":5,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":6,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":7,\"start\":\"00:00\",\"end\":\"24:00\"}]}"
 #define MAX_ROUNDS 15
 #define BURST 12
 
@@ -205,11 +201,7 @@ clinic_init (Clinic *c)
   c->patient = tv_test_create_user (c->dir, "pat.gc", "Pat Synthetic", TV_ROLE_PATIENT, NULL, NULL);
   g_free (tv_test_create_user (c->dir, "desk.gc", "Front Desk", TV_ROLE_SCHEDULER, NULL, NULL));
   TvTestServer *server = tv_test_server_start (c->dir, NULL);
-  g_autofree char *t_doc = tv_test_login (server, "dr.gc", NULL);
-  g_autofree char *avail = g_strdup_printf ("/api/v1/doctors/%s/availability", c->doctor);
-  guint status = 0;
-  tv_test_http (server, "PUT", avail, t_doc, ALL_DAY, &status, NULL);
-  g_assert_cmpuint (status, ==, 200);
+  tv_test_open_all_day (server, "dr.gc", c->doctor);
   g_assert_cmpint (tv_test_server_stop (server, 10000), ==, 0);
   tv_test_server_free (server);
 }

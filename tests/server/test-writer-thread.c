@@ -49,10 +49,6 @@
 #include "tests/common/tv-test-fixture.h"
 #include "tests/common/tv-test-http.h"
 
-#define ALL_DAY "{\"hours\":[{\"weekday\":1,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":2,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":3,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":4,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":5,\"start\":\"00:00\",\"end\":\"24:00\"}," \
-  "{\"weekday\":6,\"start\":\"00:00\",\"end\":\"24:00\"},{\"weekday\":7,\"start\":\"00:00\",\"end\":\"24:00\"}]}"
 #define IO_TIMEOUT_S 20
 #define MAX_ROUNDS 40
 #define BOOK_ACTION "POST /api/v1/consults"
@@ -175,11 +171,7 @@ clinic_start (Clinic *c)
   c->patient = tv_test_create_user (c->dir, "pat.wt", "Pat Synthetic", TV_ROLE_PATIENT, NULL, NULL);
   g_free (tv_test_create_user (c->dir, "desk.wt", "Front Desk", TV_ROLE_SCHEDULER, NULL, NULL));
   c->server = tv_test_server_start (c->dir, NULL);
-  g_autofree char *t_doc = tv_test_login (c->server, "dr.wt", NULL);
-  g_autofree char *avail = g_strdup_printf ("/api/v1/doctors/%s/availability", c->doctor);
-  guint status = 0;
-  tv_test_http (c->server, "PUT", avail, t_doc, ALL_DAY, &status, NULL);
-  g_assert_cmpuint (status, ==, 200);
+  tv_test_open_all_day (c->server, "dr.wt", c->doctor);
   c->token = tv_test_login (c->server, "desk.wt", NULL);
   c->ctx = client_ctx (c->server);
 }
