@@ -20,6 +20,7 @@
 #include "server/tv-password.h"
 #include "server/tv-web.h"
 
+#include <openssl/crypto.h>
 #include <string.h>
 
 #define MAX_BUSY_PER_USER 1
@@ -251,6 +252,9 @@ login_verify (gpointer data, gpointer pool_data)
   if (job->hash != NULL)
     job->match = tv_password_verify (job->password, job->hash, &job->error) && job->user != NULL;
   memset (job->password, 0, strlen (job->password));
+  /* This thread's OpenSSL state goes now, as on the store writer thread
+   * (tv-http.c, writer_run): GLib ends pool threads without a join. */
+  OPENSSL_thread_stop ();
   /* Always through a source: g_main_context_invoke() would run login_finish
    * right here, on this worker, whenever it can acquire a context nobody is
    * iterating at that instant (seen with the fuzz target's detached requests:
