@@ -37,6 +37,11 @@ gint64 tv_store_private_checkpointer_done (TvStoreCheckpointer *c);
 /* Stops and joins the thread (after its checkpoint in progress); NULL accepted. */
 void tv_store_private_checkpointer_free (TvStoreCheckpointer *c);
 
+/* The name of the store's SQLite VFS (server/tv-store-vfs.c: the default
+ * VFS, with a COMMIT's WAL frames written in a few large writes), registered
+ * at the first call; NULL (SQLite's default VFS) if it cannot be. Any thread. */
+const char *tv_store_private_vfs_name (void);
+
 /* Returns: (transfer none) the cached prepared statement for @sql, which must be
  * a string with static storage (cached by address); NULL with @error (IO).
  * Call tv_store_private_stmt_done() after each use. */

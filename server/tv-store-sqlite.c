@@ -917,7 +917,9 @@ tv_store_open (const char *path, GError **error)
   }
 
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-  if (sqlite3_open_v2 (path, &store->db, flags, NULL) != SQLITE_OK) {
+  /* The store's VFS: a COMMIT's WAL frames go to the file in a few large
+   * writes, before its sync as before (server/tv-store-vfs.c). */
+  if (sqlite3_open_v2 (path, &store->db, flags, tv_store_private_vfs_name ()) != SQLITE_OK) {
     if (store->db == NULL)
       g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "cannot open %s: out of memory", path);
     else
