@@ -34,6 +34,14 @@ G_DEFINE_QUARK (tv-server-error-quark, tv_server_error)
  * trims of 0.04-0.45 ms (10 ms in all). */
 #define HEAP_TRIM_STEP 16
 #define HEAP_TRIM_DELAY_MS 0
+/* The main loop's SQLite connection reads a few pages per request (a join, a
+ * session lookup, a dashboard); a 16 MiB cache there grew by ~1.5 pages per
+ * WSS join (0.8 KiB per client at 2,000) and is emptied anyway whenever the
+ * store writer thread commits. 256 KiB (64 pages) holds the hot b-tree pages
+ * and is reused instead of growing the heap (BENCHMARKS.md, "Memory per
+ * connection: the main connection's SQLite cache"). The writer thread's
+ * connection keeps 16 MiB for its group commits. */
+#define MAIN_STORE_CACHE_KIB 256
 
 static gboolean
 on_status_tick (gpointer data)
@@ -80,6 +88,10 @@ tv_server_new (TvServerConfig *config, GMainLoop *loop, GError **error)
   db_path = g_build_filename (config->data_dir, "televisit.db", NULL);
   s->store = tv_store_open (db_path, &local);
   if (!s->store) {
+    g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_STORE, "session store %s: %s", db_path, local->message);
+    goto fail;
+  }
+  if (!tv_store_set_cache_limit (s->store, MAIN_STORE_CACHE_KIB, &local)) {
     g_set_error (error, TV_SERVER_ERROR, TV_SERVER_ERR_STORE, "session store %s: %s", db_path, local->message);
     goto fail;
   }

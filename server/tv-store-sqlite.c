@@ -1016,6 +1016,24 @@ tv_store_open_writer (TvStore *store, GError **error)
   return writer;
 }
 
+gboolean
+tv_store_set_cache_limit (TvStore *store, guint kib, GError **error)
+{
+  g_return_val_if_fail (store != NULL && store->db != NULL && kib > 0, FALSE);
+  g_autofree char *sql = g_strdup_printf ("PRAGMA cache_size = -%u", kib);
+  return exec_sql (store, sql, "set cache_size", error);
+}
+
+gsize
+tv_store_cache_used (TvStore *store)
+{
+  g_return_val_if_fail (store != NULL && store->db != NULL, 0);
+  int cur = 0, hi = 0;
+  if (sqlite3_db_status (store->db, SQLITE_DBSTATUS_CACHE_USED, &cur, &hi, 0) != SQLITE_OK || cur < 0)
+    return 0;
+  return (gsize) cur;
+}
+
 int
 tv_store_schema_version (TvStore *store)
 {

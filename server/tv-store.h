@@ -147,6 +147,22 @@ int tv_store_schema_version (TvStore *store);
  * size, and for ":memory:"). For tests and diagnostics. */
 gint64 tv_store_wal_checkpoints (TvStore *store);
 
+/* tv_store_set_cache_limit:
+ * Bounds @store's SQLite page cache to about @kib KiB of pages (PRAGMA
+ * cache_size = -@kib; tv_store_open sets 16 MiB, room for a group commit's
+ * dirty pages). The cache is a copy of file pages the kernel caches anyway, and
+ * a WAL connection empties it by itself at its next read whenever another
+ * connection (the store writer thread, televisitctl) has committed; a bounded
+ * cache reuses its own page buffers instead of growing the heap with every page
+ * read. Read results do not change, only how often a page is read again.
+ * Returns: TRUE; FALSE with @error (IO). */
+gboolean tv_store_set_cache_limit (TvStore *store, guint kib, GError **error);
+
+/* tv_store_cache_used:
+ * Returns: the bytes @store's SQLite page cache holds now (pages and their
+ * headers; SQLITE_DBSTATUS_CACHE_USED). For tests and diagnostics. */
+gsize tv_store_cache_used (TvStore *store);
+
 /* tv_store_open_writer:
  * A second TvStore on @store's database file, for ONE other thread (the HTTPS
  * router's store writer, tv-http.c): its own SQLite connection with the same

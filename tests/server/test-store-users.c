@@ -1,7 +1,9 @@
 /* test-store-users.c — accounts in the store (schema v2): users and roles,
  * sessions (idle timeout and absolute expiry driven with explicit times),
  * disabling and password changes ending sessions, login-failure throttling,
- * the v1 -> v2 migration with consults in it, and all-or-nothing writes.
+ * the v1 -> v2 migration with consults in it, all-or-nothing writes, and the
+ * same answers from a connection whose page cache is far smaller than the
+ * data (tv_store_set_cache_limit, as the server's main connection has).
  *
  * Why: the HTTP layer trusts these answers; time is an argument here, so the
  * timeouts are tested to the microsecond without waiting.
@@ -365,6 +367,73 @@ test_session_invalid (Fixture *f, gconstpointer data)
   g_assert_cmpint (raw_int (f->path, "SELECT count(*) FROM sessions"), ==, 0);
 }
 
+/* tv_store_set_cache_limit (the server bounds its main connection's cache to
+ * 256 KiB): with a cache far smaller than the sessions' pages, every answer is
+ * the same — each session is found, one ended through this connection or
+ * through another one (as the store writer thread or televisitctl would) is
+ * refused — and the cache stays within its bound. */
+static void
+test_session_small_cache (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_true (tv_store_set_cache_limit (f->store, 64, &error));   /* ~15 pages */
+  g_assert_no_error (error);
+  g_autoptr (TvUser) u = make_user (f, "pat.c", TV_ROLE_PATIENT);
+  enum { N = 800 };
+  char *tokens[N];
+  TvSession *sessions[N];
+  for (guint i = 0; i < N; i++)
+    tokens[i] = open_session (f, u->id, 15 * MIN_US, 60 * MIN_US, T0, &sessions[i]);
+  /* More than the bound was read: 800 rows and their index entries. */
+  g_assert_cmpint (raw_int (f->path, "SELECT count(*) FROM sessions"), ==, N);
+  g_assert_cmpint (raw_int (f->path, "PRAGMA page_count"), >, 32);
+  for (guint i = 0; i < N; i++)
+    expect_lookup (f, tokens[i], T0 + SEC, -1);
+  /* 64 KiB of pages, plus SQLite's per-page headers and the few pages a
+   * statement holds while it steps (measured: ~84,000 bytes). */
+  gsize bound = 128 * 1024;
+  g_assert_cmpuint (tv_store_cache_used (f->store), <=, bound);
+
+  /* Ended here, then looked up in reverse order (other pages first): refused. */
+  g_assert_true (tv_store_session_end (f->store, sessions[1]->key, "logout", T0 + 2 * SEC, &error));
+  g_assert_no_error (error);
+  for (guint i = N; i-- > 2;)
+    expect_lookup (f, tokens[i], T0 + 3 * SEC, -1);
+  expect_lookup (f, tokens[1], T0 + 3 * SEC, TV_STORE_ERR_TOKEN_UNKNOWN);
+
+  /* Ended through a second connection while this one has just read the row:
+   * refused here too; the others are still found. */
+  expect_lookup (f, tokens[2], T0 + 4 * SEC, -1);
+  {
+    g_autoptr (TvStore) other = tv_store_open (f->path, &error);
+    g_assert_no_error (error);
+    g_assert_true (tv_store_session_end (other, sessions[2]->key, "logout", T0 + 5 * SEC, &error));
+    g_assert_no_error (error);
+  }
+  expect_lookup (f, tokens[2], T0 + 6 * SEC, TV_STORE_ERR_TOKEN_UNKNOWN);
+  for (guint i = 3; i < N; i++)
+    expect_lookup (f, tokens[i], T0 + 7 * SEC, -1);
+  g_assert_cmpuint (tv_store_cache_used (f->store), <=, bound);
+
+  /* The same reads through a connection with tv_store_open's 16 MiB cache
+   * keep every page they touched: the bound above is the limit's doing. */
+  {
+    g_autoptr (TvStore) wide = tv_store_open (f->path, &error);
+    g_assert_no_error (error);
+    for (guint i = 3; i < N; i++) {
+      g_autoptr (TvSession) s = NULL;
+      g_assert_true (tv_store_session_lookup (wide, tokens[i], T0 + 8 * SEC, &s, NULL, &error));
+      g_assert_no_error (error);
+    }
+    g_assert_cmpuint (tv_store_cache_used (wide), >, bound);   /* ~250,000 */
+  }
+
+  for (guint i = 0; i < N; i++) {
+    g_free (tokens[i]);
+    tv_session_free (sessions[i]);
+  }
+}
+
 static void
 test_disable_ends_sessions (Fixture *f, gconstpointer data)
 {
@@ -579,6 +648,7 @@ main (int argc, char **argv)
   ADD ("session/touch-margin", test_session_touch_margin);
   ADD ("session/absolute", test_session_absolute);
   ADD ("session/invalid", test_session_invalid);
+  ADD ("session/small-cache", test_session_small_cache);
   ADD ("session/disable-ends", test_disable_ends_sessions);
   ADD ("session/set-password-ends", test_set_password_ends_sessions);
   ADD ("throttle/steps", test_throttle);
