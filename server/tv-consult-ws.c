@@ -42,6 +42,7 @@
 #include "server/tv-store-waitroom.h"
 #include "server/tv-waitroom.h"
 #include "server/tv-store-live.h"
+#include "server/tv-rate-window.h"
 #include "server/tv-tls.h"
 #include "server/tv-turn.h"
 #include "signaling/tv-sig-message.h"
@@ -51,11 +52,12 @@
 
 /* lws allocates this much per WebSocket connection for the payload it hands to
  * RECEIVE (plus LWS_PRE), for the connection's whole life; a longer frame
- * arrives in pieces, which on_receive collects in Conn.rx. Most of our messages
- * (ping, join, candidates, chat) fit; an SDP (several KiB) comes in pieces. 4096
- * cost 3 KiB more per connected client than 1024, and 1024 0.8 KiB more than 256
- * (docs/BENCHMARKS.md, "Memory per connection"). */
-#define RX_BUFFER_SIZE 256
+ * arrives in pieces, which on_receive collects in Conn.rx. The messages of an
+ * idle or waiting client (ping, join, auth, a short chat) fit; candidates
+ * (~100-250 bytes) and SDPs (several KiB) come in pieces. 4096 cost 3 KiB more
+ * per connected client than 1024, 1024 0.8 KiB more than 256, 256 128 bytes
+ * more than 128 (docs/BENCHMARKS.md, "Memory per connection"). */
+#define RX_BUFFER_SIZE 128
 /* Largest piece lws hands to one SSL_write. Without it lws 4.1 caps a write at
  * rx_buffer_size (+ LWS_PRE + 4) and copies the rest into a per-connection list
  * drained on later WRITEABLE passes: a relayed SDP would leave in ~256-byte TLS
@@ -87,6 +89,9 @@ typedef struct {
   unsigned char buf[];          /* LWS_PRE bytes of headroom, then the text */
 } OutFrame;
 
+G_STATIC_ASSERT (TV_SERVER_RATE_LIMIT_MSGS <= 255 && TV_SIG_CHAT_RATE_MSGS <= 255);
+G_STATIC_ASSERT (TV_SIG_CHAT_RATE_SECONDS * 1000 <= G_MAXUINT16);
+
 typedef struct _Conn {
   TvServer *server;
   struct lws *wsi;
@@ -109,12 +114,12 @@ typedef struct _Conn {
   char *user_id;
   char *user_zone;              /* the doctor's time zone, NULL = UTC */
   char *last_dashboard;         /* the last "dashboard" sent, to send only changes */
-  /* Monotonic times in ms (wrapping 32 bits: only differences under a minute
-   * are compared) of the last messages and the last chat messages. */
-  guint32 rate[TV_SERVER_RATE_LIMIT_MSGS];
-  guint rate_n, rate_pos;
-  guint32 chat_rate[TV_SIG_CHAT_RATE_MSGS];
-  guint chat_n, chat_pos;
+  /* The last messages and the last chat messages, for the rate limits:
+   * 2 bytes a message. */
+  TvRateWindow rate;            /* tv-rate-window.h */
+  TvRateWindow chat_rate;
+  guint16 rate_gaps[TV_SERVER_RATE_LIMIT_MSGS];
+  guint16 chat_gaps[TV_SIG_CHAT_RATE_MSGS];
 } Conn;
 
 typedef struct {
@@ -555,20 +560,11 @@ send_chat_history (Conn *c)
   }
 }
 
-/* Sliding window over a ring of @size message times (ms, 32-bit wrapping
- * monotonic clock): FALSE when @size others arrived within the last
- * @window_ms, else records this one and returns TRUE. */
-static gboolean
-window_ok (guint32 *times, guint size, guint *n, guint *pos, guint32 window_ms)
+/* Now on the rate windows' clock: ms of the monotonic clock, wrapping at 32 bits. */
+static guint32
+rate_now_ms (void)
 {
-  guint32 now = (guint32) (g_get_monotonic_time () / 1000);
-  if (*n == size && (guint32) (now - times[*pos]) < window_ms)
-    return FALSE;
-  times[*pos] = now;
-  *pos = (*pos + 1) % size;
-  if (*n < size)
-    (*n)++;
-  return TRUE;
+  return (guint32) (g_get_monotonic_time () / 1000);
 }
 
 /* FALSE when TV_SIG_CHAT_RATE_MSGS chat messages arrived in the last
@@ -576,8 +572,8 @@ window_ok (guint32 *times, guint size, guint *n, guint *pos, guint32 window_ms)
 static gboolean
 chat_rate_ok (Conn *c)
 {
-  return window_ok (c->chat_rate, TV_SIG_CHAT_RATE_MSGS, &c->chat_n, &c->chat_pos,
-                    TV_SIG_CHAT_RATE_SECONDS * 1000);
+  return tv_rate_window_ok (&c->chat_rate, c->chat_gaps, TV_SIG_CHAT_RATE_MSGS, TV_SIG_CHAT_RATE_SECONDS * 1000,
+                            rate_now_ms ());
 }
 
 /* A chat message: once the patient is admitted, stored (sealed) with the
@@ -1301,7 +1297,7 @@ dispatch_message (Conn *c, const TvSigMsg *msg)
 static gboolean
 rate_ok (Conn *c)
 {
-  return window_ok (c->rate, TV_SERVER_RATE_LIMIT_MSGS, &c->rate_n, &c->rate_pos, 1000);
+  return tv_rate_window_ok (&c->rate, c->rate_gaps, TV_SERVER_RATE_LIMIT_MSGS, 1000, rate_now_ms ());
 }
 
 /* One RECEIVE callback: a whole message (the usual case: it fits lws' receive
