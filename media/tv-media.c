@@ -712,14 +712,23 @@ vp8_encoder_threads (const TvMediaConfig *c)
 }
 
 /* Decoded-remote-video chain. Headless: counted into a fakesink. Otherwise
- * into the compositor at full size, under the self view. */
+ * into the compositor at full size, under the self view.
+ *
+ * No queue in front of the depayloader (here or in build_audio_branch): the
+ * jitter buffer already pushes from its own thread, and a queue after it
+ * only handed every packet to one more thread (a futex wake-up and a context
+ * switch each, ~230 a second per client on this VM, where a switch costs
+ * ~9 us: finish_task_switch was 9 % of a call's CPU). Lost-packet timers and
+ * NACKs run on the jitter buffer's timer thread, and packets arrive on the
+ * receive thread, so decoding on the push thread delays neither; a slow sink
+ * now blocks that push thread where it blocked the queue's before.
+ * docs/BENCHMARKS.md, "CPU per call: fewer hand-offs". */
 static GstElement *
 build_video_branch (TvMediaShared *sh, GstBin *bin)
 {
-  GstElement *queue = make ("queue");
   GstElement *depay = make ("rtpvp8depay");
   GstElement *dec = make ("vp8dec");
-  if (!queue || !depay || !dec)
+  if (!depay || !dec)
     goto fail;
   /* Start decoding at a keyframe and ask the sender for one right away
    * (PLI) instead of waiting for the next periodic keyframe. */
@@ -734,7 +743,7 @@ build_video_branch (TvMediaShared *sh, GstBin *bin)
     if (!sink)
       goto fail;
     g_object_set (sink, "sync", FALSE, "async", FALSE, NULL);
-    return add_chain (bin, (GstElement *[]){ queue, depay, dec, sink, NULL });
+    return add_chain (bin, (GstElement *[]){ depay, dec, sink, NULL });
   }
 
   GstElement *comp = gst_bin_get_by_name (bin, "tv-compositor");
@@ -749,7 +758,7 @@ build_video_branch (TvMediaShared *sh, GstBin *bin)
   GstPad *cpad = gst_element_request_pad_simple (comp, "sink_%u");
   g_object_set (cpad, "xpos", 0, "ypos", 0, "width", sh->width, "height", sh->height, "zorder", 0,
                 NULL);
-  GstElement *first = add_chain (bin, (GstElement *[]){ queue, depay, dec, conv, scale, NULL });
+  GstElement *first = add_chain (bin, (GstElement *[]){ depay, dec, conv, scale, NULL });
   GstPad *spad = gst_element_get_static_pad (scale, "src");
   if (first && gst_pad_link (spad, cpad) != GST_PAD_LINK_OK)
     first = NULL;
@@ -759,7 +768,6 @@ build_video_branch (TvMediaShared *sh, GstBin *bin)
   return first;
 
 fail:
-  g_clear_object (&queue);
   g_clear_object (&depay);
   g_clear_object (&dec);
   return NULL;
@@ -768,7 +776,6 @@ fail:
 static GstElement *
 build_audio_branch (TvMediaShared *sh, GstBin *bin)
 {
-  GstElement *queue = make ("queue");
   GstElement *depay = make ("rtpopusdepay");
   GstElement *dec = make ("opusdec");
   GstElement *sink = sh->headless ? make ("fakesink")
@@ -776,8 +783,7 @@ build_audio_branch (TvMediaShared *sh, GstBin *bin)
                                    : make ("autoaudiosink");
   GstElement *conv = make ("audioconvert");
   GstElement *res = make ("audioresample");
-  if (!queue || !depay || !dec || !sink || !conv || !res) {
-    g_clear_object (&queue);
+  if (!depay || !dec || !sink || !conv || !res) {
     g_clear_object (&depay);
     g_clear_object (&dec);
     g_clear_object (&sink);
@@ -790,7 +796,7 @@ build_audio_branch (TvMediaShared *sh, GstBin *bin)
   if (sh->headless)
     g_object_set (sink, "sync", FALSE, "async", FALSE, NULL);
   add_counting_probe (dec, "src", count_audio_buffer, sh);
-  return add_chain (bin, (GstElement *[]){ queue, depay, dec, conv, res, sink, NULL });
+  return add_chain (bin, (GstElement *[]){ depay, dec, conv, res, sink, NULL });
 }
 
 /* Media kind of a webrtcbin src pad: its caps, or failing that its
