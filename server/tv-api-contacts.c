@@ -150,11 +150,28 @@ handle_put (TvHttpRequest *req, gpointer user_data)
 JsonNode *
 tv_api_reminders_to_json (TvStore *store, const char *consult_id)
 {
+  g_autoptr (GPtrArray) list = tv_api_reminders_read (store, consult_id);
+  return tv_api_reminder_rows_to_json (list);
+}
+
+GPtrArray *
+tv_api_reminders_read (TvStore *store, const char *consult_id)
+{
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) list = tv_store_reminder_list (store, consult_id, &error);
+  GPtrArray *list = tv_store_reminder_list (store, consult_id, &error);
+  if (list == NULL) {
+    g_warning ("consult %s: cannot read its reminders: %s", consult_id, error->message);
+    list = g_ptr_array_new_with_free_func ((GDestroyNotify) tv_reminder_free);
+  }
+  return list;
+}
+
+JsonNode *
+tv_api_reminder_rows_to_json (const GPtrArray *list)
+{
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_array (b);
-  for (guint i = 0; list != NULL && i < list->len; i++) {
+  for (guint i = 0; i < list->len; i++) {
     const TvReminder *r = g_ptr_array_index (list, i);
     g_autofree char *offset = tv_reminders_format_offset (r->offset_s);
     g_autofree char *due = tv_http_format_time (r->due_at);
@@ -172,8 +189,6 @@ tv_api_reminders_to_json (TvStore *store, const char *consult_id)
     add_string_or_null (b, "last_error", r->last_error);
     json_builder_end_object (b);
   }
-  if (list == NULL)
-    g_warning ("consult %s: cannot read its reminders: %s", consult_id, error->message);
   json_builder_end_array (b);
   return json_builder_get_root (b);
 }

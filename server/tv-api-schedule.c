@@ -196,10 +196,21 @@ add_hhmm (JsonBuilder *b, const char *name, guint minutes)
 /* {id, doctor_id, patient_id, doctor, patient, scheduled_start, scheduled_end,
  *  status, created_at, started_at, ended_at, cancelled_at, no_show_at,
  *  end_reason, booked_by}; times RFC 3339 UTC, unset ones null. With
- * @reminders_from (staff only), also reminders: its outbox rows
- * (tv_api_reminders_to_json). */
+ * @reminders_from (staff only), also reminders: its outbox rows, read from
+ * that store now (tv_api_reminders_read, tv_api_reminder_rows_to_json). */
+static void add_consult_rows (JsonBuilder *b, const TvConsult *c, const GPtrArray *reminders);
+
 static void
 add_consult (JsonBuilder *b, const TvConsult *c, TvStore *reminders_from)
+{
+  g_autoptr (GPtrArray) reminders = reminders_from != NULL ? tv_api_reminders_read (reminders_from, c->id) : NULL;
+  add_consult_rows (b, c, reminders);
+}
+
+/* add_consult with the reminders read already (@reminders: NULL = no
+ * "reminders" member); reads nothing else. */
+static void
+add_consult_rows (JsonBuilder *b, const TvConsult *c, const GPtrArray *reminders)
 {
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "id");
@@ -219,9 +230,9 @@ add_consult (JsonBuilder *b, const TvConsult *c, TvStore *reminders_from)
   add_time (b, "no_show_at", c->no_show_at, NULL);
   add_string_or_null (b, "end_reason", c->end_reason);
   add_string_or_null (b, "booked_by", c->booked_by);
-  if (reminders_from != NULL) {
+  if (reminders != NULL) {
     json_builder_set_member_name (b, "reminders");
-    json_builder_add_value (b, tv_api_reminders_to_json (reminders_from, c->id));
+    json_builder_add_value (b, tv_api_reminder_rows_to_json (reminders));
   }
   json_builder_end_object (b);
 }
@@ -272,24 +283,62 @@ is_consult_doctor (const TvUser *me, const TvConsult *c)
   return (me->roles & TV_ROLE_DOCTOR) && g_strcmp0 (c->doctor_id, me->id) == 0;
 }
 
+/* What a consult reply shows, read by its handler: the body is built from it
+ * alone (consult_reply_body), on the main loop when the reply waits for a
+ * group commit (tv_http_reply_json_later). */
+typedef struct {
+  TvConsult *consult;
+  GPtrArray *reminders;   /* (element-type TvReminder) NULL: not shown (not staff) */
+  char *patient_link;
+  char *doctor_link;
+} ConsultReply;
+
 static void
-reply_consult (TvHttpRequest *req, guint status, const TvConsult *c, const char *patient_link,
-               const char *doctor_link)
+consult_reply_free (gpointer data)
 {
+  ConsultReply *r = data;
+  tv_consult_free (r->consult);
+  g_clear_pointer (&r->reminders, g_ptr_array_unref);
+  g_free (r->patient_link);
+  g_free (r->doctor_link);
+  g_free (r);
+}
+
+/* {"consult": {...}, "join_link"?, "doctor_join_link"?} */
+static JsonNode *
+consult_reply_body (gpointer data)
+{
+  const ConsultReply *r = data;
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "consult");
-  add_consult (b, c, is_staff (tv_http_request_user (req)) ? store_of (req) : NULL);
-  if (patient_link != NULL) {
+  add_consult_rows (b, r->consult, r->reminders);
+  if (r->patient_link != NULL) {
     json_builder_set_member_name (b, "join_link");
-    json_builder_add_string_value (b, patient_link);
+    json_builder_add_string_value (b, r->patient_link);
   }
-  if (doctor_link != NULL) {
+  if (r->doctor_link != NULL) {
     json_builder_set_member_name (b, "doctor_join_link");
-    json_builder_add_string_value (b, doctor_link);
+    json_builder_add_string_value (b, r->doctor_link);
   }
   json_builder_end_object (b);
-  tv_http_reply_json (req, status, json_builder_get_root (b));
+  return json_builder_get_root (b);
+}
+
+/* Replies with @c (transfer full) and the links (transfer full, NULL = not
+ * shown); staff also see the consult's reminders, as the store holds them
+ * now (inside a group commit: after this request's change and the earlier
+ * ones of its batch, before the later ones). */
+static void
+reply_consult (TvHttpRequest *req, guint status, TvConsult *c, char *patient_link, char *doctor_link)
+{
+  ConsultReply *r = g_new0 (ConsultReply, 1);
+  r->consult = c;
+  if (is_staff (tv_http_request_user (req)))
+    r->reminders = tv_api_reminders_read (store_of (req), c->id);
+  r->patient_link = patient_link;
+  r->doctor_link = doctor_link;
+  tv_http_reply_json_later (req, status, consult_reply_body, r, consult_reply_free);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -667,9 +716,9 @@ handle_book (TvHttpRequest *req, gpointer user_data)
     return;
   }
   g_info ("consult %s booked by user %s", c->id, me->id);
-  g_autofree char *plink = join_link (req, user_data, ptok);
-  g_autofree char *dlink = scheduler ? join_link (req, user_data, dtok) : NULL;
-  reply_consult (req, 201, c, plink, dlink);
+  char *plink = join_link (req, user_data, ptok);
+  char *dlink = scheduler ? join_link (req, user_data, dtok) : NULL;
+  reply_consult (req, 201, g_steal_pointer (&c), plink, dlink);
 }
 
 /* Sorts by scheduled start, then id (the store's order). */
@@ -770,16 +819,16 @@ handle_get (TvHttpRequest *req, gpointer user_data)
     tv_http_reply_error (req, 403, "forbidden", "this is not your consult");
     return;
   }
-  reply_consult (req, 200, c, NULL, NULL);
+  reply_consult (req, 200, g_steal_pointer (&c), NULL, NULL);
 }
 
 /* Re-reads and replies with the consult after a change. */
 static void
-reply_changed (TvHttpRequest *req, const char *id, const char *patient_link)
+reply_changed (TvHttpRequest *req, const char *id)
 {
-  g_autoptr (TvConsult) c = load_consult (req, id);
+  TvConsult *c = load_consult (req, id);
   if (c != NULL)
-    reply_consult (req, 200, c, patient_link, NULL);
+    reply_consult (req, 200, c, NULL, NULL);
 }
 
 /* The clinic's notice for a patient acting on their own consult: replies 409
@@ -828,7 +877,7 @@ handle_cancel (TvHttpRequest *req, gpointer user_data)
     return;
   }
   g_info ("consult %s %s (user %s)", id, by, me->id);
-  reply_changed (req, id, NULL);
+  reply_changed (req, id);
 }
 
 static void
@@ -857,8 +906,7 @@ handle_reschedule (TvHttpRequest *req, gpointer user_data)
     return;
   }
   g_info ("consult %s rescheduled by user %s", id, me->id);
-  g_autofree char *plink = join_link (req, user_data, ptok);
-  reply_consult (req, 200, moved, plink, NULL);
+  reply_consult (req, 200, g_steal_pointer (&moved), join_link (req, user_data, ptok), NULL);
 }
 
 static void
@@ -879,7 +927,7 @@ handle_no_show (TvHttpRequest *req, gpointer user_data)
     return;
   }
   g_info ("consult %s marked no-show by user %s", id, me->id);
-  reply_changed (req, id, NULL);
+  reply_changed (req, id);
 }
 
 /* GET /consults/{id}/join-link: the consult's current join link again (the
@@ -916,9 +964,9 @@ handle_join_link (TvHttpRequest *req, gpointer user_data)
       tv_http_reply_store_error (req, error, "join link");
     return;
   }
-  g_autofree char *plink = join_link (req, user_data, ptok);
-  g_autofree char *dlink = dtok != NULL ? join_link (req, user_data, dtok) : NULL;
-  reply_consult (req, 200, c, plink, dlink);
+  char *plink = join_link (req, user_data, ptok);
+  char *dlink = dtok != NULL ? join_link (req, user_data, dtok) : NULL;
+  reply_consult (req, 200, g_steal_pointer (&c), plink, dlink);
 }
 
 #define CONSULT_ROLES (TV_ROLE_PATIENT | TV_ROLE_DOCTOR | TV_ROLE_SCHEDULER | TV_ROLE_ADMIN)

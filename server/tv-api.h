@@ -37,6 +37,13 @@ void tv_server_api_contacts_register (TvHttp *http, TvServer *server);
  * array of {kind, offset, due_at, status, attempts, last_error} (empty when
  * there are none or they cannot be read). tv-api-contacts.c. */
 JsonNode *tv_api_reminders_to_json (TvStore *store, const char *consult_id);
+/* The same in two steps, for a reply whose JSON is built later on another
+ * thread (tv_http_reply_json_later): _read returns (transfer full)
+ * (element-type TvReminder) the rows, empty (with a warning logged) when they
+ * cannot be read; _rows_to_json returns (transfer full) their JSON array and
+ * reads nothing but @list. */
+GPtrArray *tv_api_reminders_read (TvStore *store, const char *consult_id);
+JsonNode *tv_api_reminder_rows_to_json (const GPtrArray *list);
 /* reports (tv-api-reports.c): GET /api/v1/reports/operations[.csv|.html] (admin, billing) */
 void tv_server_api_reports_register (TvHttp *http, TvServer *server);
 /* billing (tv-api-billing.c): consult facts, billing lines, CSV export, patient statements */

@@ -16,7 +16,10 @@
  * (see "group commit" below): the main loop goes on reading, parsing,
  * authenticating and answering other requests meanwhile. While a request is
  * with the writer (in_worker) the main loop touches none of its fields but
- * wsi and gone (which the writer never reads), and its reference count.
+ * wsi and gone (which the writer never reads), and its reference count. A
+ * handler there replies with tv_http_reply_json_later where it can: the
+ * writer only reads what the reply shows, and the JSON is built on the main
+ * loop after the COMMIT (batch_finish), while the writer runs the next batch.
  */
 #define G_LOG_DOMAIN "tv-http"
 
@@ -120,6 +123,9 @@ struct _TvHttpRequest {
   guint status;
   GPtrArray *headers;    /* Header* */
   char *reply_body;
+  TvHttpBodyFunc body_fn; /* tv_http_reply_json_later, held: builds reply_body in batch_finish */
+  gpointer body_data;
+  GDestroyNotify body_free;
   GBytes *reply_bytes;   /* tv_http_reply_bytes: the body instead of reply_body */
   char *content_type;    /* NULL: application/json */
   gsize reply_len;
@@ -277,6 +283,17 @@ header_free (gpointer p)
   g_free (h);
 }
 
+/* Frees the body builder's data of a reply whose body was never built. */
+static void
+body_later_drop (TvHttpRequest *req)
+{
+  if (req->body_fn != NULL && req->body_free != NULL)
+    req->body_free (req->body_data);
+  req->body_fn = NULL;
+  req->body_data = NULL;
+  req->body_free = NULL;
+}
+
 static void
 request_free (TvHttpRequest *req)
 {
@@ -307,6 +324,7 @@ request_free (TvHttpRequest *req)
     g_free (req->auth);
   }
   g_ptr_array_unref (req->headers);
+  body_later_drop (req);
   g_free (req->reply_body);
   if (req->reply_bytes)
     g_bytes_unref (req->reply_bytes);
@@ -685,6 +703,42 @@ tv_http_reply_json (TvHttpRequest *req, guint status, JsonNode *body)
 }
 
 void
+tv_http_reply_json_later (TvHttpRequest *req, guint status, TvHttpBodyFunc build, gpointer data,
+                          GDestroyNotify free_data)
+{
+  g_return_if_fail (req != NULL && build != NULL);
+  if (!req->held || req->replied) {
+    JsonNode *body = build (data);
+    if (free_data != NULL)
+      free_data (data);
+    tv_http_reply_json (req, status, body);
+    return;
+  }
+  req->replied = TRUE;
+  req->status = status;
+  if (req->audit)
+    audit_write (req);
+  req->body_fn = build;
+  req->body_data = data;
+  req->body_free = free_data;
+}
+
+/* Main loop: builds the body of a tv_http_reply_json_later reply. */
+static void
+body_later_build (TvHttpRequest *req)
+{
+  if (req->body_fn == NULL)
+    return;
+  JsonNode *body = req->body_fn (req->body_data);
+  body_later_drop (req);
+  if (body != NULL) {
+    req->reply_body = json_to_string (body, FALSE);
+    req->reply_len = strlen (req->reply_body);
+    json_node_unref (body);
+  }
+}
+
+void
 tv_http_reply_bytes (TvHttpRequest *req, guint status, const char *content_type, GBytes *body)
 {
   g_return_if_fail (req != NULL && content_type != NULL);
@@ -1008,6 +1062,7 @@ batch_fail_request (TvHttpRequest *req)   /* the reply stays held */
   req->replied = FALSE;
   req->audit_committed = FALSE;
   g_clear_pointer (&req->reply_body, g_free);
+  body_later_drop (req);
   g_clear_pointer (&req->reply_bytes, g_bytes_unref);
   g_clear_pointer (&req->content_type, g_free);
   g_ptr_array_set_size (req->headers, 0);
@@ -1061,8 +1116,10 @@ batch_finish (GPtrArray *jobs)
     req->store = NULL;
     if (req->replied && req->gone)
       g_info ("%s %s -> %u, but the connection is gone", req->method, req->route->route->pattern, req->status);
-    else if (req->replied && req->wsi != NULL)
+    else if (req->replied && req->wsi != NULL) {
+      body_later_build (req);   /* the JSON of a reply set on the writer thread */
       lws_callback_on_writable (req->wsi);
+    }
     request_free (req);
   }
 }
@@ -1084,10 +1141,8 @@ writer_done_cb (gpointer data)
   TvHttp *http = job->http;
   http->in_flight = NULL;
   g_source_unref (job->done);
-  batch_finish (job->jobs);
-  g_ptr_array_unref (job->jobs);
-  g_free (job);
-  /* What arrived meanwhile goes to the writer at once. */
+  /* What arrived meanwhile goes to the writer at once, before this batch's
+   * replies are built and sent: the writer works while the main loop does. */
   if (http->batch->len > 0) {
     if (http->batch_source != NULL) {
       g_source_destroy (http->batch_source);
@@ -1095,6 +1150,9 @@ writer_done_cb (gpointer data)
     }
     batch_start (http);
   }
+  batch_finish (job->jobs);
+  g_ptr_array_unref (job->jobs);
+  g_free (job);
   return G_SOURCE_REMOVE;
 }
 

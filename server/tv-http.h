@@ -234,6 +234,21 @@ gboolean tv_http_request_is_gone (TvHttpRequest *req);
  * Replies @status with @body (transfer full; NULL = empty body, e.g. 204). */
 void tv_http_reply_json (TvHttpRequest *req, guint status, JsonNode *body);
 
+/* tv_http_reply_json_later:
+ * Replies @status with the body @build (@data) returns (transfer full; NULL =
+ * empty), as tv_http_reply_json (req, status, build (data)) would, with the
+ * audit row written now. In a group commit (a reply held for its batch's
+ * COMMIT, possibly set on the store writer thread) @build runs later, on the
+ * main loop, once the batch committed: the JSON work stays off the writer.
+ * So @data must hold everything the body shows, read by the handler now;
+ * @build must read nothing else (no store) and may run on another thread
+ * than the handler. Otherwise @build runs at once. @free_data (may be NULL)
+ * frees @data after @build ran, or without it when the reply is dropped
+ * (the COMMIT failed and the reply became a 500, or the router went away). */
+typedef JsonNode *(*TvHttpBodyFunc) (gpointer data);
+void tv_http_reply_json_later (TvHttpRequest *req, guint status, TvHttpBodyFunc build, gpointer data,
+                               GDestroyNotify free_data);
+
 /* tv_http_reply_bytes:
  * Replies @status with @body (transfer none: a reference is taken; NULL = empty)
  * as @content_type, for the static web pages (tv-web.h). Headers the handler
