@@ -659,6 +659,17 @@ audit_write (TvHttpRequest *req)
     g_warning ("could not write an audit row (%s): %s", row->action, error->message);
 }
 
+/* Makes @body (transfer full; NULL = empty body) the reply's text. */
+static void
+take_json_body (TvHttpRequest *req, JsonNode *body)
+{
+  if (body == NULL)
+    return;
+  req->reply_body = json_to_string (body, FALSE);
+  req->reply_len = strlen (req->reply_body);
+  json_node_unref (body);
+}
+
 void
 tv_http_reply_json (TvHttpRequest *req, guint status, JsonNode *body)
 {
@@ -678,11 +689,7 @@ tv_http_reply_json (TvHttpRequest *req, guint status, JsonNode *body)
     /* In a group commit (possibly on the writer thread, which must not look
      * at the connection): the reply waits for the batch's COMMIT, and
      * batch_finish sends it, or drops it if the client left meanwhile. */
-    if (body != NULL) {
-      req->reply_body = json_to_string (body, FALSE);
-      req->reply_len = strlen (req->reply_body);
-      json_node_unref (body);
-    }
+    take_json_body (req, body);
     return;
   }
   if (req->gone) {
@@ -693,11 +700,7 @@ tv_http_reply_json (TvHttpRequest *req, guint status, JsonNode *body)
       json_node_unref (body);
     return;
   }
-  if (body != NULL) {
-    req->reply_body = json_to_string (body, FALSE);
-    req->reply_len = strlen (req->reply_body);
-    json_node_unref (body);
-  }
+  take_json_body (req, body);
   if (req->wsi)
     lws_callback_on_writable (req->wsi);
 }
@@ -731,11 +734,7 @@ body_later_build (TvHttpRequest *req)
     return;
   JsonNode *body = req->body_fn (req->body_data);
   body_later_drop (req);
-  if (body != NULL) {
-    req->reply_body = json_to_string (body, FALSE);
-    req->reply_len = strlen (req->reply_body);
-    json_node_unref (body);
-  }
+  take_json_body (req, body);
 }
 
 void

@@ -49,6 +49,9 @@
 #define BUSY_RETRY_US 200
 #define BUSY_FAST_MS 50
 #define FAULT_EXIT_CODE 99
+/* Page cache of every connection tv_store_open makes, in KiB (the server's
+ * main connection lowers it with tv_store_set_cache_limit). */
+#define STORE_CACHE_KIB 16384
 
 struct _TvStore {
   sqlite3 *db;
@@ -943,7 +946,7 @@ tv_store_open (const char *path, GError **error)
        * big enough not to spill to the WAL before the COMMIT. Neither changes
        * what is durable when. */
       || !exec_sql (store, "PRAGMA temp_store = MEMORY", "set temp_store", error)
-      || !exec_sql (store, "PRAGMA cache_size = -16384", "set cache_size", error)
+      || !tv_store_set_cache_limit (store, STORE_CACHE_KIB, error)
       || !pragma_text_equals (store, "PRAGMA foreign_keys", "1", error))
     goto fail;
 
