@@ -344,3 +344,27 @@ tv_test_open_all_day (TvTestServer *server, const char *username, const char *do
   tv_test_http (server, "PUT", path, token, TV_TEST_ALL_DAY_HOURS, &status, NULL);
   g_assert_cmpuint (status, ==, 200);
 }
+
+TvTestServer *
+tv_test_bookable_clinic (const char *data_dir, const char *suffix, char **doctor_id, char **patient_id)
+{
+  g_autofree char *doctor = g_strdup_printf ("dr.%s", suffix);
+  g_autofree char *patient = g_strdup_printf ("pat.%s", suffix);
+  g_autofree char *desk = g_strdup_printf ("desk.%s", suffix);
+  *doctor_id = tv_test_create_user (data_dir, doctor, "Dr. Test Doctor", TV_ROLE_DOCTOR, "UTC", NULL);
+  *patient_id = tv_test_create_user (data_dir, patient, "Pat Synthetic", TV_ROLE_PATIENT, NULL, NULL);
+  g_free (tv_test_create_user (data_dir, desk, "Front Desk", TV_ROLE_SCHEDULER, NULL, NULL));
+  TvTestServer *server = tv_test_server_start (data_dir, NULL);
+  tv_test_open_all_day (server, doctor, *doctor_id);
+  return server;
+}
+
+char *
+tv_test_booking_body (const char *doctor_id, const char *patient_id, guint days, guint hour)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr (GDateTime) d = g_date_time_add_days (now, (gint) days);
+  return g_strdup_printf ("{\"doctor_id\":\"%s\",\"patient_id\":\"%s\",\"start\":\"%04d-%02d-%02dT%02u:00:00Z\"}",
+                          doctor_id, patient_id, g_date_time_get_year (d), g_date_time_get_month (d),
+                          g_date_time_get_day_of_month (d), hour);
+}

@@ -111,6 +111,21 @@ char *tv_test_login (TvTestServer *server, const char *username, const char *pas
  * @doctor_id to TV_TEST_ALL_DAY_HOURS. Fails the test unless both succeed. */
 void tv_test_open_all_day (TvTestServer *server, const char *username, const char *doctor_id);
 
+/* tv_test_bookable_clinic:
+ * Creates in @data_dir a doctor "dr.@suffix" (time zone UTC), a patient
+ * "pat.@suffix" and a scheduler "desk.@suffix" (all with TV_TEST_PASSWORD),
+ * starts a server on it and opens the doctor's hours around the clock
+ * (tv_test_open_all_day), so that any future hour is bookable.
+ * Returns: (transfer full) the running server; *@doctor_id and *@patient_id
+ * (transfer full) the two ids. Fails the test on any error. */
+TvTestServer *tv_test_bookable_clinic (const char *data_dir, const char *suffix, char **doctor_id,
+                                       char **patient_id);
+
+/* tv_test_booking_body:
+ * Returns: (transfer full) the body of POST /api/v1/consults booking
+ * @patient_id with @doctor_id at HH:00 UTC (@hour), @days from today (UTC). */
+char *tv_test_booking_body (const char *doctor_id, const char *patient_id, guint days, guint hour);
+
 /* tv_test_store_exec:
  * Runs raw SQL on <@data_dir>/televisit.db (e.g. to move a session's
  * last_seen back in time instead of sleeping). Fails the test on error. */

@@ -197,11 +197,7 @@ static void
 clinic_init (Clinic *c)
 {
   c->dir = g_strdup (tv_test_tmpdir ());
-  c->doctor = tv_test_create_user (c->dir, "dr.gc", "Dr. Test Doctor", TV_ROLE_DOCTOR, "UTC", NULL);
-  c->patient = tv_test_create_user (c->dir, "pat.gc", "Pat Synthetic", TV_ROLE_PATIENT, NULL, NULL);
-  g_free (tv_test_create_user (c->dir, "desk.gc", "Front Desk", TV_ROLE_SCHEDULER, NULL, NULL));
-  TvTestServer *server = tv_test_server_start (c->dir, NULL);
-  tv_test_open_all_day (server, "dr.gc", c->doctor);
+  TvTestServer *server = tv_test_bookable_clinic (c->dir, "gc", &c->doctor, &c->patient);
   g_assert_cmpint (tv_test_server_stop (server, 10000), ==, 0);
   tv_test_server_free (server);
 }
@@ -214,22 +210,11 @@ clinic_clear (Clinic *c)
   g_free (c->patient);
 }
 
-/* "YYYY-MM-DDTHH:00:00Z", @days from today (UTC). */
-static char *
-slot_at (guint days, guint hour)
-{
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-  g_autoptr (GDateTime) d = g_date_time_add_days (now, (gint) days);
-  return g_strdup_printf ("%04d-%02d-%02dT%02u:00:00Z", g_date_time_get_year (d), g_date_time_get_month (d),
-                          g_date_time_get_day_of_month (d), hour);
-}
-
+/* Body booking the patient at HH:00 UTC, @days from today. */
 static char *
 book_body (const Clinic *c, guint days, guint hour)
 {
-  g_autofree char *start = slot_at (days, hour);
-  return g_strdup_printf ("{\"doctor_id\":\"%s\",\"patient_id\":\"%s\",\"start\":\"%s\"}", c->doctor, c->patient,
-                          start);
+  return tv_test_booking_body (c->doctor, c->patient, days, hour);
 }
 
 /* Sends BURST bookings at once, one per hour of the day @round + 2 days ahead;

@@ -167,11 +167,7 @@ static void
 clinic_start (Clinic *c)
 {
   c->dir = g_strdup (tv_test_tmpdir ());
-  c->doctor = tv_test_create_user (c->dir, "dr.wt", "Dr. Test Doctor", TV_ROLE_DOCTOR, "UTC", NULL);
-  c->patient = tv_test_create_user (c->dir, "pat.wt", "Pat Synthetic", TV_ROLE_PATIENT, NULL, NULL);
-  g_free (tv_test_create_user (c->dir, "desk.wt", "Front Desk", TV_ROLE_SCHEDULER, NULL, NULL));
-  c->server = tv_test_server_start (c->dir, NULL);
-  tv_test_open_all_day (c->server, "dr.wt", c->doctor);
+  c->server = tv_test_bookable_clinic (c->dir, "wt", &c->doctor, &c->patient);
   c->token = tv_test_login (c->server, "desk.wt", NULL);
   c->ctx = client_ctx (c->server);
 }
@@ -202,11 +198,7 @@ clinic_clear (Clinic *c)
 static char *
 book_body (const Clinic *c, guint days, guint hour)
 {
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-  g_autoptr (GDateTime) d = g_date_time_add_days (now, (gint) days);
-  return g_strdup_printf ("{\"doctor_id\":\"%s\",\"patient_id\":\"%s\",\"start\":\"%04d-%02d-%02dT%02u:00:00Z\"}",
-                          c->doctor, c->patient, g_date_time_get_year (d), g_date_time_get_month (d),
-                          g_date_time_get_day_of_month (d), hour);
+  return tv_test_booking_body (c->doctor, c->patient, days, hour);
 }
 
 /* Consults (any status) starting at HH:00 UTC @days from today. */
