@@ -17,6 +17,21 @@
  * file after, as in an automatic checkpoint. Nothing changes for a COMMIT:
  * it is durable when it returns, as before.
  *
+ * How often: the hook wakes the thread only once TV_STORE_CHECKPOINT_STEP
+ * frames were added since it last did, not after every COMMIT. Under a steady write load the WAL never empties (the writer appends
+ * while the thread copies), so once it held TV_STORE_CHECKPOINT_PAGES frames
+ * every COMMIT used to wake the thread: ~70 checkpoints a second in the
+ * booking benchmark, each copying the few hundred frames of one or two COMMITs
+ * and syncing the WAL and the database file — the same hot pages (B-tree
+ * interior pages, the right edge of the tables that grow at their end) copied
+ * and synced again and again. Copying every STEP frames copies each such page
+ * once per step, with two syncs per step (measured: checkpoints per 20 s run
+ * 1,500-1,850 -> ~470, the thread's time 9.5-10.2 -> 5.1 s, docs/BENCHMARKS.md
+ * "Booking throughput: ... (2026-11-29 (3))"). In the last STEP frames before
+ * the inline size (4 x TV_STORE_CHECKPOINT_PAGES) the thread is woken after
+ * every COMMIT again, so that little is left to copy there, on the writer's
+ * thread, before the WAL restarts from its start.
+ *
  * The thread starts with the first checkpoint asked for, so a short-lived
  * store (televisitctl, most tests) never starts one. Should the thread be
  * unavailable or fall behind (the WAL past 4 x the size), the hook checkpoints
@@ -40,6 +55,8 @@ struct _TvStoreCheckpointer {
   GCond cond;
   gboolean wanted;        /* under lock: a checkpoint is asked for */
   gboolean quit;          /* under lock: the store is closing */
+  int asked_at;           /* hook's thread only: the WAL's size when the last checkpoint was asked for */
+  int last_pages;         /* hook's thread only: the WAL's size at the previous COMMIT */
   gint64 done;            /* checkpoints run (tests, logs) */
 };
 
@@ -97,8 +114,14 @@ int
 tv_store_private_checkpointer_hook (void *data, sqlite3 *db, const char *name, int pages)
 {
   TvStoreCheckpointer *c = data;
-  if (pages < TV_STORE_CHECKPOINT_PAGES)
+  if (pages < c->last_pages)
+    c->asked_at = 0; /* the WAL was written again from its start */
+  c->last_pages = pages;
+  if (pages < TV_STORE_CHECKPOINT_PAGES
+      || (pages < 4 * TV_STORE_CHECKPOINT_PAGES - TV_STORE_CHECKPOINT_STEP && c->asked_at > 0
+          && pages - c->asked_at < TV_STORE_CHECKPOINT_STEP))
     return SQLITE_OK;
+  c->asked_at = pages;
   g_mutex_lock (&c->lock);
   gboolean inline_now = c->thread_failed || pages >= 4 * TV_STORE_CHECKPOINT_PAGES;
   if (!c->thread_failed && c->thread == NULL) {

@@ -27,6 +27,9 @@ sqlite3 *tv_store_private_db (TvStore *store);
  * TV_STORE_CHECKPOINT_PAGES pages (32 MiB of 4 KiB pages; SQLite's automatic
  * checkpoint runs at 1,000, inside a COMMIT). */
 #define TV_STORE_CHECKPOINT_PAGES 8192
+/* ... and, past that size, each time the WAL grew by this many frames since
+ * the last checkpoint was asked for (see tv-store-checkpoint.c). */
+#define TV_STORE_CHECKPOINT_STEP 4096
 typedef struct _TvStoreCheckpointer TvStoreCheckpointer;
 /* Returns: (transfer full) a checkpointer for the database file @path (no thread yet). */
 TvStoreCheckpointer *tv_store_private_checkpointer_new (const char *path);
