@@ -40,6 +40,21 @@ gint64 tv_store_private_checkpointer_done (TvStoreCheckpointer *c);
 /* Stops and joins the thread (after its checkpoint in progress); NULL accepted. */
 void tv_store_private_checkpointer_free (TvStoreCheckpointer *c);
 
+/* The session lookups a store connection answered since anything in the
+ * database last changed (tv_store_session_lookup, tv-store-users.c): entries
+ * (hex token hash -> its session and user) are valid while the connection's
+ * `PRAGMA data_version` (moves when ANY other connection, in this process or
+ * another, committed) and its sqlite3_total_changes64 (moves with its own
+ * writes) are what they were when the entries were read; otherwise all are
+ * dropped. Owned by the store; used on the store's thread only. */
+typedef struct {
+  GHashTable *entries;   /* char *key -> opaque entry (tv-store-users.c), or NULL */
+  gint64 data_version;
+  gint64 changes;
+} TvStoreSessionCache;
+/* Returns: (transfer none) the store's session cache. */
+TvStoreSessionCache *tv_store_private_session_cache (TvStore *store);
+
 /* The name of the store's SQLite VFS (server/tv-store-vfs.c: the default
  * VFS, with a COMMIT's WAL frames written in a few large writes), registered
  * at the first call; NULL (SQLite's default VFS) if it cannot be. Any thread. */

@@ -64,6 +64,7 @@ struct _TvStore {
   int batch_savepoints; /* savepoints open inside it (one per store call's transaction) */
   TvStoreCheckpointer *checkpointer;  /* WAL checkpoints off this thread; NULL for :memory: */
   gint64 busy_since;   /* monotonic us when the current wait for a lock began (busy_retry) */
+  TvStoreSessionCache session_cache;  /* tv_store_session_lookup's answers (tv-store-users.c) */
 };
 
 G_DEFINE_QUARK (tv-store-error-quark, tv_store_error)
@@ -969,12 +970,19 @@ fail:
   return NULL;
 }
 
+TvStoreSessionCache *
+tv_store_private_session_cache (TvStore *store)
+{
+  return &store->session_cache;
+}
+
 void
 tv_store_close (TvStore *store)
 {
   if (store == NULL)
     return;
   g_clear_pointer (&store->stmts, g_hash_table_destroy);   /* finalize before close */
+  g_clear_pointer (&store->session_cache.entries, g_hash_table_destroy);
   /* The checkpoint thread's connection closes first; closing the last
    * connection then checkpoints what is left and removes the WAL. */
   g_clear_pointer (&store->checkpointer, tv_store_private_checkpointer_free);

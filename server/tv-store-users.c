@@ -585,6 +585,82 @@ session_end_key (TvStore *store, const char *key, const char *reason, gint64 now
   return ok;
 }
 
+/* The session cache (TvStoreSessionCache in tv-store-private.h). Why: under
+ * booking load every request's lookup read the session, user and role rows
+ * again (three statements, three read transactions), and since the writer
+ * thread's commits empty the main connection's page cache, every page of them
+ * again too: 13 % of the main loop's CPU (docs/BENCHMARKS.md, "Booking
+ * throughput: ... 2026-11-29 (3)"). A lookup now first asks the connection
+ * whether anything changed since its last answers (`PRAGMA data_version` and
+ * the connection's own change count); while nothing did, the rows read then
+ * are the rows, and the idle and expiry checks run on them with the time of
+ * this request as before. A session ended, a user disabled or a role changed
+ * by any connection — this one, the writer thread's, televisitctl's in another
+ * process — moves one of the two, which drops every entry: it is refused at
+ * its next request, as without the cache. */
+#define SESSION_CACHE_MAX 4096
+static const char SQL_DATA_VERSION[] = "PRAGMA data_version";
+
+typedef struct {
+  TvSession *session;
+  TvUser *user;
+} SessionEntry;
+
+static void
+session_entry_free (gpointer data)
+{
+  SessionEntry *e = data;
+  tv_session_free (e->session);
+  tv_user_free (e->user);
+  g_free (e);
+}
+
+static TvSession *
+session_copy (const TvSession *s)
+{
+  TvSession *c = g_memdup2 (s, sizeof *s);
+  c->key = g_strdup (s->key);
+  c->user_id = g_strdup (s->user_id);
+  c->address = g_strdup (s->address);
+  return c;
+}
+
+static TvUser *
+user_copy (const TvUser *u)
+{
+  TvUser *c = g_memdup2 (u, sizeof *u);
+  c->id = g_strdup (u->id);
+  c->username = g_strdup (u->username);
+  c->display_name = g_strdup (u->display_name);
+  c->time_zone = g_strdup (u->time_zone);
+  return c;
+}
+
+/* Drops the cache's entries unless the database is as it was when they were
+ * read. Returns: the cache (entries valid now), or NULL when the version
+ * cannot be read (then the lookup reads the rows, as without a cache). */
+static TvStoreSessionCache *
+session_cache_current (TvStore *store)
+{
+  TvStoreSessionCache *cache = tv_store_private_session_cache (store);
+  sqlite3_stmt *st = tv_store_private_stmt (store, SQL_DATA_VERSION, NULL);
+  gint64 version = -1;
+  if (st != NULL) {
+    if (sqlite3_step (st) == SQLITE_ROW)
+      version = sqlite3_column_int64 (st, 0);
+    tv_store_private_stmt_done (st);
+  }
+  gint64 changes = sqlite3_total_changes64 (tv_store_private_db (store));
+  if (cache->entries == NULL)
+    cache->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, session_entry_free);
+  if (version < 0 || version != cache->data_version || changes != cache->changes) {
+    g_hash_table_remove_all (cache->entries);
+    cache->data_version = version;
+    cache->changes = changes;
+  }
+  return version < 0 ? NULL : cache;
+}
+
 gboolean
 tv_store_session_lookup (TvStore *store, const char *token, gint64 now, TvSession **session, TvUser **user,
                          GError **error)
@@ -599,41 +675,50 @@ tv_store_session_lookup (TvStore *store, const char *token, gint64 now, TvSessio
   if (tv_store_private_fault_fail (store, "session-lookup", error))
     return FALSE;
   g_autofree char *key = tv_store_private_token_hash (token);
-  sqlite3_stmt *st = tv_store_private_stmt (store, SQL_SESSION_GET, error);
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
-  int rc = sqlite3_step (st);
+  TvStoreSessionCache *cache = session_cache_current (store);
+  SessionEntry *hit = cache != NULL ? g_hash_table_lookup (cache->entries, key) : NULL;
   g_autoptr (TvSession) s = NULL;
-  gint64 ended_at = 0;
-  g_autofree char *end_reason = NULL;
-  if (rc == SQLITE_ROW) {
-    s = g_new0 (TvSession, 1);
-    s->key = g_strdup (key);
-    s->user_id = tv_store_private_column_strdup (st, 0);
-    s->created_at = sqlite3_column_int64 (st, 1);
-    s->last_seen = sqlite3_column_int64 (st, 2);
-    s->idle_timeout_us = sqlite3_column_int64 (st, 3);
-    s->expires_at = sqlite3_column_int64 (st, 4);
-    ended_at = sqlite3_column_int64 (st, 5);
-    end_reason = tv_store_private_column_strdup (st, 6);
-    s->address = tv_store_private_column_strdup (st, 7);
-  } else if (rc != SQLITE_DONE) {
-    tv_store_private_db_error (store, error, "read session");
-  }
-  tv_store_private_stmt_done (st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return FALSE;
-  if (s == NULL) {
-    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_UNKNOWN, "unknown session");
-    return FALSE;
-  }
-  if (ended_at != 0) {
-    /* A session that timed out keeps answering "expired" so the client can say why. */
-    gboolean timed_out = g_strcmp0 (end_reason, "idle") == 0 || g_strcmp0 (end_reason, "expired") == 0;
-    g_set_error (error, TV_STORE_ERROR, timed_out ? TV_STORE_ERR_TOKEN_EXPIRED : TV_STORE_ERR_TOKEN_UNKNOWN,
-                 timed_out ? "session expired" : "session has ended");
-    return FALSE;
+  g_autoptr (TvUser) u = NULL;
+  if (hit != NULL) {
+    /* open and its user enabled when read, and nothing changed since */
+    s = session_copy (hit->session);
+    u = user_copy (hit->user);
+  } else {
+    sqlite3_stmt *st = tv_store_private_stmt (store, SQL_SESSION_GET, error);
+    if (st == NULL)
+      return FALSE;
+    sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step (st);
+    gint64 ended_at = 0;
+    g_autofree char *end_reason = NULL;
+    if (rc == SQLITE_ROW) {
+      s = g_new0 (TvSession, 1);
+      s->key = g_strdup (key);
+      s->user_id = tv_store_private_column_strdup (st, 0);
+      s->created_at = sqlite3_column_int64 (st, 1);
+      s->last_seen = sqlite3_column_int64 (st, 2);
+      s->idle_timeout_us = sqlite3_column_int64 (st, 3);
+      s->expires_at = sqlite3_column_int64 (st, 4);
+      ended_at = sqlite3_column_int64 (st, 5);
+      end_reason = tv_store_private_column_strdup (st, 6);
+      s->address = tv_store_private_column_strdup (st, 7);
+    } else if (rc != SQLITE_DONE) {
+      tv_store_private_db_error (store, error, "read session");
+    }
+    tv_store_private_stmt_done (st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+      return FALSE;
+    if (s == NULL) {
+      g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_UNKNOWN, "unknown session");
+      return FALSE;
+    }
+    if (ended_at != 0) {
+      /* A session that timed out keeps answering "expired" so the client can say why. */
+      gboolean timed_out = g_strcmp0 (end_reason, "idle") == 0 || g_strcmp0 (end_reason, "expired") == 0;
+      g_set_error (error, TV_STORE_ERROR, timed_out ? TV_STORE_ERR_TOKEN_EXPIRED : TV_STORE_ERR_TOKEN_UNKNOWN,
+                   timed_out ? "session expired" : "session has ended");
+      return FALSE;
+    }
   }
   const char *why = NULL;
   if (now >= s->expires_at)
@@ -642,27 +727,39 @@ tv_store_session_lookup (TvStore *store, const char *token, gint64 now, TvSessio
     why = "idle";
   if (why != NULL) {
     g_autoptr (GError) local = NULL;
+    if (cache != NULL)
+      g_hash_table_remove (cache->entries, key);
     if (!session_end_key (store, key, why, now, &local))
       g_warning ("could not mark a timed-out session as ended: %s", local->message);
     g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_EXPIRED,
                  g_str_equal (why, "idle") ? "session ended after inactivity" : "session expired");
     return FALSE;
   }
-  g_autoptr (TvUser) u = NULL;
-  if (!user_get (store, SQL_USER_GET, s->user_id, &u, NULL, error)) {
-    if (error != NULL && *error != NULL && (*error)->code == TV_STORE_ERR_NOT_FOUND) {
-      g_clear_error (error);
-      g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_UNKNOWN, "unknown session");
+  if (hit == NULL) {
+    if (!user_get (store, SQL_USER_GET, s->user_id, &u, NULL, error)) {
+      if (error != NULL && *error != NULL && (*error)->code == TV_STORE_ERR_NOT_FOUND) {
+        g_clear_error (error);
+        g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_UNKNOWN, "unknown session");
+      }
+      return FALSE;
     }
-    return FALSE;
-  }
-  if (u->disabled) {
-    g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_UNKNOWN, "account is disabled");
-    return FALSE;
+    if (u->disabled) {
+      g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_TOKEN_UNKNOWN, "account is disabled");
+      return FALSE;
+    }
+    if (cache != NULL) {
+      if (g_hash_table_size (cache->entries) >= SESSION_CACHE_MAX)
+        g_hash_table_remove_all (cache->entries);
+      SessionEntry *e = g_new (SessionEntry, 1);
+      e->session = session_copy (s);
+      e->user = user_copy (u);
+      g_hash_table_insert (cache->entries, e->session->key, e);
+    }
   }
   gint64 margin = MIN (30 * G_USEC_PER_SEC, s->idle_timeout_us / 10);
   if (now - s->last_seen >= margin) {
-    st = tv_store_private_stmt (store, SQL_SESSION_TOUCH, error);
+    /* a write of this connection: the next lookup drops the cache */
+    sqlite3_stmt *st = tv_store_private_stmt (store, SQL_SESSION_TOUCH, error);
     if (st == NULL)
       return FALSE;
     sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);

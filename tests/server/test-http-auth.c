@@ -3,7 +3,10 @@
  * Why: login, logout, idle and absolute session expiry, disabled accounts,
  * throttling of failed logins (429 + Retry-After, audit log lines), the
  * router's error replies (400/401/403/404/405/413), security headers and
- * keep-alive, and the users endpoints' bad input — all through a real
+ * keep-alive, the users endpoints' bad input, and that a session the server
+ * has just accepted (its lookup answered from the store's session cache) is
+ * refused at its next request once another process ended it, disabled its
+ * user or changed its roles — all through a real
  * televisit-server over TLS on loopback, asserting statuses, error codes,
  * headers, rows in the store and lines in the server's log. Time is moved by
  * rewriting timestamps in the store, never by sleeping.
@@ -258,6 +261,9 @@ test_disabled_sessions_end (void)
   g_autofree char *id = tv_test_create_user (w.dir, "pat.dis", "Pat Synthetic", TV_ROLE_PATIENT, NULL, NULL);
   world_serve (&w, NULL);
   g_autofree char *t = tv_test_login (w.server, "pat.dis", NULL);
+  g_autoptr (JsonNode) r0 = NULL, r1 = NULL;
+  g_assert_cmpuint (get_me (w.server, t, &r0), ==, 200);
+  g_assert_cmpuint (get_me (w.server, t, &r1), ==, 200);
   /* As `televisitctl user disable` does, from another process. */
   g_autofree char *path = g_build_filename (w.dir, "televisit.db", NULL);
   g_autoptr (GError) error = NULL;
@@ -267,6 +273,49 @@ test_disabled_sessions_end (void)
   g_autoptr (JsonNode) r = NULL;
   g_assert_cmpuint (get_me (w.server, t, &r), ==, 401);
   assert_error (r, "unauthenticated");
+  world_stop (&w);
+}
+
+/* A session used twice (the second lookup answered from the server's session
+ * cache, tv-store-users.c) and then changed by another process — this test's,
+ * as televisitctl would — is judged on the change at its very next request:
+ * roles, then the session ended. A second session of the same user, used in
+ * between, is untouched by the first one's end. */
+static void
+test_changed_elsewhere (void)
+{
+  World w;
+  world_start (&w, NULL);
+  g_autofree char *id = tv_test_create_user (w.dir, "dr.else", "Dr. Test Doctor", TV_ROLE_DOCTOR | TV_ROLE_SCHEDULER,
+                                             NULL, NULL);
+  world_serve (&w, NULL);
+  g_autofree char *t = tv_test_login (w.server, "dr.else", NULL);
+  g_autofree char *t2 = tv_test_login (w.server, "dr.else", NULL);
+  for (int i = 0; i < 3; i++) {
+    g_autoptr (JsonNode) r = NULL;
+    g_assert_cmpuint (get_me (w.server, t, &r), ==, 200);
+    JsonArray *roles = json_object_get_array_member (tv_test_http_object (r, "user"), "roles");
+    g_assert_cmpuint (json_array_get_length (roles), ==, 2);
+  }
+  g_autofree char *drop = g_strdup_printf ("DELETE FROM user_roles WHERE user_id = '%s' AND role = 'scheduler'", id);
+  tv_test_store_exec (w.dir, drop);
+  g_autoptr (JsonNode) r1 = NULL;
+  g_assert_cmpuint (get_me (w.server, t, &r1), ==, 200);
+  JsonArray *roles = json_object_get_array_member (tv_test_http_object (r1, "user"), "roles");
+  g_assert_cmpuint (json_array_get_length (roles), ==, 1);
+  g_assert_cmpstr (json_array_get_string_element (roles, 0), ==, "doctor");
+
+  g_autoptr (JsonNode) r2 = NULL, r3 = NULL, r4 = NULL, r5 = NULL;
+  g_assert_cmpuint (get_me (w.server, t, &r2), ==, 200);
+  g_assert_cmpuint (get_me (w.server, t2, &r3), ==, 200);
+  /* the store keeps the SHA-256 of the token (tv-store-users.h) */
+  g_autofree char *key = g_compute_checksum_for_string (G_CHECKSUM_SHA256, t, -1);
+  g_autofree char *end = g_strdup_printf ("UPDATE sessions SET ended_at = %" G_GINT64_FORMAT ", end_reason = 'revoked'"
+                                          " WHERE sha256 = '%s'", g_get_real_time (), key);
+  tv_test_store_exec (w.dir, end);
+  g_assert_cmpuint (get_me (w.server, t, &r4), ==, 401);
+  assert_error (r4, "unauthenticated");
+  g_assert_cmpuint (get_me (w.server, t2, &r5), ==, 200);
   world_stop (&w);
 }
 
@@ -654,6 +703,7 @@ main (int argc, char **argv)
   ADD ("/http-auth/session/idle-timeout", test_idle_timeout);
   ADD ("/http-auth/session/absolute-expiry", test_absolute_expiry);
   ADD ("/http-auth/session/disabled-user", test_disabled_sessions_end);
+  ADD ("/http-auth/session/changed-elsewhere", test_changed_elsewhere);
   ADD ("/http-auth/throttle/account", test_throttle_account);
   ADD ("/http-auth/throttle/address", test_throttle_address);
   ADD ("/http-auth/router/bad-requests", test_bad_requests);
