@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "server/tv-schedule.h"
+#include "server/tv-http.h"
 
 /* ---- building schedules from compact text ------------------------------- */
 
@@ -155,6 +156,38 @@ cross_check (GArray *slots, TvSchedule *s, const char *weekly, const char *excep
       }
     }
   }
+}
+
+/* tv_schedule_format_rfc3339 in UTC (its own fast path) gives exactly the text
+ * of g_date_time_format with the general path's format, for whole seconds and
+ * fractions, across leap days, years and the end of 9999; so does
+ * tv_http_format_time with its "...Z" format. */
+static void
+test_format_utc (void)
+{
+  const gint64 base[] = { 1, 951782400, 951868799, 1709164800, 1772323200, 1798761599, 4102444800, 253402300799 };
+  const gint64 fracs[] = { 0, 1, 500000, 999999 };
+  for (guint i = 0; i < G_N_ELEMENTS (base); i++)
+    for (gint64 step = -2; step <= 2; step++)
+      for (guint f = 0; f < G_N_ELEMENTS (fracs); f++) {
+        gint64 secs = base[i] + step * 86399;
+        if (secs <= 0 || secs > 253402300799)
+          continue;
+        gint64 us = secs * G_USEC_PER_SEC + fracs[f];
+        g_autoptr (GDateTime) dt = g_date_time_new_from_unix_utc (secs);
+        g_autoptr (GDateTime) whole = g_date_time_add (dt, fracs[f]);
+        g_autoptr (GTimeZone) utc = g_time_zone_new_utc ();
+        g_autoptr (GDateTime) local = g_date_time_to_timezone (whole, utc);
+        g_autofree char *want = g_date_time_format (local, fracs[f] != 0 ? "%Y-%m-%dT%H:%M:%S.%f%:z"
+                                                                         : "%Y-%m-%dT%H:%M:%S%:z");
+        g_autofree char *got = tv_schedule_format_rfc3339 (us, NULL);
+        g_autofree char *got_tz = tv_schedule_format_rfc3339 (us, utc);
+        g_assert_cmpstr (got, ==, want);
+        g_assert_cmpstr (got_tz, ==, want);
+        g_autofree char *want_z = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%SZ");
+        g_autofree char *got_z = tv_http_format_time (us);
+        g_assert_cmpstr (got_z, ==, want_z);
+      }
 }
 
 /* ---- the table ------------------------------------------------------------ */
@@ -595,6 +628,7 @@ main (int argc, char **argv)
   g_test_add_func ("/schedule/parse/rfc3339", test_parse_rfc3339);
   g_test_add_func ("/schedule/validate/timezone-slot-minutes", test_timezone_and_slot_minutes);
   g_test_add_func ("/schedule/validate/weekly", test_weekly_validation);
+  g_test_add_func ("/schedule/format/utc", test_format_utc);
   g_test_add_func ("/schedule/validate/exception", test_exception_validation);
   return g_test_run ();
 }
