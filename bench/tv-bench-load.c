@@ -19,8 +19,12 @@
  * televisit target. Tokens are credentials: they are only written to the
  * file the caller names (mode 0600), never printed.
  *
- * Raw libwebsockets with its own poll loop, single thread: the load client
- * must not share the GLib loop machinery it is measuring. Replies are parsed
+ * Raw libwebsockets on a libuv loop of its own (epoll), single thread: the
+ * load client must not share the GLib loop machinery it is measuring, and must
+ * cost as little as it can per round trip, since it shares the machine with
+ * the server it drives (docs/BENCHMARKS.md, "Signaling load: a cheaper load
+ * client"). Progress (phases; every 5 s, connections not yet authenticated
+ * and the step they wait in) goes to stderr. Replies are parsed
  * with json-glib (one parser reused); requests are fixed templates with
  * integers printed into them.
  */
@@ -40,6 +44,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <uv.h> /* before libwebsockets.h, for its libuv declarations */
 #include <libwebsockets.h>
 
 #include "server/tv-store.h"
@@ -47,6 +52,7 @@
 #define MAX_HANDSHAKES_IN_FLIGHT 64
 #define MAX_MSG_BYTES 65536
 #define AUTH_TIMEOUT_S 60
+#define PROGRESS_EVERY_S 5
 
 typedef enum { TARGET_TELEVISIT, TARGET_JANUS } Target;
 
@@ -92,15 +98,16 @@ struct Bench {
   Conn *conns;
   guint next_to_connect, in_handshake;
   guint n_ready, n_failed, n_closed_early;
-  gint64 phase_start_us, measure_from_us, measure_until_us;
+  gint64 phase_start_us, measure_from_us, measure_until_us, next_report_us;
   gboolean running_trips, stop;
   GArray *lat_us;          /* guint32 latencies in the measured window */
   guint64 trips_measured, trips_total, errors;
   JsonParser *parser;
+  uv_loop_t uv;            /* the loop lws runs on (ours: info.foreign_loops) */
   lws_sorted_usec_list_t tick;
   long rss_before_kb, rss_after_kb;
   double auth_s;
-  gint64 cpu_client_start_us;
+  double client_cpu_start_s; /* our CPU time when the round trips started */
   long server_cpu_start_ticks;
 };
 
@@ -157,13 +164,39 @@ read_cpu_ticks (int pid)
   return (long) (ut + st);
 }
 
+static double
+process_cpu_s (void)
+{
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 /* ---- requests ---------------------------------------------------------- */
 
+/* Writes the prepared request now; its latency counts from here. FALSE if
+ * lws refused it (the connection is then closing). */
+static gboolean
+conn_write (Conn *c)
+{
+  c->want_send = FALSE;
+  c->sent_us = now_us ();
+  return lws_write (c->wsi, (unsigned char *) c->out + LWS_PRE, c->out_len, LWS_WRITE_TEXT) >= (int) c->out_len;
+}
+
+/* Prepares a request in c->out. Authentication steps wait for a WRITEABLE
+ * callback. A round trip's ping/keepalive (@direct) is written at once when lws
+ * holds no earlier output of this connection (lws_partial_buffered; a write the
+ * socket does not take whole is kept by lws and finished on POLLOUT): asking
+ * for POLLOUT, a poll pass and a WRITEABLE callback per round trip cost the
+ * client ~2 us each time (docs/BENCHMARKS.md, "Signaling load: a cheaper load
+ * client"), the same for both servers. Only called from lws' service thread
+ * (its callbacks and timers). */
 static void
-conn_queue (Conn *c, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+conn_queue (Conn *c, gboolean direct, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 
 static void
-conn_queue (Conn *c, const char *fmt, ...)
+conn_queue (Conn *c, gboolean direct, const char *fmt, ...)
 {
   va_list ap;
   int n;
@@ -174,6 +207,15 @@ conn_queue (Conn *c, const char *fmt, ...)
   g_assert (n > 0 && (size_t) n < sizeof c->out - LWS_PRE); /* our own templates */
   c->out_len = (size_t) n;
   c->want_send = TRUE;
+  if (direct && !lws_partial_buffered (c->wsi))
+    {
+      if (!conn_write (c))
+        {
+          c->bench->errors++;
+          lws_set_timeout (c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        }
+      return;
+    }
   lws_callback_on_writable (c->wsi);
 }
 
@@ -184,9 +226,9 @@ send_trip (Conn *c)
   c->seq++;
   c->state = CS_WAITING;
   if (c->bench->target == TARGET_TELEVISIT)
-    conn_queue (c, "{\"type\":\"ping\",\"id\":%" G_GUINT64_FORMAT "}", c->seq);
+    conn_queue (c, TRUE, "{\"type\":\"ping\",\"id\":%" G_GUINT64_FORMAT "}", c->seq);
   else
-    conn_queue (c, "{\"janus\":\"keepalive\",\"session_id\":%" G_GINT64_FORMAT ",\"transaction\":\"k%"
+    conn_queue (c, TRUE, "{\"janus\":\"keepalive\",\"session_id\":%" G_GINT64_FORMAT ",\"transaction\":\"k%"
                 G_GUINT64_FORMAT "\"}", c->session_id, c->seq);
 }
 
@@ -197,9 +239,9 @@ start_auth (Conn *c)
 
   c->state = CS_AUTH;
   if (b->target == TARGET_TELEVISIT)
-    conn_queue (c, "{\"type\":\"join\",\"token\":\"%s\"}", b->tokens[c->index]);
+    conn_queue (c, FALSE, "{\"type\":\"join\",\"token\":\"%s\"}", b->tokens[c->index]);
   else
-    conn_queue (c, "{\"janus\":\"create\",\"transaction\":\"c%u\"}", c->index);
+    conn_queue (c, FALSE, "{\"janus\":\"create\",\"transaction\":\"c%u\"}", c->index);
 }
 
 static void
@@ -326,14 +368,14 @@ handle_janus (Conn *c, JsonObject *o)
         {
           c->session_id = member_int (member_obj (o, "data"), "id");
           c->janus_step = 1;
-          conn_queue (c, "{\"janus\":\"attach\",\"session_id\":%" G_GINT64_FORMAT
+          conn_queue (c, FALSE, "{\"janus\":\"attach\",\"session_id\":%" G_GINT64_FORMAT
                       ",\"plugin\":\"janus.plugin.videocall\",\"transaction\":\"a%u\"}", c->session_id, c->index);
         }
       else if (strcmp (kind, "success") == 0 && c->janus_step == 1)
         {
           c->handle_id = member_int (member_obj (o, "data"), "id");
           c->janus_step = 2;
-          conn_queue (c, "{\"janus\":\"message\",\"session_id\":%" G_GINT64_FORMAT ",\"handle_id\":%"
+          conn_queue (c, FALSE, "{\"janus\":\"message\",\"session_id\":%" G_GINT64_FORMAT ",\"handle_id\":%"
                       G_GINT64_FORMAT ",\"transaction\":\"r%u\",\"body\":{\"request\":\"register\","
                       "\"username\":\"bench-user-%u\"}}", c->session_id, c->handle_id, c->index, c->index);
         }
@@ -432,9 +474,7 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *i
     case LWS_CALLBACK_CLIENT_WRITEABLE:
       if (c == NULL || !c->want_send)
         break;
-      c->want_send = FALSE;
-      c->sent_us = now_us ();
-      if (lws_write (wsi, (unsigned char *) c->out + LWS_PRE, c->out_len, LWS_WRITE_TEXT) < (int) c->out_len)
+      if (!conn_write (c))
         return -1;
       break;
 
@@ -492,6 +532,26 @@ static const struct lws_protocols protocols[] = {
 
 /* ---- phases ------------------------------------------------------------ */
 
+/* Progress on stderr while connections are still being set up (every
+ * PROGRESS_EVERY_S): which step the ones not yet authenticated are stuck in,
+ * for whoever has to find out why a run hangs (tests/bench/test-bench-load
+ * shows the tail of stderr when it kills a hung run). */
+static void
+report_auth_progress (Bench *b, gint64 t)
+{
+  guint authenticating = 0;
+
+  for (guint i = 0; i < b->next_to_connect; i++)
+    if (b->conns[i].state == CS_AUTH)
+      authenticating++;
+  g_printerr ("tv-bench-load: %.1f s: %u of %u authenticated, %u in the TLS/WebSocket handshake, %u sent "
+              "their %s and wait for the answer, %u not started, %u failed, %u closed\n",
+              (double) (t - b->phase_start_us) / G_USEC_PER_SEC, b->n_ready, b->n, b->in_handshake, authenticating,
+              b->target == TARGET_TELEVISIT ? "join" : "create/attach/register", b->n - b->next_to_connect,
+              b->n_failed, b->n_closed_early);
+  b->next_report_us = t + PROGRESS_EVERY_S * G_USEC_PER_SEC;
+}
+
 static void
 tick (lws_sorted_usec_list_t *sul)
 {
@@ -504,11 +564,17 @@ tick (lws_sorted_usec_list_t *sul)
     {
       gboolean settled = b->next_to_connect == b->n && b->in_handshake == 0
                          && b->n_ready + b->n_failed + b->n_closed_early >= b->n;
+      if (!settled && t >= b->next_report_us)
+        report_auth_progress (b, t);
       if (settled || t - b->phase_start_us > AUTH_TIMEOUT_S * G_USEC_PER_SEC)
         {
           b->auth_s = (double) (t - b->phase_start_us) / G_USEC_PER_SEC;
+          g_printerr ("tv-bench-load: %u of %u authenticated (%u failed, %u closed) in %.2f s%s; round trips "
+                      "for %.1f s\n", b->n_ready, b->n, b->n_failed, b->n_closed_early, b->auth_s,
+                      settled ? "" : " (gave up waiting for the rest)", b->duration_s);
           b->rss_after_kb = read_rss_kb (b->server_pid);
           b->server_cpu_start_ticks = read_cpu_ticks (b->server_pid);
+          b->client_cpu_start_s = process_cpu_s ();
           b->running_trips = TRUE;
           b->measure_from_us = t + (gint64) (b->warmup_s * G_USEC_PER_SEC);
           b->measure_until_us = t + (gint64) (b->duration_s * G_USEC_PER_SEC);
@@ -521,6 +587,8 @@ tick (lws_sorted_usec_list_t *sul)
     b->stop = TRUE;
   if (!b->stop)
     lws_sul_schedule (b->ctx, 0, &b->tick, tick, 20 * LWS_US_PER_MS);
+  else
+    uv_stop (&b->uv);
 }
 
 static int
@@ -598,14 +666,6 @@ print_result (Bench *b, double cpu_client_s, double cpu_server_s)
   fflush (stdout);
 }
 
-static double
-process_cpu_s (void)
-{
-  struct rusage ru;
-  getrusage (RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 static void
 raise_nofile (guint need)
 {
@@ -662,6 +722,7 @@ make_tokens (const char *db, guint consults, const char *out_path)
       g_printerr ("tv-bench-load tokens: %s\n", error->message);
       return 2;
     }
+  g_printerr ("tv-bench-load tokens: store open, creating %u consults\n", consults);
   for (guint i = 0; i < consults; i++)
     {
       g_autofree char *doctor = g_strdup_printf ("Dr. Load Test %u", i);
@@ -689,6 +750,7 @@ make_tokens (const char *db, guint consults, const char *out_path)
         return 2;
       }
   }
+  g_printerr ("tv-bench-load tokens: %u consults created, %u tokens written\n", consults, 2 * consults);
   return 0;
 }
 
@@ -712,7 +774,8 @@ static const char usage[] =
   "--per-address K binds K connections to each source address 127.1.x.y\n"
   "(default 10, like 10 users behind one NAT; 0 = the kernel's choice, all from\n"
   "127.0.0.1), so per-address limits of a server apply as they would to users.\n"
-  "Prints one JSON object: authenticated, round_trips_per_s, p50_ms, p99_ms,\n"
+  "Progress goes to stderr (phases, and every 5 s while connecting: how many\n"
+  "connections wait in which step). Prints one JSON object: authenticated, round_trips_per_s, p50_ms, p99_ms,\n"
   "max_ms, rss_per_client_kb (RSS growth / authenticated connections),\n"
   "server_cpu_s and client_cpu_s over the round-trip phase, errors.\n"
   "`tokens` creates N consults in the store at --db and writes their 2N join\n"
@@ -745,10 +808,11 @@ main (int argc, char **argv)
     { NULL }
   };
   struct lws_context_creation_info info;
-  Bench b = { 0 };
+  /* Static: lws' context stays reachable from here until the process exits,
+   * which is how it ends (no lws_context_destroy(), see the end of main()). */
+  static Bench b;
   g_autoptr (GUri) uri = NULL;
   long cpu_end;
-  double client_cpu0;
   long hz = sysconf (_SC_CLK_TCK);
 
   g_option_context_add_main_entries (octx, entries, NULL);
@@ -820,9 +884,19 @@ main (int argc, char **argv)
   memset (&info, 0, sizeof info);
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.protocols = protocols;
-  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  /* A libuv loop (epoll) rather than lws' own poll() loop, which hands the
+   * kernel all 2,000 sockets on every pass: ~5 % of this client's CPU against
+   * our server and ~20 % against Janus (docs/BENCHMARKS.md, "Signaling load: a
+   * cheaper load client"). The loop is ours (lws 4.1 exports its own loop only
+   * from the evlib_uv plugin), run by main() until tick() stops it. */
+  uv_loop_init (&b.uv);
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBUV;
+  info.foreign_loops = (void *[]){ &b.uv };
   info.client_ssl_ca_filepath = ca;
-  info.fd_limit_per_thread = b.n + 256;
+  /* No fd_limit_per_thread: below the process's fd limit it makes lws find a
+   * socket's connection by a linear search of its table on every event
+   * (wsi_from_fd, 5.8 % of this client's CPU at 2,000 connections); without
+   * it lws indexes its table by fd. raise_nofile made room for the connections. */
   info.timeout_secs = 30;
   b.ctx = lws_create_context (&info);
   if (b.ctx == NULL)
@@ -849,30 +923,25 @@ main (int argc, char **argv)
   b.lat_us = g_array_sized_new (FALSE, FALSE, sizeof (guint32), 1 << 20);
   b.rss_before_kb = read_rss_kb (server_pid);
   b.phase_start_us = now_us ();
+  b.next_report_us = b.phase_start_us + PROGRESS_EVERY_S * G_USEC_PER_SEC;
+  g_printerr ("tv-bench-load: connecting %u clients to %s (%s)\n", b.n, url, target);
 
   connect_more (&b);
   lws_sul_schedule (b.ctx, 0, &b.tick, tick, 20 * LWS_US_PER_MS);
-  client_cpu0 = process_cpu_s ();
-  {
-    double auth_cpu = 0;
-    gboolean trips_seen = FALSE;
-    while (!b.stop)
-      {
-        lws_service (b.ctx, 0);
-        if (b.running_trips && !trips_seen)
-          {
-            trips_seen = TRUE;
-            auth_cpu = process_cpu_s ();
-          }
-      }
-    client_cpu0 = trips_seen ? auth_cpu : client_cpu0;
-  }
+  b.client_cpu_start_s = process_cpu_s ();
+  while (!b.stop)
+    uv_run (&b.uv, UV_RUN_DEFAULT); /* until tick() calls uv_stop() */
   cpu_end = read_cpu_ticks (server_pid);
+  g_printerr ("tv-bench-load: %s after %" G_GUINT64_FORMAT " round trips\n", interrupted ? "interrupted" : "done",
+              b.trips_total);
   b.running_trips = FALSE;
-  print_result (&b, process_cpu_s () - client_cpu0,
+  print_result (&b, process_cpu_s () - b.client_cpu_start_s,
                 cpu_end >= 0 && b.server_cpu_start_ticks >= 0 ? (double) (cpu_end - b.server_cpu_start_ticks) / hz
                                                              : -1);
-  lws_context_destroy (b.ctx);
+  /* No lws_context_destroy(): on a foreign uv loop lws 4.1 closes in stages
+   * that need the loop run between them (server/tv-lws-glue.c does that); this
+   * process exits now, and the kernel closes the sockets. The context stays
+   * reachable from the static Bench, so a leak checker does not count it. */
   for (guint i = 0; i < b.n; i++)
     g_string_free (b.conns[i].in, TRUE);
   g_free (b.conns);

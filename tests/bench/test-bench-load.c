@@ -11,6 +11,7 @@
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "tests/common/tv-test-fixture.h"
@@ -35,14 +36,33 @@ child_exited (gpointer data)
   return ((Child *) data)->exited;
 }
 
-/* Runs @argv to completion (20 s at most); returns its stdout. */
+/* The last @max bytes of the file at @path ("" when it cannot be read). */
 static char *
-run (const char *const *argv)
+file_tail (const char *path, gsize max)
+{
+  g_autofree char *text = NULL;
+  gsize len = 0;
+
+  if (!g_file_get_contents (path, &text, &len, NULL))
+    return g_strdup ("");
+  return g_strdup (text + (len > max ? len - max : 0));
+}
+
+/* Runs @argv, the step named @step, to completion; returns its stdout. A child
+ * that has not exited after 20 s (a hang guard, not a timing: the smoke run
+ * takes ~3 s) is killed and the test fails naming the step, with what the
+ * child had printed so far (stdout, and the tail of its stderr, where
+ * tv-bench-load reports its phases and any connection still pending); a
+ * child that exits non-zero fails the same way. */
+static char *
+run (const char *step, const char *const *argv)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *out_path = g_build_filename (tv_test_tmpdir (), "stdout", NULL);
+  g_autofree char *err_path = g_strdup_printf ("%s/stderr-%s", tv_test_tmpdir (), step);
   g_autofree char *cmd = NULL;
-  g_autofree char *quoted = g_shell_quote (out_path);
+  g_autofree char *quoted_out = g_shell_quote (out_path);
+  g_autofree char *quoted_err = g_shell_quote (err_path);
   g_autoptr (GString) line = g_string_new (NULL);
   char *out = NULL;
   Child c = { 0 };
@@ -53,14 +73,25 @@ run (const char *const *argv)
       g_autofree char *q = g_shell_quote (*a);
       g_string_append_printf (line, "%s ", q);
     }
-  cmd = g_strdup_printf ("exec %s> %s", line->str, quoted);
+  cmd = g_strdup_printf ("exec %s> %s 2> %s", line->str, quoted_out, quoted_err);
   g_assert_true (g_spawn_async (NULL, (char *[]){ "/bin/sh", "-c", cmd, NULL }, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
                                 NULL, NULL, &pid, &error));
   g_assert_no_error (error);
   g_child_watch_add (pid, on_exit_cb, &c);
-  g_assert_true (tv_test_wait_until (child_exited, &c, 20000));
-  g_assert_true (WIFEXITED (c.status));
-  g_assert_cmpint (WEXITSTATUS (c.status), ==, 0);
+  if (!tv_test_wait_until (child_exited, &c, 20000))
+    {
+      kill (pid, SIGKILL);
+      tv_test_wait_until (child_exited, &c, 5000);
+      g_autofree char *so_far = file_tail (out_path, 2000), *err_tail = file_tail (err_path, 2000);
+      g_error ("tv-bench-load step \"%s\" (pid %d) did not exit within 20 s; killed. Its stdout so far: [%s]; "
+               "the tail of its stderr: [%s]", step, (int) pid, so_far, err_tail);
+    }
+  if (!WIFEXITED (c.status) || WEXITSTATUS (c.status) != 0)
+    {
+      g_autofree char *err_tail = file_tail (err_path, 2000);
+      g_error ("tv-bench-load step \"%s\" failed (wait status 0x%x); the tail of its stderr: [%s]", step,
+               (unsigned) c.status, err_tail);
+    }
   g_assert_true (g_file_get_contents (out_path, &out, NULL, NULL));
   return out;
 }
@@ -78,11 +109,11 @@ test_televisit_smoke (void)
   JsonObject *o;
 
   tv_test_watchdog_start (60, "bench load smoke");
-  g_free (run ((const char *const[]){ load, "tokens", "--db", db, "--consults", "3", "--out", tokens, NULL }));
+  g_free (run ("tokens", (const char *const[]){ load, "tokens", "--db", db, "--consults", "3", "--out", tokens, NULL }));
   server = tv_test_server_start (dir, NULL);
   pid = g_strdup_printf ("%d", (int) tv_test_server_get_pid (server));
   url = g_strdup (tv_test_server_get_url (server));
-  out = run ((const char *const[]){ load, "--target", "televisit", "--url", url, "--ca",
+  out = run ("load", (const char *const[]){ load, "--target", "televisit", "--url", url, "--ca",
                                     tv_test_server_get_cert_path (server), "--tokens", tokens, "--clients", "6",
                                     "--duration", "1.5", "--warmup", "0.5", "--rate-per-conn", "20",
                                     "--server-pid", pid, NULL });
