@@ -162,14 +162,17 @@ conn_send (Conn *c, const char *text)
   if (!c->wsi || !text)
     return;
   gsize len = strlen (text);
-  /* Inside this connection's own RECEIVE callback, with nothing queued and the
-   * socket taking data (lws_send_pipe_choked: no output buffered in lws, socket
-   * writable), the reply is written at once: lws allows writes from its service
-   * callbacks, and this saves asking for POLLOUT and a WRITEABLE pass per reply
-   * — on libuv each POLLOUT on/off is an epoll_ctl DEL + ADD (docs/BENCHMARKS.md,
-   * "Signaling load on one GSource"). Order is kept: anything queued means
-   * everything after it queues too. */
-  if (c->in_receive && g_queue_is_empty (&c->out) && !c->close_sent && !lws_send_pipe_choked (c->wsi)) {
+  /* Inside this connection's own RECEIVE callback, with nothing queued and no
+   * earlier output held by lws (lws_partial_buffered), the reply is written at
+   * once: lws allows writes from its service callbacks, and this saves asking
+   * for POLLOUT and a WRITEABLE pass per reply — on libuv each POLLOUT on/off is
+   * an epoll_ctl DEL + ADD (docs/BENCHMARKS.md, "Signaling load on one
+   * GSource"). Not lws_send_pipe_choked: it also poll()s the socket, one system
+   * call per reply; a reply the socket does not take whole is kept by lws and
+   * finished on POLLOUT, and everything after it then queues here, under the
+   * queue limit ("Signaling load: a cheaper load client"). Order is kept:
+   * anything queued means everything after it queues too. */
+  if (c->in_receive && g_queue_is_empty (&c->out) && !c->close_sent && !lws_partial_buffered (c->wsi)) {
     g_autofree unsigned char *buf = g_malloc (LWS_PRE + len);
     memcpy (buf + LWS_PRE, text, len);
     int n = lws_write (c->wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT);

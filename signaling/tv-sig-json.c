@@ -5,7 +5,8 @@
  * the problem (see tv-sig-json.h). This is not a parser: one pass tracks whether
  * we are inside a string, the nesting depth and the member names of each open
  * object; json-glib still builds the tree.
- * Thread: pure functions; callable from any thread.
+ * Thread: callable from any thread (tv_sig_json_parse_strict reuses one
+ * JsonParser per thread).
  */
 #define G_LOG_DOMAIN "tv-sig"
 
@@ -248,25 +249,44 @@ tv_sig_json_count_members (JsonNode *node)
   return n;
 }
 
+/* One parser per thread, reused: creating a JsonParser (a GObject) for every
+ * message cost ~0.5 us of the ~1.8 us a ping's parse takes (docs/BENCHMARKS.md,
+ * "Signaling load: a cheaper load client"). Its root is stolen after each load,
+ * so it keeps nothing of the last text between calls. */
+static GPrivate thread_parser = G_PRIVATE_INIT (g_object_unref);
+
+static JsonParser *
+get_thread_parser (void)
+{
+  JsonParser *parser = g_private_get (&thread_parser);
+  if (parser == NULL)
+    {
+      parser = json_parser_new_immutable ();
+      g_private_set (&thread_parser, parser);
+    }
+  return parser;
+}
+
 JsonNode *
 tv_sig_json_parse_strict (const char *data, gsize len, guint max_depth, GError **error)
 {
   guint members = 0;
-  g_autoptr (JsonParser) parser = NULL;
+  JsonParser *parser;
   g_autoptr (GError) json_error = NULL;
-  JsonNode *root;
+  g_autoptr (JsonNode) root = NULL;
 
   if (!tv_sig_json_check_strict (data, len, max_depth, &members, error))
     return NULL;
-  parser = json_parser_new_immutable ();
+  parser = get_thread_parser ();
   if (!json_parser_load_from_data (parser, data, (gssize) len, &json_error))
     {
+      root = json_parser_steal_root (parser); /* whatever it built: freed on return */
       /* json-glib's text may quote the offending (possibly invalid) bytes. */
       g_autofree char *detail = tv_sig_json_printable (json_error->message, -1, 120);
       g_set_error (error, TV_SIG_ERROR, TV_SIG_ERR_BAD_JSON, "invalid JSON: %s", detail);
       return NULL;
     }
-  root = json_parser_get_root (parser);
+  root = json_parser_steal_root (parser);
   if (root == NULL)
     {
       g_set_error_literal (error, TV_SIG_ERROR, TV_SIG_ERR_BAD_JSON, "no JSON value in the text");
@@ -278,5 +298,5 @@ tv_sig_json_parse_strict (const char *data, gsize len, guint max_depth, GError *
                            "a member appears more than once (the same name written with different escapes)");
       return NULL;
     }
-  return json_node_ref (root);
+  return g_steal_pointer (&root);
 }

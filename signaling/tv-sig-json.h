@@ -9,7 +9,7 @@
  * HTTPS API (server/tv-http.c) pass every text through this gate before, and a
  * duplicate-member check after, json-glib parses it. json-glib still does the
  * parsing; the gate only tracks strings, nesting and member names.
- * Pure functions, no global state: callable from any thread.
+ * Callable from any thread (the parse reuses one JsonParser per thread).
  */
 #pragma once
 

@@ -8,7 +8,8 @@
  * tables drive serialisation, so what we send always parses on the other side.
  * JSON itself is parsed by json-glib behind the strictness gate of
  * tv-sig-json.c, which refuses what json-glib 1.6 would silently accept.
- * Thread: pure functions over constant tables; callable from any thread.
+ * Thread: callable from any thread (constant tables; tv_sig_msg_to_json reuses
+ * one JSON builder and generator per thread).
  */
 #define G_LOG_DOMAIN "tv-sig"
 
@@ -1035,29 +1036,59 @@ write_fields (JsonBuilder *builder, const FieldSpec *fields, gsize n_fields, con
     }
 }
 
+/* One builder and one generator per thread, reused: creating both GObjects for
+ * every message was ~0.7 us of the ~1.5 us a pong took (docs/BENCHMARKS.md,
+ * "Signaling load: a cheaper load client"). Both are emptied after each use, so
+ * they hold nothing of the last message between calls. */
+typedef struct
+{
+  JsonBuilder *builder;
+  JsonGenerator *gen;
+} ThreadWriter;
+
+static void
+thread_writer_free (gpointer p)
+{
+  ThreadWriter *w = p;
+  g_object_unref (w->builder);
+  g_object_unref (w->gen);
+  g_free (w);
+}
+
+static GPrivate thread_writer = G_PRIVATE_INIT (thread_writer_free);
+
 char *
 tv_sig_msg_to_json (const TvSigMsg *msg)
 {
-  g_autoptr (JsonBuilder) builder = NULL;
-  g_autoptr (JsonGenerator) gen = NULL;
   g_autoptr (JsonNode) root = NULL;
   const MsgSpec *spec;
+  ThreadWriter *w;
+  char *text;
 
   g_return_val_if_fail (msg != NULL, NULL);
   g_return_val_if_fail (msg->type > TV_SIG_MSG_INVALID && msg->type < TV_SIG_MSG_N_TYPES, NULL);
 
+  w = g_private_get (&thread_writer);
+  if (w == NULL)
+    {
+      w = g_new (ThreadWriter, 1);
+      w->builder = json_builder_new_immutable ();
+      w->gen = json_generator_new ();
+      g_private_set (&thread_writer, w);
+    }
   spec = &msg_specs[msg->type];
-  builder = json_builder_new_immutable ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "type");
-  json_builder_add_string_value (builder, spec->name);
-  write_fields (builder, spec->fields, spec->n_fields, (const guint8 *) msg);
-  json_builder_end_object (builder);
+  json_builder_begin_object (w->builder);
+  json_builder_set_member_name (w->builder, "type");
+  json_builder_add_string_value (w->builder, spec->name);
+  write_fields (w->builder, spec->fields, spec->n_fields, (const guint8 *) msg);
+  json_builder_end_object (w->builder);
 
-  root = json_builder_get_root (builder);
-  gen = json_generator_new ();
-  json_generator_set_root (gen, root);
-  return json_generator_to_data (gen, NULL);
+  root = json_builder_get_root (w->builder);
+  json_builder_reset (w->builder);
+  json_generator_set_root (w->gen, root);
+  text = json_generator_to_data (w->gen, NULL);
+  json_generator_set_root (w->gen, NULL);
+  return text;
 }
 
 /* ---- Convenience builders ----------------------------------------------- */
