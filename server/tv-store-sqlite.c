@@ -392,6 +392,26 @@ exec_sql (TvStore *store, const char *sql, const char *what, GError **error)
   return TRUE;
 }
 
+/* The savepoint statements of a batch, prepared once (stmt_get caches by
+ * address): each store call inside a batch opens and releases one, and
+ * sqlite3_exec parsed them every time — ~2 % of the writer thread's CPU under
+ * booking load (docs/BENCHMARKS.md, 2026-11-29 (3)). */
+static const char SQL_SAVEPOINT[] = "SAVEPOINT tv_tx";
+static const char SQL_RELEASE[] = "RELEASE tv_tx";
+
+/* Runs a cached statement that returns no rows (@sql: a static string).
+ * Returns: TRUE; FALSE with IO naming @what. */
+static gboolean
+exec_cached (TvStore *store, const char *sql, const char *what, GError **error)
+{
+  sqlite3_stmt *st = stmt_get (store, sql, error);
+  if (st == NULL)
+    return FALSE;
+  gboolean ok = stmt_exec_done (store, st, what, error);
+  stmt_done (st);
+  return ok;
+}
+
 /* Inside a group-commit batch every store call's transaction is a savepoint
  * of the batch's transaction. The batch's transaction must still be open: an
  * error that made SQLite roll it back (I/O, disk full) must not let later
@@ -403,7 +423,7 @@ savepoint_begin (TvStore *store, GError **error)
     g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_IO, "the batch's transaction was rolled back");
     return FALSE;
   }
-  if (!exec_sql (store, "SAVEPOINT tv_tx", "begin savepoint", error))
+  if (!exec_cached (store, SQL_SAVEPOINT, "begin savepoint", error))
     return FALSE;
   store->batch_savepoints++;
   return TRUE;
@@ -433,7 +453,7 @@ tx_commit (TvStore *store, GError **error)
   if (with_audit)
     fault_point (store, "audit-before-commit");
   if (store->batch) {
-    if (store->batch_savepoints <= 0 || !exec_sql (store, "RELEASE tv_tx", "release savepoint", error))
+    if (store->batch_savepoints <= 0 || !exec_cached (store, SQL_RELEASE, "release savepoint", error))
       return FALSE;
     store->batch_savepoints--;
   } else if (!exec_sql (store, "COMMIT", "commit", error)) {
