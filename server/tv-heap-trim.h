@@ -12,6 +12,10 @@
  * low-priority timeout once the number of connections has moved by a step
  * since the last trim, so a steady server never pays for it and a storm pays
  * a bounded amount per connection.
+ * glibc only: jemalloc, mimalloc and tcmalloc (their own page return tuned
+ * instead of this trim) were measured and held 0.1-1.2 KiB more per client,
+ * their size classes costing more than glibc's headers and holes
+ * (docs/BENCHMARKS.md, "Memory per connection: another allocator").
  * Thread: main loop only (the GMainContext given to tv_heap_trim_new).
  */
 #pragma once
