@@ -814,8 +814,8 @@ tv_http_format_time (gint64 us)
     return g_strdup ("1970-01-01T00:00:00Z");
   /* g_date_time_format (dt, "%Y-%m-%dT%H:%M:%SZ") made from the fields: the
    * format string's parser was most of this function's cost in every reminder
-   * of a consult reply (test-schedule /schedule/format/utc checks the same
-   * construction in tv_schedule_format_rfc3339). */
+   * of a consult reply (test-schedule /schedule/format/utc compares the two
+   * texts). */
   int y = 0, mo = 0, d = 0;
   g_date_time_get_ymd (dt, &y, &mo, &d);
   return g_strdup_printf ("%d-%02d-%02dT%02d:%02d:%02dZ", y, mo, d, g_date_time_get_hour (dt),

@@ -147,6 +147,10 @@ gboolean tv_store_session_create (TvStore *store, const char *user_id, const cha
  * and refused. On success last_seen becomes @now — written only when the stored
  * value is older than min(30 s, idle timeout / 10), to spare a write per
  * request; the idle timeout is therefore honoured to within that margin.
+ * While nothing in the database changed since an earlier lookup of the same
+ * token on this store (no commit by any connection, in any process), the rows
+ * read then are reused (the store's session cache, tv-store-users.c); the
+ * idle and expiry checks still run with @now.
  * Returns: TRUE with *@session and *@user (transfer full, either may be NULL);
  * FALSE with TOKEN_UNKNOWN (malformed, unknown, ended, or the user is disabled),
  * TOKEN_EXPIRED (idle or past expiry) or IO. */
