@@ -17,8 +17,14 @@
  * file after, as in an automatic checkpoint. Nothing changes for a COMMIT:
  * it is durable when it returns, as before.
  *
- * How often: the hook wakes the thread only once TV_STORE_CHECKPOINT_STEP
- * frames were added since it last did, not after every COMMIT. Under a steady write load the WAL never empties (the writer appends
+ * How often, on the store writer thread's connection (tv_store_open_writer
+ * sets the step; every other connection asks after every COMMIT past the
+ * size, as before): the hook wakes the thread only once TV_STORE_CHECKPOINT_STEP
+ * frames were added since it last did, not after every COMMIT. On the main
+ * loop's connection the step made a storm of 2,000 WSS joins (small COMMITs of
+ * its own) 25-50 % slower to authenticate (1.9-2.0 -> 2.4-3.0 s in the load
+ * benchmark): the WAL grew to 4x the size instead of staying near it.
+ * Under a steady write load the WAL never empties (the writer appends
  * while the thread copies), so once it held TV_STORE_CHECKPOINT_PAGES frames
  * every COMMIT used to wake the thread: ~70 checkpoints a second in the
  * booking benchmark, each copying the few hundred frames of one or two COMMITs
@@ -55,6 +61,7 @@ struct _TvStoreCheckpointer {
   GCond cond;
   gboolean wanted;        /* under lock: a checkpoint is asked for */
   gboolean quit;          /* under lock: the store is closing */
+  int step;               /* frames between two asks past the size; 0: after every COMMIT (set before the first) */
   int asked_at;           /* hook's thread only: the WAL's size when the last checkpoint was asked for */
   int last_pages;         /* hook's thread only: the WAL's size at the previous COMMIT */
   gint64 done;            /* checkpoints run (tests, logs) */
@@ -118,8 +125,8 @@ tv_store_private_checkpointer_hook (void *data, sqlite3 *db, const char *name, i
     c->asked_at = 0; /* the WAL was written again from its start */
   c->last_pages = pages;
   if (pages < TV_STORE_CHECKPOINT_PAGES
-      || (pages < 4 * TV_STORE_CHECKPOINT_PAGES - TV_STORE_CHECKPOINT_STEP && c->asked_at > 0
-          && pages - c->asked_at < TV_STORE_CHECKPOINT_STEP))
+      || (c->step > 0 && pages < 4 * TV_STORE_CHECKPOINT_PAGES - c->step && c->asked_at > 0
+          && pages - c->asked_at < c->step))
     return SQLITE_OK;
   c->asked_at = pages;
   g_mutex_lock (&c->lock);
@@ -140,6 +147,12 @@ tv_store_private_checkpointer_hook (void *data, sqlite3 *db, const char *name, i
   if (inline_now)
     sqlite3_wal_checkpoint_v2 (db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
   return SQLITE_OK;
+}
+
+void
+tv_store_private_checkpointer_set_step (TvStoreCheckpointer *c, int step)
+{
+  c->step = MAX (step, 0);
 }
 
 gint64

@@ -27,12 +27,16 @@ sqlite3 *tv_store_private_db (TvStore *store);
  * TV_STORE_CHECKPOINT_PAGES pages (32 MiB of 4 KiB pages; SQLite's automatic
  * checkpoint runs at 1,000, inside a COMMIT). */
 #define TV_STORE_CHECKPOINT_PAGES 8192
-/* ... and, past that size, each time the WAL grew by this many frames since
- * the last checkpoint was asked for (see tv-store-checkpoint.c). */
+/* ... and, past that size, on the store writer thread's connection, each time
+ * the WAL grew by this many frames since the last checkpoint was asked for
+ * (see tv-store-checkpoint.c); other connections ask after every COMMIT. */
 #define TV_STORE_CHECKPOINT_STEP 4096
 typedef struct _TvStoreCheckpointer TvStoreCheckpointer;
 /* Returns: (transfer full) a checkpointer for the database file @path (no thread yet). */
 TvStoreCheckpointer *tv_store_private_checkpointer_new (const char *path);
+/* Past TV_STORE_CHECKPOINT_PAGES, asks for a checkpoint only each @step new
+ * frames (0, the default: after every COMMIT). Before the first COMMIT. */
+void tv_store_private_checkpointer_set_step (TvStoreCheckpointer *c, int step);
 /* The sqlite3_wal_hook callback (@data: the checkpointer). */
 int tv_store_private_checkpointer_hook (void *data, sqlite3 *db, const char *name, int pages);
 /* Returns: checkpoints run by the thread so far. */

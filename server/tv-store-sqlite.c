@@ -1044,6 +1044,10 @@ tv_store_open_writer (TvStore *store, GError **error)
     tv_store_close (writer);
     return NULL;
   }
+  /* Its group commits make the WAL grow steadily: a checkpoint every STEP new
+   * frames instead of after every COMMIT (tv-store-checkpoint.c). */
+  if (writer->checkpointer != NULL)
+    tv_store_private_checkpointer_set_step (writer->checkpointer, TV_STORE_CHECKPOINT_STEP);
   return writer;
 }
 
