@@ -717,13 +717,12 @@ tv_http_reply_json_later (TvHttpRequest *req, guint status, TvHttpBodyFunc build
     tv_http_reply_json (req, status, body);
     return;
   }
-  req->replied = TRUE;
-  req->status = status;
-  if (req->audit)
-    audit_write (req);
+  /* Held for its batch's COMMIT: batch_finish builds the body on the main
+   * loop (body_later_build); the reply itself is recorded as any held one. */
   req->body_fn = build;
   req->body_data = data;
   req->body_free = free_data;
+  tv_http_reply_json (req, status, NULL);
 }
 
 /* Main loop: builds the body of a tv_http_reply_json_later reply. */
