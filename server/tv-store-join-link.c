@@ -49,29 +49,13 @@ token_row (TvStore *store, const char *consult_id, const char *role, gboolean *f
   return rc == SQLITE_ROW || rc == SQLITE_DONE;
 }
 
-gboolean
-tv_store_private_join_token_issue (TvStore *store, const char *consult_id, const char *role, gint64 expires,
-                                   gint64 now, char **out, GError **error)
+/* Makes the token issued at @issued_at and inserts its row (no row of
+ * (@consult_id, @role) may exist). Returns: TRUE with *@out (transfer full). */
+static gboolean
+token_add (TvStore *store, const char *consult_id, const char *role, gint64 expires, gint64 issued_at,
+           char **out, GError **error)
 {
   const TvJoinLinkKey *key = tv_store_private_join_link_key (store);
-  gboolean found = FALSE;
-  gint64 old_at = 0;
-  if (!token_row (store, consult_id, role, &found, NULL, &old_at, error))
-    return FALSE;
-  gint64 issued_at = now;
-  if (found) {
-    if (old_at >= issued_at)
-      issued_at = old_at + 1;
-    sqlite3_stmt *st = tv_store_private_stmt (store, SQL_TOKEN_DELETE, error);
-    if (st == NULL)
-      return FALSE;
-    sqlite3_bind_text (st, 1, consult_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (st, 2, role, -1, SQLITE_TRANSIENT);
-    gboolean ok = tv_store_private_exec_done (store, st, "revoke join token", error);
-    tv_store_private_stmt_done (st);
-    if (!ok)
-      return FALSE;
-  }
   g_autofree char *token = key != NULL ? tv_join_link_token (key, consult_id, role, issued_at)
                                        : tv_store_private_token_new (error);
   if (token == NULL)
@@ -90,6 +74,38 @@ tv_store_private_join_token_issue (TvStore *store, const char *consult_id, const
   if (ok)
     *out = g_steal_pointer (&token);
   return ok;
+}
+
+gboolean
+tv_store_private_join_token_issue_new (TvStore *store, const char *consult_id, const char *role, gint64 expires,
+                                       gint64 now, char **out, GError **error)
+{
+  return token_add (store, consult_id, role, expires, now, out, error);
+}
+
+gboolean
+tv_store_private_join_token_issue (TvStore *store, const char *consult_id, const char *role, gint64 expires,
+                                   gint64 now, char **out, GError **error)
+{
+  gboolean found = FALSE;
+  gint64 old_at = 0;
+  if (!token_row (store, consult_id, role, &found, NULL, &old_at, error))
+    return FALSE;
+  gint64 issued_at = now;
+  if (found) {
+    if (old_at >= issued_at)
+      issued_at = old_at + 1;
+    sqlite3_stmt *st = tv_store_private_stmt (store, SQL_TOKEN_DELETE, error);
+    if (st == NULL)
+      return FALSE;
+    sqlite3_bind_text (st, 1, consult_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text (st, 2, role, -1, SQLITE_TRANSIENT);
+    gboolean ok = tv_store_private_exec_done (store, st, "revoke join token", error);
+    tv_store_private_stmt_done (st);
+    if (!ok)
+      return FALSE;
+  }
+  return token_add (store, consult_id, role, expires, issued_at, out, error);
 }
 
 gboolean

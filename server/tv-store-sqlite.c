@@ -52,6 +52,9 @@
 /* Page cache of every connection tv_store_open makes, in KiB (the server's
  * main connection lowers it with tv_store_set_cache_limit). */
 #define STORE_CACHE_KIB 16384
+/* How much of the database file the store writer thread's connection maps
+ * (PRAGMA mmap_size; tv_store_open_writer). */
+#define WRITER_MMAP_BYTES 1073741824
 
 struct _TvStore {
   sqlite3 *db;
@@ -1032,6 +1035,15 @@ tv_store_open_writer (TvStore *store, GError **error)
     return NULL;
   if (store->join_key != NULL)
     writer->join_key = tv_join_link_key_dup (store->join_key);
+  /* Its reads of pages that fell out of its cache (the bench's database
+   * outgrows the 16 MiB within seconds) come from the database file mapped
+   * into memory instead of a pread each: ~1.7 % of the writer's time. Pages
+   * still in the WAL are read as before; SQLite maps read-only, writes go
+   * through the WAL as always. */
+  if (!exec_sql (writer, "PRAGMA mmap_size = " G_STRINGIFY (WRITER_MMAP_BYTES), "set mmap_size", error)) {
+    tv_store_close (writer);
+    return NULL;
+  }
   /* The same data keys: loaded from the same ring file. A store whose key is
    * in memory only (never the server's) cannot share it. */
   const char *keys = tv_store_get_data_key_file (store);

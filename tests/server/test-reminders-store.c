@@ -195,6 +195,25 @@ test_booking_rows (void)
   g_assert_cmpuint (list4->len, ==, 4);
   for (guint i = 2; i < 4; i++)
     g_assert_cmpint (ROW (list4, i)->status, ==, TV_REMINDER_CANCELLED);
+
+  /* Three offsets (written two rows to a statement, then one): three rows in the offsets' order. */
+  g_assert_true (tv_store_reminders_set_offsets (store, "72h, 24h, 15m", now, &error));
+  gint64 later = slot_start (now, 10 * 96);
+  g_autofree char *id3 = book (store, w.patient, later, now);
+  g_autoptr (GPtrArray) list5 = rows (store, id3);
+  g_assert_cmpuint (list5->len, ==, 3);
+  const gint64 want[] = { 72 * 3600, 24 * 3600, 15 * 60 };
+  for (guint i = 0; i < 3; i++) {
+    g_assert_cmpint (ROW (list5, i)->offset_s, ==, want[i]);
+    g_assert_cmpint (ROW (list5, i)->due_at, ==, later - want[i] * G_USEC_PER_SEC);
+    g_assert_cmpint (ROW (list5, i)->next_attempt_at, ==, later - want[i] * G_USEC_PER_SEC);
+    g_assert_cmpint (ROW (list5, i)->status, ==, TV_REMINDER_PENDING);
+    g_assert_cmpint (ROW (list5, i)->created_at, ==, now);
+    g_assert_cmpint (ROW (list5, i)->consult_end, >, later);
+    g_assert_null (ROW (list5, i)->last_error);
+    if (i > 0)
+      g_assert_cmpint (ROW (list5, i)->id, >, ROW (list5, i - 1)->id);
+  }
   g_assert_true (tv_store_reminders_set_offsets (store, TV_REMINDERS_DEFAULT_OFFSETS, now, &error));
 }
 

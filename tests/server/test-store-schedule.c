@@ -646,6 +646,21 @@ test_book_refusals (Fixture *f, gconstpointer data)
 
   book_refused (f, f->doctor, f->patient2, t ("2030-01-07T10:00:00+01:00"), NOW, TV_STORE_ERR_SLOT_TAKEN,
                 "already booked");
+  /* the slot taken AND the patient busy (their own consult in it): the taken slot is named */
+  book_refused (f, f->doctor, f->patient, t ("2030-01-07T10:00:00+01:00"), NOW, TV_STORE_ERR_SLOT_TAKEN,
+                "already booked");
+  /* taken by an overlapping consult that starts off the slot grid (written by hand: 10:40-11:10
+   * Berlin): the booking's own INSERT meets it in the no-overlap trigger, still SLOT_TAKEN */
+  g_autofree char *off_grid = g_strdup_printf (
+      "INSERT INTO consults (id, doctor, patient, scheduled_start, status, created_at, doctor_id, patient_id,"
+      " scheduled_end) VALUES ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'D', 'P', %" G_GINT64_FORMAT
+      ", 'scheduled', 1, '%s', '%s', %" G_GINT64_FORMAT ")",
+      t ("2030-01-07T10:40:00+01:00"), f->doctor, f->patient2, t ("2030-01-07T11:10:00+01:00"));
+  g_assert_cmpint (raw_exec (f->path, off_grid), ==, SQLITE_OK);
+  book_refused (f, f->doctor, f->patient, t ("2030-01-07T10:30:00+01:00"), NOW, TV_STORE_ERR_SLOT_TAKEN,
+                "already booked");
+  g_assert_cmpint (raw_exec (f->path, "DELETE FROM consults WHERE id = 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb'"),
+                   ==, SQLITE_OK);
   book_refused (f, f->doctor, f->patient2, slot, slot, TV_STORE_ERR_INVALID, "past");
   book_refused (f, f->doctor, f->patient2, slot, slot + 1, TV_STORE_ERR_INVALID, "past");
   book_refused (f, f->doctor, f->patient2, t ("2030-01-07T10:10:00+01:00"), NOW, TV_STORE_ERR_INVALID,
