@@ -6,7 +6,8 @@
  * once, atomically (a temporary file linked into place, so a second process
  * starting at the same moment reads the winner's key), and refused when
  * group or others may read it.
- * Thread: any (no shared state).
+ * Thread: any. A key's keyed HMAC context is only read after the key is
+ * made (each token duplicates it), and each TvStore holds its own copy.
  */
 #define G_LOG_DOMAIN "tv-join-link"
 
@@ -21,11 +22,16 @@
 #include <glib/gstdio.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
 #include <openssl/rand.h>
 
 struct _TvJoinLinkKey {
   guint8 bytes[TV_JOIN_LINK_KEY_BYTES];
+  /* HMAC-SHA256 keyed with @bytes, made once (key_prepare): a token
+   * duplicates it instead of fetching HMAC and SHA-256 from the provider and
+   * hashing the key again — HMAC () did all three per token, ~2.8 % of the
+   * store writer thread under booking load (docs/BENCHMARKS.md). */
+  EVP_MAC_CTX *hmac;
 };
 
 /* Domain separation: a key used for anything else never yields a join token. */
@@ -36,8 +42,38 @@ tv_join_link_key_free (TvJoinLinkKey *key)
 {
   if (key == NULL)
     return;
+  EVP_MAC_CTX_free (key->hmac);   /* OpenSSL wipes the key material it holds */
   OPENSSL_cleanse (key->bytes, sizeof key->bytes);
   g_free (key);
+}
+
+/* The HMAC algorithm, fetched once for the process (fetched algorithms are
+ * immutable and may be shared by threads). */
+static EVP_MAC *
+hmac_algorithm (void)
+{
+  static gsize once = 0;
+  static EVP_MAC *mac = NULL;
+  if (g_once_init_enter (&once)) {
+    mac = EVP_MAC_fetch (NULL, OSSL_MAC_NAME_HMAC, NULL);
+    g_once_init_leave (&once, 1);
+  }
+  return mac;
+}
+
+/* Makes @key's keyed HMAC-SHA256 context from its bytes. Aborts only when
+ * libcrypto cannot (memory exhaustion, no default provider), as HMAC () did. */
+static void
+key_prepare (TvJoinLinkKey *key)
+{
+  OSSL_PARAM params[] = {
+    OSSL_PARAM_construct_utf8_string (OSSL_MAC_PARAM_DIGEST, (char *) "SHA256", 0),
+    OSSL_PARAM_construct_end (),
+  };
+  EVP_MAC *mac = hmac_algorithm ();
+  key->hmac = mac != NULL ? EVP_MAC_CTX_new (mac) : NULL;
+  if (key->hmac == NULL || !EVP_MAC_init (key->hmac, key->bytes, sizeof key->bytes, params))
+    g_error ("OpenSSL HMAC-SHA256 set-up failed");
 }
 
 TvJoinLinkKey *
@@ -45,7 +81,10 @@ tv_join_link_key_dup (const TvJoinLinkKey *key)
 {
   if (key == NULL)
     return NULL;
-  return g_memdup2 (key, sizeof *key);
+  TvJoinLinkKey *copy = g_new0 (TvJoinLinkKey, 1);
+  memcpy (copy->bytes, key->bytes, sizeof copy->bytes);
+  key_prepare (copy);
+  return copy;
 }
 
 /* Reads an existing key file: regular, owner-only, exactly the key size.
@@ -89,6 +128,8 @@ key_read (const char *path, GError **error)
       }
       got += (gsize) n;
     }
+    if (key != NULL)
+      key_prepare (key);
   }
   close (fd);
   return key;
@@ -191,10 +232,12 @@ tv_join_link_token (const TvJoinLinkKey *key, const char *consult_id, const char
     g_byte_array_append (msg, (const guint8 *) fields[i], (guint) strlen (fields[i]) + 1);
 
   guint8 mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  if (HMAC (EVP_sha256 (), key->bytes, (int) sizeof key->bytes, msg->data, msg->len, mac, &mac_len) == NULL
+  size_t mac_len = 0;
+  EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup (key->hmac);   /* keyed, nothing hashed yet */
+  if (ctx == NULL || !EVP_MAC_update (ctx, msg->data, msg->len) || !EVP_MAC_final (ctx, mac, &mac_len, sizeof mac)
       || mac_len != 32)
     g_error ("OpenSSL HMAC-SHA256 failed");   /* only on memory exhaustion or a broken libcrypto */
+  EVP_MAC_CTX_free (ctx);
   char *token = tv_join_link_base64url (mac, mac_len);
   OPENSSL_cleanse (mac, sizeof mac);
   g_assert (strlen (token) == TV_STORE_TOKEN_CHARS);

@@ -13,7 +13,7 @@
  * token. Rotating the key (deleting the file) invalidates only the ability to
  * re-create links already issued: the issued tokens keep working, since the
  * store matches them by hash.
- * Thread: any (no shared state).
+ * Thread: any (a key is only read once made; each TvStore holds its own copy).
  */
 #pragma once
 

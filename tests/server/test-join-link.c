@@ -179,6 +179,34 @@ test_derivation_stable (Fixture *f, gconstpointer data)
   g_assert_cmpstr (a, !=, d);
 }
 
+/* The derivation itself, against a value computed elsewhere (Python's hmac
+ * module): a token issued by any version of the server must be re-created
+ * byte for byte by any later one, whatever OpenSSL calls make the HMAC. */
+static void
+test_derivation_known_answer (Fixture *f, gconstpointer data)
+{
+  guint8 raw[TV_JOIN_LINK_KEY_BYTES];
+  for (guint i = 0; i < sizeof raw; i++)
+    raw[i] = (guint8) i;
+  g_autofree char *path = g_build_filename (f->dir, "known.key", NULL);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_file_set_contents_full (path, (const char *) raw, sizeof raw, G_FILE_SET_CONTENTS_NONE, 0600,
+                                           &error));
+  g_assert_no_error (error);
+  g_autoptr (TvJoinLinkKey) key = tv_join_link_key_load_or_create (path, &error);
+  g_assert_no_error (error);
+  /* base64url (HMAC-SHA256 (00 01 .. 1f, "televisit-join-v1" NUL id NUL "patient" NUL "1764400000000000" NUL)) */
+  const char *want = "NpBSPf_kJOnZNGtAWvnllStwGzhVBWLnbw_axB3HtX0";
+  const char *id = "0a1b2c3d-0000-4000-8000-00000000beef";
+  g_autofree char *tok = tv_join_link_token (key, id, "patient", G_GINT64_CONSTANT (1764400000000000));
+  g_assert_cmpstr (tok, ==, want);
+  g_autofree char *again = tv_join_link_token (key, id, "patient", G_GINT64_CONSTANT (1764400000000000));
+  g_assert_cmpstr (again, ==, want);
+  g_autoptr (TvJoinLinkKey) copy = tv_join_link_key_dup (key);
+  g_autofree char *from_copy = tv_join_link_token (copy, id, "patient", G_GINT64_CONSTANT (1764400000000000));
+  g_assert_cmpstr (from_copy, ==, want);
+}
+
 static void
 test_key_file (Fixture *f, gconstpointer data)
 {
@@ -337,6 +365,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 #define ADD(name, fn) g_test_add ("/join-link/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("derivation-stable", test_derivation_stable);
+  ADD ("derivation-known-answer", test_derivation_known_answer);
   ADD ("key-file", test_key_file);
   ADD ("booking-recreate", test_booking_recreate);
   ADD ("legacy-and-errors", test_legacy_and_errors);
