@@ -15,6 +15,7 @@
 
 #include "server/tv-store.h"
 #include "server/tv-store-audit.h"
+#include "server/tv-store-users.h"
 #include "server/tv-join-link.h"
 
 G_BEGIN_DECLS
@@ -58,6 +59,31 @@ typedef struct {
 } TvStoreSessionCache;
 /* Returns: (transfer none) the store's session cache. */
 TvStoreSessionCache *tv_store_private_session_cache (TvStore *store);
+
+/* Returns: the connection's `PRAGMA data_version` (moves when another
+ * connection committed), or -1 when it cannot be read. */
+gint64 tv_store_private_data_version (TvStore *store);
+
+/* Returns: (transfer full) a deep copy of @u. */
+TvUser *tv_store_private_user_copy (const TvUser *u);
+
+/* Look-ups kept for group commits (tv-store-sqlite.c): what a booking reads
+ * that bookings never change — users with their roles, a doctor's schedule —
+ * kept by @kind and @id across a connection's batches and used only inside a
+ * batch (tv_store_batch_begin): its BEGIN IMMEDIATE keeps other connections'
+ * commits out, and it drops them all when `PRAGMA data_version` moved since
+ * the last batch (another connection committed), when this connection
+ * changes a row of users, user_roles, availability or
+ * availability_exceptions (an update hook), and on any rollback. Owned by the
+ * store; used on the store's thread only. */
+/* Returns: (transfer none) the value kept under @kind / @id; NULL when there
+ * is none or @store is not in a batch. Valid until the next statement. */
+gconstpointer tv_store_private_lookup_get (TvStore *store, const char *kind, const char *id);
+/* Keeps @value under @kind / @id, freed with @free_func. Returns: TRUE when
+ * kept (the store owns @value: transfer full), FALSE when @store is not in a
+ * batch (the caller still owns it). */
+gboolean tv_store_private_lookup_put (TvStore *store, const char *kind, const char *id, gpointer value,
+                                      GDestroyNotify free_func);
 
 /* The name of the store's SQLite VFS (server/tv-store-vfs.c: the default
  * VFS, with a COMMIT's WAL frames written in a few large writes), registered

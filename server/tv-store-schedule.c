@@ -178,25 +178,37 @@ fail_with (GError **error, TvStoreErrorCode code, const char *message)
   return FALSE;
 }
 
+/* Kinds of tv_store_private_lookup_* entries: in a group commit the same
+ * scheduler, doctors and schedules come back batch after batch. */
+#define LOOKUP_USER "user"           /* TvUser with roles */
+#define LOOKUP_SCHEDULE "schedule"   /* TvSchedule of a doctor */
+
 /* Reads the user @id and requires @role and an enabled account; anything else
- * is NOT_FOUND "no <what> with that id" (not revealing which of the two). */
+ * is NOT_FOUND "no <what> with that id" (not revealing which of the two). In a
+ * batch the user read is kept for the next bookings (tv-store-private.h). */
 static gboolean
 require_user (TvStore *store, const char *id, guint role, const char *what, TvUser **out, GError **error)
 {
-  g_autoptr (TvUser) user = NULL;
-  GError *local = NULL;
-  if (id != NULL && !tv_store_user_get (store, id, &user, &local)
-      && !g_error_matches (local, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND)) {
-    g_propagate_error (error, local);
-    return FALSE;
+  const TvUser *user = tv_store_private_lookup_get (store, LOOKUP_USER, id);
+  g_autoptr (TvUser) read = NULL;
+  if (user == NULL && id != NULL) {
+    GError *local = NULL;
+    if (!tv_store_user_get (store, id, &read, &local)
+        && !g_error_matches (local, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND)) {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+    g_clear_error (&local);
+    user = read;
+    if (read != NULL && tv_store_private_lookup_put (store, LOOKUP_USER, id, read, (GDestroyNotify) tv_user_free))
+      read = NULL;   /* kept: @user still points to it */
   }
-  g_clear_error (&local);
   if (user == NULL || (user->roles & role) == 0 || user->disabled) {
     g_set_error (error, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND, "no %s with that id", what);
     return FALSE;
   }
   if (out != NULL)
-    *out = g_steal_pointer (&user);
+    *out = tv_store_private_user_copy (user);
   return TRUE;
 }
 
@@ -379,9 +391,18 @@ check_bookable (TvStore *store, const TvUser *doctor, const char *patient_id, gi
 {
   if (start <= now)
     return fail_with (error, TV_STORE_ERR_INVALID, "start is in the past");
-  g_autoptr (TvSchedule) schedule = schedule_build (store, doctor, error);
-  if (schedule == NULL)
-    return FALSE;
+  /* In a batch the doctor's schedule is kept for their next bookings; it is
+   * only read (tv_schedule_match_slot), and used before the next statement. */
+  TvSchedule *schedule = (TvSchedule *) tv_store_private_lookup_get (store, LOOKUP_SCHEDULE, doctor->id);
+  g_autoptr (TvSchedule) built = NULL;
+  if (schedule == NULL) {
+    built = schedule_build (store, doctor, error);
+    if (built == NULL)
+      return FALSE;
+    schedule = built;
+    if (tv_store_private_lookup_put (store, LOOKUP_SCHEDULE, doctor->id, built, (GDestroyNotify) tv_schedule_free))
+      built = NULL;   /* kept: @schedule still points to it */
+  }
   switch (tv_schedule_match_slot (schedule, start, slot)) {
   case TV_SLOT_MATCH:
     break;

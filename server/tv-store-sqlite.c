@@ -55,6 +55,9 @@
 /* How much of the database file the store writer thread's connection maps
  * (PRAGMA mmap_size; tv_store_open_writer). */
 #define WRITER_MMAP_BYTES 1073741824
+/* At most this many look-ups kept for group commits (users and schedules;
+ * all are dropped when it is reached). */
+#define LOOKUPS_MAX 4096
 
 struct _TvStore {
   sqlite3 *db;
@@ -68,6 +71,8 @@ struct _TvStore {
   TvStoreCheckpointer *checkpointer;  /* WAL checkpoints off this thread; NULL for :memory: */
   gint64 busy_since;   /* monotonic us when the current wait for a lock began (busy_retry) */
   TvStoreSessionCache session_cache;  /* tv_store_session_lookup's answers (tv-store-users.c) */
+  GHashTable *lookups;  /* "kind/id" -> Lookup: tv_store_private_lookup_*, or NULL */
+  gint64 lookups_version;  /* PRAGMA data_version when the last batch began */
 };
 
 G_DEFINE_QUARK (tv-store-error-quark, tv_store_error)
@@ -432,6 +437,98 @@ savepoint_begin (TvStore *store, GError **error)
   return TRUE;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Look-ups kept for group commits (tv-store-private.h)                       */
+
+typedef struct {
+  gpointer value;
+  GDestroyNotify free_func;
+} Lookup;
+
+static void
+lookup_free (gpointer data)
+{
+  Lookup *l = data;
+  l->free_func (l->value);
+  g_free (l);
+}
+
+static void
+lookups_drop (TvStore *store)
+{
+  g_clear_pointer (&store->lookups, g_hash_table_unref);
+}
+
+/* sqlite3_update_hook: this connection changed a row of @table. */
+static void
+lookups_update_hook (void *data, int op, const char *db, const char *table, sqlite3_int64 rowid)
+{
+  static const char *const watched[] = { "users", "user_roles", "availability", "availability_exceptions", NULL };
+  if (g_strv_contains (watched, table))
+    lookups_drop (data);
+}
+
+/* sqlite3_rollback_hook: a transaction was rolled back (also SQLite's own,
+ * after a failed COMMIT); whatever was read inside it may not have lasted. */
+static void
+lookups_rollback_hook (void *data)
+{
+  lookups_drop (data);
+}
+
+gint64
+tv_store_private_data_version (TvStore *store)
+{
+  static const char SQL_DATA_VERSION[] = "PRAGMA data_version";
+  sqlite3_stmt *st = stmt_get (store, SQL_DATA_VERSION, NULL);
+  gint64 version = -1;
+  if (st != NULL) {
+    if (sqlite3_step (st) == SQLITE_ROW)
+      version = sqlite3_column_int64 (st, 0);
+    stmt_done (st);
+  }
+  return version;
+}
+
+/* At a batch's start, inside its BEGIN IMMEDIATE: drops the look-ups when
+ * another connection committed since the last batch (or the version cannot
+ * be read). */
+static void
+lookups_check (TvStore *store)
+{
+  gint64 version = tv_store_private_data_version (store);
+  if (version < 0 || version != store->lookups_version)
+    lookups_drop (store);
+  store->lookups_version = version;
+}
+
+gconstpointer
+tv_store_private_lookup_get (TvStore *store, const char *kind, const char *id)
+{
+  if (!store->batch || store->lookups == NULL || id == NULL)
+    return NULL;
+  g_autofree char *key = g_strconcat (kind, "/", id, NULL);
+  Lookup *l = g_hash_table_lookup (store->lookups, key);
+  return l != NULL ? l->value : NULL;
+}
+
+gboolean
+tv_store_private_lookup_put (TvStore *store, const char *kind, const char *id, gpointer value,
+                             GDestroyNotify free_func)
+{
+  if (!store->batch || id == NULL)
+    return FALSE;
+  if (store->lookups == NULL)
+    store->lookups = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, lookup_free);
+  if (g_hash_table_size (store->lookups) >= LOOKUPS_MAX)
+    g_hash_table_remove_all (store->lookups);
+  Lookup *l = g_new (Lookup, 1);
+  l->value = value;
+  l->free_func = free_func;
+  g_hash_table_replace (store->lookups, g_strconcat (kind, "/", id, NULL), l);
+  return TRUE;
+}
+
 /* BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy
  * timeout), so a read-then-write transition cannot be overtaken by another
  * process between its check and its write. */
@@ -473,6 +570,7 @@ tx_commit (TvStore *store, GError **error)
 static void
 tx_rollback (TvStore *store)
 {
+  lookups_drop (store);   /* a savepoint's rollback too: what it read may be gone */
   if (store->batch) {
     if (store->batch_savepoints > 0) {
       store->batch_savepoints--;
@@ -503,6 +601,7 @@ tv_store_batch_begin (TvStore *store, GError **error)
     return FALSE;
   store->batch = TRUE;
   store->batch_savepoints = 0;
+  lookups_check (store);
   return TRUE;
 }
 
@@ -955,6 +1054,8 @@ tv_store_open (const char *path, GError **error)
     goto fail;
   }
   sqlite3_busy_handler (store->db, busy_retry, store);
+  sqlite3_update_hook (store->db, lookups_update_hook, store);
+  sqlite3_rollback_hook (store->db, lookups_rollback_hook, store);
 
   /* Refuse a newer database before changing anything in it. */
   int version = read_user_version (store, error);
@@ -1006,6 +1107,7 @@ tv_store_close (TvStore *store)
     return;
   g_clear_pointer (&store->stmts, g_hash_table_destroy);   /* finalize before close */
   g_clear_pointer (&store->session_cache.entries, g_hash_table_destroy);
+  lookups_drop (store);
   /* The checkpoint thread's connection closes first; closing the last
    * connection then checkpoints what is left and removes the WAL. */
   g_clear_pointer (&store->checkpointer, tv_store_private_checkpointer_free);

@@ -599,7 +599,6 @@ session_end_key (TvStore *store, const char *key, const char *reason, gint64 now
  * process — moves one of the two, which drops every entry: it is refused at
  * its next request, as without the cache. */
 #define SESSION_CACHE_MAX 4096
-static const char SQL_DATA_VERSION[] = "PRAGMA data_version";
 
 typedef struct {
   TvSession *session;
@@ -625,8 +624,8 @@ session_copy (const TvSession *s)
   return c;
 }
 
-static TvUser *
-user_copy (const TvUser *u)
+TvUser *
+tv_store_private_user_copy (const TvUser *u)
 {
   TvUser *c = g_memdup2 (u, sizeof *u);
   c->id = g_strdup (u->id);
@@ -643,13 +642,7 @@ static TvStoreSessionCache *
 session_cache_current (TvStore *store)
 {
   TvStoreSessionCache *cache = tv_store_private_session_cache (store);
-  sqlite3_stmt *st = tv_store_private_stmt (store, SQL_DATA_VERSION, NULL);
-  gint64 version = -1;
-  if (st != NULL) {
-    if (sqlite3_step (st) == SQLITE_ROW)
-      version = sqlite3_column_int64 (st, 0);
-    tv_store_private_stmt_done (st);
-  }
+  gint64 version = tv_store_private_data_version (store);
   gint64 changes = sqlite3_total_changes64 (tv_store_private_db (store));
   if (cache->entries == NULL)
     cache->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, session_entry_free);
@@ -682,7 +675,7 @@ tv_store_session_lookup (TvStore *store, const char *token, gint64 now, TvSessio
   if (hit != NULL) {
     /* open and its user enabled when read, and nothing changed since */
     s = session_copy (hit->session);
-    u = user_copy (hit->user);
+    u = tv_store_private_user_copy (hit->user);
   } else {
     sqlite3_stmt *st = tv_store_private_stmt (store, SQL_SESSION_GET, error);
     if (st == NULL)
@@ -752,7 +745,7 @@ tv_store_session_lookup (TvStore *store, const char *token, gint64 now, TvSessio
         g_hash_table_remove_all (cache->entries);
       SessionEntry *e = g_new (SessionEntry, 1);
       e->session = session_copy (s);
-      e->user = user_copy (u);
+      e->user = tv_store_private_user_copy (u);
       g_hash_table_insert (cache->entries, e->session->key, e);
     }
   }

@@ -184,6 +184,95 @@ test_store_savepoints (void)
   tv_test_watchdog_stop ();
 }
 
+/* Runs one booking in a batch of its own; returns the consult id or NULL with @error. */
+static char *
+book_in_batch (TvStore *store, const char *doctor, const char *patient, gint64 start, const char *action,
+               GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  g_assert_true (tv_store_batch_begin (store, &local));
+  g_assert_no_error (local);
+  char *id = book (store, doctor, patient, start, action, error);
+  g_assert_true (tv_store_batch_commit (store, &local));
+  g_assert_no_error (local);
+  return id;
+}
+
+/* What a batch keeps from one booking to the next (the doctor, the patient,
+ * the doctor's schedule: tv_store_private_lookup_*) never outlives a change of
+ * it, whether made by another connection between batches or by this one. */
+static void
+test_store_lookups (void)
+{
+  tv_test_watchdog_start (30, g_test_get_path ());
+  const char *dir = tv_test_tmpdir ();
+  TvStore *store = tv_test_store_open (dir);
+  TvStore *other = tv_test_store_open (dir);   /* as televisitctl or the main loop's connection */
+  g_autofree char *doctor = user_ok (store, "dr.kept", TV_ROLE_DOCTOR, "UTC", 15);
+  g_autofree char *p1 = user_ok (store, "pat.kept.one", TV_ROLE_PATIENT, NULL, 0);
+  g_autofree char *p2 = user_ok (store, "pat.kept.two", TV_ROLE_PATIENT, NULL, 0);
+  TvWeeklyRange mon = { 1, 9 * 60, 12 * 60 };
+  g_autoptr (GError) error = NULL;
+  g_assert_true (tv_store_availability_set (store, doctor, &mon, 1, NOW, &error));
+  g_assert_no_error (error);
+
+  g_autofree char *a = book_in_batch (store, doctor, p1, monday_at (9), "kept.a", &error);
+  g_assert_no_error (error);
+  /* Disabled by another connection: the next batch no longer books with them. */
+  g_assert_true (tv_store_user_set_disabled (other, doctor, TRUE, NOW, &error));
+  g_assert_no_error (error);
+  g_autofree char *b = book_in_batch (store, doctor, p2, monday_at (10), "kept.b", &error);
+  g_assert_error (error, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND);
+  g_assert_null (b);
+  g_clear_error (&error);
+  g_assert_true (tv_store_user_set_disabled (other, doctor, FALSE, NOW, &error));
+  g_assert_no_error (error);
+  g_autofree char *c = book_in_batch (store, doctor, p2, monday_at (10), "kept.c", &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (c);
+  /* Hours changed by another connection: 11:00 is outside them now. */
+  TvWeeklyRange short_day = { 1, 9 * 60, 11 * 60 };
+  g_assert_true (tv_store_availability_set (other, doctor, &short_day, 1, NOW, &error));
+  g_assert_no_error (error);
+  g_autofree char *d = book_in_batch (store, doctor, p1, monday_at (11), "kept.d", &error);
+  g_assert_error (error, TV_STORE_ERROR, TV_STORE_ERR_INVALID);
+  g_clear_error (&error);
+  /* Hours changed by this connection, outside a batch: 11:00 is inside again. */
+  g_assert_true (tv_store_availability_set (store, doctor, &mon, 1, NOW, &error));
+  g_assert_no_error (error);
+  g_autofree char *e = book_in_batch (store, doctor, p1, monday_at (11), "kept.e", &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (e);
+  /* The patient just booked, disabled by this connection inside the next batch: its next booking is refused. */
+  gint64 quarter = 15 * 60 * G_USEC_PER_SEC;
+  g_assert_true (tv_store_batch_begin (store, &error));
+  g_assert_true (tv_store_user_set_disabled (store, p1, TRUE, NOW, &error));
+  g_assert_no_error (error);
+  g_autofree char *f = book (store, doctor, p1, monday_at (11) + 2 * quarter, "kept.f", &error);
+  g_assert_error (error, TV_STORE_ERROR, TV_STORE_ERR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_true (tv_store_batch_commit (store, &error));
+  g_assert_no_error (error);
+  /* The schedule just used, shortened by this connection between batches: 11:45 is outside it. */
+  g_autofree char *g = book_in_batch (store, doctor, p2, monday_at (11) + quarter, "kept.g", &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (g);
+  g_assert_true (tv_store_availability_set (store, doctor, &short_day, 1, NOW, &error));
+  g_assert_no_error (error);
+  g_autofree char *h = book_in_batch (store, doctor, p2, monday_at (11) + 3 * quarter, "kept.h", &error);
+  g_assert_error (error, TV_STORE_ERROR, TV_STORE_ERR_INVALID);
+  g_clear_error (&error);
+  const char *const made[] = { "kept.a", "kept.c", "kept.e", "kept.g" }, *const refused[] = { "kept.b", "kept.d",
+                                                                                            "kept.f", "kept.h" };
+  for (guint i = 0; i < G_N_ELEMENTS (made); i++) {
+    g_assert_cmpint (audit_rows (dir, made[i], NULL), ==, 1);
+    g_assert_cmpint (audit_rows (dir, refused[i], NULL), ==, 0);
+  }
+  tv_store_close (other);
+  tv_store_close (store);
+  tv_test_watchdog_stop ();
+}
+
 /* ---- server ----------------------------------------------------------------- */
 
 typedef struct {
@@ -564,6 +653,7 @@ main (int argc, char **argv)
   g_test_add_func ("/group-commit/store/savepoints", test_store_savepoints);
   g_test_add_func ("/group-commit/store/checkpoint-thread", test_store_checkpoint_thread);
   g_test_add_func ("/group-commit/store/writer-connection", test_store_writer_connection);
+  g_test_add_func ("/group-commit/store/lookups", test_store_lookups);
   g_test_add_func ("/group-commit/server/commit-fails", test_server_commit_fails);
   g_test_add_func ("/group-commit/server/cancel-and-book", test_server_cancel_and_book);
   g_test_add_func ("/group-commit/server/crash-before-commit", test_server_crash_before_commit);
