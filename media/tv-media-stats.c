@@ -222,6 +222,8 @@ tv_media_stats_to_json (const TvMediaStats *stats)
   I64 (video_max_gap_end_us);
   U64 (video_bytes_sent);
   DBL (remote_audio_peak);
+  U64 (packets_held_before_dtls);
+  U64 (video_stale_packets);
 #undef U64
 #undef I64
 #undef DBL

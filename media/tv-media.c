@@ -60,6 +60,14 @@
  * for every RTT_POLL_MS, at most RTT_POLL_MAX times (poll_rtt_soon). */
 #define RTT_POLL_MS 100
 #define RTT_POLL_MAX 30
+/* A remote video packet whose RTP time lags the freshest packet's by more
+ * than this (against their arrival times) waited somewhere on the way: a
+ * stale packet (TvMediaStats.video_stale_packets). Retransmissions are left
+ * out: they lag by a round trip or more by design. */
+#define STALE_LAG_US (500 * G_TIME_SPAN_MILLISECOND)
+/* How many first remote video packets are kept for that count (see
+ * StaleWatch). */
+#define STALE_KEEP 512
 #define VIDEO_PT 96
 #define AUDIO_PT 111
 #define STATS_INTERVAL_MS 1000
@@ -105,6 +113,26 @@ typedef struct {
   /* Monotonic time a jitter buffer's first request for a lost packet was
    * last posted to the main thread (EV_LOSS, on_rtx_request), 0 = never. */
   gint64 loss_posted_us;
+  /* The send gate (gate_video_rtp): GATE_* (atomic; raised under the
+   * lock with gate_cond broadcast, so that a held keyframe wakes). */
+  gint send_gate;
+  gint dtls_watched; /* atomic: watch_dtls_state connected its handler */
+  GCond gate_cond;
+  guint64 held_packets; /* RTP packets dropped at the gate */
+  /* The video encoder's streaming thread only: */
+  gboolean video_frame_key; /* the frame being sent is a keyframe */
+  gboolean video_frame_start; /* ... and its first packet is next */
+  gboolean video_passes;    /* a keyframe has passed the open gate */
+  gboolean key_asked;       /* the gate asked for a keyframe, none came yet */
+  /* Stale remote video at the jitter buffers' input (stale_watch). */
+  gboolean stale_have;
+  guint32 stale_last_ts;
+  gint64 stale_ext_ts;      /* unwrapped RTP timestamp of the last packet */
+  gint64 stale_min_lag_us;  /* smallest arrival - RTP time seen */
+  gint64 stale_lag_us[STALE_KEEP]; /* arrival - RTP time of the first packets */
+  guint stale_kept;
+  guint64 stale_later;      /* packets after those, stale at arrival */
+  gpointer stale_owner;     /* the StaleWatch of the watched stream */
   /* Peak of the decoded remote audio (0..1 of full scale), decaying by
    * AUDIO_PEAK_DECAY per buffer so that it follows the last ~200 ms. */
   double audio_peak;
@@ -192,6 +220,7 @@ shared_unref (gpointer data)
     return;
   g_mutex_clear (&sh->lock);
   g_cond_clear (&sh->media_ready);
+  g_cond_clear (&sh->gate_cond);
   g_main_context_unref (sh->context);
   g_free (sh->window_title);
   g_clear_object (&sh->speaker);
@@ -478,6 +507,51 @@ map_pc_state (GstWebRTCPeerConnectionState s)
   return TV_MEDIA_STATE_NEW;
 }
 
+/* The send gate's states, in order (see gate_video_rtp). */
+enum { GATE_CLOSED, GATE_ARMED, GATE_OPEN };
+static void gate_raise (TvMediaShared *sh, gint to);
+
+/* The DTLS transport's state (the thread that runs the handshake): our
+ * DTLS-SRTP keys are set, the send gate opens (see gate_video_rtp). */
+static void
+on_dtls_state (GObject *transport, GParamSpec *pspec, gpointer data)
+{
+  TvMediaShared *sh = data;
+  GstWebRTCDTLSTransportState state = GST_WEBRTC_DTLS_TRANSPORT_STATE_NEW;
+  g_object_get (transport, "state", &state, NULL);
+  if (state == GST_WEBRTC_DTLS_TRANSPORT_STATE_CONNECTED)
+    gate_raise (sh, GATE_OPEN);
+}
+
+/* Once per call (webrtcbin's thread, at "connecting", when the transports
+ * exist): follows the DTLS transport of the first transceiver (all media
+ * are bundled on it). */
+static void
+watch_dtls_state (TvMediaShared *sh, GstElement *webrtc)
+{
+  if (g_atomic_int_get (&sh->send_gate) == GATE_OPEN || !g_atomic_int_compare_and_exchange (&sh->dtls_watched, 0, 1))
+    return;
+  GstWebRTCRTPTransceiver *trans = NULL;
+  g_signal_emit_by_name (webrtc, "get-transceiver", 0, &trans);
+  GstWebRTCRTPSender *sender = NULL;
+  GstWebRTCDTLSTransport *dtls = NULL;
+  if (trans)
+    g_object_get (trans, "sender", &sender, NULL);
+  if (sender)
+    g_object_get (sender, "transport", &dtls, NULL);
+  g_debug ("send gate: %s the DTLS transport's state", dtls ? "following" : "cannot follow yet");
+  if (dtls) {
+    g_signal_connect_data (dtls, "notify::state", G_CALLBACK (on_dtls_state), shared_ref (sh),
+                           shared_unref_closure, 0);
+    on_dtls_state (G_OBJECT (dtls), NULL, sh); /* it may be up already */
+  } else {
+    g_atomic_int_set (&sh->dtls_watched, 0); /* try again at the next state change */
+  }
+  g_clear_object (&dtls);
+  g_clear_object (&sender);
+  g_clear_object (&trans);
+}
+
 static void
 on_connection_state (GstElement *webrtc, GParamSpec *pspec, gpointer data)
 {
@@ -486,6 +560,11 @@ on_connection_state (GstElement *webrtc, GParamSpec *pspec, gpointer data)
   if (shared_closing (sh))
     return;
   g_object_get (webrtc, "connection-state", &s, NULL);
+  /* At once rather than after the hop to the main thread. */
+  if (s == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
+    gate_raise (sh, GATE_OPEN);
+  else if (s == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTING)
+    watch_dtls_state (sh, webrtc);
   post_event (sh, EV_STATE, NULL, map_pc_state (s));
 }
 
@@ -601,6 +680,213 @@ count_video_bytes (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+/* The send gate. webrtcbin 1.22 holds the RTP going into its DTLS-SRTP
+ * encoder until that encoder has its keys (a pad block in its
+ * transportsendbin, lifted on "on-key-set"): our encoder threads stopped
+ * there, and (measured) our sources with them, and the moment DTLS completed
+ * everything they had made meanwhile left at once, frames whose timestamps
+ * spanned the wait. When a DTLS flight is lost (its retransmission timer is
+ * 1 s, doubling) that was one to four seconds of media in ~90 ms; the peer's
+ * jitter buffer re-based its clock on it and then ignored the retransmissions
+ * of the first keyframe (docs/BENCHMARKS.md, "Bad network with delay: the
+ * start-up burst"). So nothing waits in webrtcbin any more, and nothing waits
+ * long here:
+ * - before tv_media_call_start our media is dropped (GATE_CLOSED);
+ * - from then on (GATE_ARMED) the encoder is asked for a keyframe, which
+ *   waits here until it is GATE_HOLD_MS old (then it is dropped and the next
+ *   one asked for), so that it is ready the moment it may go;
+ * - media goes once our side of DTLS-SRTP is up (GATE_OPEN), video from a
+ *   keyframe on: opened from the DTLS transport's "state" notification, in
+ *   the thread that completes the handshake and right after webrtcbin lifts
+ *   its own block, as quickly as before (the call setup figure); the peer
+ *   connection's "connected" and the first decrypted packet from the peer
+ *   open it too, should that come first.
+ * At most GATE_HOLD_MS of media made during a hold follows the keyframe. */
+#define GATE_HOLD_MS 200
+
+/* Each encoded video frame, before the payloader (the encoder's streaming
+ * thread, which then runs gate_video_rtp for that frame's packets). */
+static GstPadProbeReturn
+gate_video_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  TvMediaShared *sh = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  sh->video_frame_key = buf && !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  sh->video_frame_start = TRUE;
+  if (sh->video_frame_key)
+    sh->key_asked = FALSE;
+  return GST_PAD_PROBE_OK;
+}
+
+/* Drops the RTP of @info at the gate and counts it. */
+static GstPadProbeReturn
+gate_drop (TvMediaShared *sh, GstPadProbeInfo *info)
+{
+  guint n = 1;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+    n = gst_buffer_list_length (GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+  g_mutex_lock (&sh->lock);
+  sh->held_packets += n;
+  g_mutex_unlock (&sh->lock);
+  return GST_PAD_PROBE_DROP;
+}
+
+/* How long the frame of @info has existed (its timestamp against the
+ * running time now, in us), or 0 when unknown. */
+static gint64
+gate_frame_age_us (GstPad *pad, GstPadProbeInfo *info)
+{
+  GstBuffer *buf = (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+                     ? gst_buffer_list_get (GST_PAD_PROBE_INFO_BUFFER_LIST (info), 0)
+                     : GST_PAD_PROBE_INFO_BUFFER (info);
+  GstElement *el = gst_pad_get_parent_element (pad);
+  GstClock *clock = el ? gst_element_get_clock (el) : NULL;
+  gint64 age = 0;
+  if (clock && buf && GST_BUFFER_PTS_IS_VALID (buf)) {
+    GstClockTime now = gst_clock_get_time (clock), base = gst_element_get_base_time (el);
+    if (now > base + GST_BUFFER_PTS (buf))
+      age = (gint64) ((now - base - GST_BUFFER_PTS (buf)) / GST_USECOND);
+  }
+  if (clock)
+    gst_object_unref (clock);
+  if (el)
+    gst_object_unref (el);
+  return age;
+}
+
+/* A video packet on its way into webrtcbin (@pad: the video capsfilter's
+ * source pad; the encoder's streaming thread). */
+static GstPadProbeReturn
+gate_video_rtp (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  TvMediaShared *sh = data;
+  gint gate = g_atomic_int_get (&sh->send_gate);
+  if (gate == GATE_OPEN && sh->video_passes)
+    return GST_PAD_PROBE_OK;
+  /* Only a whole keyframe may start the stream: from its first packet. */
+  gboolean key_start = sh->video_frame_key && sh->video_frame_start;
+  sh->video_frame_start = FALSE;
+  if (gate == GATE_ARMED && key_start) {
+    gint64 wait = GATE_HOLD_MS * G_TIME_SPAN_MILLISECOND - gate_frame_age_us (pad, info);
+    gint64 until = g_get_monotonic_time () + wait;
+    g_mutex_lock (&sh->lock);
+    while (wait > 0 && g_atomic_int_get (&sh->send_gate) != GATE_OPEN && !shared_closing (sh)
+           && g_cond_wait_until (&sh->gate_cond, &sh->lock, until))
+      ;
+    g_mutex_unlock (&sh->lock);
+    gate = g_atomic_int_get (&sh->send_gate);
+  }
+  if (gate == GATE_OPEN && key_start) {
+    sh->video_passes = TRUE;
+    return GST_PAD_PROBE_OK;
+  }
+  /* Not a keyframe that may go: have the encoder make one from its next
+   * frame (once until one comes: a held one that got too old is dropped
+   * and another asked for). */
+  if (gate != GATE_CLOSED && !sh->key_asked) {
+    sh->key_asked = TRUE;
+    gst_pad_send_event (pad, gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE, 0));
+  }
+  return gate_drop (sh, info);
+}
+
+static GstPadProbeReturn
+gate_audio_rtp (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  TvMediaShared *sh = data;
+  return g_atomic_int_get (&sh->send_gate) == GATE_OPEN ? GST_PAD_PROBE_OK : gate_drop (sh, info);
+}
+
+/* Any thread: the gate moves on to @to unless it is there or further;
+ * a keyframe held at the gate wakes. */
+static void
+gate_raise (TvMediaShared *sh, gint to)
+{
+  g_mutex_lock (&sh->lock);
+  gint now = g_atomic_int_get (&sh->send_gate);
+  if (now < to) {
+    g_atomic_int_set (&sh->send_gate, to);
+    g_cond_broadcast (&sh->gate_cond);
+  }
+  g_mutex_unlock (&sh->lock);
+}
+
+/* Stale remote video (TvMediaStats.video_stale_packets), at the input of a
+ * jitter buffer (its streaming thread): for each packet, arrival time minus
+ * RTP time ("lag"); a packet whose lag exceeds the smallest one seen by more
+ * than STALE_LAG_US arrived that much later than the stream's freshest
+ * packet would predict. The first STALE_KEEP lags are kept and judged
+ * against the smallest lag at the time stats are read (the stale packets of
+ * a start-up burst come first, before the fresh ones that show it), later
+ * ones at arrival. One video stream per call is watched (the first one). */
+typedef struct {
+  TvMediaShared *sh;
+  int clock_rate; /* 0 = not known yet, -1 = not video */
+} StaleWatch;
+
+static void
+stale_watch_free (gpointer data)
+{
+  StaleWatch *w = data;
+  shared_unref (w->sh);
+  g_free (w);
+}
+
+/* The stream's clock rate when it is video: from the pad's caps, or our own
+ * video payload type (the first packets come before the jitter buffer has
+ * asked for its payload map). 0 = not known yet, -1 = not video. */
+static int
+stale_clock_rate (GstPad *pad, guint pt)
+{
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  const GstStructure *st = caps && gst_caps_get_size (caps) > 0 ? gst_caps_get_structure (caps, 0) : NULL;
+  const char *media = st ? gst_structure_get_string (st, "media") : NULL;
+  int rate = 0;
+  if (st && media && gst_structure_get_int (st, "clock-rate", &rate) && rate > 0)
+    return g_strcmp0 (media, "video") == 0 ? rate : -1;
+  return pt == VIDEO_PT ? 90000 : 0;
+}
+
+static GstPadProbeReturn
+stale_watch (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  StaleWatch *w = data;
+  TvMediaShared *sh = w->sh;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  /* Decrypted SRTP from the peer: both sides have their keys (the gate). */
+  if (g_atomic_int_get (&sh->send_gate) != GATE_OPEN)
+    gate_raise (sh, GATE_OPEN);
+  if (w->clock_rate < 0 || !buf || GST_BUFFER_FLAG_IS_SET (buf, GST_RTP_BUFFER_FLAG_RETRANSMISSION)
+      || !gst_rtp_buffer_map (buf, GST_MAP_READ, &rtp))
+    return GST_PAD_PROBE_OK;
+  guint32 ts = gst_rtp_buffer_get_timestamp (&rtp);
+  guint pt = gst_rtp_buffer_get_payload_type (&rtp);
+  gst_rtp_buffer_unmap (&rtp);
+  if (w->clock_rate == 0 && (w->clock_rate = stale_clock_rate (pad, pt)) <= 0)
+    return GST_PAD_PROBE_OK;
+  gint64 now = g_get_monotonic_time ();
+  g_mutex_lock (&sh->lock);
+  if (!sh->stale_have || sh->stale_owner == w) {
+    if (!sh->stale_have)
+      sh->stale_ext_ts = ts;
+    else
+      sh->stale_ext_ts += (gint32) (ts - sh->stale_last_ts);
+    sh->stale_have = TRUE;
+    sh->stale_owner = w;
+    sh->stale_last_ts = ts;
+    gint64 lag = now - sh->stale_ext_ts * G_USEC_PER_SEC / w->clock_rate;
+    if (sh->stale_kept == 0 || lag < sh->stale_min_lag_us)
+      sh->stale_min_lag_us = lag;
+    if (sh->stale_kept < STALE_KEEP)
+      sh->stale_lag_us[sh->stale_kept++] = lag;
+    else if (lag > sh->stale_min_lag_us + STALE_LAG_US)
+      sh->stale_later++;
+  }
+  g_mutex_unlock (&sh->lock);
+  return GST_PAD_PROBE_OK;
+}
+
 /* Every remote RTP packet (after the jitter buffer, before depayloading):
  * progress for the stall watch. The very first one also means the peer has
  * finished its side of DTLS, so our packets are now decrypted there (see
@@ -660,6 +946,17 @@ add_counting_probe (GstElement *el, const char *pad_name, GstPadProbeCallback cb
 {
   GstPad *pad = gst_element_get_static_pad (el, pad_name);
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, cb, shared_ref (sh), shared_unref);
+  gst_object_unref (pad);
+}
+
+/* The send gate (gate_video_rtp, gate_audio_rtp) on @el's src pad: the RTP
+ * going into webrtcbin, single buffers or lists. */
+static void
+add_gate_probe (GstElement *el, GstPadProbeCallback cb, TvMediaShared *sh)
+{
+  GstPad *pad = gst_element_get_static_pad (el, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, cb, shared_ref (sh),
+                     shared_unref);
   gst_object_unref (pad);
 }
 
@@ -932,6 +1229,7 @@ publish_state (TvMediaCall *call)
   call->state = state;
   if (state == TV_MEDIA_STATE_CONNECTED && !call->keyframe_forced) {
     call->keyframe_forced = TRUE;
+    gate_raise (sh, GATE_OPEN);
     force_keyframe (call);
   }
   if (call->cb.state_changed)
@@ -1232,6 +1530,7 @@ dispatch_event (gpointer data)
      * before its SRTP keys were ready and been dropped; now it will not be.
      * Cheaper and faster than waiting for the peer's PLI. */
     g_debug ("first remote media: sending a keyframe");
+    gate_raise (call->shared, GATE_OPEN); /* normally done already (stale_watch) */
     force_keyframe (call);
     break;
   case EV_LOSS:
@@ -1495,6 +1794,7 @@ build_video_send (TvMediaCall *call, GstBin *bin, GError **error)
   g_object_set (pay, "pt", VIDEO_PT, "mtu", 1200, NULL);
   gst_util_set_object_arg (G_OBJECT (pay), "picture-id-mode", "15-bit");
   add_counting_probe (enc, "sink", count_frame_sent, call->shared);
+  add_counting_probe (enc, "src", gate_video_frame, call->shared);
   {
     GstPad *paysrc = gst_element_get_static_pad (pay, "src");
     gst_pad_add_probe (paysrc, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, count_video_bytes,
@@ -1509,6 +1809,7 @@ build_video_send (TvMediaCall *call, GstBin *bin, GError **error)
       g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_PIPELINE, "cannot link the video encoder");
     return FALSE;
   }
+  add_gate_probe (rtpcaps, gate_video_rtp, call->shared);
   GstWebRTCRTPTransceiver *trans = link_to_webrtc (rtpcaps, call->webrtc, error);
   if (!trans)
     return FALSE;
@@ -1606,6 +1907,7 @@ build_audio_send (TvMediaCall *call, GstBin *bin, GError **error)
   g_object_set (pay, "pt", AUDIO_PT, NULL);
   if (!link_chain (bin, error, (GstElement *[]){ src, conv, res, vol, raw, q, enc, pay, rtpcaps, NULL }))
     return FALSE;
+  add_gate_probe (rtpcaps, gate_audio_rtp, call->shared);
   GstWebRTCRTPTransceiver *trans = link_to_webrtc (rtpcaps, call->webrtc, error);
   if (!trans)
     return FALSE;
@@ -1773,6 +2075,9 @@ on_new_jitterbuffer (GstElement *rtpbin, GstElement *jitterbuffer, guint session
   GstPad *sink = gst_element_get_static_pad (jitterbuffer, "sink");
   if (sink) {
     gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_rtx_request, shared_ref (sh), shared_unref);
+    StaleWatch *w = g_new0 (StaleWatch, 1);
+    w->sh = shared_ref (sh);
+    gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, stale_watch, w, stale_watch_free);
     gst_object_unref (sink);
   }
 }
@@ -1982,6 +2287,7 @@ tv_media_call_new (const TvMediaConfig *cfg, const TvMediaCallbacks *callbacks, 
   g_atomic_ref_count_init (&sh->ref);
   g_mutex_init (&sh->lock);
   g_cond_init (&sh->media_ready);
+  g_cond_init (&sh->gate_cond);
   sh->context = g_main_context_ref_thread_default ();
   sh->call = call;
   sh->headless = call->cfg.headless;
@@ -2071,6 +2377,9 @@ tv_media_call_start (TvMediaCall *call, gboolean offerer, GError **error)
     return FALSE;
   call->started = TRUE;
   call->offerer = offerer;
+  /* From now on a keyframe waits at the send gate (gate_video_rtp). */
+  gate_raise (call->shared, GATE_ARMED);
+  force_keyframe (call);
 
   call->health_source = g_timeout_source_new (HEALTH_INTERVAL_MS);
   g_source_set_callback (call->health_source, on_health_timer, shared_ref (call->shared), shared_unref);
@@ -2223,6 +2532,10 @@ tv_media_call_get_stats (TvMediaCall *call, TvMediaStats *out)
   out->video_max_gap_end_us = call->shared->max_gap_end_us;
   out->video_bytes_sent = call->shared->video_bytes_sent;
   out->remote_audio_peak = call->shared->audio_peak;
+  out->packets_held_before_dtls = call->shared->held_packets;
+  out->video_stale_packets = call->shared->stale_later;
+  for (guint i = 0; i < call->shared->stale_kept; i++)
+    out->video_stale_packets += call->shared->stale_lag_us[i] > call->shared->stale_min_lag_us + STALE_LAG_US;
   g_mutex_unlock (&call->shared->lock);
 }
 
@@ -2251,6 +2564,9 @@ tv_media_call_free (TvMediaCall *call)
   /* From here on queued idles find no call, and streaming threads stop acting. */
   sh->call = NULL;
   g_atomic_int_set (&sh->closing, 1);
+  g_mutex_lock (&sh->lock);
+  g_cond_broadcast (&sh->gate_cond); /* a keyframe held at the gate */
+  g_mutex_unlock (&sh->lock);
   if (call->bus_source) {
     g_source_destroy (call->bus_source);
     g_clear_pointer (&call->bus_source, g_source_unref);

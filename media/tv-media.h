@@ -206,6 +206,11 @@ typedef struct {
   guint64 video_bytes_sent;       /* video RTP payload bytes (header excluded) out of the payloader */
   double  remote_audio_peak;      /* peak of the decoded remote audio, 0..1 of full scale, over the
                                      last ~200 ms (decays 30 % per 20 ms buffer); 0 before any audio */
+  guint64 packets_held_before_dtls; /* our RTP packets dropped before our DTLS-SRTP was up (they are
+                                       not queued: webrtcbin would send them in one stale burst) */
+  guint64 video_stale_packets;    /* remote video packets (retransmissions aside) that reached a jitter
+                                     buffer > 500 ms later than the stream's freshest packets predict:
+                                     media held somewhere on the way, e.g. a start-up burst */
 } TvMediaStats;
 
 /* A gap between two decoded remote video frames longer than this is a freeze. */
