@@ -52,9 +52,6 @@
 /* Page cache of every connection tv_store_open makes, in KiB (the server's
  * main connection lowers it with tv_store_set_cache_limit). */
 #define STORE_CACHE_KIB 16384
-/* How much of the database file the store writer thread's connection maps
- * (PRAGMA mmap_size; tv_store_open_writer). */
-#define WRITER_MMAP_BYTES 1073741824
 /* At most this many look-ups kept for group commits (users and schedules;
  * all are dropped when it is reached). */
 #define LOOKUPS_MAX 4096
@@ -1137,15 +1134,9 @@ tv_store_open_writer (TvStore *store, GError **error)
     return NULL;
   if (store->join_key != NULL)
     writer->join_key = tv_join_link_key_dup (store->join_key);
-  /* Its reads of pages that fell out of its cache (the bench's database
-   * outgrows the 16 MiB within seconds) come from the database file mapped
-   * into memory instead of a pread each: ~1.7 % of the writer's time. Pages
-   * still in the WAL are read as before; SQLite maps read-only, writes go
-   * through the WAL as always. */
-  if (!exec_sql (writer, "PRAGMA mmap_size = " G_STRINGIFY (WRITER_MMAP_BYTES), "set mmap_size", error)) {
-    tv_store_close (writer);
-    return NULL;
-  }
+  /* No PRAGMA mmap_size here: mapping the file saved ~1.5 % of the writer's
+   * time (docs/BENCHMARKS.md, 2026-11-29 (4)) but turns a disk error while
+   * reading a page into a SIGBUS that ends every call, not an IO error. */
   /* The same data keys: loaded from the same ring file. A store whose key is
    * in memory only (never the server's) cannot share it. */
   const char *keys = tv_store_get_data_key_file (store);

@@ -168,10 +168,7 @@ gsize tv_store_cache_used (TvStore *store);
  * router's store writer, tv-http.c): its own SQLite connection with the same
  * settings (WAL, synchronous = FULL, foreign keys, busy timeout, checkpoints off
  * its thread), its own statement cache, and the join-link key and data keys of
- * @store; it also reads the database file through a memory map (PRAGMA
- * mmap_size: pages that left its cache come back without a pread each; a disk
- * error while reading one is then a SIGBUS instead of an IO error). Read on
- * @store's thread; from then on each store is used by its own
+ * @store. Read on @store's thread; from then on each store is used by its own
  * thread only. Both connections may write: BEGIN IMMEDIATE serialises them (the
  * one that waits does so up to the busy timeout), and WAL readers on either never
  * wait for the other's writes. Close it before @store.
