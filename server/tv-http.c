@@ -4,9 +4,10 @@
  * connection (HTTP with the URI, HTTP_BODY chunks, HTTP_BODY_COMPLETION, then
  * HTTP_WRITEABLE when we asked to write). This file turns that into one
  * TvHttpRequest per transaction, dispatches it once complete, and writes the
- * reply from WRITEABLE (a small reply as one write of headers and body, a
- * bigger one as headers, then the body in chunks, the last one FINAL), then
- * hands the connection back to lws for the next keep-alive request.
+ * reply: one that fits one write (headers and a body of at most 16 KiB) at
+ * once when it is set (reply_send), a bigger one from WRITEABLE (headers, then
+ * the body in chunks, the last one FINAL), then hands the connection back to
+ * lws for the next keep-alive request (lws_http_transaction_completed).
  *
  * Ownership: lws owns the per-connection data (Pss); Pss points to the request
  * of the transaction in progress (ours, freed when the reply is written or
@@ -659,6 +660,8 @@ audit_write (TvHttpRequest *req)
     g_warning ("could not write an audit row (%s): %s", row->action, error->message);
 }
 
+static void reply_send (TvHttpRequest *req);
+
 /* Makes @body (transfer full; NULL = empty body) the reply's text. */
 static void
 take_json_body (TvHttpRequest *req, JsonNode *body)
@@ -702,7 +705,7 @@ tv_http_reply_json (TvHttpRequest *req, guint status, JsonNode *body)
   }
   take_json_body (req, body);
   if (req->wsi)
-    lws_callback_on_writable (req->wsi);
+    reply_send (req);
 }
 
 void
@@ -1123,7 +1126,7 @@ batch_finish (GPtrArray *jobs)
       g_info ("%s %s -> %u, but the connection is gone", req->method, req->route->route->pattern, req->status);
     else if (req->replied && req->wsi != NULL) {
       body_later_build (req);   /* the JSON of a reply set on the writer thread */
-      lws_callback_on_writable (req->wsi);
+      reply_send (req);
     }
     request_free (req);
   }
@@ -1504,6 +1507,45 @@ write_whole_reply (TvHttpRequest *req, struct lws *wsi)
   return 0;
 }
 
+/* The reply of @pss's request is all written (or handed to lws, which sends
+ * what the socket did not take first): logs it, frees the transaction and
+ * tells lws it is complete, so that the connection waits for the next
+ * keep-alive request (lws_http_transaction_completed: when output is still
+ * buffered it defers the completion until that is sent).
+ * Returns: 0 to keep the connection, -1 to close it. */
+static int
+reply_finished (Pss *pss, struct lws *wsi)
+{
+  TvHttpRequest *req = pss->req;
+  gboolean close_after = req->close_after;
+  log_request (req);
+  pss->req = NULL;
+  req->wsi = NULL;      /* the connection now serves its next transaction */
+  request_free (req);   /* the Pss's reference; a deferred handler may still hold one */
+  if (close_after)
+    return -1;
+  return lws_http_transaction_completed (wsi) ? -1 : 0;
+}
+
+/* TRUE when @req's reply goes out in one lws_write: headers and a body of at
+ * most one chunk, or headers alone (no body, or HEAD). */
+static gboolean
+reply_is_one_write (const TvHttpRequest *req)
+{
+  return req->reply_len <= WRITE_CHUNK || strcmp (req->method, "HEAD") == 0;
+}
+
+/* Writes the first (for most replies the only) part of the reply: the whole
+ * reply in one lws_write, or the headers of a bigger one.
+ * Returns: 0, or -1 to close the connection. */
+static int
+write_reply_start (TvHttpRequest *req, struct lws *wsi)
+{
+  if (req->reply_len > 0 && req->reply_len <= WRITE_CHUNK && strcmp (req->method, "HEAD") != 0)
+    return write_whole_reply (req, wsi);
+  return write_headers (req, wsi);
+}
+
 /* Returns: 0 to keep going, -1 to close the connection. */
 static int
 on_writeable (Pss *pss, struct lws *wsi)
@@ -1511,15 +1553,11 @@ on_writeable (Pss *pss, struct lws *wsi)
   TvHttpRequest *req = pss->req;
   if (req == NULL || req->in_worker || !req->replied)
     return 0;
-  if (!req->headers_sent && req->reply_len > 0 && req->reply_len <= WRITE_CHUNK
-      && strcmp (req->method, "HEAD") != 0) {
-    if (write_whole_reply (req, wsi))
-      return -1;
-  } else if (!req->headers_sent) {
-    if (write_headers (req, wsi))
+  if (!req->headers_sent) {
+    if (write_reply_start (req, wsi))
       return -1;
     /* HEAD: the headers of the GET, Content-Length included, and no body. */
-    if (req->reply_len > 0 && strcmp (req->method, "HEAD") != 0) {
+    if (!reply_is_one_write (req)) {
       lws_callback_on_writable (wsi);
       return 0;
     }
@@ -1538,13 +1576,37 @@ on_writeable (Pss *pss, struct lws *wsi)
     }
   }
   /* Everything is out. */
-  gboolean close_after = req->close_after;
-  log_request (req);
-  pss->req = NULL;
-  request_free (req);   /* the Pss's reference; a deferred handler may still hold one */
-  if (close_after)
-    return -1;
-  return lws_http_transaction_completed (wsi) ? -1 : 0;
+  return reply_finished (pss, wsi);
+}
+
+/* Main loop: @req's reply is set (not held, its connection open). A reply that
+ * goes out in one lws_write is written at once instead of asking lws for a
+ * WRITEABLE callback: on libuv every POLLOUT on or off is an epoll_ctl DEL +
+ * ADD (uv_poll_start), and a reply made after its batch's COMMIT paid for that
+ * round on top of the one lws makes after each transaction (docs/BENCHMARKS.md,
+ * "Booking throughput: ... (issue 6 item 4), 2026-11-29 (4)"; the WSS path does
+ * the same, conn_send in tv-consult-ws.c). lws allows it: we are on its thread
+ * and between its service passes (a GLib source) or inside one of this
+ * connection's own HTTP callbacks; what the socket does not take lws keeps and
+ * sends on POLLOUT, and lws_http_transaction_completed then defers the
+ * completion until it is sent. Kept on WRITEABLE: bigger bodies (sent a chunk
+ * per round), a connection to close after the reply (a callback's -1 closes
+ * it), a request whose body is still being read (413 before the body), and a
+ * connection with output still buffered. Callers must hold a reference of
+ * their own when they use @req afterwards (the connection's is dropped). */
+static void
+reply_send (TvHttpRequest *req)
+{
+  struct lws *wsi = req->wsi;
+  Pss *pss = lws_wsi_user (wsi);
+  gboolean body_read = req->body_raw == NULL || req->body_raw->len >= req->content_length;
+  if (pss == NULL || pss->req != req || req->close_after || req->discard || !body_read
+      || !reply_is_one_write (req) || lws_partial_buffered (wsi)) {
+    lws_callback_on_writable (wsi);
+    return;
+  }
+  if (write_reply_start (req, wsi) != 0 || reply_finished (pss, wsi) != 0)
+    lws_set_timeout (wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
 
 static TvHttpRequest *
@@ -1574,6 +1636,44 @@ request_new (TvHttp *http, struct lws *wsi, const char *uri, size_t len)
   return req;
 }
 
+/* LWS_CALLBACK_HTTP: reads what the request's head says and answers it, or
+ * waits for its body. */
+static void
+start_request (TvHttpRequest *req, struct lws *wsi)
+{
+  if (!is_api_path (req->path)) {
+    /* The web pages (tv-web.c); a body sent with another method is not read. */
+    if (strcmp (req->method, "GET") != 0 && strcmp (req->method, "HEAD") != 0)
+      req->close_after = TRUE;
+    tv_web_serve (req);
+    return;
+  }
+  g_autofree char *cl = copy_header (wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 20);
+  guint64 length = 0;
+  if (cl != NULL && !g_ascii_string_to_unsigned (cl, 10, 0, G_MAXUINT64, &length, NULL)) {
+    req->close_after = TRUE;
+    tv_http_reply_error (req, 400, "invalid_request", "bad Content-Length");
+    return;
+  }
+  if (length > TV_HTTP_MAX_BODY && length <= DISCARD_MAX) {
+    req->discard = TRUE;
+    return;   /* 413 at HTTP_BODY_COMPLETION */
+  }
+  if (length > TV_HTTP_MAX_BODY) {
+    /* Too big to drain: answer and close instead of reading it. */
+    req->close_after = TRUE;
+    tv_http_reply_error (req, 413, "body_too_large", "the request body is larger than %d bytes",
+                         TV_HTTP_MAX_BODY);
+    return;
+  }
+  if (length > 0) {
+    req->content_length = (gsize) length;
+    req->body_raw = g_byte_array_sized_new ((guint) length);
+    return;   /* wait for HTTP_BODY ... HTTP_BODY_COMPLETION */
+  }
+  dispatch (req);
+}
+
 int
 tv_http_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -1588,37 +1688,11 @@ tv_http_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *u
     request_detach (pss->req);
     TvHttpRequest *req = request_new (http, wsi, in ? (const char *) in : "", in ? len : 0);
     pss->req = req;
-    if (!is_api_path (req->path)) {
-      /* The web pages (tv-web.c); a body sent with another method is not read. */
-      if (strcmp (req->method, "GET") != 0 && strcmp (req->method, "HEAD") != 0)
-        req->close_after = TRUE;
-      tv_web_serve (req);
-      return 0;
-    }
-    g_autofree char *cl = copy_header (wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 20);
-    guint64 length = 0;
-    if (cl != NULL && !g_ascii_string_to_unsigned (cl, 10, 0, G_MAXUINT64, &length, NULL)) {
-      req->close_after = TRUE;
-      tv_http_reply_error (req, 400, "invalid_request", "bad Content-Length");
-      return 0;
-    }
-    if (length > TV_HTTP_MAX_BODY && length <= DISCARD_MAX) {
-      req->discard = TRUE;
-      return 0;   /* 413 at HTTP_BODY_COMPLETION */
-    }
-    if (length > TV_HTTP_MAX_BODY) {
-      /* Too big to drain: answer and close instead of reading it. */
-      req->close_after = TRUE;
-      tv_http_reply_error (req, 413, "body_too_large", "the request body is larger than %d bytes",
-                           TV_HTTP_MAX_BODY);
-      return 0;
-    }
-    if (length > 0) {
-      req->content_length = (gsize) length;
-      req->body_raw = g_byte_array_sized_new ((guint) length);
-      return 0;   /* wait for HTTP_BODY ... HTTP_BODY_COMPLETION */
-    }
-    dispatch (req);
+    /* Ours while the callback runs: a reply written at once (reply_send)
+     * drops the connection's reference while handlers may still look at it. */
+    tv_http_request_ref (req);
+    start_request (req, wsi);
+    request_free (req);
     return 0;
   }
 
@@ -1626,7 +1700,7 @@ tv_http_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *u
     if (pss == NULL || pss->req == NULL || pss->req->in_worker || pss->req->replied || pss->req->discard || pss->req->body_raw == NULL)
       return 0;
     if (pss->req->body_raw->len + len > TV_HTTP_MAX_BODY) {
-      pss->req->close_after = TRUE;
+      pss->req->close_after = TRUE;   /* so the 413 waits for WRITEABLE */
       tv_http_reply_error (pss->req, 413, "body_too_large", "the request body is larger than %d bytes",
                            TV_HTTP_MAX_BODY);
       return 0;
@@ -1634,16 +1708,18 @@ tv_http_lws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *u
     g_byte_array_append (pss->req->body_raw, in, (guint) len);
     return 0;
 
-  case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+  case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
     if (pss == NULL || pss->req == NULL || pss->req->in_worker || pss->req->replied)
       return 0;
-    if (pss->req->discard) {
-      tv_http_reply_error (pss->req, 413, "body_too_large", "the request body is larger than %d bytes",
+    TvHttpRequest *req = tv_http_request_ref (pss->req);   /* as at LWS_CALLBACK_HTTP */
+    if (req->discard)
+      tv_http_reply_error (req, 413, "body_too_large", "the request body is larger than %d bytes",
                            TV_HTTP_MAX_BODY);
-      return 0;
-    }
-    dispatch (pss->req);
+    else
+      dispatch (req);
+    request_free (req);
     return 0;
+  }
 
   case LWS_CALLBACK_HTTP_WRITEABLE:
     if (pss == NULL)
