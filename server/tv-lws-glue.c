@@ -18,15 +18,12 @@
  * process runs.
  * Thread: the main loop's thread.
  */
-#define _GNU_SOURCE   /* RTLD_NEXT, POLLRDHUP (uv_poll_start below) */
 #define G_LOG_DOMAIN "tv-lws"
 
 #include "server/tv-lws-glue.h"
 #include "server/tv-server.h"
 #include "server/tv-tls.h"
 
-#include <dlfcn.h>
-#include <poll.h>
 #include <string.h>
 #include <gio/gio.h>
 #include <openssl/ssl.h>
@@ -73,28 +70,13 @@ uv_has_pending_watcher_changes (const uv_loop_t *uv)
   return uv->watcher_queue[0] != (const void *) &uv->watcher_queue;
 }
 
-/* lws' evlib_uv plugin calls uv_poll_start() each time lws changes a
- * connection's interest (lws_change_pollfd), also when the mask it asks for is
- * the one already set, and libuv 1.44's uv_poll_start() stops the watcher
- * first: an epoll_ctl DEL at once and an ADD at the next uv_run, two system
- * calls for nothing. Defined here, in the executable that links libuv, this
- * uv_poll_start is the one the plugin's calls bind to (the program's own
- * definitions come first in the dynamic linker's lookup); it returns at once
- * when the handle is already active with the same callback and the same
- * events (io_watcher.pevents, libuv's mask for the next poll, in the public
- * header uv/unix.h), and hands every real change to libuv's. */
-int
-uv_poll_start (uv_poll_t *handle, int events, uv_poll_cb cb)
-{
-  static int (*libuv_poll_start) (uv_poll_t *, int, uv_poll_cb);
-  if (libuv_poll_start == NULL)
-    libuv_poll_start = (int (*) (uv_poll_t *, int, uv_poll_cb)) dlsym (RTLD_NEXT, "uv_poll_start");
-  unsigned int mask = ((events & UV_READABLE) ? POLLIN : 0u) | ((events & UV_WRITABLE) ? POLLOUT : 0u) |
-                      ((events & UV_DISCONNECT) ? POLLRDHUP : 0u) | ((events & UV_PRIORITIZED) ? POLLPRI : 0u);
-  if (uv_is_active ((const uv_handle_t *) handle) && handle->poll_cb == cb && handle->io_watcher.pevents == mask)
-    return 0;
-  return libuv_poll_start (handle, events, cb);
-}
+/* lws' evlib_uv plugin calls uv_poll_start() on every lws_change_pollfd(),
+ * also when the mask does not change, and libuv 1.44 turns each call into an
+ * epoll_ctl DEL + ADD. Skipping those by defining uv_poll_start here (the
+ * plugin's calls bind to the executable's definition) measured no change in
+ * bookings/s or CPU per request (docs/BENCHMARKS.md, 2026-11-29 (4)) and was
+ * removed: it would replace a library function for the whole process and
+ * depend on libuv's internal use of its watcher fields. */
 
 /* TRUE when lws holds input it has not delivered yet (see above). */
 static gboolean
