@@ -49,11 +49,11 @@ token_row (TvStore *store, const char *consult_id, const char *role, gboolean *f
   return rc == SQLITE_ROW || rc == SQLITE_DONE;
 }
 
-/* Makes the token issued at @issued_at and inserts its row (no row of
- * (@consult_id, @role) may exist). Returns: TRUE with *@out (transfer full). */
-static gboolean
-token_add (TvStore *store, const char *consult_id, const char *role, gint64 expires, gint64 issued_at,
-           char **out, GError **error)
+/* Also the second half of tv_store_private_join_token_issue, once the row
+ * to replace is gone: @issued_at is the token's issue time. */
+gboolean
+tv_store_private_join_token_issue_new (TvStore *store, const char *consult_id, const char *role, gint64 expires,
+                                       gint64 issued_at, char **out, GError **error)
 {
   const TvJoinLinkKey *key = tv_store_private_join_link_key (store);
   g_autofree char *token = key != NULL ? tv_join_link_token (key, consult_id, role, issued_at)
@@ -74,13 +74,6 @@ token_add (TvStore *store, const char *consult_id, const char *role, gint64 expi
   if (ok)
     *out = g_steal_pointer (&token);
   return ok;
-}
-
-gboolean
-tv_store_private_join_token_issue_new (TvStore *store, const char *consult_id, const char *role, gint64 expires,
-                                       gint64 now, char **out, GError **error)
-{
-  return token_add (store, consult_id, role, expires, now, out, error);
 }
 
 gboolean
@@ -105,7 +98,7 @@ tv_store_private_join_token_issue (TvStore *store, const char *consult_id, const
     if (!ok)
       return FALSE;
   }
-  return token_add (store, consult_id, role, expires, issued_at, out, error);
+  return tv_store_private_join_token_issue_new (store, consult_id, role, expires, issued_at, out, error);
 }
 
 gboolean

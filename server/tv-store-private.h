@@ -175,11 +175,12 @@ gboolean tv_store_private_join_token_issue (TvStore *store, const char *consult_
 
 /* tv_store_private_join_token_issue_new:
  * tv_store_private_join_token_issue for a consult inserted in the caller's
- * transaction, which has no token yet: issued_at = @now, without reading for
- * a row to replace (a booking's two tokens, on the store writer's path). An
- * existing row makes it fail (CONFLICT, the unique constraint). */
+ * transaction, which has no token yet: issued at @issued_at (the row's
+ * created_at), without reading for a row to replace (a booking's two tokens,
+ * on the store writer's path). An existing row makes it fail (CONFLICT, the
+ * unique constraint). */
 gboolean tv_store_private_join_token_issue_new (TvStore *store, const char *consult_id, const char *role,
-                                                gint64 expires, gint64 now, char **out, GError **error);
+                                                gint64 expires, gint64 issued_at, char **out, GError **error);
 
 /* Checks text as the store does for names: non-empty, at most @max bytes, valid
  * UTF-8, no control characters. FALSE with INVALID naming @what. */
