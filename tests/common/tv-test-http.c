@@ -368,3 +368,13 @@ tv_test_booking_body (const char *doctor_id, const char *patient_id, guint days,
                           doctor_id, patient_id, g_date_time_get_year (d), g_date_time_get_month (d),
                           g_date_time_get_day_of_month (d), hour);
 }
+
+void
+tv_test_server_stop_replied_once (TvTestServer *server, guint timeout_ms)
+{
+  g_autofree char *log = tv_test_server_read_stderr (server);
+  g_assert_null (strstr (log, "replied twice"));
+  g_assert_null (strstr (log, "did not reply"));
+  g_assert_cmpint (tv_test_server_stop (server, timeout_ms), ==, 0);
+  tv_test_server_free (server);
+}

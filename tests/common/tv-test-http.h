@@ -126,6 +126,12 @@ TvTestServer *tv_test_bookable_clinic (const char *data_dir, const char *suffix,
  * @patient_id with @doctor_id at HH:00 UTC (@hour), @days from today (UTC). */
 char *tv_test_booking_body (const char *doctor_id, const char *patient_id, guint days, guint hour);
 
+/* tv_test_server_stop_replied_once:
+ * Stops @server (SIGTERM, up to @timeout_ms) and frees it, failing the test
+ * unless it exited 0 and its stderr never said that a request was replied to
+ * twice ("replied twice") or left without a reply ("did not reply"). */
+void tv_test_server_stop_replied_once (TvTestServer *server, guint timeout_ms);
+
 /* tv_test_store_exec:
  * Runs raw SQL on <@data_dir>/televisit.db (e.g. to move a session's
  * last_seen back in time instead of sleeping). Fails the test on error. */
