@@ -17,7 +17,9 @@
 // figure to BUILD/bench/results.json. --smoke runs each part with tiny sizes
 // and checks only that numbers came out. Options: --build DIR (default build),
 // --only setup,cpu,load,booking,badnet, --smoke, --calls N, --out FILE,
-// --booking-seconds N and --booking-clients N (shorter booking runs for A/B);
+// --booking-seconds N and --booking-clients N (shorter booking runs for A/B),
+// --booking-idle-seconds N (server kept up idle after the load; the WAL's size
+// at the end) and --wal-trace FILE (the booking part's WAL samples, TSV);
 // for A/B runs of our side of cpu and badnet: --no-reference (skip Chromium there),
 // --loss-seconds N, --our-args "...". cpu: --cpu-video-kbps N (our target in
 // the cpu part, default 1700 = Chromium's ceiling at 640x480). badnet's added
@@ -51,6 +53,11 @@ const DELAY_MS = Number(opt('--delay-ms', 100)), JITTER_MS = Number(opt('--jitte
 const DELAY_S = Number(opt('--delay-seconds', SMOKE ? 4 : 20));
 const BOOKING_S = Number(opt('--booking-seconds', SMOKE ? 3 : 30));
 const BOOKING_CLIENTS = Number(opt('--booking-clients', SMOKE ? 8 : 64));
+// After the booking load the server stays up, idle, this long (WAL size at the
+// end of it: docs/BENCHMARKS.md, "WAL size under load"); --wal-trace FILE
+// writes the WAL samples (every 0.5 s) as TSV.
+const BOOKING_IDLE_S = Number(opt('--booking-idle-seconds', 0));
+const WAL_TRACE = opt('--wal-trace', null);
 const OUT = path.resolve(opt('--out', path.join(BUILD, 'bench', 'results.json')));
 const CHROMIUM = '/usr/bin/chromium';
 const W = 640, H = 480, FPS = 30;
@@ -372,12 +379,70 @@ async function benchBooking () {
   const seconds = BOOKING_S, clients = BOOKING_CLIENTS;
   log(`booking: ${clients} clients, ${seconds} s`);
   const server = await startServer({ dir: path.join(TMP, 'srv-booking') });
+  const wal = walSampler(path.join(server.dir, 'televisit.db'), server.srv.pid);
   try {
     results.booking = await bookingRun({ server, ctl: bin('televisitctl'), seconds, clients, doctors: 16 });
+    results.booking.wal_at_load_end = wal.sample('load end');
+    if (BOOKING_IDLE_S > 0) await sleep(BOOKING_IDLE_S * 1000);
+    results.booking.wal = wal.stop();
   } finally {
+    wal.stop();
     server.srv.kill();
     await server.srv.wait(10000);
   }
+}
+
+// The store's WAL every 0.5 s while the booking part runs: the -wal file's
+// size, and from the WAL index (-shm, SQLite's WalIndexHdr / WalCkptInfo,
+// native byte order) the frames in the WAL (mxFrame) and those copied back
+// (nBackfill); from the WAL header its checkpoint sequence (big-endian), which
+// SQLite increments each time the WAL restarts from its start. Also the CPU
+// time of the server's checkpoint thread ("tv-checkpoint").
+function walSampler (db, pid) {
+  const rows = [], t0 = monoUs();
+  const u32 = (file, off, be) => {
+    try {
+      const fd = fs.openSync(file, 'r');
+      try {
+        const b = Buffer.alloc(4);
+        return fs.readSync(fd, b, 0, 4, off) === 4 ? (be ? b.readUInt32BE(0) : b.readUInt32LE(0)) : NaN;
+      } finally { fs.closeSync(fd); }
+    } catch { return NaN; }
+  };
+  const ckptCpu = () => {
+    try {
+      for (const t of fs.readdirSync(`/proc/${pid}/task`))
+        if (fs.readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim() === 'tv-checkpoint')
+          return cpuSeconds(`${pid}/task/${t}`);
+    } catch {}
+    return 0;
+  };
+  const sample = (tag = '') => {
+    let size = 0;
+    try { size = fs.statSync(db + '-wal').size; } catch {}
+    const r = { t_s: (monoUs() - t0) / 1e6, wal_bytes: size, mx_frame: u32(db + '-shm', 16), backfill: u32(db + '-shm', 96),
+                ckpt_seq: u32(db + '-wal', 12, true), ckpt_thread_cpu_s: ckptCpu(), tag };
+    rows.push(r);
+    return r;
+  };
+  const timer = setInterval(sample, 500);
+  let summary = null;
+  return {
+    sample,
+    stop () {
+      if (summary) return summary;
+      clearInterval(timer);
+      const last = sample('end');
+      const seqs = rows.map((r) => r.ckpt_seq).filter(Number.isFinite);
+      summary = { peak_bytes: Math.max(...rows.map((r) => r.wal_bytes)), end_bytes: last.wal_bytes,
+                  peak_frames: Math.max(0, ...rows.map((r) => r.mx_frame).filter(Number.isFinite)),
+                  restarts: seqs.length ? seqs[seqs.length - 1] - seqs[0] : NaN, idle_s: BOOKING_IDLE_S,
+                  ckpt_thread_cpu_s: last.ckpt_thread_cpu_s, samples: rows.length };
+      if (WAL_TRACE)
+        fs.writeFileSync(WAL_TRACE, Object.keys(rows[0]).join('\t') + '\n' + rows.map((r) => Object.values(r).join('\t')).join('\n') + '\n');
+      return summary;
+    },
+  };
 }
 
 // ---- 5. bad network ---------------------------------------------------------
@@ -649,6 +714,9 @@ function table () {
     row('  booking latency p99, ms', f1(b.p99_ms), '-', NaN, '', undefined);
     row('  server CPU ms per booking (+ its cancel)', Number.isFinite(b.server_cpu_ms_per_booking) ? b.server_cpu_ms_per_booking.toFixed(2) : 'n/a', '-', NaN, '', undefined);
     row('  load client CPU ms per booking (+ its cancel)', Number.isFinite(b.client_cpu_ms_per_booking) ? b.client_cpu_ms_per_booking.toFixed(2) : 'n/a', '-', NaN, '', undefined);
+    if (b.wal)
+      row(`  WAL MiB peak / at the end${b.wal.idle_s > 0 ? ` (+${b.wal.idle_s} s idle)` : ''}`,
+          `${(b.wal.peak_bytes / 1048576).toFixed(1)} / ${(b.wal.end_bytes / 1048576).toFixed(1)}`, '-', NaN, '', undefined);
     row('  double bookings (live / in store / by commit order)', `${b.double_bookings_live} / ${b.double_bookings_store} / ${b.double_bookings_audit}`, '-', NaN, '0',
         b.double_bookings_live === 0 && b.double_bookings_store === 0 && b.double_bookings_audit === 0);
   }

@@ -43,6 +43,34 @@
  * unavailable or fall behind (the WAL past 4 x the size), the hook checkpoints
  * inline as SQLite would have.
  *
+ * How big the WAL gets (docs/BENCHMARKS.md, "WAL size under load ...
+ * 2026-11-29 (5)"). SQLite writes the WAL from its start again only when the
+ * transaction that writes next began after every frame was copied back; the
+ * thread's checkpoints copy every frame there was when they started, but the
+ * store writer thread has begun its next batch by then (it reads from the WAL,
+ * so it appends). Under a steady write load the WAL therefore restarts only
+ * after the inline checkpoint at 4 x TV_STORE_CHECKPOINT_PAGES frames (the
+ * writer's own connection, right after its COMMIT, before its next batch
+ * begins): the bound is 4 x 8,192 frames plus the COMMITs made while a
+ * checkpoint of the thread held the checkpoint lock (one or two), 128-130 MiB
+ * (measured: a restart every ~1 s in the booking benchmark, ~33,300 frames at
+ * most). A reader that keeps an old snapshot open stops every checkpoint at
+ * its frames, and nothing can bound the WAL then. SQLite reuses the file
+ * without shrinking it; so that it does not keep the size of its largest
+ * moment:
+ *  - every store connection sets PRAGMA journal_size_limit to that bound
+ *    (TV_STORE_WAL_LIMIT_BYTES): the first COMMIT after a restart cuts a file
+ *    that grew past it back to it;
+ *  - once the thread runs, after TV_STORE_CHECKPOINT_IDLE_MS without a COMMIT
+ *    on its store's connection, it copies what is left (PASSIVE) and then
+ *    empties the file (SQLITE_CHECKPOINT_TRUNCATE). That one takes the write
+ *    lock, so it runs with no busy handler: a writer or a reader in the WAL
+ *    makes it give up at once (it tries again after the next quiet period),
+ *    never wait; a writer that arrives meanwhile waits in its busy handler for
+ *    the check and the ftruncate, nothing else is copied under the lock.
+ * A WAL below TV_STORE_CHECKPOINT_PAGES (no thread yet) stays as it is until
+ * the store closes, as before.
+ *
  * Ownership: the store owns its TvStoreCheckpointer (freed, and its thread
  * joined, before the store's connection closes).
  * Thread: _new, _hook and _free on the store's thread; the worker on its own.
@@ -64,10 +92,32 @@ struct _TvStoreCheckpointer {
   int step;               /* frames between two asks past the size; 0: after every COMMIT (set before the first) */
   int asked_at;           /* hook's thread only: the WAL's size when the last checkpoint was asked for */
   int last_pages;         /* hook's thread only: the WAL's size at the previous COMMIT */
+  gint commits;           /* atomic: COMMITs seen by the hook (the idle check) */
   gint64 done;            /* checkpoints run (tests, logs) */
 };
 
-/* The worker: one connection of its own, a PASSIVE checkpoint per wake-up. */
+/* After a quiet period: copies every frame back, then empties the WAL file.
+ * Returns TRUE once the file is empty; FALSE when a reader still uses frames
+ * or the write lock was taken (no waiting for either). */
+static gboolean
+idle_truncate (sqlite3 *db)
+{
+  int log = 0, copied = 0;
+  int rc = sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+  if (rc != SQLITE_OK || copied < log)
+    return FALSE;
+  /* TRUNCATE takes the write lock and waits for readers through the busy
+   * handler: none here, so it gives up instead. */
+  sqlite3_busy_timeout (db, 0);
+  rc = sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+  sqlite3_busy_timeout (db, 1000);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+    g_message ("WAL truncation failed (the next quiet period retries): %s", sqlite3_errmsg (db));
+  return rc == SQLITE_OK;
+}
+
+/* The worker: one connection of its own, a PASSIVE checkpoint per wake-up,
+ * the WAL emptied after a quiet period. */
 static gpointer
 checkpoint_thread (gpointer data)
 {
@@ -84,10 +134,26 @@ checkpoint_thread (gpointer data)
     return NULL;
   }
   sqlite3_busy_timeout (db, 1000);
+  /* The COMMIT count when the WAL was last emptied: -1, it holds frames now. */
+  gint clean_at = -1;
   g_mutex_lock (&c->lock);
   for (;;) {
-    while (!c->wanted && !c->quit)
-      g_cond_wait (&c->cond, &c->lock);
+    while (!c->wanted && !c->quit) {
+      gint commits = g_atomic_int_get (&c->commits);
+      if (commits == clean_at) {
+        g_cond_wait (&c->cond, &c->lock);   /* woken by the next checkpoint asked for */
+        continue;
+      }
+      gint64 until = g_get_monotonic_time () + TV_STORE_CHECKPOINT_IDLE_MS * G_TIME_SPAN_MILLISECOND;
+      if (g_cond_wait_until (&c->cond, &c->lock, until) || c->wanted || c->quit
+          || g_atomic_int_get (&c->commits) != commits)
+        continue;                           /* not quiet (or woken): look again */
+      g_mutex_unlock (&c->lock);
+      gboolean emptied = idle_truncate (db);
+      g_mutex_lock (&c->lock);
+      if (emptied)
+        clean_at = commits;
+    }
     if (c->quit)
       break;
     c->wanted = FALSE;
@@ -121,6 +187,7 @@ int
 tv_store_private_checkpointer_hook (void *data, sqlite3 *db, const char *name, int pages)
 {
   TvStoreCheckpointer *c = data;
+  g_atomic_int_inc (&c->commits);
   if (pages < c->last_pages)
     c->asked_at = 0; /* the WAL was written again from its start */
   c->last_pages = pages;

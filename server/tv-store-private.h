@@ -32,6 +32,15 @@ sqlite3 *tv_store_private_db (TvStore *store);
  * the WAL grew by this many frames since the last checkpoint was asked for
  * (see tv-store-checkpoint.c); other connections ask after every COMMIT. */
 #define TV_STORE_CHECKPOINT_STEP 4096
+/* The WAL file's size limit (PRAGMA journal_size_limit on every store
+ * connection): 4 x TV_STORE_CHECKPOINT_PAGES frames of 4 KiB pages with their
+ * 24-byte headers, the size at which the hook checkpoints inline and the WAL
+ * restarts under a steady write load (128.8 MiB). */
+#define TV_STORE_WAL_LIMIT_BYTES (4 * TV_STORE_CHECKPOINT_PAGES * (4096 + 24) + 32)
+/* Once the checkpoint thread runs, this long without a COMMIT on its
+ * connection and it empties the WAL file (SQLITE_CHECKPOINT_TRUNCATE, never
+ * waiting for a lock). */
+#define TV_STORE_CHECKPOINT_IDLE_MS 1000
 typedef struct _TvStoreCheckpointer TvStoreCheckpointer;
 /* Returns: (transfer full) a checkpointer for the database file @path (no thread yet). */
 TvStoreCheckpointer *tv_store_private_checkpointer_new (const char *path);

@@ -1079,6 +1079,11 @@ tv_store_open (const char *path, GError **error)
    * which opens the file by SQLite's absolute name of it (not @path, which may
    * be relative to a directory the process has left by then). */
   if (!in_memory) {
+    /* The WAL file is cut back to its bound when it restarts after it grew
+     * past it (tv-store-checkpoint.c: how big it gets, and when it is emptied). */
+    g_autofree char *limit = g_strdup_printf ("PRAGMA journal_size_limit = %d", TV_STORE_WAL_LIMIT_BYTES);
+    if (!exec_sql (store, limit, "set journal_size_limit", error))
+      goto fail;
     const char *file = sqlite3_db_filename (store->db, "main");
     store->checkpointer = tv_store_private_checkpointer_new (file != NULL && *file != '\0' ? file : path);
     sqlite3_wal_hook (store->db, tv_store_private_checkpointer_hook, store->checkpointer);
