@@ -1,11 +1,12 @@
-/* tv-store-booking-schema.c — schema v9: cheaper bookings, same guarantees.
+/* tv-store-booking-schema.c — schemas v9 and v10: cheaper bookings, same guarantees.
  *
  * Why a file of its own: the migration list in tv-store-sqlite.c is contiguous,
- * so each step is reserved by number and owned by one file (v9: the booking
- * throughput work of issue 6, docs/BENCHMARKS.md "Booking throughput: one
- * record per reply, bounded overlap triggers").
+ * so each step is reserved by number and owned by one file (v9 and v10: the
+ * booking throughput work of issue 6, docs/BENCHMARKS.md "Booking throughput:
+ * one record per reply, bounded overlap triggers" and "... fewer index pages
+ * per booking ... 2026-11-29 (5)").
  *
- * What changes:
+ * What v9 changes:
  * - The no-overlap triggers of v3 looked at every live consult of the doctor
  *   that starts before the new one ends: the doctor's whole history of held
  *   ('completed') consults and every future one, one table row read per entry
@@ -25,6 +26,18 @@
  *   a patient's accounting of disclosures reads it.
  *
  * 7200000000 is 120 minutes in µs (scheduled_* are µs since the epoch, UTC).
+ *
+ * What v10 changes (indexes only; no table, trigger or row changes):
+ * - reminders_due becomes partial: it holds the open reminders only (status
+ *   'pending' or 'sending'), the only ones its two readers look for (the due
+ *   query: status = 'pending'; the recovery at start: status = 'sending';
+ *   both still search it, EXPLAIN QUERY PLAN unchanged). Before, every
+ *   reminder stayed in it for good, and a cancel moved each of its open
+ *   reminders from the 'pending' part of the index to the 'cancelled' part (a
+ *   delete and an insert on another page); now it only deletes, and the index
+ *   stays as small as the outbox's open work instead of growing with every
+ *   reminder ever written (each booking's inserts land on its few hot pages).
+ *
  * Thread: any (constant data).
  */
 #include "server/tv-store-schema.h"
@@ -63,3 +76,8 @@ const char TV_STORE_BOOKING_SCHEMA_V9[] =
   "  END;"
   "DROP INDEX audit_by_user;"
   "DROP INDEX audit_by_at;";
+
+const char TV_STORE_BOOKING_SCHEMA_V10[] =
+  "DROP INDEX reminders_due;"
+  "CREATE INDEX reminders_due ON reminders (status, next_attempt_at)"
+  "  WHERE status = 'pending' OR status = 'sending';";

@@ -46,5 +46,6 @@ const char TV_STORE_REMINDERS_SCHEMA_V7[] =
   "  updated_at INTEGER NOT NULL CHECK (updated_at > 0),"
   "  sent_at INTEGER NOT NULL DEFAULT 0 CHECK (sent_at >= 0)"
   ") STRICT;"
+  /* v10 (server/tv-store-booking-schema.c) makes it partial: open reminders only. */
   "CREATE INDEX reminders_due ON reminders (status, next_attempt_at);"
   "CREATE INDEX reminders_by_consult ON reminders (consult_id, id);";

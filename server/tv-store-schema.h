@@ -20,5 +20,7 @@ extern const char TV_STORE_REMINDERS_SCHEMA_V7[];
 extern const char TV_STORE_CHAT_SCHEMA_V8[];
 /* v9: bounded no-overlap triggers, unused audit indexes dropped (server/tv-store-booking-schema.c). */
 extern const char TV_STORE_BOOKING_SCHEMA_V9[];
+/* v10: reminders_due holds open reminders only (server/tv-store-booking-schema.c). */
+extern const char TV_STORE_BOOKING_SCHEMA_V10[];
 
 G_END_DECLS

@@ -143,6 +143,7 @@ static const char *const migrations[] = {
   TV_STORE_REMINDERS_SCHEMA_V7, /* reminder outbox: server/tv-store-reminders-schema.c */
   TV_STORE_CHAT_SCHEMA_V8,     /* in-call chat: server/tv-store-chat-schema.c */
   TV_STORE_BOOKING_SCHEMA_V9,  /* bounded no-overlap triggers: server/tv-store-booking-schema.c */
+  TV_STORE_BOOKING_SCHEMA_V10, /* reminders_due partial (open reminders): the same file */
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == TV_STORE_SCHEMA_VERSION);
 

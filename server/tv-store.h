@@ -58,8 +58,9 @@ typedef enum {
  * v4 waiting room (arrival, admission, wait time: server/tv-store-waitroom.h);
  * v5 audit trail (append-only, hash-chained: server/tv-store-audit.h);
  * v6 billing, v7 reminders, v8 chat (server/tv-store-schema.h);
- * v9 bounded no-overlap triggers (server/tv-store-booking-schema.c). */
-#define TV_STORE_SCHEMA_VERSION 9
+ * v9 bounded no-overlap triggers, v10 reminders_due of open reminders only
+ * (server/tv-store-booking-schema.c). */
+#define TV_STORE_SCHEMA_VERSION 10
 
 /* Limits enforced by the store (and by televisitctl, which reuses the checks). */
 #define TV_STORE_MAX_NAME_BYTES   200  /* doctor / patient */

@@ -4,7 +4,8 @@
  * participation rows in it (nothing lost, nothing cascaded away); the v9
  * migration of a database the v8 code wrote (rows, integrity, foreign keys,
  * audit chain, the bounded overlap triggers; refused when a booked consult is
- * longer than the bound); availability
+ * longer than the bound); the v10 migration of a v9 database with rows
+ * (reminders_due of open reminders only, still used by its readers); availability
  * and exceptions; free slots with booked consults removed; booking with every
  * refusal (nothing written on any of them); the database constraints on their
  * own (raw SQL that tries to double-book is refused); threads with their own
@@ -29,6 +30,8 @@
 #include "server/tv-store-schedule.h"
 #include "server/tv-store-users.h"
 #include "server/tv-store-audit.h"
+#include "server/tv-store-reminders.h"
+#include "server/tv-store-schema.h"
 #include "tests/server/store-v8-dump.h"
 
 #define WATCHDOG_S 60
@@ -341,26 +344,24 @@ schema_has (Fixture *f, const char *type, const char *name)
   return raw_int (f->path, sql);
 }
 
+/* Counts the rows of @n @tables into @before (each must hold some). */
 static void
-test_migrate_v8 (Fixture *f, gconstpointer data)
+count_rows (Fixture *f, const char *const *tables, gsize n, gint64 *before)
 {
-  g_assert_cmpint (raw_exec (f->path, STORE_V8_DUMP), ==, SQLITE_OK);
-  g_assert_cmpint (raw_int (f->path, "PRAGMA user_version"), ==, 8);
-  static const char *const tables[] = { "users", "user_roles", "consults", "join_tokens", "reminders", "audit",
-                                        "availability" };
-  gint64 before[G_N_ELEMENTS (tables)];
-  for (gsize i = 0; i < G_N_ELEMENTS (tables); i++) {
+  for (gsize i = 0; i < n; i++) {
     g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM %s", tables[i]);
     before[i] = raw_int (f->path, sql);
     g_assert_cmpint (before[i], >, 0);
   }
-  g_autoptr (GError) error = NULL;
-  f->store = tv_store_open (f->path, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (tv_store_schema_version (f->store), ==, 9);
-  g_assert_cmpint (TV_STORE_SCHEMA_VERSION, ==, 9);
+}
 
-  for (gsize i = 0; i < G_N_ELEMENTS (tables); i++) {
+/* After a migration: every table still holds @before rows, the file passes
+ * the integrity and foreign-key checks, and the audit chain (@n_audit rows)
+ * verifies. */
+static void
+assert_migrated_intact (Fixture *f, const char *const *tables, gsize n, const gint64 *before, gint64 n_audit)
+{
+  for (gsize i = 0; i < n; i++) {
     g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM %s", tables[i]);
     g_assert_cmpint (raw_int (f->path, sql), ==, before[i]);
   }
@@ -369,10 +370,28 @@ test_migrate_v8 (Fixture *f, gconstpointer data)
   g_assert_cmpint (raw_int (f->path, "SELECT count(*) FROM pragma_foreign_key_check"), ==, 0);
   gint64 n_rows = 0, broken = -1;
   g_autofree char *reason = NULL;
+  g_autoptr (GError) error = NULL;
   g_assert_true (tv_store_audit_verify (f->store, &n_rows, &broken, &reason, &error));
   g_assert_no_error (error);
-  g_assert_cmpint (n_rows, ==, before[5]);
+  g_assert_cmpint (n_rows, ==, n_audit);
   g_assert_cmpint (broken, ==, 0);
+}
+
+static void
+test_migrate_v8 (Fixture *f, gconstpointer data)
+{
+  g_assert_cmpint (raw_exec (f->path, STORE_V8_DUMP), ==, SQLITE_OK);
+  g_assert_cmpint (raw_int (f->path, "PRAGMA user_version"), ==, 8);
+  static const char *const tables[] = { "users", "user_roles", "consults", "join_tokens", "reminders", "audit",
+                                        "availability" };
+  gint64 before[G_N_ELEMENTS (tables)];
+  count_rows (f, tables, G_N_ELEMENTS (tables), before);
+  g_autoptr (GError) error = NULL;
+  f->store = tv_store_open (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (tv_store_schema_version (f->store), ==, 10);   /* through v9 and v10 */
+  g_assert_cmpint (TV_STORE_SCHEMA_VERSION, ==, 10);
+  assert_migrated_intact (f, tables, G_N_ELEMENTS (tables), before, before[5]);
   g_assert_cmpint (schema_has (f, "trigger", "consults_booked_length_insert"), ==, 1);
   g_assert_cmpint (schema_has (f, "trigger", "consults_booked_length_update"), ==, 1);
   g_assert_cmpint (schema_has (f, "trigger", "consults_no_overlap_insert"), ==, 1);
@@ -435,6 +454,65 @@ test_migrate_v8_refused (Fixture *f, gconstpointer data)
   g_assert_cmpint (raw_int (f->path, "PRAGMA user_version"), ==, 8);
   g_assert_cmpint (schema_has (f, "index", "audit_by_user"), ==, 1);
   g_assert_cmpint (schema_has (f, "trigger", "consults_booked_length_insert"), ==, 0);
+}
+
+/* A v9 database with rows (the v8 dump taken through the v9 step, as the v9
+ * code did it; one reminder left "sending" as by a server that died): v10
+ * keeps every row and makes reminders_due hold the open reminders only, and
+ * both of its readers still find theirs through it. */
+static void
+test_migrate_v9 (Fixture *f, gconstpointer data)
+{
+  g_assert_cmpint (raw_exec (f->path, STORE_V8_DUMP), ==, SQLITE_OK);
+  g_autofree char *v9 = g_strconcat ("BEGIN;", TV_STORE_BOOKING_SCHEMA_V9, "PRAGMA user_version = 9; COMMIT;", NULL);
+  g_assert_cmpint (raw_exec (f->path, v9), ==, SQLITE_OK);
+  g_assert_cmpint (raw_int (f->path, "PRAGMA user_version"), ==, 9);
+  g_assert_cmpint (raw_exec (f->path, "UPDATE reminders SET status = 'sending' WHERE id = 1"), ==, SQLITE_OK);
+  static const char *const tables[] = { "users", "consults", "join_tokens", "reminders", "audit" };
+  gint64 before[G_N_ELEMENTS (tables)];
+  count_rows (f, tables, G_N_ELEMENTS (tables), before);
+  gint64 open = raw_int (f->path, "SELECT count(*) FROM reminders WHERE status IN ('pending', 'sending')");
+  gint64 closed = raw_int (f->path, "SELECT count(*) FROM reminders WHERE status NOT IN ('pending', 'sending')");
+  g_assert_cmpint (open, >, 1);
+  g_assert_cmpint (closed, >, 0);
+
+  g_autoptr (GError) error = NULL;
+  f->store = tv_store_open (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (tv_store_schema_version (f->store), ==, 10);
+  assert_migrated_intact (f, tables, G_N_ELEMENTS (tables), before, before[4]);
+  /* the index holds the open reminders, and nothing else */
+  g_assert_cmpint (schema_has (f, "index", "reminders_due"), ==, 1);
+  g_assert_cmpint (raw_int (f->path, "SELECT partial FROM pragma_index_list ('reminders') WHERE name = 'reminders_due'"),
+                   ==, 1);
+  g_assert_cmpint (raw_int (f->path, "SELECT count(*) FROM pragma_index_info ('reminders_due')"), ==, 2);
+  g_assert_cmpint (raw_int (f->path, "SELECT count(*) FROM reminders INDEXED BY reminders_due"
+                                     " WHERE status = 'pending' OR status = 'sending'"), ==, open);
+  g_assert_cmpint (raw_int (f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'reminders_due'"
+                                     " AND sql LIKE '%WHERE status = ''pending'' OR status = ''sending''%'"), ==, 1);
+  /* its readers: the recovery at start and the due query */
+  guint recovered = 0;
+  g_assert_true (tv_store_reminders_recover (f->store, NOW, &recovered, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (recovered, ==, 1);
+  g_autoptr (GPtrArray) due = tv_store_reminder_claim_due (f->store, G_MAXINT64, 100, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (due->len, ==, (guint) open);
+  for (guint i = 1; i < due->len; i++)
+    g_assert_cmpint (((TvReminder *) g_ptr_array_index (due, i - 1))->next_attempt_at, <=,
+                     ((TvReminder *) g_ptr_array_index (due, i))->next_attempt_at);
+  /* a cancel takes the consult's open reminders out of the index */
+  const char *live = "9c333e24-63dd-4e33-a093-d446a63a05a6";
+  g_assert_cmpint (raw_exec (f->path, "UPDATE reminders SET status = 'pending' WHERE status = 'sending'"), ==,
+                   SQLITE_OK);
+  g_assert_true (tv_store_consult_cancel (f->store, live, "cancelled-by-admin", NOW, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (raw_int (f->path, "SELECT count(*) FROM reminders INDEXED BY reminders_due"
+                                     " WHERE status = 'pending' OR status = 'sending'"),
+                   ==, raw_int (f->path, "SELECT count(*) FROM reminders WHERE status IN ('pending', 'sending')"));
+  g_autofree char *left = g_strdup_printf ("SELECT count(*) FROM reminders WHERE consult_id = '%s'"
+                                           " AND status IN ('pending', 'sending')", live);
+  g_assert_cmpint (raw_int (f->path, left), ==, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1022,6 +1100,7 @@ main (int argc, char **argv)
   g_test_add ("/store-schedule/migrate-v8", Fixture, "raw", fixture_setup, test_migrate_v8, fixture_teardown);
   g_test_add ("/store-schedule/migrate-v8-refused", Fixture, "raw", fixture_setup, test_migrate_v8_refused,
               fixture_teardown);
+  g_test_add ("/store-schedule/migrate-v9", Fixture, "raw", fixture_setup, test_migrate_v9, fixture_teardown);
   ADD ("/store-schedule/availability", test_availability);
   ADD ("/store-schedule/exceptions", test_exceptions);
   ADD ("/store-schedule/free-slots", test_free_slots);
