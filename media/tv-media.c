@@ -691,10 +691,15 @@ count_video_bytes (GstPad *pad, GstPadProbeInfo *info, gpointer data)
  * of the first keyframe (docs/BENCHMARKS.md, "Bad network with delay: the
  * start-up burst"). So nothing waits in webrtcbin any more, and nothing waits
  * long here:
- * - before tv_media_call_start our media is dropped (GATE_CLOSED);
- * - from then on (GATE_ARMED) the encoder is asked for a keyframe, which
- *   waits here until it is GATE_HOLD_MS old (then it is dropped and the next
- *   one asked for), so that it is ready the moment it may go;
+ * - before the pipeline plays our media is dropped (GATE_CLOSED);
+ * - from tv_media_call_prepare on (GATE_ARMED) a keyframe waits here until
+ *   it is GATE_HOLD_MS old (then it is dropped and the next one asked for),
+ *   so that one is ready the moment media may go: armed only at
+ *   tv_media_call_start, the keyframe asked for then came a frame or two
+ *   after DTLS on a clean link, +17 ms of call setup (docs/BENCHMARKS.md).
+ *   Meanwhile the encoder waits at the gate and the leaky queue in front of
+ *   it drops frames: the self-view keeps playing, and ~5 keyframes a second
+ *   are encoded instead of every frame;
  * - media goes once our side of DTLS-SRTP is up (GATE_OPEN), video from a
  *   keyframe on: opened from the DTLS transport's "state" notification, in
  *   the thread that completes the handshake and right after webrtcbin lifts
@@ -2341,6 +2346,8 @@ tv_media_call_prepare (TvMediaCall *call, GError **error)
     g_free (why);
     return FALSE;
   }
+  /* From now on a keyframe waits at the send gate (gate_video_rtp). */
+  gate_raise (call->shared, GATE_ARMED);
   return TRUE;
 }
 
@@ -2377,9 +2384,8 @@ tv_media_call_start (TvMediaCall *call, gboolean offerer, GError **error)
     return FALSE;
   call->started = TRUE;
   call->offerer = offerer;
-  /* From now on a keyframe waits at the send gate (gate_video_rtp). */
-  gate_raise (call->shared, GATE_ARMED);
-  force_keyframe (call);
+  /* A keyframe has been waiting at the send gate since
+   * tv_media_call_prepare (gate_video_rtp). */
 
   call->health_source = g_timeout_source_new (HEALTH_INTERVAL_MS);
   g_source_set_callback (call->health_source, on_health_timer, shared_ref (call->shared), shared_unref);

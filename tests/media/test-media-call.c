@@ -13,6 +13,7 @@
 #define G_LOG_DOMAIN "test-media"
 
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -28,6 +29,54 @@
 static const char *const loopback[] = { "127.0.0.1", NULL };
 /* Test clips the next peer_init() plays instead of the pattern and tone (NULL = none). */
 static const char *peer_video_file, *peer_audio_file;
+
+/* ---- a known GStreamer 1.22 critical ---------------------------------------- */
+
+/* GStreamer 1.22's RTP session walks its live table of sources to build an
+ * RTCP report and, for a sender whose clock rate it does not know yet (webrtcbin
+ * gives rtpbin bare application/x-rtp caps), releases its lock in the middle
+ * of the walk to look the rate up; a source added in that gap (the peer's
+ * first packet) trips GLib's check in g_hash_table_foreach, which logs a
+ * critical and ends that walk (that report goes out without the rest; the
+ * next one is whole). Newer GStreamer walks a copy. Traced and counted in
+ * docs/BENCHMARKS.md, "Call setup: the keyframe held from prepare, and the
+ * rtpsession race ... 2026-11-29 (5)": ~0.3-0.5 % of /media/clip-call runs,
+ * on every build measured. g_test makes every critical fatal, and a tolerated
+ * one still prints "Bail out!", which stops prove; so this one message, from
+ * that one thread, is counted instead of logged (the count is printed at the
+ * end), and every other warning or critical, from any thread, stays fatal.
+ * Only this file runs calls in the test process: the other call tests run
+ * the client binary, where a critical is logged, as in production. */
+static gint rtpsession_race_seen;
+
+static gboolean
+is_rtpsession_race (const char *domain, GLogLevelFlags level, const char *message)
+{
+  char thread[17] = "";
+  if (g_strcmp0 (domain, "GLib") != 0 || (level & G_LOG_LEVEL_CRITICAL) == 0 || message == NULL
+      || strstr (message, "g_hash_table_foreach: assertion 'version == hash_table->version' failed") == NULL)
+    return FALSE;
+  return prctl (PR_GET_NAME, thread, 0, 0, 0) == 0 && strcmp (thread, "rtpsession-rtcp") == 0;
+}
+
+/* g_test's fatal check (reset before every test case: set by peer_init_with). */
+static gboolean
+fatal_unless_rtpsession_race (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+{
+  (void) data;
+  return !is_rtpsession_race (domain, level, message);
+}
+
+/* GLib's messages: the race is counted, everything else logged as before. */
+static void
+log_glib (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+{
+  if (is_rtpsession_race (domain, level, message)) {
+    g_atomic_int_inc (&rtpsession_race_seen);
+    return;
+  }
+  g_log_default_handler (domain, level, message, data);
+}
 
 /* ---- watchdog ----------------------------------------------------------- */
 
@@ -196,6 +245,7 @@ static const TvMediaCallbacks callbacks = {
 static void
 peer_init_with (Peer *p, const char *name, Peer *other, guint stall_fail_ms)
 {
+  g_test_log_set_fatal_handler (fatal_unless_rtpsession_race, NULL);
   memset (p, 0, sizeof *p);
   p->name = name;
   p->other = other;
@@ -874,6 +924,7 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_log_set_handler ("GLib", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION, log_glib, NULL);
   g_test_add_func ("/media/plugins", test_plugins);
   g_test_add_func ("/media/call", test_call);
   g_test_add_func ("/media/prepared-call", test_prepared_call);
@@ -884,5 +935,9 @@ main (int argc, char **argv)
   g_test_add_func ("/media/free-midway", test_free_midway);
   g_test_add_func ("/media/peer-vanishes", test_peer_vanishes);
   g_test_add_func ("/media/no-device", test_no_device);
-  return g_test_run ();
+  int rc = g_test_run ();
+  if (g_atomic_int_get (&rtpsession_race_seen) > 0)
+    g_print ("# GStreamer 1.22 rtpsession race (see is_rtpsession_race) seen %d time(s), not fatal\n",
+             g_atomic_int_get (&rtpsession_race_seen));
+  return rc;
 }
