@@ -946,22 +946,14 @@ device_element (gpointer device, const char *name, GError **error)
   return el;
 }
 
+/* A probe of @types on @el's static pad @pad_name that holds a reference to
+ * @sh for its life: the counting probes (single buffers) and the send gate
+ * (the RTP going into webrtcbin, single buffers or lists). */
 static void
-add_counting_probe (GstElement *el, const char *pad_name, GstPadProbeCallback cb, TvMediaShared *sh)
+add_probe (GstElement *el, const char *pad_name, GstPadProbeType types, GstPadProbeCallback cb, TvMediaShared *sh)
 {
   GstPad *pad = gst_element_get_static_pad (el, pad_name);
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, cb, shared_ref (sh), shared_unref);
-  gst_object_unref (pad);
-}
-
-/* The send gate (gate_video_rtp, gate_audio_rtp) on @el's src pad: the RTP
- * going into webrtcbin, single buffers or lists. */
-static void
-add_gate_probe (GstElement *el, GstPadProbeCallback cb, TvMediaShared *sh)
-{
-  GstPad *pad = gst_element_get_static_pad (el, "src");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, cb, shared_ref (sh),
-                     shared_unref);
+  gst_pad_add_probe (pad, types, cb, shared_ref (sh), shared_unref);
   gst_object_unref (pad);
 }
 
@@ -1038,7 +1030,7 @@ build_video_branch (TvMediaShared *sh, GstBin *bin)
   /* One thread: libvpx's VP8 decoder threads spin-wait for each other (see
    * vp8_encoder_threads); a 640x480 frame decodes in about a millisecond. */
   g_object_set (dec, "threads", 1, NULL);
-  add_counting_probe (dec, "src", count_video_frame, sh);
+  add_probe (dec, "src", GST_PAD_PROBE_TYPE_BUFFER, count_video_frame, sh);
 
   if (sh->headless) {
     GstElement *sink = make ("fakesink");
@@ -1097,7 +1089,7 @@ build_audio_branch (TvMediaShared *sh, GstBin *bin)
   g_object_set (dec, "use-inband-fec", TRUE, NULL);
   if (sh->headless)
     g_object_set (sink, "sync", FALSE, "async", FALSE, NULL);
-  add_counting_probe (dec, "src", count_audio_buffer, sh);
+  add_probe (dec, "src", GST_PAD_PROBE_TYPE_BUFFER, count_audio_buffer, sh);
   return add_chain (bin, (GstElement *[]){ depay, dec, conv, res, sink, NULL });
 }
 
@@ -1798,14 +1790,9 @@ build_video_send (TvMediaCall *call, GstBin *bin, GError **error)
   gst_util_set_object_arg (G_OBJECT (enc), "error-resilient", "default");
   g_object_set (pay, "pt", VIDEO_PT, "mtu", 1200, NULL);
   gst_util_set_object_arg (G_OBJECT (pay), "picture-id-mode", "15-bit");
-  add_counting_probe (enc, "sink", count_frame_sent, call->shared);
-  add_counting_probe (enc, "src", gate_video_frame, call->shared);
-  {
-    GstPad *paysrc = gst_element_get_static_pad (pay, "src");
-    gst_pad_add_probe (paysrc, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, count_video_bytes,
-                       shared_ref (call->shared), shared_unref);
-    gst_object_unref (paysrc);
-  }
+  add_probe (enc, "sink", GST_PAD_PROBE_TYPE_BUFFER, count_frame_sent, call->shared);
+  add_probe (enc, "src", GST_PAD_PROBE_TYPE_BUFFER, gate_video_frame, call->shared);
+  add_probe (pay, "src", GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, count_video_bytes, call->shared);
 
   head[n] = NULL;
   if (!link_chain (bin, error, head) || !link_chain (bin, error, (GstElement *[]){ q, enc, pay, rtpcaps, NULL })
@@ -1814,7 +1801,7 @@ build_video_send (TvMediaCall *call, GstBin *bin, GError **error)
       g_set_error (error, TV_MEDIA_ERROR, TV_MEDIA_ERR_PIPELINE, "cannot link the video encoder");
     return FALSE;
   }
-  add_gate_probe (rtpcaps, gate_video_rtp, call->shared);
+  add_probe (rtpcaps, "src", GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, gate_video_rtp, call->shared);
   GstWebRTCRTPTransceiver *trans = link_to_webrtc (rtpcaps, call->webrtc, error);
   if (!trans)
     return FALSE;
@@ -1912,7 +1899,7 @@ build_audio_send (TvMediaCall *call, GstBin *bin, GError **error)
   g_object_set (pay, "pt", AUDIO_PT, NULL);
   if (!link_chain (bin, error, (GstElement *[]){ src, conv, res, vol, raw, q, enc, pay, rtpcaps, NULL }))
     return FALSE;
-  add_gate_probe (rtpcaps, gate_audio_rtp, call->shared);
+  add_probe (rtpcaps, "src", GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, gate_audio_rtp, call->shared);
   GstWebRTCRTPTransceiver *trans = link_to_webrtc (rtpcaps, call->webrtc, error);
   if (!trans)
     return FALSE;
